@@ -1,0 +1,246 @@
+//! Configuration: loaded once (TOML file, then `GROUPSYNC_<SECTION>__<KEY>` environment
+//! variables), then validated into domain types. Every error names the key at fault.
+//!
+//! Secrets are [`SecretString`]s: read from the file, the environment or a `<key>_file`
+//! (as Docker and Kubernetes mount them), and never printed (`Debug` is redacted).
+
+mod raw;
+mod validate;
+
+use crate::retry::RetryPolicy;
+use secrecy::SecretString;
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+use url::Url;
+
+pub use validate::from_raw;
+
+/// The default location of the configuration file.
+pub const DEFAULT_PATH: &str = "config/groupsync.toml";
+/// The prefix of environment overrides: `GROUPSYNC_SCIM__TOKEN` sets `scim.token`.
+pub const ENV_PREFIX: &str = "GROUPSYNC_";
+
+/// A configuration problem, naming the key (`section.key`) and what is wrong with it.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("configuration key `{key}`: {problem}")]
+pub struct ConfigError {
+    pub key: String,
+    pub problem: String,
+}
+
+impl ConfigError {
+    pub fn new(key: impl Into<String>, problem: impl Into<String>) -> Self {
+        ConfigError {
+            key: key.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Why the configuration could not be loaded at all.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("configuration is not valid: {0}")]
+    Parse(String),
+    #[error(transparent)]
+    Invalid(#[from] ConfigError),
+}
+
+/// The whole, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub identitynow: IdentityNowSettings,
+    pub scim: ScimSettings,
+    pub email: EmailSettings,
+    pub sync: SyncSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct IdentityNowSettings {
+    /// `https://{tenant}.api.identitynow.com`; the token URL is `{tenant_url}/oauth/token`.
+    pub tenant_url: Url,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub source: SourceRef,
+    pub api_version: ApiVersion,
+    /// Joined to `source.id eq "…"` with `and`; `None` when configured empty.
+    pub entitlement_filter: Option<String>,
+    /// Entitlements per page, 1..=250 (the API's maximum).
+    pub page_size: u32,
+    /// Our own ceiling under the tenant's 100 requests per 10 s per client id.
+    pub requests_per_10s: u32,
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+/// How the AD source is named in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceRef {
+    Id(String),
+    Name(String),
+}
+
+/// The API version prefix used for entitlements (there is no `/v3/entitlements`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiVersion {
+    Beta,
+    V2024,
+    V2025,
+    V2026,
+}
+
+impl ApiVersion {
+    pub fn as_path(self) -> &'static str {
+        match self {
+            ApiVersion::Beta => "beta",
+            ApiVersion::V2024 => "v2024",
+            ApiVersion::V2025 => "v2025",
+            ApiVersion::V2026 => "v2026",
+        }
+    }
+
+    /// `v2024` and `v2025` were experimental for entitlements until mid-2025; the header
+    /// is harmless once an endpoint is public, so it is sent for those versions.
+    pub fn wants_experimental_header(self) -> bool {
+        matches!(self, ApiVersion::V2024 | ApiVersion::V2025)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ScimSettings {
+    /// Ends with `/scim/v2` for Alation; `Groups` is appended to it.
+    pub base_url: Url,
+    pub auth: ScimAuth,
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+#[derive(Debug, Clone)]
+pub enum ScimAuth {
+    Bearer(SecretString),
+    Basic {
+        username: String,
+        password: SecretString,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct EmailSettings {
+    /// `None` when `email.enabled = false`: nothing is sent.
+    pub smtp: Option<SmtpSettings>,
+    pub mode: EmailMode,
+    pub subject_template: String,
+    pub body_template: String,
+    pub digest_subject_template: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub credentials: Option<(String, SecretString)>,
+    pub from: lettre::message::Mailbox,
+    pub to: Vec<lettre::message::Mailbox>,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain text; only for a trusted relay on the same host or network.
+    None,
+    /// Upgrade with STARTTLS (port 587), required.
+    StartTls,
+    /// TLS from the first byte (port 465).
+    Implicit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailMode {
+    /// One message per run listing groups found existing and groups created.
+    Digest,
+    /// One message per group that already exists, as the IdentityNow Workflow does.
+    PerGroup,
+}
+
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    /// Longer names are skipped with a reason instead of being sent to the target.
+    pub max_name_length: usize,
+    pub lookup_concurrency: usize,
+    pub create_concurrency: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// An `EnvFilter` directive, e.g. `info` or `groupsync=debug`.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Settings {
+    /// Loads the file at `path` (if it exists, or fails if `required`) and overlays the
+    /// process environment.
+    pub fn load(path: &Path, required: bool) -> Result<Settings, LoadError> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        Self::load_with_env(path, required, &env)
+    }
+
+    /// As [`Settings::load`], with the environment given (tests never touch the process's).
+    pub fn load_with_env(
+        path: &Path,
+        required: bool,
+        env: &HashMap<String, String>,
+    ) -> Result<Settings, LoadError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => String::new(),
+            Err(source) => {
+                return Err(LoadError::Read {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+        };
+        Self::from_toml_and_env(&text, env)
+    }
+
+    /// Parses TOML text, overlays `GROUPSYNC_<SECTION>__<KEY>` variables, validates.
+    pub fn from_toml_and_env(
+        text: &str,
+        env: &HashMap<String, String>,
+    ) -> Result<Settings, LoadError> {
+        let overrides: HashMap<String, String> = env
+            .iter()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX) && k.contains("__"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let built = config::Config::builder()
+            .add_source(config::File::from_str(text, config::FileFormat::Toml))
+            .add_source(
+                config::Environment::with_prefix("GROUPSYNC")
+                    .prefix_separator("_")
+                    .separator("__")
+                    .source(Some(overrides)),
+            )
+            .build()
+            .map_err(|e| LoadError::Parse(e.to_string()))?;
+        let raw: raw::RawSettings = built
+            .try_deserialize()
+            .map_err(|e| LoadError::Parse(e.to_string()))?;
+        Ok(from_raw(raw)?)
+    }
+}

@@ -1,0 +1,106 @@
+//! The configuration as written: every field optional, so that validation (in
+//! `super::validate`) can say which key is missing instead of serde's generic message.
+
+use secrecy::SecretString;
+use serde::{Deserialize, Deserializer};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    #[serde(default)]
+    pub identitynow: RawIdentityNow,
+    #[serde(default)]
+    pub scim: RawScim,
+    #[serde(default)]
+    pub email: RawEmail,
+    #[serde(default)]
+    pub sync: RawSync,
+    #[serde(default)]
+    pub log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIdentityNow {
+    pub tenant_url: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
+    pub client_secret_file: Option<String>,
+    pub source_id: Option<String>,
+    pub source_name: Option<String>,
+    pub api_version: Option<String>,
+    pub entitlement_filter: Option<String>,
+    pub page_size: Option<u32>,
+    pub requests_per_10s: Option<u32>,
+    pub timeout_secs: Option<u64>,
+    pub max_retries: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScim {
+    pub base_url: Option<String>,
+    pub auth: Option<String>,
+    pub token: Option<SecretString>,
+    pub token_file: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub password_file: Option<String>,
+    pub timeout_secs: Option<u64>,
+    pub max_retries: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEmail {
+    pub enabled: Option<bool>,
+    pub smtp_url: Option<String>,
+    pub tls: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub password_file: Option<String>,
+    pub from: Option<String>,
+    #[serde(default, deserialize_with = "string_or_list")]
+    pub to: Option<Vec<String>>,
+    pub mode: Option<String>,
+    pub subject_template: Option<String>,
+    pub body_template: Option<String>,
+    pub digest_subject_template: Option<String>,
+    pub timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSync {
+    pub max_name_length: Option<usize>,
+    pub lookup_concurrency: Option<usize>,
+    pub create_concurrency: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub format: Option<String>,
+    pub level: Option<String>,
+}
+
+/// Accepts a TOML array or one comma-separated string (as an environment variable gives).
+fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        None => None,
+        Some(OneOrMany::Many(v)) => Some(v),
+        Some(OneOrMany::One(s)) => Some(
+            s.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+        ),
+    })
+}

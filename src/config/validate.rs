@@ -1,0 +1,367 @@
+//! Turns [`RawSettings`] into [`Settings`], one section at a time; each check names its key.
+
+use super::raw::{RawEmail, RawIdentityNow, RawLog, RawScim, RawSettings, RawSync};
+use super::*;
+use secrecy::ExposeSecret;
+
+type R<T> = Result<T, ConfigError>;
+
+pub fn from_raw(raw: RawSettings) -> R<Settings> {
+    Ok(Settings {
+        identitynow: identitynow(raw.identitynow)?,
+        scim: scim(raw.scim)?,
+        email: email(raw.email)?,
+        sync: sync(raw.sync)?,
+        log: log(raw.log)?,
+    })
+}
+
+fn required<T>(value: Option<T>, key: &str) -> R<T> {
+    value.ok_or_else(|| ConfigError::new(key, "is required but not set"))
+}
+
+fn non_empty(value: Option<String>, key: &str) -> R<String> {
+    let v = required(value, key)?;
+    if v.trim().is_empty() {
+        return Err(ConfigError::new(key, "must not be empty"));
+    }
+    Ok(v)
+}
+
+fn http_url(value: Option<String>, key: &str) -> R<Url> {
+    let text = non_empty(value, key)?;
+    let url = Url::parse(text.trim())
+        .map_err(|e| ConfigError::new(key, format!("is not a valid URL ({e}): {text:?}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(ConfigError::new(
+            key,
+            format!("must be an http(s) URL with a host, got {text:?}"),
+        ));
+    }
+    Ok(url)
+}
+
+/// A secret given inline or as `<key>_file`, never both. `None` when neither is set.
+fn secret(
+    inline: Option<SecretString>,
+    file: Option<String>,
+    key: &str,
+) -> R<Option<SecretString>> {
+    match (inline, file) {
+        (Some(_), Some(_)) => Err(ConfigError::new(
+            key,
+            format!("is set both inline and as `{key}_file`; set only one"),
+        )),
+        (Some(s), None) if s.expose_secret().is_empty() => {
+            Err(ConfigError::new(key, "must not be empty"))
+        }
+        (Some(s), None) => Ok(Some(s)),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                ConfigError::new(format!("{key}_file"), format!("cannot read {path:?}: {e}"))
+            })?;
+            let value = text.trim_end_matches(['\r', '\n']);
+            if value.is_empty() {
+                return Err(ConfigError::new(
+                    format!("{key}_file"),
+                    format!("{path:?} is empty"),
+                ));
+            }
+            Ok(Some(SecretString::from(value.to_owned())))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+fn in_range<T: PartialOrd + std::fmt::Display + Copy>(v: T, lo: T, hi: T, key: &str) -> R<T> {
+    if v < lo || v > hi {
+        return Err(ConfigError::new(
+            key,
+            format!("must be between {lo} and {hi}, got {v}"),
+        ));
+    }
+    Ok(v)
+}
+
+fn secs(v: Option<u64>, default: u64, key: &str) -> R<Duration> {
+    Ok(Duration::from_secs(in_range(
+        v.unwrap_or(default),
+        1,
+        3600,
+        key,
+    )?))
+}
+
+fn retry_policy(max_retries: Option<usize>, key: &str) -> R<RetryPolicy> {
+    Ok(RetryPolicy {
+        max_retries: in_range(max_retries.unwrap_or(4), 0, 20, key)?,
+        ..RetryPolicy::default()
+    })
+}
+
+fn identitynow(r: RawIdentityNow) -> R<IdentityNowSettings> {
+    let source = match (
+        r.source_id.filter(|s| !s.trim().is_empty()),
+        r.source_name.filter(|s| !s.trim().is_empty()),
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::new(
+                "identitynow.source_id",
+                "set either `source_id` or `source_name`, not both",
+            ));
+        }
+        (Some(id), None) => SourceRef::Id(id.trim().to_owned()),
+        (None, Some(name)) => SourceRef::Name(name),
+        (None, None) => {
+            return Err(ConfigError::new(
+                "identitynow.source_id",
+                "is required (or set `identitynow.source_name`); `groupsync sources` lists them",
+            ));
+        }
+    };
+    let api_version = match r.api_version.as_deref().unwrap_or("v2025") {
+        "beta" => ApiVersion::Beta,
+        "v2024" => ApiVersion::V2024,
+        "v2025" => ApiVersion::V2025,
+        "v2026" => ApiVersion::V2026,
+        "v3" => {
+            return Err(ConfigError::new(
+                "identitynow.api_version",
+                "`v3` has no entitlements endpoint; use beta, v2024, v2025 or v2026",
+            ));
+        }
+        other => {
+            return Err(ConfigError::new(
+                "identitynow.api_version",
+                format!("must be one of beta, v2024, v2025, v2026; got {other:?}"),
+            ));
+        }
+    };
+    let entitlement_filter = match r.entitlement_filter {
+        None => Some(r#"attribute eq "memberOf""#.to_owned()),
+        Some(f) if f.trim().is_empty() => None,
+        Some(f) => Some(f.trim().to_owned()),
+    };
+    Ok(IdentityNowSettings {
+        tenant_url: http_url(r.tenant_url, "identitynow.tenant_url")?,
+        client_id: non_empty(r.client_id, "identitynow.client_id")?,
+        client_secret: required(
+            secret(
+                r.client_secret,
+                r.client_secret_file,
+                "identitynow.client_secret",
+            )?,
+            "identitynow.client_secret",
+        )?,
+        source,
+        api_version,
+        entitlement_filter,
+        page_size: in_range(r.page_size.unwrap_or(250), 1, 250, "identitynow.page_size")?,
+        requests_per_10s: in_range(
+            r.requests_per_10s.unwrap_or(90),
+            1,
+            100,
+            "identitynow.requests_per_10s",
+        )?,
+        timeout: secs(r.timeout_secs, 30, "identitynow.timeout_secs")?,
+        retry: retry_policy(r.max_retries, "identitynow.max_retries")?,
+    })
+}
+
+fn scim(r: RawScim) -> R<ScimSettings> {
+    let mut base_url = http_url(r.base_url, "scim.base_url")?;
+    if !base_url.path().ends_with('/') {
+        let path = format!("{}/", base_url.path());
+        base_url.set_path(&path);
+    }
+    let token = secret(r.token, r.token_file, "scim.token")?;
+    let password = secret(r.password, r.password_file, "scim.password")?;
+    let auth = match r.auth.as_deref().unwrap_or("bearer") {
+        "bearer" => ScimAuth::Bearer(required(token, "scim.token")?),
+        "basic" => ScimAuth::Basic {
+            username: non_empty(r.username, "scim.username")?,
+            password: required(password, "scim.password")?,
+        },
+        other => {
+            return Err(ConfigError::new(
+                "scim.auth",
+                format!("must be `bearer` or `basic`, got {other:?}"),
+            ));
+        }
+    };
+    Ok(ScimSettings {
+        base_url,
+        auth,
+        timeout: secs(r.timeout_secs, 30, "scim.timeout_secs")?,
+        retry: retry_policy(r.max_retries, "scim.max_retries")?,
+    })
+}
+
+fn mailbox(text: &str, key: &str) -> R<lettre::message::Mailbox> {
+    text.trim()
+        .parse()
+        .map_err(|e| ConfigError::new(key, format!("is not an email address ({e}): {text:?}")))
+}
+
+const DEFAULT_SUBJECT: &str = "Alation group {group} already exists";
+const DEFAULT_BODY: &str = "The group {group} from Active Directory already exists in Alation; groupsync did not create it.";
+const DEFAULT_DIGEST_SUBJECT: &str = "groupsync: {created} created, {existing} already existed";
+
+fn email(mut r: RawEmail) -> R<EmailSettings> {
+    let mode = match r.mode.as_deref().unwrap_or("digest") {
+        "digest" => EmailMode::Digest,
+        "per_group" => EmailMode::PerGroup,
+        other => {
+            return Err(ConfigError::new(
+                "email.mode",
+                format!("must be `digest` or `per_group`, got {other:?}"),
+            ));
+        }
+    };
+    let subject_template = r
+        .subject_template
+        .take()
+        .unwrap_or_else(|| DEFAULT_SUBJECT.into());
+    let body_template = r
+        .body_template
+        .take()
+        .unwrap_or_else(|| DEFAULT_BODY.into());
+    let digest_subject_template = r
+        .digest_subject_template
+        .take()
+        .unwrap_or_else(|| DEFAULT_DIGEST_SUBJECT.into());
+    if !subject_template.contains("{group}") {
+        return Err(ConfigError::new(
+            "email.subject_template",
+            "must contain {group}",
+        ));
+    }
+    let smtp = if r.enabled.unwrap_or(true) {
+        Some(smtp(r)?)
+    } else {
+        None
+    };
+    Ok(EmailSettings {
+        smtp,
+        mode,
+        subject_template,
+        body_template,
+        digest_subject_template,
+    })
+}
+
+fn smtp(r: RawEmail) -> R<SmtpSettings> {
+    let url = non_empty(r.smtp_url, "email.smtp_url")?;
+    let parsed = Url::parse(url.trim()).map_err(|e| {
+        ConfigError::new(
+            "email.smtp_url",
+            format!("is not a valid URL ({e}): {url:?}"),
+        )
+    })?;
+    let (default_tls, default_port) = match parsed.scheme() {
+        "smtp" => (SmtpTls::StartTls, 587),
+        "smtps" => (SmtpTls::Implicit, 465),
+        other => {
+            return Err(ConfigError::new(
+                "email.smtp_url",
+                format!("must start with smtp:// or smtps://, got {other}://"),
+            ));
+        }
+    };
+    let host = parsed
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| ConfigError::new("email.smtp_url", "has no host"))?
+        .trim_matches(['[', ']'])
+        .to_owned();
+    let tls = match r.tls.as_deref() {
+        None => default_tls,
+        Some("none") => SmtpTls::None,
+        Some("starttls") => SmtpTls::StartTls,
+        Some("implicit") => SmtpTls::Implicit,
+        Some(other) => {
+            return Err(ConfigError::new(
+                "email.tls",
+                format!("must be `none`, `starttls` or `implicit`, got {other:?}"),
+            ));
+        }
+    };
+    let password = secret(r.password, r.password_file, "email.password")?;
+    let credentials = match (r.username.filter(|u| !u.is_empty()), password) {
+        (Some(u), Some(p)) => Some((u, p)),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(ConfigError::new(
+                "email.password",
+                "is required when `email.username` is set",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::new(
+                "email.username",
+                "is required when `email.password` is set",
+            ));
+        }
+    };
+    let from = mailbox(&non_empty(r.from, "email.from")?, "email.from")?;
+    let to_list = required(r.to, "email.to")?;
+    if to_list.is_empty() {
+        return Err(ConfigError::new(
+            "email.to",
+            "must list at least one address",
+        ));
+    }
+    let to = to_list
+        .iter()
+        .map(|t| mailbox(t, "email.to"))
+        .collect::<R<Vec<_>>>()?;
+    Ok(SmtpSettings {
+        host,
+        port: parsed.port().unwrap_or(default_port),
+        tls,
+        credentials,
+        from,
+        to,
+        timeout: secs(r.timeout_secs, 30, "email.timeout_secs")?,
+    })
+}
+
+fn sync(r: RawSync) -> R<SyncSettings> {
+    Ok(SyncSettings {
+        max_name_length: in_range(
+            r.max_name_length.unwrap_or(256),
+            1,
+            65_536,
+            "sync.max_name_length",
+        )?,
+        lookup_concurrency: in_range(
+            r.lookup_concurrency.unwrap_or(8),
+            1,
+            64,
+            "sync.lookup_concurrency",
+        )?,
+        create_concurrency: in_range(
+            r.create_concurrency.unwrap_or(4),
+            1,
+            64,
+            "sync.create_concurrency",
+        )?,
+    })
+}
+
+fn log(r: RawLog) -> R<LogSettings> {
+    let format = match r.format.as_deref().unwrap_or("text") {
+        "text" => LogFormat::Text,
+        "json" => LogFormat::Json,
+        other => {
+            return Err(ConfigError::new(
+                "log.format",
+                format!("must be `text` or `json`, got {other:?}"),
+            ));
+        }
+    };
+    Ok(LogSettings {
+        format,
+        level: r.level.unwrap_or_else(|| "info".into()),
+    })
+}

@@ -1,0 +1,78 @@
+//! Types shared by every stage of a run: what the source says, what the target holds.
+//!
+//! Kept free of I/O so the plan stage can stay a pure function over them.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One AD group as IdentityNow reports it (an entitlement of the AD source).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceGroup {
+    /// The entitlement id in IdentityNow (32 hex characters in a real tenant).
+    pub id: String,
+    /// The display name; this becomes the SCIM `displayName`.
+    pub name: String,
+    /// The native value: the group's distinguished name for AD.
+    pub value: Option<String>,
+}
+
+/// One group as the SCIM target holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetGroup {
+    /// The SCIM resource id assigned by the target.
+    pub id: String,
+    pub display_name: String,
+    pub external_id: Option<String>,
+}
+
+/// The key under which names are compared: SCIM `displayName` is `caseExact: false`
+/// (RFC 7643 §8.7.1), so two names that differ only by case are the same group.
+///
+/// Every comparison of names in groupsync goes through this one function, so the
+/// policy can change in one place.
+pub fn fold_name(name: &str) -> String {
+    name.to_lowercase()
+}
+
+/// Identifies one run in logs, reports and the history.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RunId(pub String);
+
+impl RunId {
+    /// A new, time-ordered id (UUID v7), so ids sort by start time.
+    pub fn new() -> Self {
+        RunId(uuid::Uuid::now_v7().to_string())
+    }
+}
+
+impl Default for RunId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folding_ignores_case_including_non_ascii() {
+        assert_eq!(fold_name("Finance"), fold_name("FINANCE"));
+        assert_eq!(fold_name("Équipe"), fold_name("éQUIPE"));
+        assert_ne!(fold_name("Finance "), fold_name("Finance"));
+    }
+
+    #[test]
+    fn run_ids_are_unique_and_ordered() {
+        let a = RunId::new();
+        let b = RunId::new();
+        assert_ne!(a, b);
+        assert!(a.0 < b.0);
+    }
+}

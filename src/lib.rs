@@ -1,0 +1,24 @@
+//! groupsync keeps Alation's SCIM groups in step with the Active Directory groups that
+//! SailPoint IdentityNow reads from an AD source.
+//!
+//! # Layout
+//! One run is a pipeline, and each stage has its module:
+//!
+//! trigger (CLI, later cron/webhook/poll) → [`sync`] (source → plan → apply → notify) → report.
+//!
+//! - [`config`]: typed configuration, loaded once and validated, errors naming the key.
+//! - [`identitynow`]: the IdentityNow client (OAuth2 token, sources, entitlement pages).
+//! - [`scim`]: the SCIM 2.0 client (lookup by `displayName`, create).
+//! - [`notify`]: email notices over SMTP (digest or one per group).
+//! - [`plan`]: a pure function from source groups and target lookups to actions.
+//! - [`apply`]: carries out the creates, with bounded concurrency.
+//! - [`report`]: what a run did, group by group.
+//! - [`retry`]: "should we retry?" (each client's errors) apart from "how long to wait".
+//! - [`sandbox`]: a simulated tenant, SCIM server and SMTP sink on 127.0.0.1, for the
+//!   demo, the tests and the benchmarks.
+
+pub mod config;
+pub mod domain;
+pub mod report;
+pub mod retry;
+pub mod sandbox;

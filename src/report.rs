@@ -1,0 +1,238 @@
+//! What a run did: one outcome per source group, plus counts. The report is what the
+//! summary, the notices and (later) the execution history are made from.
+
+use crate::domain::RunId;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::fmt;
+
+/// Why a source group was not sent to the target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SkipReason {
+    /// The name is empty or only whitespace.
+    EmptyName,
+    /// Another source group has the same name, ignoring case; SCIM `displayName` is
+    /// case-insensitive, so the target could hold only one of them.
+    DuplicateInSource { others: Vec<String> },
+    /// The name is longer than `sync.max_name_length` characters.
+    TooLong { chars: usize, max: usize },
+    /// The name holds a character the target cannot store (NUL).
+    Unstorable { detail: String },
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SkipReason::EmptyName => f.write_str("the name is empty or whitespace"),
+            SkipReason::DuplicateInSource { others } => {
+                write!(f, "another source group has the same name ignoring case: ")?;
+                let quoted: Vec<String> = others.iter().map(|o| format!("{o:?}")).collect();
+                f.write_str(&quoted.join(", "))
+            }
+            SkipReason::TooLong { chars, max } => {
+                write!(
+                    f,
+                    "the name has {chars} characters, more than the {max} allowed"
+                )
+            }
+            SkipReason::Unstorable { detail } => {
+                write!(f, "the target cannot hold this name: {detail}")
+            }
+        }
+    }
+}
+
+/// What happened to one source group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Created {
+        scim_id: String,
+    },
+    Existed {
+        scim_id: String,
+    },
+    /// Dry run: the group would have been created.
+    WouldCreate,
+    Skipped {
+        reason: SkipReason,
+    },
+    Failed {
+        error: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupOutcome {
+    /// The entitlement id in IdentityNow.
+    pub source_id: String,
+    pub name: String,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub source: usize,
+    pub created: usize,
+    pub existed: usize,
+    pub would_create: usize,
+    pub skipped: usize,
+    pub failed: usize,
+}
+
+/// The run's overall result, for the exit status, the history and the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Succeeded,
+    PartiallyFailed,
+    /// Aborted before any write (source unreadable, target unreachable, bad config).
+    Failed,
+    DryRun,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::PartiallyFailed => "partially_failed",
+            RunStatus::Failed => "failed",
+            RunStatus::DryRun => "dry_run",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub run_id: RunId,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub dry_run: bool,
+    /// The AD source, as resolved (`None` if the run failed before resolving it).
+    pub source: Option<SourceInfo>,
+    pub outcomes: Vec<GroupOutcome>,
+    /// Set when the run stopped before or during its writes; no outcome then means
+    /// "not attempted".
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceInfo {
+    pub id: String,
+    pub name: String,
+}
+
+impl RunReport {
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts {
+            source: self.outcomes.len(),
+            ..Counts::default()
+        };
+        for o in &self.outcomes {
+            match o.outcome {
+                Outcome::Created { .. } => c.created += 1,
+                Outcome::Existed { .. } => c.existed += 1,
+                Outcome::WouldCreate => c.would_create += 1,
+                Outcome::Skipped { .. } => c.skipped += 1,
+                Outcome::Failed { .. } => c.failed += 1,
+            }
+        }
+        c
+    }
+
+    pub fn status(&self) -> RunStatus {
+        if self.error.is_some() {
+            RunStatus::Failed
+        } else if self.counts().failed > 0 {
+            RunStatus::PartiallyFailed
+        } else if self.dry_run {
+            RunStatus::DryRun
+        } else {
+            RunStatus::Succeeded
+        }
+    }
+
+    /// Names of the groups with the given kind of outcome, in source order.
+    pub fn names_where(&self, pred: impl Fn(&Outcome) -> bool) -> Vec<&str> {
+        self.outcomes
+            .iter()
+            .filter(|o| pred(&o.outcome))
+            .map(|o| o.name.as_str())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(name: &str, outcome: Outcome) -> GroupOutcome {
+        GroupOutcome {
+            source_id: format!("id-{name}"),
+            name: name.into(),
+            outcome,
+        }
+    }
+
+    fn report(outcomes: Vec<GroupOutcome>) -> RunReport {
+        RunReport {
+            run_id: RunId::new(),
+            started_at: Utc::now(),
+            finished_at: Utc::now(),
+            dry_run: false,
+            source: None,
+            outcomes,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn counts_and_status_follow_outcomes() {
+        let mut r = report(vec![
+            outcome(
+                "a",
+                Outcome::Created {
+                    scim_id: "1".into(),
+                },
+            ),
+            outcome(
+                "b",
+                Outcome::Existed {
+                    scim_id: "2".into(),
+                },
+            ),
+            outcome(
+                "c",
+                Outcome::Skipped {
+                    reason: SkipReason::EmptyName,
+                },
+            ),
+        ]);
+        assert_eq!(r.counts().created, 1);
+        assert_eq!(r.counts().existed, 1);
+        assert_eq!(r.counts().skipped, 1);
+        assert_eq!(r.status(), RunStatus::Succeeded);
+        r.outcomes.push(outcome(
+            "d",
+            Outcome::Failed {
+                error: "boom".into(),
+            },
+        ));
+        assert_eq!(r.status(), RunStatus::PartiallyFailed);
+        r.error = Some("source unreadable".into());
+        assert_eq!(r.status(), RunStatus::Failed);
+    }
+
+    #[test]
+    fn skip_reasons_read_well() {
+        let r = SkipReason::DuplicateInSource {
+            others: vec!["FINANCE".into()],
+        };
+        assert_eq!(
+            r.to_string(),
+            "another source group has the same name ignoring case: \"FINANCE\""
+        );
+    }
+}

@@ -1,0 +1,200 @@
+//! "Should we retry?" and "how long do we wait?", kept apart.
+//!
+//! Each client's error type answers the first question through [`Classify`]: its
+//! [`Disposition`] says what a caller must do. [`RetryPolicy`] answers the second: an
+//! exponential, jittered back-off (backon), overridden by the server's `Retry-After`
+//! when it sent one. Only operations that are safe to repeat go through [`retry`]; a
+//! SCIM `POST` never does (the apply stage looks the group up again instead).
+
+use backon::{ExponentialBuilder, Retryable};
+use chrono::{DateTime, Utc};
+use http::HeaderMap;
+use std::future::Future;
+use std::time::Duration;
+
+/// What a caller must do about a failed call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// A passing condition (429, 5xx, timeout, reset): try again, after `after` if the
+    /// server said how long (`Retry-After`).
+    RetryLater { after: Option<Duration> },
+    /// The credentials were refused or expired: fetch a new token, then try once more.
+    Reauthenticate,
+    /// Retrying cannot help (bad request, forbidden, not found, malformed answer).
+    GiveUp,
+}
+
+/// Implemented by every client error type.
+pub trait Classify {
+    fn disposition(&self) -> Disposition;
+}
+
+/// How often and how long to wait between attempts of a repeatable call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: usize,
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+    /// The longest `Retry-After` we accept; a longer one gives up rather than stall a run.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 4,
+            min_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(120),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries at all (for tests that want to see the first failure).
+    pub fn none() -> Self {
+        RetryPolicy {
+            max_retries: 0,
+            ..Self::default()
+        }
+    }
+
+    fn backoff(&self) -> ExponentialBuilder {
+        ExponentialBuilder::default()
+            .with_min_delay(self.min_delay)
+            .with_max_delay(self.max_delay)
+            .with_max_times(self.max_retries)
+            .with_jitter()
+    }
+}
+
+/// Runs `op` until it succeeds, fails with an error that is not [`Disposition::RetryLater`],
+/// or the policy runs out. `Retry-After` replaces the computed delay.
+pub async fn retry<T, E, F, Fut>(policy: &RetryPolicy, op: F) -> Result<T, E>
+where
+    E: Classify + std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let limit = policy.max_retry_after;
+    op.retry(policy.backoff())
+        .sleep(tokio::time::sleep)
+        .when(move |e: &E| match e.disposition() {
+            Disposition::RetryLater { after } => after.is_none_or(|a| a <= limit),
+            _ => false,
+        })
+        .adjust(|e: &E, computed| match e.disposition() {
+            Disposition::RetryLater { after: Some(after) } => computed.map(|_| after),
+            _ => computed,
+        })
+        .notify(
+            |e: &E, wait| tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, "retrying"),
+        )
+        .await
+}
+
+/// Reads `Retry-After` as delta-seconds or as an HTTP-date (RFC 9110 §10.2.3).
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
+    Some((when - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[derive(Debug)]
+    struct E(Disposition);
+    impl std::fmt::Display for E {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{:?}", self.0)
+        }
+    }
+    impl Classify for E {
+        fn disposition(&self) -> Disposition {
+            self.0
+        }
+    }
+
+    async fn count_attempts(policy: RetryPolicy, d: Disposition) -> usize {
+        let n = Arc::new(AtomicUsize::new(0));
+        let c = n.clone();
+        let r: Result<(), E> = retry(&policy, move || {
+            let c = c.clone();
+            async move {
+                c.fetch_add(1, Ordering::SeqCst);
+                Err(E(d))
+            }
+        })
+        .await;
+        assert!(r.is_err());
+        n.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_errors_are_retried_up_to_the_policy() {
+        let d = Disposition::RetryLater { after: None };
+        assert_eq!(count_attempts(RetryPolicy::default(), d).await, 5);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn permanent_errors_are_not_retried() {
+        assert_eq!(
+            count_attempts(RetryPolicy::default(), Disposition::GiveUp).await,
+            1
+        );
+        assert_eq!(
+            count_attempts(RetryPolicy::default(), Disposition::Reauthenticate).await,
+            1
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_sets_the_wait() {
+        let start = tokio::time::Instant::now();
+        let d = Disposition::RetryLater {
+            after: Some(Duration::from_secs(7)),
+        };
+        let policy = RetryPolicy {
+            max_retries: 2,
+            ..RetryPolicy::default()
+        };
+        assert_eq!(count_attempts(policy, d).await, 3);
+        assert_eq!(start.elapsed(), Duration::from_secs(14));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_overlong_retry_after_gives_up_at_once() {
+        let d = Disposition::RetryLater {
+            after: Some(Duration::from_secs(3600)),
+        };
+        assert_eq!(count_attempts(RetryPolicy::default(), d).await, 1);
+    }
+
+    #[test]
+    fn retry_after_parses_seconds_and_dates() {
+        let mut h = HeaderMap::new();
+        h.insert(http::header::RETRY_AFTER, "12".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(12)));
+        h.insert(
+            http::header::RETRY_AFTER,
+            "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        h.insert(http::header::RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(retry_after(&h), None);
+    }
+}
