@@ -244,3 +244,6 @@ impl Settings {
         Ok(from_raw(raw)?)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,259 @@
+use super::*;
+use secrecy::ExposeSecret;
+
+const MINIMAL: &str = r#"
+[identitynow]
+tenant_url = "https://acme.api.identitynow.com"
+client_id = "cid"
+client_secret = "s3cret-idn"
+source_id = "abc"
+[scim]
+base_url = "https://acme.alationcloud.com/scim/v2"
+token = "s3cret-scim"
+[email]
+smtp_url = "smtp://127.0.0.1:2525"
+from = "groupsync@example.com"
+to = ["a@example.com"]
+"#;
+
+fn load(text: &str, env: &[(&str, &str)]) -> Result<Settings, LoadError> {
+    let env = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Settings::from_toml_and_env(text, &env)
+}
+
+fn key_of(err: LoadError) -> String {
+    match err {
+        LoadError::Invalid(e) => e.key,
+        other => panic!("expected a validation error, got {other}"),
+    }
+}
+
+#[test]
+fn minimal_config_gets_the_documented_defaults() {
+    let s = load(MINIMAL, &[]).unwrap();
+    assert_eq!(s.identitynow.api_version, ApiVersion::V2025);
+    assert_eq!(
+        s.identitynow.entitlement_filter.as_deref(),
+        Some(r#"attribute eq "memberOf""#)
+    );
+    assert_eq!(s.identitynow.page_size, 250);
+    assert_eq!(s.identitynow.source, SourceRef::Id("abc".into()));
+    assert_eq!(
+        s.scim.base_url.as_str(),
+        "https://acme.alationcloud.com/scim/v2/"
+    );
+    let smtp = s.email.smtp.unwrap();
+    assert_eq!(
+        (smtp.host.as_str(), smtp.port, smtp.tls),
+        ("127.0.0.1", 2525, SmtpTls::StartTls)
+    );
+    assert_eq!(s.email.mode, EmailMode::Digest);
+    assert_eq!(s.sync.create_concurrency, 4);
+}
+
+#[test]
+fn environment_overrides_the_file() {
+    let s = load(
+        MINIMAL,
+        &[
+            ("GROUPSYNC_SCIM__TOKEN", "from-env"),
+            ("GROUPSYNC_IDENTITYNOW__PAGE_SIZE", "100"),
+            ("GROUPSYNC_EMAIL__TO", "x@example.com, y@example.com"),
+            ("GROUPSYNC_EMAIL__MODE", "per_group"),
+            ("GROUPSYNC_CONFIG", "ignored: not a key"),
+        ],
+    )
+    .unwrap();
+    match s.scim.auth {
+        ScimAuth::Bearer(t) => assert_eq!(t.expose_secret(), "from-env"),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(s.identitynow.page_size, 100);
+    assert_eq!(s.email.smtp.unwrap().to.len(), 2);
+    assert_eq!(s.email.mode, EmailMode::PerGroup);
+}
+
+#[test]
+fn secrets_can_come_from_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("token");
+    std::fs::write(&path, "file-token\n").unwrap();
+    let text = MINIMAL.replace(
+        r#"token = "s3cret-scim""#,
+        &format!("token_file = {:?}", path.to_str().unwrap()),
+    );
+    let s = load(&text, &[]).unwrap();
+    match s.scim.auth {
+        ScimAuth::Bearer(t) => assert_eq!(t.expose_secret(), "file-token"),
+        other => panic!("unexpected {other:?}"),
+    }
+    let both = format!("{MINIMAL}\n").replace(
+        "[email]",
+        &format!("token_file = {:?}\n[email]", path.to_str().unwrap()),
+    );
+    assert_eq!(key_of(load(&both, &[]).unwrap_err()), "scim.token");
+    let missing = text.replace(path.to_str().unwrap(), "/nonexistent/token");
+    assert_eq!(key_of(load(&missing, &[]).unwrap_err()), "scim.token_file");
+}
+
+#[test]
+fn errors_name_the_key() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            r#"tenant_url = "https://acme.api.identitynow.com""#,
+            r#"tenant_url = "not a url""#,
+            "identitynow.tenant_url",
+        ),
+        (r#"client_id = "cid""#, "", "identitynow.client_id"),
+        (
+            r#"client_secret = "s3cret-idn""#,
+            "",
+            "identitynow.client_secret",
+        ),
+        (r#"source_id = "abc""#, "", "identitynow.source_id"),
+        (
+            r#"source_id = "abc""#,
+            "source_id = \"abc\"\nsource_name = \"AD\"",
+            "identitynow.source_id",
+        ),
+        (
+            r#"source_id = "abc""#,
+            "source_id = \"abc\"\napi_version = \"v3\"",
+            "identitynow.api_version",
+        ),
+        (
+            r#"source_id = "abc""#,
+            "source_id = \"abc\"\npage_size = 251",
+            "identitynow.page_size",
+        ),
+        (r#"token = "s3cret-scim""#, "", "scim.token"),
+        (
+            r#"token = "s3cret-scim""#,
+            "auth = \"basic\"",
+            "scim.username",
+        ),
+        (r#"token = "s3cret-scim""#, "auth = \"oauth\"", "scim.auth"),
+        (
+            r#"smtp_url = "smtp://127.0.0.1:2525""#,
+            r#"smtp_url = "http://x""#,
+            "email.smtp_url",
+        ),
+        (
+            r#"from = "groupsync@example.com""#,
+            r#"from = "not an address""#,
+            "email.from",
+        ),
+        (r#"to = ["a@example.com"]"#, "to = []", "email.to"),
+        (
+            r#"to = ["a@example.com"]"#,
+            "to = [\"a@example.com\"]\nmode = \"weekly\"",
+            "email.mode",
+        ),
+    ];
+    for (from, to, key) in cases {
+        assert!(MINIMAL.contains(from), "{from}");
+        let err = load(&MINIMAL.replace(from, to), &[]).unwrap_err();
+        let text = err.to_string();
+        assert_eq!(key_of(err), *key, "replacing {from:?} by {to:?}");
+        assert!(text.contains(key), "{text}");
+    }
+}
+
+#[test]
+fn unknown_keys_and_wrong_types_are_refused_with_their_name() {
+    let err = load(
+        &MINIMAL
+            .replace("[sync]", "")
+            .replace("[email]", "[sync]\nconcurrency = 3\n[email]"),
+        &[],
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("concurrency"), "{err}");
+    let err = load(MINIMAL, &[("GROUPSYNC_SCIM__TOKN", "x")]).unwrap_err();
+    assert!(err.to_string().contains("tokn"), "{err}");
+    let err = load(MINIMAL, &[("GROUPSYNC_IDENTITYNOW__PAGE_SIZE", "many")]).unwrap_err();
+    assert!(err.to_string().contains("page_size"), "{err}");
+}
+
+#[test]
+fn email_can_be_disabled() {
+    let text = MINIMAL.replace("[email]", "[email]\nenabled = false");
+    assert!(load(&text, &[]).unwrap().email.smtp.is_none());
+}
+
+#[test]
+fn secrets_never_show_in_debug_output() {
+    let s = load(MINIMAL, &[]).unwrap();
+    let debug = format!("{s:?}");
+    assert!(!debug.contains("s3cret"), "{debug}");
+}
+
+/// The field names a section accepts, read from serde's own "expected one of" message so
+/// the list cannot drift from the code.
+fn accepted_keys(section: &str) -> Vec<String> {
+    let probe = format!("[{section}]\nzz_not_a_key = 1\n");
+    let err = toml::from_str::<raw::RawSettings>(&probe)
+        .unwrap_err()
+        .to_string();
+    let list = err
+        .split("expected")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{err}"));
+    let list = list
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .replace("one of", "")
+        .replace(" or ", ",");
+    list.split(',')
+        .map(|k| {
+            k.trim()
+                .trim_matches(|c: char| c == '`' || c.is_whitespace())
+                .to_owned()
+        })
+        .filter(|k| !k.is_empty())
+        .collect()
+}
+
+#[test]
+fn the_example_documents_every_key_and_only_real_keys() {
+    let example = include_str!("../../config/groupsync.example.toml");
+    // With every optional line switched on, the example must still be accepted key by key.
+    let all_on: String = example
+        .lines()
+        .map(|l| match l.strip_prefix("# ") {
+            Some(rest) if rest.contains(" = ") && !rest.starts_with(' ') => rest.to_owned(),
+            _ => l.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    toml::from_str::<raw::RawSettings>(&all_on).expect("every documented key exists");
+    let mut section = String::new();
+    let mut documented: Vec<String> = vec![];
+    for line in all_on.lines() {
+        if let Some(s) = line.strip_prefix('[') {
+            section = s.trim_end_matches(']').to_owned();
+        } else if let Some((k, _)) = line.split_once(" = ") {
+            documented.push(format!("{section}.{}", k.trim()));
+        }
+    }
+    for section in ["identitynow", "scim", "email", "sync", "log"] {
+        let keys = accepted_keys(section);
+        assert!(
+            keys.len() >= 2,
+            "could not read the keys of [{section}]: {keys:?}"
+        );
+        for key in keys {
+            let full = format!("{section}.{key}");
+            assert!(
+                documented.contains(&full),
+                "{full} is not in config/groupsync.example.toml"
+            );
+        }
+    }
+    // And the example as shipped (placeholders only) passes validation.
+    load(example, &[]).expect("the example validates");
+}
