@@ -23,3 +23,7 @@ pub mod plan;
 pub mod report;
 pub mod retry;
 pub mod sandbox;
+pub mod telemetry;
+pub mod apply;
+pub mod cli;
+pub mod sync;

@@ -1,1 +1,5 @@
-fn main() {}
+//! The `groupsync` binary: everything lives in the library; this only hands over the exit code.
+
+fn main() -> std::process::ExitCode {
+    groupsync::cli::main()
+}

@@ -116,6 +116,17 @@ pub struct RunReport {
     /// Set when the run stopped before or during its writes; no outcome then means
     /// "not attempted".
     pub error: Option<String>,
+    /// The email notices the run produced and whether each went out.
+    pub notices: Vec<NoticeOutcome>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NoticeOutcome {
+    /// The notice's stable key (also the basis of its Message-ID).
+    pub key: String,
+    pub subject: String,
+    /// `None` when it was sent.
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -145,7 +156,7 @@ impl RunReport {
     pub fn status(&self) -> RunStatus {
         if self.error.is_some() {
             RunStatus::Failed
-        } else if self.counts().failed > 0 {
+        } else if self.counts().failed > 0 || self.notices.iter().any(|n| n.error.is_some()) {
             RunStatus::PartiallyFailed
         } else if self.dry_run {
             RunStatus::DryRun
@@ -185,6 +196,7 @@ mod tests {
             source: None,
             outcomes,
             error: None,
+            notices: vec![],
         }
     }
 

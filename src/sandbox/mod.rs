@@ -2,5 +2,202 @@
 //!
 //! Used by `groupsync demo`, `groupsync sandbox`, the tests and the benchmarks, so that
 //! everything can be tried without a SailPoint tenant or an Alation instance.
+//! [`Sandbox::start`] binds the three listeners (port 0 picks free ports), seeds them,
+//! and [`Sandbox::config_toml`] writes a groupsync configuration that works against them.
 
 pub mod faults;
+
+use faults::FaultPlan;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// The AD source every sandbox tenant has; its id is fixed so configs stay valid.
+pub const AD_SOURCE_ID: &str = "2c9180835d191a86015d28455b4b232a";
+pub const AD_SOURCE_NAME: &str = "Active Directory";
+/// A second source, so that looking a source up by name has something to tell apart.
+pub const OTHER_SOURCE_ID: &str = "2c9180835d191a86015d28455b4b232b";
+pub const OTHER_SOURCE_NAME: &str = "Workday HR";
+
+/// What to start and how to seed it.
+#[derive(Debug, Clone)]
+pub struct SandboxOptions {
+    pub bind: IpAddr,
+    pub idn_port: u16,
+    pub scim_port: u16,
+    pub smtp_port: u16,
+    /// AD group names in the tenant's AD source.
+    pub groups: Vec<String>,
+    /// Names already present in the SCIM server.
+    pub existing: Vec<String>,
+    pub token_lifetime: Duration,
+    /// Requests per 10 s per client id; `None` turns the limit off.
+    pub rate_limit: Option<u32>,
+    pub idn_faults: FaultPlan,
+    pub scim_faults: FaultPlan,
+    /// The SCIM server's cap on `count`.
+    pub scim_page_cap: usize,
+    /// Whether the SCIM server refuses a second group with the same name (409).
+    pub unique_names: bool,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        SandboxOptions {
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            idn_port: 0,
+            scim_port: 0,
+            smtp_port: 0,
+            groups: vec![],
+            existing: vec![],
+            token_lifetime: Duration::from_secs(749),
+            rate_limit: Some(100),
+            idn_faults: FaultPlan::default(),
+            scim_faults: FaultPlan::default(),
+            scim_page_cap: 1000,
+            unique_names: false,
+        }
+    }
+}
+
+impl SandboxOptions {
+    /// `n` generated groups, `m` of them already in the target, reproducible from `seed`.
+    pub fn seeded(n: usize, m: usize, seed: u64) -> SandboxOptions {
+        let groups = seed::generate_groups(n, seed);
+        let existing = seed::pick_existing(&groups, m, seed);
+        SandboxOptions {
+            groups,
+            existing,
+            ..SandboxOptions::default()
+        }
+    }
+}
+
+/// The credentials the sandbox accepts.
+pub const CLIENT_ID: &str = "sandbox-client-0000-0000-000000000000";
+pub const CLIENT_SECRET: &str = "sandbox-client-secret";
+pub const SCIM_TOKEN: &str = "sandbox-scim-token";
+
+/// A running sandbox. Dropping it does not stop it: call [`Sandbox::stop`].
+pub struct Sandbox {
+    pub tenant: tenant::Tenant,
+    pub scim: scim::ScimServer,
+    pub smtp: smtp::SmtpSink,
+    pub idn_addr: SocketAddr,
+    pub scim_addr: SocketAddr,
+    pub smtp_addr: SocketAddr,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Sandbox {
+    pub async fn start(opts: SandboxOptions) -> std::io::Result<Sandbox> {
+        let idn_listener = TcpListener::bind((opts.bind, opts.idn_port)).await?;
+        let scim_listener = TcpListener::bind((opts.bind, opts.scim_port)).await?;
+        let smtp_listener = TcpListener::bind((opts.bind, opts.smtp_port)).await?;
+        let (idn_addr, scim_addr, smtp_addr) = (
+            idn_listener.local_addr()?,
+            scim_listener.local_addr()?,
+            smtp_listener.local_addr()?,
+        );
+        let tenant = tenant::Tenant::new(tenant::TenantOptions {
+            client_id: CLIENT_ID.into(),
+            client_secret: CLIENT_SECRET.into(),
+            token_lifetime: opts.token_lifetime,
+            rate_limit: opts.rate_limit,
+            faults: opts.idn_faults.clone(),
+            sources: vec![
+                tenant::SimSource {
+                    id: AD_SOURCE_ID.into(),
+                    name: AD_SOURCE_NAME.into(),
+                    source_type: "Active Directory - Direct".into(),
+                    groups: opts.groups.clone(),
+                },
+                tenant::SimSource {
+                    id: OTHER_SOURCE_ID.into(),
+                    name: OTHER_SOURCE_NAME.into(),
+                    source_type: "Workday".into(),
+                    groups: vec![],
+                },
+            ],
+        });
+        let scim = scim::ScimServer::new(scim::ScimOptions {
+            auth: scim::ScimServerAuth::Bearer(SCIM_TOKEN.into()),
+            max_page_size: opts.scim_page_cap,
+            unique_display_names: opts.unique_names,
+            faults: opts.scim_faults.clone(),
+        });
+        for name in &opts.existing {
+            scim.insert_group(name);
+        }
+        let smtp = smtp::SmtpSink::new();
+        let shutdown = CancellationToken::new();
+        let tasks = vec![
+            tokio::spawn(tenant.clone().serve(idn_listener, shutdown.clone())),
+            tokio::spawn(scim.clone().serve(scim_listener, shutdown.clone())),
+            tokio::spawn(smtp.clone().serve(smtp_listener, shutdown.clone())),
+        ];
+        Ok(Sandbox {
+            tenant,
+            scim,
+            smtp,
+            idn_addr,
+            scim_addr,
+            smtp_addr,
+            shutdown,
+            tasks,
+        })
+    }
+
+    pub fn idn_url(&self) -> String {
+        format!("http://{}", self.idn_addr)
+    }
+
+    pub fn scim_url(&self) -> String {
+        format!("http://{}/scim/v2", self.scim_addr)
+    }
+
+    /// A complete groupsync configuration for this sandbox.
+    pub fn config_toml(&self) -> String {
+        format!(
+            r#"# groupsync configuration for the sandbox started by `groupsync sandbox`.
+[identitynow]
+tenant_url = "{idn}"
+client_id = "{CLIENT_ID}"
+client_secret = "{CLIENT_SECRET}"
+source_name = "{AD_SOURCE_NAME}"
+
+[scim]
+base_url = "{scim}"
+auth = "bearer"
+token = "{SCIM_TOKEN}"
+
+[email]
+smtp_url = "smtp://{smtp}"
+tls = "none"
+from = "groupsync <groupsync@sandbox.test>"
+to = ["iam-team@sandbox.test"]
+mode = "digest"
+"#,
+            idn = self.idn_url(),
+            scim = self.scim_url(),
+            smtp = self.smtp_addr,
+        )
+    }
+
+    /// Settings parsed from [`Sandbox::config_toml`], with the given environment overrides.
+    pub fn settings(&self, overrides: &[(&str, &str)]) -> crate::config::Settings {
+        let env = overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        crate::config::Settings::from_toml_and_env(&self.config_toml(), &env).expect("the sandbox writes a valid configuration")
+    }
+
+    /// Stops the three servers and waits for them.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! The command line: `run`, `sources`, `demo`, `sandbox`.
+//!
+//! Exit codes: 0 success, 1 the sync failed or some groups failed, 2 bad configuration or
+//! usage. The summary goes to stdout; logs go to stderr.
+
+mod demo;
+mod progress;
+mod sandbox_cmd;
+mod summary;
+
+use crate::config::{self, LogFormat, Settings};
+use crate::report::RunStatus;
+use crate::sync::{RunRequest, Syncer};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Parser)]
+#[command(name = "groupsync", version, about = "Creates Alation SCIM groups for the AD groups IdentityNow knows")]
+pub struct Cli {
+    /// Configuration file (TOML). Keys can be overridden by GROUPSYNC_<SECTION>__<KEY>.
+    #[arg(long, global = true, env = "GROUPSYNC_CONFIG", default_value = config::DEFAULT_PATH)]
+    config: PathBuf,
+    /// Log format on stderr; overrides `log.format`.
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormatArg>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one sync: read the AD source's groups, create the missing ones, send notices.
+    Run {
+        /// Print the plan; create nothing and send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as JSON on stdout instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the tenant's sources with their ids (to find the AD source's id).
+    Sources {
+        /// Only sources with exactly this name.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Start the built-in sandbox, sync twice against it and show what happened.
+    Demo(demo::DemoArgs),
+    /// Serve a simulated tenant, SCIM server and SMTP sink on this machine until stopped.
+    Sandbox(sandbox_cmd::SandboxArgs),
+}
+
+/// Parses the arguments, runs the command, maps the result to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(dispatch(cli))
+}
+
+async fn dispatch(cli: Cli) -> ExitCode {
+    let log_format = cli.log_format.map(|f| match f {
+        LogFormatArg::Text => LogFormat::Text,
+        LogFormatArg::Json => LogFormat::Json,
+    });
+    match cli.command {
+        Command::Demo(args) => demo::run(args, log_format.unwrap_or(LogFormat::Text)).await,
+        Command::Sandbox(args) => sandbox_cmd::run(args, log_format.unwrap_or(LogFormat::Text)).await,
+        Command::Run { dry_run, json } => {
+            let Some(settings) = load(&cli.config, log_format) else {
+                return ExitCode::from(2);
+            };
+            run_once(settings, dry_run, json, "cli").await
+        }
+        Command::Sources { name } => {
+            let Some(settings) = load(&cli.config, log_format) else {
+                return ExitCode::from(2);
+            };
+            sources(settings, name).await
+        }
+    }
+}
+
+/// Loads and validates the configuration and starts logging; prints the error otherwise.
+fn load(path: &std::path::Path, log_format: Option<LogFormat>) -> Option<Arc<Settings>> {
+    match Settings::load(path, true) {
+        Ok(mut s) => {
+            if let Some(f) = log_format {
+                s.log.format = f;
+            }
+            crate::telemetry::init(s.log.format, &s.log.level);
+            Some(Arc::new(s))
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            None
+        }
+    }
+}
+
+/// One sync with a summary (or JSON) on stdout; exit 1 unless it fully succeeded.
+pub(crate) async fn run_once(settings: Arc<Settings>, dry_run: bool, json: bool, trigger: &str) -> ExitCode {
+    let show_progress = !json && settings.log.format == LogFormat::Text;
+    let syncer = match Syncer::new(settings) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let progress = progress::Terminal::new(show_progress);
+    let request = RunRequest {
+        trigger: trigger.into(),
+        dry_run,
+    };
+    let report = syncer.run(&request, &progress).await;
+    progress.finish();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    } else {
+        print!("{}", summary::render(&report));
+    }
+    match report.status() {
+        RunStatus::Succeeded | RunStatus::DryRun => ExitCode::SUCCESS,
+        RunStatus::PartiallyFailed | RunStatus::Failed => ExitCode::from(1),
+    }
+}
+
+async fn sources(settings: Arc<Settings>, name: Option<String>) -> ExitCode {
+    let client = match crate::identitynow::Client::new(&settings.identitynow) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match client.list_sources(name.as_deref()).await {
+        Ok(list) if list.is_empty() => {
+            println!("no sources{}", name.map(|n| format!(" named {n:?}")).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Ok(list) => {
+            println!("{:<34}  {:<32}  NAME", "ID", "TYPE");
+            for s in list {
+                println!("{:<34}  {:<32}  {}", s.id, s.source_type.as_deref().unwrap_or("-"), s.name);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! `groupsync sandbox`: serve the simulated tenant, SCIM server and SMTP sink until stopped.
+//!
+//! The first lines on stdout say where each service listens and which credentials to use;
+//! request logs go to stderr.
+
+use crate::config::LogFormat;
+use crate::sandbox::faults::FaultPlan;
+use crate::sandbox::{self, Sandbox, SandboxOptions, seed};
+use clap::Args;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Args)]
+pub struct SandboxArgs {
+    /// Address to listen on (keep it on loopback).
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// Port of the simulated IdentityNow tenant (0 picks a free port).
+    #[arg(long, default_value_t = 0)]
+    idn_port: u16,
+    /// Port of the SCIM server.
+    #[arg(long, default_value_t = 0)]
+    scim_port: u16,
+    /// Port of the SMTP sink.
+    #[arg(long, default_value_t = 0)]
+    smtp_port: u16,
+    /// Number of generated AD groups.
+    #[arg(long, default_value_t = 300)]
+    groups: usize,
+    /// How many of them already exist in the SCIM server.
+    #[arg(long, default_value_t = 40)]
+    existing: usize,
+    /// Seed of the generated names (same seed, same names).
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// AD group names from a file, one per line (UTF-8), instead of generated ones.
+    #[arg(long)]
+    groups_file: Option<PathBuf>,
+    /// Names already present in the SCIM server, from a file, one per line.
+    #[arg(long)]
+    existing_file: Option<PathBuf>,
+    /// Latency added to every HTTP request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Faults for the tenant, e.g. "503@7,reset@13,401@40".
+    #[arg(long, default_value = "")]
+    idn_faults: String,
+    /// Faults for the SCIM server, e.g. "429@5:/scim/v2/Groups".
+    #[arg(long, default_value = "")]
+    scim_faults: String,
+    /// Lifetime of the tenant's access tokens, in seconds.
+    #[arg(long, default_value_t = 749)]
+    token_lifetime_secs: u64,
+    /// Turn off the tenant's rate limit (100 requests / 10 s per client id).
+    #[arg(long)]
+    no_rate_limit: bool,
+    /// The SCIM server's cap on the page size.
+    #[arg(long, default_value_t = 1000)]
+    scim_page_cap: usize,
+    /// The SCIM server refuses duplicate display names with 409.
+    #[arg(long)]
+    unique_names: bool,
+    /// Write a complete groupsync configuration for this sandbox to FILE.
+    #[arg(long, value_name = "FILE")]
+    write_config: Option<PathBuf>,
+}
+
+impl SandboxArgs {
+    /// Validated options; errors name the flag.
+    pub fn options(&self) -> Result<SandboxOptions, String> {
+        let groups = match &self.groups_file {
+            Some(path) => seed::read_names(path)?,
+            None => seed::generate_groups(self.groups, self.seed),
+        };
+        let existing = match &self.existing_file {
+            Some(path) => seed::read_names(path)?,
+            None if self.groups_file.is_some() => vec![],
+            None => seed::pick_existing(&groups, self.existing.min(groups.len()), self.seed),
+        };
+        let latency = Duration::from_millis(self.latency_ms);
+        let plan = |rules: &str, flag: &str| {
+            FaultPlan::parse(rules)
+                .map(|rules| FaultPlan { latency, rules })
+                .map_err(|e| format!("--{flag}: {e}"))
+        };
+        Ok(SandboxOptions {
+            bind: self.bind,
+            idn_port: self.idn_port,
+            scim_port: self.scim_port,
+            smtp_port: self.smtp_port,
+            groups,
+            existing,
+            token_lifetime: Duration::from_secs(self.token_lifetime_secs.max(1)),
+            rate_limit: (!self.no_rate_limit).then_some(100),
+            idn_faults: plan(&self.idn_faults, "idn-faults")?,
+            scim_faults: plan(&self.scim_faults, "scim-faults")?,
+            scim_page_cap: self.scim_page_cap.max(1),
+            unique_names: self.unique_names,
+        })
+    }
+}
+
+pub async fn run(args: SandboxArgs, log_format: LogFormat) -> ExitCode {
+    crate::telemetry::init(log_format, "info");
+    let opts = match args.options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (groups, existing) = (opts.groups.len(), opts.existing.len());
+    let sb = match Sandbox::start(opts).await {
+        Ok(sb) => sb,
+        Err(e) => {
+            eprintln!("error: cannot start the sandbox: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    println!("identitynow {}", sb.idn_url());
+    println!("scim {}", sb.scim_url());
+    println!("smtp {}", sb.smtp_addr);
+    println!("client_id {}", sandbox::CLIENT_ID);
+    println!("client_secret {}", sandbox::CLIENT_SECRET);
+    println!("scim_token {}", sandbox::SCIM_TOKEN);
+    println!("source {} {:?} ({groups} groups, {existing} already in SCIM)", sandbox::AD_SOURCE_ID, sandbox::AD_SOURCE_NAME);
+    if let Some(path) = &args.write_config {
+        if let Err(e) = std::fs::write(path, sb.config_toml()) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            sb.stop().await;
+            return ExitCode::from(1);
+        }
+        println!("config {}", path.display());
+    }
+    wait_for_signal().await;
+    sb.stop().await;
+    ExitCode::SUCCESS
+}
+
+/// Waits for SIGINT or SIGTERM (Kubernetes and systemd send SIGTERM).
+pub async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,44 @@
+//! The human-readable summary of a run, printed on stdout.
+
+use crate::report::{Outcome, RunReport};
+use std::fmt::Write;
+
+/// Names are quoted with Rust's escaping so tabs, newlines and trailing spaces stay visible.
+pub fn render(r: &RunReport) -> String {
+    let mut out = String::new();
+    let c = r.counts();
+    let source = r
+        .source
+        .as_ref()
+        .map(|s| format!("{} ({})", s.name, s.id))
+        .unwrap_or_else(|| "-".into());
+    let secs = (r.finished_at - r.started_at).num_milliseconds() as f64 / 1000.0;
+    let _ = writeln!(out, "run {}  {}{}", r.run_id, r.status().as_str(), if r.dry_run { " (dry run: nothing written, nothing sent)" } else { "" });
+    let _ = writeln!(out, "source {source}: {} groups, {secs:.2}s", c.source);
+    if let Some(e) = &r.error {
+        let _ = writeln!(out, "error: {e}");
+    }
+    let _ = writeln!(
+        out,
+        "created {}  would create {}  existed {}  skipped {}  failed {}",
+        c.created, c.would_create, c.existed, c.skipped, c.failed
+    );
+    for o in &r.outcomes {
+        let line = match &o.outcome {
+            Outcome::Created { scim_id } => format!("  created      {:?} -> {scim_id}", o.name),
+            Outcome::WouldCreate => format!("  would create {:?}", o.name),
+            Outcome::Skipped { reason } => format!("  skipped      {:?}: {reason}", o.name),
+            Outcome::Failed { error } => format!("  failed       {:?}: {error}", o.name),
+            Outcome::Existed { .. } if !r.dry_run => continue,
+            Outcome::Existed { scim_id } => format!("  exists       {:?} ({scim_id})", o.name),
+        };
+        let _ = writeln!(out, "{line}");
+    }
+    for n in &r.notices {
+        match &n.error {
+            None => { let _ = writeln!(out, "  notice sent  {:?}", n.subject); }
+            Some(e) => { let _ = writeln!(out, "  notice FAILED {:?}: {e}", n.subject); }
+        }
+    }
+    out
+}

@@ -1,0 +1,202 @@
+//! One run of the pipeline: source → plan → apply → notify, producing a [`RunReport`].
+//!
+//! The source stage reads every page or aborts: a partial list never drives a create.
+//! Target lookups run with bounded concurrency; if the target refuses our credentials,
+//! or cannot be reached for any group, the run stops before its first write.
+
+use crate::apply::{ApplyOptions, apply};
+use crate::config::Settings;
+use crate::domain::{RunId, SourceGroup, fold_name};
+use crate::identitynow::{self, FetchProgress};
+use crate::notify::{self, Mailer};
+use crate::plan::{self, Lookups, Rules};
+use crate::report::{NoticeOutcome, RunReport, SourceInfo};
+use crate::retry::{Classify, Disposition};
+use crate::scim;
+use crate::telemetry::{self, event};
+use chrono::Utc;
+use futures_util::StreamExt;
+use std::sync::Arc;
+use tracing::Instrument;
+
+/// Receives progress of a long run (a terminal shows it; everything else ignores it).
+pub trait Progress: Send + Sync {
+    fn fetched(&self, _p: &FetchProgress) {}
+    fn checked(&self, _done: usize, _of: usize) {}
+    fn created(&self, _done: usize, _of: usize) {}
+}
+
+/// Progress that goes nowhere.
+pub struct Quiet;
+impl Progress for Quiet {}
+
+/// What a run is asked to do.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// What caused the run (`cli`, `schedule`, `webhook`, …), for logs and history.
+    pub trigger: String,
+    pub dry_run: bool,
+}
+
+/// The clients a run needs, built once from the settings.
+pub struct Syncer {
+    settings: Arc<Settings>,
+    source: identitynow::Client,
+    target: scim::Client,
+    mailer: Option<Mailer>,
+}
+
+/// The clients could not be built from the configuration.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SetupError(String);
+
+impl Syncer {
+    pub fn new(settings: Arc<Settings>) -> Result<Syncer, SetupError> {
+        let source = identitynow::Client::new(&settings.identitynow).map_err(|e| SetupError(e.to_string()))?;
+        let target = scim::Client::new(&settings.scim).map_err(|e| SetupError(e.to_string()))?;
+        let mailer = match &settings.email.smtp {
+            Some(smtp) => Some(Mailer::new(smtp).map_err(|e| SetupError(e.to_string()))?),
+            None => None,
+        };
+        Ok(Syncer {
+            settings,
+            source,
+            target,
+            mailer,
+        })
+    }
+
+    pub fn source(&self) -> &identitynow::Client {
+        &self.source
+    }
+
+    pub fn target(&self) -> &scim::Client {
+        &self.target
+    }
+
+    /// Runs the whole pipeline once. Never panics on upstream trouble: every failure
+    /// ends up in the report.
+    pub async fn run(&self, req: &RunRequest, progress: &dyn Progress) -> RunReport {
+        let run_id = RunId::new();
+        let span = telemetry::run_span(&run_id, &req.trigger);
+        async {
+            event::run_started(&req.trigger, req.dry_run);
+            let mut report = RunReport {
+                run_id: run_id.clone(),
+                started_at: Utc::now(),
+                finished_at: Utc::now(),
+                dry_run: req.dry_run,
+                source: None,
+                outcomes: vec![],
+                error: None,
+                notices: vec![],
+            };
+            if let Err(e) = self.stages(req, progress, &mut report).await {
+                report.error = Some(e);
+            }
+            report.finished_at = Utc::now();
+            event::run_finished(&req.trigger, &report);
+            report
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn stages(&self, req: &RunRequest, progress: &dyn Progress, report: &mut RunReport) -> Result<(), String> {
+        // source
+        let source = self
+            .source
+            .resolve_source(&self.settings.identitynow.source)
+            .await
+            .map_err(|e| format!("cannot resolve the AD source: {e}"))?;
+        report.source = Some(SourceInfo {
+            id: source.id.clone(),
+            name: source.name.clone(),
+        });
+        let on_page = |p: FetchProgress| progress.fetched(&p);
+        let groups = self
+            .source
+            .fetch_groups(&source.id, &on_page)
+            .await
+            .map_err(|e| format!("cannot read the source's groups; nothing was changed: {e}"))?;
+        // plan
+        let rules = Rules {
+            max_name_length: self.settings.sync.max_name_length,
+        };
+        let lookups = self.look_up(plan::candidates(&groups, rules), progress).await?;
+        let plan = plan::plan(&groups, &lookups, rules);
+        // apply
+        let creates = plan.creates().count();
+        let opts = ApplyOptions {
+            concurrency: self.settings.sync.create_concurrency,
+            dry_run: req.dry_run,
+            retry: self.settings.scim.retry,
+        };
+        let on_created = |n: usize| progress.created(n, creates);
+        report.outcomes = apply(&plan, &self.target, opts, &on_created).await;
+        // notify
+        if !req.dry_run {
+            report.notices = self.notify(report).await;
+        }
+        Ok(())
+    }
+
+    /// Asks the target about every candidate name. Stops the run when the target
+    /// refuses our credentials or every lookup failed: then it is the target, not a group.
+    async fn look_up(&self, candidates: Vec<&SourceGroup>, progress: &dyn Progress) -> Result<Lookups, String> {
+        let total = candidates.len();
+        let mut done = 0;
+        let mut lookups = Lookups::new();
+        let mut results = futures_util::stream::iter(candidates)
+            .map(|g| async move { (fold_name(&g.name), self.target.find_by_display_name(&g.name).await) })
+            .buffer_unordered(self.settings.sync.lookup_concurrency);
+        let mut first_error = None;
+        while let Some((key, result)) = results.next().await {
+            done += 1;
+            progress.checked(done, total);
+            let result = match result {
+                Ok(found) => Ok(found),
+                Err(e) if e.disposition() == Disposition::Reauthenticate => {
+                    return Err(format!("the SCIM target refused our credentials; nothing was changed: {e}"));
+                }
+                Err(e) => {
+                    first_error.get_or_insert_with(|| e.to_string());
+                    Err(e.to_string())
+                }
+            };
+            lookups.insert(key, result);
+        }
+        if total > 0 && lookups.values().all(|l| l.is_err()) {
+            let e = first_error.unwrap_or_default();
+            return Err(format!("every lookup in the SCIM target failed; nothing was changed: {e}"));
+        }
+        Ok(lookups)
+    }
+
+    async fn notify(&self, report: &RunReport) -> Vec<NoticeOutcome> {
+        let Some(mailer) = &self.mailer else {
+            return vec![];
+        };
+        let mut outcomes = vec![];
+        for notice in notify::compose(&self.settings.email, report) {
+            let sent = crate::retry::retry(&crate::retry::RetryPolicy::default(), || mailer.send(&notice)).await;
+            let error = match sent {
+                Ok(()) => {
+                    event::notice_sent(&notice.key);
+                    None
+                }
+                Err(e) => {
+                    event::notice_failed(&notice.key, &e.to_string());
+                    Some(e.to_string())
+                }
+            };
+            outcomes.push(NoticeOutcome {
+                key: notice.key,
+                subject: notice.subject,
+                error,
+            });
+        }
+        outcomes
+    }
+}
