@@ -19,6 +19,7 @@
 
 pub mod config;
 pub mod domain;
+pub mod identitynow;
 pub mod report;
 pub mod retry;
 pub mod sandbox;
