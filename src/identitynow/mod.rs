@@ -22,6 +22,9 @@ mod tasks;
 mod token;
 mod types;
 
+#[cfg(test)]
+mod tests;
+
 pub use error::{ApiFailure, Endpoint, IdnError, RATE_LIMIT_FALLBACK};
 pub use types::{AggregationKind, Completion, FetchProgress, Source, TaskStatus};
 
