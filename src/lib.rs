@@ -17,13 +17,16 @@
 //! - [`sandbox`]: a simulated tenant, SCIM server and SMTP sink on 127.0.0.1, for the
 //!   demo, the tests and the benchmarks.
 
+pub mod apply;
+pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod identitynow;
+pub mod notify;
 pub mod plan;
 pub mod report;
 pub mod retry;
 pub mod sandbox;
-pub mod telemetry;
-pub mod apply;
-pub mod cli;
+pub mod scim;
 pub mod sync;
+pub mod telemetry;
