@@ -60,6 +60,67 @@ pub struct Settings {
     pub email: EmailSettings,
     pub sync: SyncSettings,
     pub log: LogSettings,
+    pub server: ServerSettings,
+    pub trigger: TriggerSettings,
+    pub webhook: WebhookSettings,
+    pub poll: PollSettings,
+    pub store: StoreSettings,
+}
+
+/// The daemon's HTTP server (`groupsync serve`).
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub listen: std::net::SocketAddr,
+    /// Guards `POST /runs` (and the dashboard when `protect_dashboard`); `None` disables `POST /runs`.
+    pub admin_token: Option<SecretString>,
+    /// How long a shutdown waits for the group operation in flight.
+    pub shutdown_grace: Duration,
+    pub protect_dashboard: bool,
+}
+
+/// The cron trigger.
+#[derive(Debug, Clone)]
+pub struct TriggerSettings {
+    /// `None` when no schedule is configured.
+    pub schedule: Option<Schedule>,
+}
+
+/// A validated cron expression (5 fields, or 6 with seconds) in a named time zone.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub expression: String,
+    pub cron: croner::Cron,
+    pub timezone: chrono_tz::Tz,
+}
+
+/// How the aggregation webhook authenticates SailPoint's deliveries.
+#[derive(Debug, Clone)]
+pub enum WebhookAuth {
+    Bearer(SecretString),
+    Basic { username: String, password: SecretString },
+    /// Only with `allow_unauthenticated = true`; a warning is logged at start-up.
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// `None` when the webhook is disabled.
+    pub auth: Option<WebhookAuth>,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct PollSettings {
+    /// `None` when polling is disabled.
+    pub interval: Option<Duration>,
+    pub start_group_aggregation: bool,
+    pub aggregation_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    pub path: std::path::PathBuf,
+    pub retention_days: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -139,6 +200,9 @@ pub struct EmailSettings {
     pub subject_template: String,
     pub body_template: String,
     pub digest_subject_template: String,
+    /// `per_group` mode: repeat the notice for a group on every run (the Workflow's
+    /// behaviour) or send it once per group.
+    pub repeat: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -17,6 +17,63 @@ pub struct RawSettings {
     pub sync: RawSync,
     #[serde(default)]
     pub log: RawLog,
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub trigger: RawTrigger,
+    #[serde(default)]
+    pub webhook: RawWebhook,
+    #[serde(default)]
+    pub poll: RawPoll,
+    #[serde(default)]
+    pub store: RawStore,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<String>,
+    pub admin_token: Option<SecretString>,
+    pub admin_token_file: Option<String>,
+    pub shutdown_grace_secs: Option<u64>,
+    pub protect_dashboard: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrigger {
+    pub schedule: Option<String>,
+    pub timezone: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhook {
+    pub enabled: Option<bool>,
+    pub auth: Option<String>,
+    pub token: Option<SecretString>,
+    pub token_file: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub password_file: Option<String>,
+    pub allow_unauthenticated: Option<bool>,
+    pub max_body_kib: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPoll {
+    pub enabled: Option<bool>,
+    pub interval_secs: Option<u64>,
+    pub start_group_aggregation: Option<bool>,
+    pub aggregation_timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    pub path: Option<String>,
+    pub retention_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -67,6 +124,7 @@ pub struct RawEmail {
     pub body_template: Option<String>,
     pub digest_subject_template: Option<String>,
     pub timeout_secs: Option<u64>,
+    pub repeat: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

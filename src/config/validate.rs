@@ -1,6 +1,9 @@
 //! Turns [`RawSettings`] into [`Settings`], one section at a time; each check names its key.
 
-use super::raw::{RawEmail, RawIdentityNow, RawLog, RawScim, RawSettings, RawSync};
+use super::raw::{
+    RawEmail, RawIdentityNow, RawLog, RawPoll, RawScim, RawServer, RawSettings, RawStore, RawSync, RawTrigger,
+    RawWebhook,
+};
 use super::*;
 use secrecy::ExposeSecret;
 
@@ -13,6 +16,11 @@ pub fn from_raw(raw: RawSettings) -> R<Settings> {
         email: email(raw.email)?,
         sync: sync(raw.sync)?,
         log: log(raw.log)?,
+        server: server(raw.server)?,
+        trigger: trigger(raw.trigger)?,
+        webhook: webhook(raw.webhook)?,
+        poll: poll(raw.poll)?,
+        store: store(raw.store)?,
     })
 }
 
@@ -247,6 +255,7 @@ fn email(mut r: RawEmail) -> R<EmailSettings> {
         subject_template,
         body_template,
         digest_subject_template,
+        repeat,
     })
 }
 
@@ -363,5 +372,89 @@ fn log(r: RawLog) -> R<LogSettings> {
     Ok(LogSettings {
         format,
         level: r.level.unwrap_or_else(|| "info".into()),
+    })
+}
+
+fn server(r: RawServer) -> R<ServerSettings> {
+    let listen_text = r.listen.unwrap_or_else(|| "0.0.0.0:8080".into());
+    let listen = listen_text.trim().parse().map_err(|_| {
+        ConfigError::new("server.listen", format!("must be an address and port like 0.0.0.0:8080, got {listen_text:?}"))
+    })?;
+    Ok(ServerSettings {
+        listen,
+        admin_token: secret(r.admin_token, r.admin_token_file, "server.admin_token")?,
+        shutdown_grace: Duration::from_secs(in_range(r.shutdown_grace_secs.unwrap_or(30), 1, 3600, "server.shutdown_grace_secs")?),
+        protect_dashboard: r.protect_dashboard.unwrap_or(false),
+    })
+}
+
+fn trigger(r: RawTrigger) -> R<TriggerSettings> {
+    let timezone_text = r.timezone.unwrap_or_else(|| "UTC".into());
+    let timezone: chrono_tz::Tz = timezone_text.trim().parse().map_err(|_| {
+        ConfigError::new("trigger.timezone", format!("is not an IANA time zone name (e.g. Europe/Berlin): {timezone_text:?}"))
+    })?;
+    let schedule = match r.schedule.filter(|s| !s.trim().is_empty()) {
+        None => None,
+        Some(expression) => {
+            let cron = croner::parser::CronParser::builder()
+                .seconds(croner::parser::Seconds::Optional)
+                .build()
+                .parse(expression.trim())
+                .map_err(|e| ConfigError::new("trigger.schedule", format!("is not a cron expression ({e}): {expression:?}")))?;
+            Some(Schedule { expression: expression.trim().to_owned(), cron, timezone })
+        }
+    };
+    Ok(TriggerSettings { schedule })
+}
+
+fn webhook(r: RawWebhook) -> R<WebhookSettings> {
+    let max_body_bytes = in_range(r.max_body_kib.unwrap_or(256), 1, 10_240, "webhook.max_body_kib")? * 1024;
+    if !r.enabled.unwrap_or(false) {
+        return Ok(WebhookSettings { auth: None, max_body_bytes });
+    }
+    let token = secret(r.token, r.token_file, "webhook.token")?;
+    let password = secret(r.password, r.password_file, "webhook.password")?;
+    let auth = match r.auth.as_deref().unwrap_or("bearer") {
+        "bearer" => WebhookAuth::Bearer(required(token, "webhook.token")?),
+        "basic" => WebhookAuth::Basic {
+            username: non_empty(r.username, "webhook.username")?,
+            password: required(password, "webhook.password")?,
+        },
+        "none" if r.allow_unauthenticated.unwrap_or(false) => WebhookAuth::None,
+        "none" => {
+            return Err(ConfigError::new(
+                "webhook.auth",
+                "`none` accepts events from anyone; set `webhook.allow_unauthenticated = true` to allow it",
+            ));
+        }
+        other => {
+            return Err(ConfigError::new("webhook.auth", format!("must be `bearer`, `basic` or `none`, got {other:?}")));
+        }
+    };
+    Ok(WebhookSettings { auth: Some(auth), max_body_bytes })
+}
+
+fn poll(r: RawPoll) -> R<PollSettings> {
+    let interval = in_range(r.interval_secs.unwrap_or(300), 10, 86_400, "poll.interval_secs")?;
+    Ok(PollSettings {
+        interval: r.enabled.unwrap_or(false).then(|| Duration::from_secs(interval)),
+        start_group_aggregation: r.start_group_aggregation.unwrap_or(false),
+        aggregation_timeout: Duration::from_secs(in_range(
+            r.aggregation_timeout_secs.unwrap_or(1800),
+            10,
+            86_400,
+            "poll.aggregation_timeout_secs",
+        )?),
+    })
+}
+
+fn store(r: RawStore) -> R<StoreSettings> {
+    let path = r.path.unwrap_or_else(|| "data/groupsync.db".into());
+    if path.trim().is_empty() {
+        return Err(ConfigError::new("store.path", "must not be empty"));
+    }
+    Ok(StoreSettings {
+        path: path.into(),
+        retention_days: in_range(r.retention_days.unwrap_or(90), 1, 36_500, "store.retention_days")?,
     })
 }
