@@ -6,6 +6,10 @@
 //! and [`Sandbox::config_toml`] writes a groupsync configuration that works against them.
 
 pub mod faults;
+pub mod scim;
+pub mod seed;
+pub mod smtp;
+pub mod tenant;
 
 use faults::FaultPlan;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

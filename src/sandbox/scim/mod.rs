@@ -1,0 +1,217 @@
+//! A SCIM 2.0 server playing Alation's part: `/scim/v2/Groups` with filters, paging,
+//! projection, create, replace, patch and delete, plus the discovery endpoints.
+//!
+//! It follows RFC 7643/7644 and was checked by hand against scim2-server (the Python
+//! implementation used as a test peer): same status codes, `scimType`s, paging rules
+//! and case rules. `displayName` is not unique unless [`ScimOptions::unique_display_names`]
+//! is set, as the RFC allows, so a client that creates twice gets two groups.
+//!
+//! Layout: `filter` parses the filter language, `query` resolves it against the Group
+//! schema and matches groups, `group` and `store` hold the data, `list` and `patch`
+//! handle their parts of the protocol, `handlers` and `discovery` are the endpoints,
+//! `auth` checks credentials.
+
+mod auth;
+mod discovery;
+mod error;
+pub mod filter;
+mod group;
+mod handlers;
+mod list;
+mod patch;
+mod query;
+mod store;
+#[cfg(test)]
+mod tests;
+
+pub use auth::ScimServerAuth;
+pub use error::ScimError;
+
+use crate::domain::TargetGroup;
+use crate::sandbox::faults::{self, FaultPlan, Faults, Flavor};
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use error::SCIM_JSON;
+use group::GroupInput;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use store::Store;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// How the sandbox SCIM server behaves.
+#[derive(Debug, Clone)]
+pub struct ScimOptions {
+    pub auth: ScimServerAuth,
+    /// The most resources one page holds (`count` is capped to it silently, and it is
+    /// advertised as `filter.maxResults`); 1000 like scim2-server.
+    pub max_page_size: usize,
+    /// When true, a POST, PUT or PATCH that would give two groups the same
+    /// `displayName` (ignoring case) gets 409 `uniqueness`. Off by default: the RFC
+    /// declares `displayName` `uniqueness: none`, and scim2-server allows duplicates.
+    pub unique_display_names: bool,
+    /// Latency and injected faults, with SCIM-shaped error bodies.
+    pub faults: FaultPlan,
+}
+
+impl ScimOptions {
+    /// The defaults: 1000 per page, duplicates allowed, no faults.
+    pub fn new(auth: ScimServerAuth) -> Self {
+        ScimOptions {
+            auth,
+            max_page_size: 1000,
+            unique_display_names: false,
+            faults: FaultPlan::default(),
+        }
+    }
+}
+
+/// What every request handler shares.
+struct Shared {
+    auth: ScimServerAuth,
+    max_page_size: usize,
+    unique_display_names: bool,
+    faults: FaultPlan,
+    store: Mutex<Store>,
+    requests: AtomicU64,
+    creates: AtomicU64,
+}
+
+impl Shared {
+    /// The store; a panic elsewhere while holding the lock cannot leave it half-changed
+    /// (every change is one assignment), so a poisoned lock is simply taken over.
+    fn store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn count_create(&self) {
+        self.creates.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The sandbox SCIM server; clones share the same groups and counters.
+#[derive(Clone)]
+pub struct ScimServer {
+    shared: Arc<Shared>,
+}
+
+impl ScimServer {
+    pub fn new(opts: ScimOptions) -> ScimServer {
+        ScimServer {
+            shared: Arc::new(Shared {
+                auth: opts.auth,
+                max_page_size: opts.max_page_size,
+                unique_display_names: opts.unique_display_names,
+                faults: opts.faults,
+                store: Mutex::new(Store::default()),
+                requests: AtomicU64::new(0),
+                creates: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// All routes under `/scim/v2`, behind authentication, fault injection and the
+    /// request counter (outermost, so it also counts injected faults).
+    pub fn router(&self) -> Router {
+        let shared = Arc::clone(&self.shared);
+        let api = Router::new()
+            .route(
+                "/scim/v2/Groups",
+                get(handlers::list).post(handlers::create),
+            )
+            .route(
+                "/scim/v2/Groups/{id}",
+                get(handlers::fetch)
+                    .put(handlers::replace)
+                    .patch(handlers::patch)
+                    .delete(handlers::remove),
+            )
+            .route(
+                "/scim/v2/ServiceProviderConfig",
+                get(discovery::service_provider_config),
+            )
+            .route("/scim/v2/ResourceTypes", get(discovery::resource_types))
+            .route("/scim/v2/ResourceTypes/{id}", get(discovery::resource_type))
+            .route("/scim/v2/Schemas", get(discovery::schemas))
+            .route("/scim/v2/Schemas/{id}", get(discovery::schema))
+            .fallback(handlers::unknown_path)
+            .method_not_allowed_fallback(handlers::wrong_method)
+            .layer(middleware::from_fn_with_state(
+                Arc::clone(&shared),
+                auth::require,
+            ))
+            .with_state(Arc::clone(&shared));
+        let faults = Faults::new(shared.faults.clone(), Flavor::Scim);
+        faults::wrap(api, faults).layer(middleware::from_fn_with_state(shared, observe))
+    }
+
+    /// Serves until `shutdown` is cancelled, then lets open requests finish.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> std::io::Result<()> {
+        tracing::info!(addr = %listener.local_addr()?, "sandbox SCIM server listening");
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+    }
+
+    /// Seeds a group, bypassing validation and the uniqueness rule (so tests can set up
+    /// duplicates); returns its id. Not counted by [`ScimServer::create_count`].
+    pub fn insert_group(&self, display_name: &str) -> String {
+        let input = GroupInput {
+            display_name: display_name.to_owned(),
+            external_id: None,
+            members: Vec::new(),
+        };
+        self.shared.store().insert(input).id.clone()
+    }
+
+    /// A snapshot of the groups, in creation order.
+    pub fn groups(&self) -> Vec<TargetGroup> {
+        self.shared
+            .store()
+            .iter()
+            .map(|g| TargetGroup {
+                id: g.id.clone(),
+                display_name: g.display_name.clone(),
+                external_id: g.external_id.clone(),
+            })
+            .collect()
+    }
+
+    /// Every request received, including refused and fault-injected ones.
+    pub fn request_count(&self) -> u64 {
+        self.shared.requests.load(Ordering::Relaxed)
+    }
+
+    /// Groups created through `POST /Groups`.
+    pub fn create_count(&self) -> u64 {
+        self.shared.creates.load(Ordering::Relaxed)
+    }
+}
+
+/// Counts and logs each request, and gives every response the SCIM media type.
+async fn observe(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    shared.requests.fetch_add(1, Ordering::Relaxed);
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let started = tokio::time::Instant::now();
+    let mut resp = next.run(req).await;
+    resp.headers_mut()
+        .entry(header::CONTENT_TYPE)
+        .or_insert(HeaderValue::from_static(SCIM_JSON));
+    tracing::debug!(
+        %method,
+        %uri,
+        status = resp.status().as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "SCIM request"
+    );
+    resp
+}
