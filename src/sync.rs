@@ -33,9 +33,22 @@ impl Progress for Quiet {}
 /// What a run is asked to do.
 #[derive(Debug, Clone)]
 pub struct RunRequest {
-    /// What caused the run (`cli`, `schedule`, `webhook`, …), for logs and history.
+    /// Chosen before the run starts, so a trigger can be told which run will serve it.
+    pub run_id: RunId,
+    /// What caused the run (`cli`, `schedule`, `webhook`, …; several joined by `+` when
+    /// triggers coalesced), for logs and history.
     pub trigger: String,
     pub dry_run: bool,
+}
+
+impl RunRequest {
+    pub fn new(trigger: impl Into<String>, dry_run: bool) -> RunRequest {
+        RunRequest {
+            run_id: RunId::new(),
+            trigger: trigger.into(),
+            dry_run,
+        }
+    }
 }
 
 /// The clients a run needs, built once from the settings.
@@ -78,7 +91,7 @@ impl Syncer {
     /// Runs the whole pipeline once. Never panics on upstream trouble: every failure
     /// ends up in the report.
     pub async fn run(&self, req: &RunRequest, progress: &dyn Progress) -> RunReport {
-        let run_id = RunId::new();
+        let run_id = req.run_id.clone();
         let span = telemetry::run_span(&run_id, &req.trigger);
         async {
             event::run_started(&req.trigger, req.dry_run);

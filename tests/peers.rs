@@ -36,7 +36,7 @@ async fn groupsync_creates_every_missing_group_exactly_once_in_scim2_server() {
     );
     let syncer = Syncer::new(settings).unwrap();
     let expected = expected_creates(&groups, &[], 256);
-    let req = RunRequest { trigger: "test".into(), dry_run: false };
+    let req = RunRequest::new("test", false);
 
     let first = syncer.run(&req, &Quiet).await;
     assert_eq!(first.status(), RunStatus::Succeeded, "{:?} {:?}", first.error, first.counts());

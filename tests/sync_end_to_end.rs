@@ -8,7 +8,7 @@ use groupsync::sandbox::SandboxOptions;
 use groupsync::sync::{Quiet, RunRequest, Syncer};
 
 fn req(dry_run: bool) -> RunRequest {
-    RunRequest { trigger: "test".into(), dry_run }
+    RunRequest::new("test", dry_run)
 }
 
 #[tokio::test]

@@ -63,7 +63,7 @@ async fn demo(sb: &Sandbox, args: &DemoArgs) -> ExitCode {
     let mut ok = true;
     for pass in ["first", "second"] {
         let before = sb.smtp.messages().len();
-        let req = RunRequest { trigger: "demo".into(), dry_run: false };
+        let req = RunRequest::new("demo", false);
         let report = syncer.run(&req, &Quiet).await;
         println!("\n== {pass} pass ==");
         print!("{}", summary::render(&report));

@@ -122,10 +122,7 @@ pub(crate) async fn run_once(settings: Arc<Settings>, dry_run: bool, json: bool,
         }
     };
     let progress = progress::Terminal::new(show_progress);
-    let request = RunRequest {
-        trigger: trigger.into(),
-        dry_run,
-    };
+    let request = RunRequest::new(trigger, dry_run);
     let report = syncer.run(&request, &progress).await;
     progress.finish();
     if json {
