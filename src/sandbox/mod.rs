@@ -4,3 +4,4 @@
 //! everything can be tried without a SailPoint tenant or an Alation instance.
 
 pub mod faults;
+pub mod seed;
