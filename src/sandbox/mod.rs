@@ -5,3 +5,4 @@
 
 pub mod faults;
 pub mod seed;
+pub mod tenant;
