@@ -18,6 +18,8 @@ mod paging;
 mod ratelimit;
 mod state;
 mod tasks;
+#[cfg(test)]
+mod tests;
 
 pub use tasks::{AggregationKind, TaskCompletion, TaskReturn, TaskStatus, TaskTarget};
 
