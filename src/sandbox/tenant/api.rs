@@ -1,0 +1,178 @@
+//! `GET …/sources`, `GET …/sources/{id}`, `GET …/entitlements`, `GET …/entitlements/{id}`.
+
+use super::catalog::{Group, SourceEntry, entitlement_json, group_dn, source_json, timestamp};
+use super::errors::ApiError;
+use super::filter::{FieldSpec, Filter, Op};
+use super::paging::{Collection, Rules, Sorter};
+use super::state::{AppState, lock};
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+
+const SOURCE_RULES: Rules = Rules {
+    fields: &[
+        FieldSpec {
+            name: "id",
+            ops: &[Op::Eq, Op::In],
+        },
+        FieldSpec {
+            name: "name",
+            ops: &[Op::Eq, Op::In, Op::Sw, Op::Co],
+        },
+    ],
+    sorters: &["id", "name", "type", "created", "modified"],
+};
+
+const ENTITLEMENT_RULES: Rules = Rules {
+    fields: &[
+        FieldSpec {
+            name: "id",
+            ops: &[Op::Eq, Op::In],
+        },
+        FieldSpec {
+            name: "name",
+            ops: &[Op::Eq, Op::In, Op::Sw],
+        },
+        FieldSpec {
+            name: "attribute",
+            ops: &[Op::Eq, Op::In],
+        },
+        FieldSpec {
+            name: "value",
+            ops: &[Op::Eq, Op::In, Op::Sw],
+        },
+        FieldSpec {
+            name: "source.id",
+            ops: &[Op::Eq, Op::In],
+        },
+    ],
+    sorters: &[
+        "id",
+        "name",
+        "created",
+        "modified",
+        "attribute",
+        "value",
+        "source.id",
+    ],
+};
+
+/// `GET /{version}/sources`.
+pub async fn list_sources(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let c = Collection::parse(query.as_deref(), &SOURCE_RULES)?;
+    let catalog = lock(&state.catalog);
+    let mut found: Vec<&SourceEntry> = catalog
+        .sources
+        .iter()
+        .filter(|e| {
+            c.filter.matches(|f| match f {
+                "id" => Some(e.source.id.as_str()),
+                "name" => Some(e.source.name.as_str()),
+                _ => None,
+            })
+        })
+        .collect();
+    c.sort(&mut found, |e, f| match f {
+        "id" => e.source.id.clone(),
+        "name" => e.source.name.clone(),
+        "type" => e.source.source_type.clone(),
+        // Every simulated source has the same creation date: keep configured order.
+        _ => String::new(),
+    });
+    Ok(c.page(&found, |e| source_json(e)))
+}
+
+/// `GET /{version}/sources/{id}`.
+pub async fn one_source(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    match lock(&state.catalog).source(&id) {
+        Some(entry) => Json(source_json(entry)).into_response(),
+        None => ApiError::not_found_object("source", &id).into_response(),
+    }
+}
+
+/// One entitlement while filtering: its source, its id, its group.
+type Item<'a> = (&'a SourceEntry, &'a String, &'a Group);
+
+fn entitlement_field(item: &Item<'_>, field: &str) -> Option<String> {
+    let (entry, id, group) = item;
+    Some(match field {
+        "id" => (*id).clone(),
+        "name" => group.name.clone(),
+        "attribute" => "memberOf".into(),
+        "value" => group_dn(&group.name),
+        "source.id" => entry.source.id.clone(),
+        "created" => timestamp(&group.created),
+        "modified" => timestamp(&group.modified),
+        _ => return None,
+    })
+}
+
+/// True if `item` passes `filter`, computing only the fields the filter names.
+fn entitlement_matches(filter: &Filter, item: &Item<'_>) -> bool {
+    let values: Vec<(&str, Option<String>)> = filter
+        .terms
+        .iter()
+        .map(|t| (t.field.as_str(), entitlement_field(item, &t.field)))
+        .collect();
+    filter.matches(|f| {
+        values
+            .iter()
+            .find(|(k, _)| *k == f)
+            .and_then(|(_, v)| v.as_deref())
+    })
+}
+
+/// `GET /{version}/entitlements`: sorted by id unless asked otherwise, id breaking ties,
+/// so that offset paging sees each entitlement exactly once.
+///
+/// Terms on `source.id` and `attribute` are checked once per source, not per group, so a
+/// page of a large source costs little more than walking its ids.
+pub async fn list_entitlements(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let c = Collection::parse(query.as_deref(), &ENTITLEMENT_RULES)?;
+    let (per_source, per_group) = c.filter.split(|f| f == "source.id" || f == "attribute");
+    let catalog = lock(&state.catalog);
+    let mut found: Vec<Item<'_>> = Vec::new();
+    for entry in &catalog.sources {
+        let source_ok = per_source.matches(|f| match f {
+            "source.id" => Some(entry.source.id.as_str()),
+            "attribute" => Some("memberOf"),
+            _ => None,
+        });
+        if !source_ok {
+            continue;
+        }
+        let items = entry.groups.iter().map(|(id, g)| (entry, id, g));
+        if per_group.terms.is_empty() {
+            found.extend(items);
+        } else {
+            found.extend(items.filter(|item| entitlement_matches(&per_group, item)));
+        }
+    }
+    if catalog.sources.len() > 1 {
+        found.sort_by(|a, b| a.1.cmp(b.1));
+    }
+    let by_id = [Sorter {
+        field: "id".into(),
+        descending: false,
+    }];
+    if c.sorters != by_id {
+        c.sort(&mut found, |item, f| {
+            entitlement_field(item, f).unwrap_or_default()
+        });
+    }
+    Ok(c.page(&found, |(e, id, g)| entitlement_json(e, id, g)))
+}
+
+/// `GET /{version}/entitlements/{id}`.
+pub async fn one_entitlement(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    match lock(&state.catalog).entitlement(&id) {
+        Some((entry, group)) => Json(entitlement_json(entry, &id, group)).into_response(),
+        None => ApiError::not_found_object("entitlement", &id).into_response(),
+    }
+}

@@ -1,0 +1,301 @@
+//! The tenant's data: sources and the AD groups (entitlements) each one holds, and how
+//! they look on the wire (Source and Entitlement objects of the official schemas).
+
+use super::SimSource;
+use crate::sandbox::seed::mix64;
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// One group of a source.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub name: String,
+    pub created: DateTime<Utc>,
+    pub modified: DateTime<Utc>,
+}
+
+/// One source with its groups, keyed by entitlement id so that id order is free.
+#[derive(Debug, Clone)]
+pub struct SourceEntry {
+    pub source: SimSource,
+    pub groups: BTreeMap<String, Group>,
+}
+
+/// All sources, in the order they were configured.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    pub sources: Vec<SourceEntry>,
+}
+
+/// A 64-bit FNV-1a hash of `parts` (separated so `("ab","c")` ≠ `("a","bc")`), mixed.
+fn hash(parts: &[&str], salt: u64) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325 ^ salt;
+    for part in parts {
+        for b in part.bytes().chain([0xff]) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    mix64(h)
+}
+
+/// A 32-hex id that depends only on `parts`, like the ids of a real tenant.
+pub fn stable_id(parts: &[&str]) -> String {
+    format!("{:016x}{:016x}", hash(parts, 1), hash(parts, 2))
+}
+
+/// Escapes a name for use as an RDN value in a DN (RFC 4514, as AD writes them).
+pub fn dn_escape(name: &str) -> String {
+    let last = name.chars().count().saturating_sub(1);
+    let mut out = String::with_capacity(name.len() + 8);
+    for (i, c) in name.chars().enumerate() {
+        match c {
+            ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '#' if i == 0 => out.push_str("\\#"),
+            ' ' if i == 0 || i == last => out.push_str("\\ "),
+            c if c.is_control() => {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("\\{b:02X}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The group's distinguished name in the simulated directory.
+pub fn group_dn(name: &str) -> String {
+    format!("CN={},OU=Groups,DC=corp,DC=example,DC=com", dn_escape(name))
+}
+
+pub fn timestamp(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// A creation time between 2019 and 2024 fixed by the id, so seeded data reads the same
+/// on every run.
+fn seeded_time(id: &str) -> DateTime<Utc> {
+    let base = Utc
+        .with_ymd_and_hms(2019, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default();
+    let offset = hash(&[id], 3) % (5 * 365 * 86_400_000);
+    base + chrono::TimeDelta::milliseconds(offset as i64)
+}
+
+impl Catalog {
+    pub fn new(sources: Vec<SimSource>) -> Catalog {
+        let mut catalog = Catalog::default();
+        for source in sources {
+            if catalog.source(&source.id).is_some() {
+                tracing::warn!(source_id = %source.id, "duplicate simulated source ignored");
+                continue;
+            }
+            let mut entry = SourceEntry {
+                source: source.clone(),
+                groups: BTreeMap::new(),
+            };
+            for name in &source.groups {
+                let id = stable_id(&[&source.id, name]);
+                let t = seeded_time(&id);
+                entry.groups.entry(id).or_insert(Group {
+                    name: name.clone(),
+                    created: t,
+                    modified: t,
+                });
+            }
+            catalog.sources.push(entry);
+        }
+        catalog
+    }
+
+    pub fn source(&self, id: &str) -> Option<&SourceEntry> {
+        self.sources.iter().find(|s| s.source.id == id)
+    }
+
+    fn source_mut(&mut self, id: &str) -> Option<&mut SourceEntry> {
+        self.sources.iter_mut().find(|s| s.source.id == id)
+    }
+
+    /// Adds a group (a no-op if the source already has it); false if no such source.
+    pub fn add_group(&mut self, source_id: &str, name: &str, now: DateTime<Utc>) -> bool {
+        let Some(entry) = self.source_mut(source_id) else {
+            return false;
+        };
+        let id = stable_id(&[source_id, name]);
+        entry.groups.entry(id).or_insert_with(|| Group {
+            name: name.to_owned(),
+            created: now,
+            modified: now,
+        });
+        true
+    }
+
+    /// Removes a group; false if the source or the group does not exist.
+    pub fn remove_group(&mut self, source_id: &str, name: &str) -> bool {
+        self.source_mut(source_id)
+            .is_some_and(|e| e.groups.remove(&stable_id(&[source_id, name])).is_some())
+    }
+
+    /// The entitlement with this id, in whichever source holds it.
+    pub fn entitlement(&self, id: &str) -> Option<(&SourceEntry, &Group)> {
+        self.sources
+            .iter()
+            .find_map(|s| s.groups.get(id).map(|g| (s, g)))
+    }
+}
+
+fn identity(id_seed: &str, name: &str) -> Value {
+    json!({ "type": "IDENTITY", "id": stable_id(&["owner", id_seed]), "name": name })
+}
+
+/// The connector id a source type maps to ("Active Directory - Direct" → "active-directory").
+fn connector(source_type: &str) -> String {
+    let base = source_type.split(" - ").next().unwrap_or(source_type);
+    base.trim().to_lowercase().replace(' ', "-")
+}
+
+/// A Source object with the fields of the official schema (`managerCorrelationMapping` is
+/// left out: the schema makes it nullable only inside `allOf`, so `null` would not validate).
+pub fn source_json(entry: &SourceEntry) -> Value {
+    let s = &entry.source;
+    let created = timestamp(&seeded_time(&s.id));
+    json!({
+        "id": s.id,
+        "name": s.name,
+        "description": format!("{} (simulated)", s.name),
+        "owner": identity(&s.id, "jane.doe"),
+        "cluster": {
+            "type": "CLUSTER",
+            "id": stable_id(&["cluster", &s.id]),
+            "name": "Corp VA Cluster",
+        },
+        "accountCorrelationConfig": null,
+        "accountCorrelationRule": null,
+        "managerCorrelationRule": null,
+        "beforeProvisioningRule": null,
+        "schemas": [
+            { "type": "CONNECTOR_SCHEMA", "id": stable_id(&["account", &s.id]), "name": "account" },
+            { "type": "CONNECTOR_SCHEMA", "id": stable_id(&["group", &s.id]), "name": "group" },
+        ],
+        "passwordPolicies": null,
+        "features": ["DIRECT_PERMISSIONS", "MANAGER_LOOKUP", "SEARCH", "UNLOCK", "ENABLE",
+                     "PROVISIONING", "GROUP_PROVISIONING", "AUTHENTICATE"],
+        "type": s.source_type,
+        "connector": connector(&s.source_type),
+        "connectorClass": "sailpoint.connector.ADLDAPConnector",
+        "connectorAttributes": { "healthCheckTimeout": 30, "searchDNs": [
+            {
+                "searchDN": "OU=Groups,DC=corp,DC=example,DC=com",
+                "groupMembershipSearchScope": "SUBTREE",
+            }
+        ] },
+        "deleteThreshold": 10,
+        "authoritative": false,
+        "managementWorkgroup": null,
+        "healthy": true,
+        "status": "SOURCE_STATE_HEALTHY",
+        "since": created,
+        "connectorId": connector(&s.source_type),
+        "connectorName": s.source_type.split(" - ").next().unwrap_or(&s.source_type),
+        "connectionType": "direct",
+        "connectorImplementationId": connector(&s.source_type),
+        "created": created,
+        "modified": created,
+        "credentialProviderEnabled": false,
+        "category": null,
+    })
+}
+
+/// The group's `objectGUID`, derived from its entitlement id.
+fn guid(id: &str) -> uuid::Uuid {
+    uuid::Uuid::from_u128(u128::from_str_radix(id, 16).unwrap_or(0))
+}
+
+/// An Entitlement object shaped like an AD group read by the AD connector.
+pub fn entitlement_json(entry: &SourceEntry, id: &str, group: &Group) -> Value {
+    let s = &entry.source;
+    json!({
+        "id": id,
+        "name": group.name,
+        "attribute": "memberOf",
+        "value": group_dn(&group.name),
+        "sourceSchemaObjectType": "group",
+        "description": format!("Members of {}", group.name),
+        "privileged": false,
+        "cloudGoverned": false,
+        "requestable": true,
+        "owner": identity(&s.id, "jane.doe"),
+        "additionalOwners": null,
+        // An object, not null: the beta schema marks it nullable inside `allOf`, which
+        // validating proxies do not honour.
+        "manuallyUpdatedFields": { "DISPLAY_NAME": false, "DESCRIPTION": false },
+        "accessModelMetadata": { "attributes": [] },
+        "created": timestamp(&group.created),
+        "modified": timestamp(&group.modified),
+        "source": { "id": s.id, "type": "SOURCE", "name": s.name },
+        "attributes": {
+            "cn": group.name,
+            "sAMAccountName": group.name,
+            "GroupType": "Security_Global",
+            "objectguid": format!("{{{}}}", guid(id)),
+        },
+        "segments": [],
+        "directPermissions": [],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dn_values_are_escaped_like_ad_does() {
+        assert_eq!(
+            group_dn("Sales EMEA"),
+            "CN=Sales EMEA,OU=Groups,DC=corp,DC=example,DC=com"
+        );
+        assert_eq!(
+            dn_escape(r#"R&D, "A"+B=C; <x>\y"#),
+            r#"R&D\, \"A\"\+B\=C\; \<x\>\\y"#
+        );
+        assert_eq!(dn_escape(" #1 pad "), r"\ #1 pad\ ");
+        assert_eq!(dn_escape("#lead"), r"\#lead");
+        assert_eq!(dn_escape("a\tb"), r"a\09b");
+        assert_eq!(dn_escape("Équipe"), "Équipe");
+    }
+
+    #[test]
+    fn ids_are_stable_hex_and_tell_names_apart() {
+        let a = stable_id(&["src", "Finance"]);
+        assert_eq!(a, stable_id(&["src", "Finance"]));
+        assert_eq!(a.len(), 32);
+        assert!(
+            a.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
+        assert_ne!(a, stable_id(&["src", "FINANCE"]));
+        assert_ne!(stable_id(&["ab", "c"]), stable_id(&["a", "bc"]));
+    }
+
+    #[test]
+    fn groups_are_added_once_and_removed() {
+        let src = SimSource::active_directory("s1", "AD", vec!["A".into(), "A".into()]);
+        let mut c = Catalog::new(vec![src.clone(), src]);
+        assert_eq!(c.sources.len(), 1);
+        assert_eq!(c.sources[0].groups.len(), 1);
+        let now = Utc::now();
+        assert!(c.add_group("s1", "B", now));
+        assert!(c.add_group("s1", "B", now));
+        assert!(!c.add_group("nope", "B", now));
+        assert_eq!(c.sources[0].groups.len(), 2);
+        assert!(c.remove_group("s1", "A"));
+        assert!(!c.remove_group("s1", "A"));
+        assert_eq!(connector("Active Directory - Direct"), "active-directory");
+    }
+}

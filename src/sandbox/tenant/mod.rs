@@ -1,0 +1,292 @@
+//! A simulated IdentityNow tenant: the OAuth token endpoint, sources, entitlements (AD
+//! groups), task status and entitlement aggregation, plus the "Account Aggregation
+//! Completed" event, faithful enough to the real API (and its official OpenAPI schemas)
+//! that the client can be tested against it, including behind a validating proxy.
+//!
+//! Inside: `auth` (token endpoint, bearer check), `ratelimit`, `filter` and `paging`
+//! (collection parameters), `catalog` (data and wire shapes), `api` (sources and
+//! entitlements), `tasks`, `events`, `errors`.
+
+mod api;
+mod auth;
+mod b64;
+mod catalog;
+mod errors;
+mod events;
+mod filter;
+mod paging;
+mod ratelimit;
+mod state;
+mod tasks;
+#[cfg(test)]
+mod tests;
+
+pub use tasks::{AggregationKind, TaskCompletion, TaskReturn, TaskStatus, TaskTarget};
+
+use crate::sandbox::faults::{self, FaultPlan, Faults, Flavor};
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use errors::ApiError;
+use state::{AppState, Clock, Shared, lock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How the simulated tenant behaves.
+#[derive(Debug, Clone)]
+pub struct TenantOptions {
+    /// The only client credentials `/oauth/token` accepts.
+    pub client_id: String,
+    pub client_secret: String,
+    /// How long an access token works; a real tenant says 749 s.
+    pub token_lifetime: Duration,
+    /// Requests per 10 s per client id (all its tokens together); `None` = unlimited.
+    pub rate_limit: Option<u32>,
+    /// Latency and injected faults, applied before anything else.
+    pub faults: FaultPlan,
+    pub sources: Vec<SimSource>,
+    /// How long a group aggregation started with `load-entitlements` runs (tokio time).
+    pub aggregation_delay: Duration,
+}
+
+impl Default for TenantOptions {
+    fn default() -> Self {
+        TenantOptions {
+            client_id: "sandbox-client-id".into(),
+            client_secret: "sandbox-client-secret".into(),
+            token_lifetime: Duration::from_secs(749),
+            rate_limit: Some(100),
+            faults: FaultPlan::default(),
+            sources: Vec::new(),
+            aggregation_delay: Duration::from_secs(3),
+        }
+    }
+}
+
+/// One source of the tenant and the group names it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimSource {
+    pub id: String,
+    pub name: String,
+    /// E.g. "Active Directory - Direct".
+    pub source_type: String,
+    pub groups: Vec<String>,
+}
+
+impl SimSource {
+    /// An AD source ("Active Directory - Direct") holding `groups`.
+    pub fn active_directory(id: &str, name: &str, groups: Vec<String>) -> SimSource {
+        SimSource {
+            id: id.into(),
+            name: name.into(),
+            source_type: "Active Directory - Direct".into(),
+            groups,
+        }
+    }
+}
+
+/// A running simulated tenant; clones share the same state.
+#[derive(Clone)]
+pub struct Tenant {
+    shared: AppState,
+}
+
+/// API versions that list sources, and those that have entitlements and tasks (there is
+/// no `/v3/entitlements`).
+const SOURCE_VERSIONS: [&str; 5] = ["v3", "beta", "v2024", "v2025", "v2026"];
+const ENTITLEMENT_VERSIONS: [&str; 4] = ["beta", "v2024", "v2025", "v2026"];
+
+fn api_routes() -> Router<AppState> {
+    let mut router = Router::new();
+    for v in SOURCE_VERSIONS {
+        router = router
+            .route(&format!("/{v}/sources"), get(api::list_sources))
+            .route(&format!("/{v}/sources/{{id}}"), get(api::one_source));
+    }
+    for v in ENTITLEMENT_VERSIONS {
+        router = router
+            .route(&format!("/{v}/entitlements"), get(api::list_entitlements))
+            .route(
+                &format!("/{v}/entitlements/{{id}}"),
+                get(api::one_entitlement),
+            )
+            .route(&format!("/{v}/task-status"), get(tasks::list))
+            .route(&format!("/{v}/task-status/{{id}}"), get(tasks::one))
+            .route(
+                &format!("/{v}/sources/{{id}}/load-entitlements"),
+                post(tasks::load_entitlements),
+            );
+    }
+    router
+}
+
+async fn not_found(req: Request) -> Response {
+    ApiError::NotFound(format!("No endpoint {} {}", req.method(), req.uri().path())).into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    ApiError::MethodNotAllowed.into_response()
+}
+
+/// Counts every request and logs it (path only: query strings may carry secrets).
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    state.requests.fetch_add(1, Ordering::Relaxed);
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let started = tokio::time::Instant::now();
+    let resp = next.run(req).await;
+    tracing::info!(
+        target: "groupsync::sandbox::tenant",
+        %method, path, status = resp.status().as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "identitynow request"
+    );
+    resp
+}
+
+impl Tenant {
+    pub fn new(opts: TenantOptions) -> Tenant {
+        let shared = Shared {
+            client_id: opts.client_id,
+            client_secret: opts.client_secret,
+            token_lifetime: opts.token_lifetime,
+            aggregation_delay: opts.aggregation_delay,
+            clock: Clock::new(),
+            tokens: Mutex::default(),
+            limiter: ratelimit::RateLimiter::new(opts.rate_limit),
+            catalog: Mutex::new(catalog::Catalog::new(opts.sources)),
+            tasks: Mutex::default(),
+            faults: Faults::new(opts.faults, Flavor::IdentityNow),
+            requests: AtomicU64::new(0),
+            tokens_issued: AtomicU64::new(0),
+        };
+        Tenant {
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// The whole service: token endpoint, API behind token check and rate limit, faults
+    /// in front of both, and the request log around everything.
+    pub fn router(&self) -> Router {
+        let guard = middleware::from_fn_with_state(self.shared.clone(), auth::guard);
+        let app = Router::new()
+            .route("/oauth/token", post(auth::token))
+            .merge(api_routes().route_layer(guard))
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .with_state(self.shared.clone());
+        faults::wrap(app, self.shared.faults.clone())
+            .layer(middleware::from_fn_with_state(self.shared.clone(), observe))
+    }
+
+    /// Serves on `listener` until `shutdown` is cancelled.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: CancellationToken,
+    ) -> std::io::Result<()> {
+        let app = self.router();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+    }
+
+    /// A new AD group appears in the source; the next reads see it. Unknown sources are
+    /// ignored (with a warning).
+    pub fn add_group(&self, source_id: &str, name: &str) {
+        let now = self.shared.clock.now();
+        if !lock(&self.shared.catalog).add_group(source_id, name, now) {
+            tracing::warn!(source_id, "add_group: no such simulated source");
+        }
+    }
+
+    /// The group disappears from the source (nothing happens if it was not there).
+    pub fn remove_group(&self, source_id: &str, name: &str) {
+        lock(&self.shared.catalog).remove_group(source_id, name);
+    }
+
+    /// Every token issued so far answers as expired from now on.
+    pub fn expire_tokens(&self) {
+        lock(&self.shared.tokens).expire_all();
+    }
+
+    /// HTTP requests received so far (token requests, refusals and faults included).
+    pub fn request_count(&self) -> u64 {
+        self.shared.requests.load(Ordering::Relaxed)
+    }
+
+    /// Access tokens issued so far.
+    pub fn tokens_issued(&self) -> u64 {
+        self.shared.tokens_issued.load(Ordering::Relaxed)
+    }
+
+    /// Faults injected so far by the fault plan.
+    pub fn faults_injected(&self) -> u64 {
+        self.shared.faults.injected()
+    }
+
+    /// Records a finished aggregation of `source_id` in task-status and returns it. For an
+    /// unknown source the task is still recorded, naming the id as the source.
+    pub fn complete_aggregation(
+        &self,
+        source_id: &str,
+        kind: AggregationKind,
+        status: TaskCompletion,
+    ) -> TaskStatus {
+        let now = self.shared.clock.now();
+        let catalog = lock(&self.shared.catalog);
+        let stub;
+        let entry = match catalog.source(source_id) {
+            Some(entry) => entry,
+            None => {
+                stub = catalog::SourceEntry {
+                    source: SimSource::active_directory(source_id, source_id, Vec::new()),
+                    groups: Default::default(),
+                };
+                &stub
+            }
+        };
+        lock(&self.shared.tasks).record_finished(entry, kind, status, now)
+    }
+
+    /// POSTs the "Account Aggregation Completed" event (real payload shape) to `url` with
+    /// the given Authorization header value (or none), and returns the HTTP status the
+    /// receiver answered. The finished account aggregation is also recorded in task-status.
+    pub async fn fire_account_aggregation_completed(
+        &self,
+        url: &str,
+        source_id: &str,
+        status: &str,
+        authorization: Option<&str>,
+    ) -> Result<u16, String> {
+        if !events::STATUSES.contains(&status) {
+            return Err(format!(
+                "status {status:?} is not one of {}",
+                events::STATUSES.join(", ")
+            ));
+        }
+        let completion = match status {
+            "Success" => TaskCompletion::Success,
+            "Failed" => TaskCompletion::Error,
+            _ => TaskCompletion::Terminated,
+        };
+        let now = self.shared.clock.now();
+        let body = {
+            let catalog = lock(&self.shared.catalog);
+            let entry = catalog
+                .source(source_id)
+                .ok_or_else(|| format!("no simulated source with id {source_id:?}"))?;
+            lock(&self.shared.tasks).record_finished(
+                entry,
+                AggregationKind::Accounts,
+                completion,
+                now,
+            );
+            events::payload(entry, status, now)
+        };
+        events::deliver(url, &body, authorization).await
+    }
+}
