@@ -19,6 +19,8 @@
 
 pub mod config;
 pub mod domain;
+pub mod notify;
 pub mod report;
 pub mod retry;
 pub mod sandbox;
+pub mod scim;
