@@ -1,7 +1,8 @@
 //! The SCIM 2.0 client: find groups by `displayName`, create the missing ones, list all.
 //!
 //! Built for Alation's SCIM API but written against RFC 7643/7644 and tolerant of the
-//! usual deviations (see [`wire`]). Two rules shape it:
+//! usual deviations (numbers as strings, `resources` in lower case, any JSON media
+//! type, lenient error bodies). Two rules shape it:
 //! - a lookup never turns an error into "not found" (that would create duplicates), and
 //!   every returned resource is re-checked here, since servers may ignore or loosen filters;
 //! - `POST` is never repeated blindly: a create that may or may not have happened is
@@ -78,10 +79,15 @@ impl Client {
         settings: &ScimSettings,
         http: reqwest::Client,
     ) -> Result<Client, ScimError> {
+        // `join` replaces the last segment of a base without a trailing `/`
+        // (`…/scim/v2` + `Groups` = `…/scim/Groups`), so make sure there is one.
+        let mut base = settings.base_url.clone();
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
         let join = |path: &str| {
-            settings
-                .base_url
-                .join(path)
+            base.join(path)
                 .map_err(|e| ScimError::Setup(format!("cannot join {path:?} to the base URL: {e}")))
         };
         Ok(Client {

@@ -73,3 +73,18 @@ async fn the_service_provider_config_is_returned_as_sent() {
         spc
     );
 }
+
+#[tokio::test]
+async fn a_base_url_without_a_trailing_slash_still_reaches_groups() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(GROUPS))
+        .respond_with(scim_json(list(0, vec![])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut s = settings(&server, RetryPolicy::none());
+    s.base_url = Url::parse(&format!("{}/scim/v2", server.uri())).unwrap();
+    let found = Client::new(&s).unwrap().find_by_display_name("Ops").await;
+    assert!(found.unwrap().is_empty());
+}
