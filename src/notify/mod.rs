@@ -1,0 +1,27 @@
+//! Email notices: what a run has to tell (pure, in [`compose`]) and sending it over SMTP
+//! ([`Mailer`]).
+//!
+//! Group names come from Active Directory and end up in subjects: they are flattened to
+//! one line before use, and the subject is written through lettre's typed header, which
+//! encodes anything that is not plain printable ASCII. A name can therefore never add a
+//! header of its own.
+
+mod compose;
+mod mailer;
+mod text;
+
+#[cfg(test)]
+mod tests;
+
+pub use compose::compose;
+pub use mailer::{Mailer, NotifyError};
+
+/// One email to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// Stable across resends (`{run_id}/digest`, `{run_id}/exists/{source_id}`); the
+    /// Message-ID is derived from it, so a repeated notice is recognisable as such.
+    pub key: String,
+    pub subject: String,
+    pub body: String,
+}

@@ -1,0 +1,214 @@
+use crate::config::{EmailMode, EmailSettings};
+use crate::domain::RunId;
+use crate::notify::{Notice, compose};
+use crate::report::{GroupOutcome, Outcome, RunReport, SkipReason, SourceInfo};
+use chrono::Utc;
+
+fn settings(mode: EmailMode) -> EmailSettings {
+    EmailSettings {
+        smtp: None,
+        mode,
+        subject_template: "Alation group {group} already exists".into(),
+        body_template: "The group {group} from {source} already exists.".into(),
+        digest_subject_template:
+            "{created} created, {existing} existing, {skipped} skipped, {failed} failed ({source})"
+                .into(),
+    }
+}
+
+fn outcome(id: &str, name: &str, outcome: Outcome) -> GroupOutcome {
+    GroupOutcome {
+        source_id: id.into(),
+        name: name.into(),
+        outcome,
+    }
+}
+
+fn existed(id: &str, name: &str) -> GroupOutcome {
+    outcome(
+        id,
+        name,
+        Outcome::Existed {
+            scim_id: format!("s-{id}"),
+        },
+    )
+}
+
+fn created(id: &str, name: &str) -> GroupOutcome {
+    outcome(
+        id,
+        name,
+        Outcome::Created {
+            scim_id: format!("s-{id}"),
+        },
+    )
+}
+
+fn report(outcomes: Vec<GroupOutcome>) -> RunReport {
+    RunReport {
+        run_id: RunId("run-1".into()),
+        started_at: Utc::now(),
+        finished_at: Utc::now(),
+        dry_run: false,
+        source: Some(SourceInfo {
+            id: "src".into(),
+            name: "Corp AD".into(),
+        }),
+        outcomes,
+        error: None,
+    }
+}
+
+fn mixed() -> RunReport {
+    report(vec![
+        created("e1", "Finance"),
+        existed("e2", "HR"),
+        existed("e3", "Sales"),
+        outcome(
+            "e4",
+            "  ",
+            Outcome::Skipped {
+                reason: SkipReason::EmptyName,
+            },
+        ),
+        outcome(
+            "e5",
+            "Ops",
+            Outcome::Failed {
+                error: "the SCIM server failed (502)".into(),
+            },
+        ),
+        outcome("e6", "Later", Outcome::WouldCreate),
+    ])
+}
+
+#[test]
+fn per_group_gives_one_notice_per_existing_group() {
+    let notices = compose(&settings(EmailMode::PerGroup), &mixed());
+    assert_eq!(
+        notices,
+        vec![
+            Notice {
+                key: "run-1/exists/e2".into(),
+                subject: "Alation group HR already exists".into(),
+                body: "The group HR from Corp AD already exists.".into(),
+            },
+            Notice {
+                key: "run-1/exists/e3".into(),
+                subject: "Alation group Sales already exists".into(),
+                body: "The group Sales from Corp AD already exists.".into(),
+            },
+        ]
+    );
+}
+
+#[test]
+fn the_digest_counts_and_lists_every_kind_of_outcome() {
+    let notices = compose(&settings(EmailMode::Digest), &mixed());
+    assert_eq!(notices.len(), 1);
+    let n = &notices[0];
+    assert_eq!(n.key, "run-1/digest");
+    assert_eq!(
+        n.subject,
+        "1 created, 2 existing, 1 skipped, 1 failed (Corp AD)"
+    );
+    let body = &n.body;
+    assert!(body.contains("run-1"), "{body}");
+    assert!(
+        body.contains("Created in Alation (1):\n  - \"Finance\"\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Already in Alation, not created (2):\n  - \"HR\"\n  - \"Sales\"\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Skipped (1):\n  - \"  \": the name is empty or whitespace\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Failed (1):\n  - \"Ops\": the SCIM server failed (502)\n"),
+        "{body}"
+    );
+    assert!(!body.contains("Later"), "{body}");
+}
+
+#[test]
+fn a_failure_alone_is_worth_a_digest() {
+    let r = report(vec![outcome(
+        "e1",
+        "Ops",
+        Outcome::Failed {
+            error: "timeout".into(),
+        },
+    )]);
+    assert_eq!(compose(&settings(EmailMode::Digest), &r).len(), 1);
+    assert!(compose(&settings(EmailMode::PerGroup), &r).is_empty());
+}
+
+#[test]
+fn nothing_to_report_gives_no_notice() {
+    let quiet = report(vec![
+        outcome(
+            "e1",
+            "",
+            Outcome::Skipped {
+                reason: SkipReason::EmptyName,
+            },
+        ),
+        outcome("e2", "New", Outcome::WouldCreate),
+    ]);
+    for mode in [EmailMode::Digest, EmailMode::PerGroup] {
+        assert!(compose(&settings(mode), &quiet).is_empty());
+        assert!(compose(&settings(mode), &report(vec![])).is_empty());
+    }
+}
+
+#[test]
+fn a_dry_run_gives_no_notice() {
+    let mut r = mixed();
+    r.dry_run = true;
+    for mode in [EmailMode::Digest, EmailMode::PerGroup] {
+        assert!(compose(&settings(mode), &r).is_empty());
+    }
+}
+
+#[test]
+fn line_breaks_in_names_cannot_reach_a_header() {
+    let evil = "Ops\r\nBcc: evil@example.com\r\n";
+    let r = report(vec![existed("e1", evil), created("e2", "Fin\nance")]);
+    let per_group = compose(&settings(EmailMode::PerGroup), &r);
+    assert_eq!(
+        per_group[0].subject,
+        "Alation group Ops  Bcc: evil@example.com   already exists"
+    );
+    let digest = compose(&settings(EmailMode::Digest), &r);
+    assert!(!digest[0].subject.contains(['\r', '\n']));
+    assert!(
+        digest[0].body.contains("  - \"Fin ance\"\n"),
+        "{}",
+        digest[0].body
+    );
+    assert!(!digest[0].body.contains("\nBcc:"), "{}", digest[0].body);
+}
+
+#[test]
+fn placeholders_in_names_are_not_expanded() {
+    let r = report(vec![existed("e1", "{source} {group}")]);
+    let n = &compose(&settings(EmailMode::PerGroup), &r)[0];
+    assert_eq!(n.subject, "Alation group {source} {group} already exists");
+    assert_eq!(
+        n.body,
+        "The group {source} {group} from Corp AD already exists."
+    );
+}
+
+#[test]
+fn templates_from_the_settings_are_used() {
+    let mut s = settings(EmailMode::PerGroup);
+    s.subject_template = "[{source}] {group}".into();
+    s.body_template = "{group}\n\n-- \ngroupsync".into();
+    let n = &compose(&s, &report(vec![existed("e1", "HR")]))[0];
+    assert_eq!(n.subject, "[Corp AD] HR");
+    assert_eq!(n.body, "HR\n\n-- \ngroupsync");
+}

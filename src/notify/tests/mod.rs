@@ -1,0 +1,4 @@
+//! Notices: composition rules, and delivery to a small SMTP listener on 127.0.0.1.
+
+mod compose;
+mod mailer;

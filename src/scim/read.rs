@@ -1,0 +1,132 @@
+//! Reading: lookups by name, the full listing, the service provider configuration.
+//! Every read is safe to repeat, so each HTTP call goes through [`crate::retry::retry`].
+
+use super::error::{from_status, from_transport};
+use super::wire::{self, ListPage};
+use super::{Client, ScimError};
+use crate::domain::{TargetGroup, fold_name};
+use serde_json::Value;
+use std::collections::HashSet;
+use url::Url;
+
+/// A guard against a server whose `totalResults` never runs out.
+const MAX_PAGES: usize = 10_000;
+
+impl Client {
+    /// Groups whose `displayName` equals `name` ignoring case ([`fold_name`]).
+    ///
+    /// The filter is only a hint to the server: every returned resource is checked here,
+    /// so a server that ignores or loosens the filter cannot make groupsync skip a create.
+    /// Follows pages when `totalResults` is more than one page. An empty vector means
+    /// "not found"; any failure is an error, never an empty vector.
+    pub async fn find_by_display_name(&self, name: &str) -> Result<Vec<TargetGroup>, ScimError> {
+        let wanted = fold_name(name);
+        let resources = self
+            .all_pages(|start, _| wire::lookup_query(name, start), None)
+            .await?;
+        let matching = resources
+            .iter()
+            .filter(|r| wire::display_name(r).is_some_and(|d| fold_name(d) == wanted))
+            .map(wire::target_group)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(dedup_by_id(matching))
+    }
+
+    /// Every group, paged with `startIndex`/`count` and asking only for `displayName` and
+    /// `externalId`, for a bulk comparison. Resources without a `displayName` are skipped.
+    pub async fn list_groups(&self, page_size: usize) -> Result<Vec<TargetGroup>, ScimError> {
+        if page_size == 0 {
+            return Err(ScimError::InvalidArgument(
+                "the page size of a group listing must be at least 1".into(),
+            ));
+        }
+        let resources = self.all_pages(wire::listing_query, Some(page_size)).await?;
+        let groups = resources
+            .iter()
+            .filter(|r| wire::display_name(r).is_some())
+            .map(wire::target_group)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(dedup_by_id(groups))
+    }
+
+    /// `GET {base}ServiceProviderConfig`, as the server sent it (what it supports:
+    /// filtering, paging limits, authentication schemes).
+    pub async fn service_provider_config(&self) -> Result<Value, ScimError> {
+        self.get_json(&self.spc_url).await
+    }
+
+    /// Collects the resources of every page, `query(start_index, count)` building each
+    /// page's query, until `totalResults` is reached or a page comes back empty.
+    async fn all_pages(
+        &self,
+        query: impl Fn(usize, usize) -> String,
+        count: Option<usize>,
+    ) -> Result<Vec<Value>, ScimError> {
+        let mut resources = Vec::new();
+        let mut start = 1;
+        for _ in 0..MAX_PAGES {
+            let url = self.groups_url_with(&query(start, count.unwrap_or(0)));
+            let page = wire::list_page(self.get_json(&url).await?)?;
+            let returned = page.resources.len();
+            if returned == 0 && resources.is_empty() && page.total > 0 {
+                return Err(inconsistent(&page));
+            }
+            resources.extend(page.resources);
+            if returned == 0 || resources.len() >= page.total {
+                return Ok(resources);
+            }
+            start += returned;
+        }
+        Err(ScimError::Inconsistent {
+            detail: format!("still more results after {MAX_PAGES} pages"),
+        })
+    }
+
+    /// One GET, retried under the client's policy while the error says "retry later".
+    async fn get_json(&self, url: &Url) -> Result<Value, ScimError> {
+        crate::retry::retry(&self.retry, || self.get_json_once(url.clone())).await
+    }
+
+    async fn get_json_once(&self, url: Url) -> Result<Value, ScimError> {
+        let response = self
+            .request(reqwest::Method::GET, url)
+            .send()
+            .await
+            .map_err(from_transport)?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.map_err(from_transport)?;
+        tracing::debug!(status = status.as_u16(), bytes = body.len(), "SCIM GET");
+        if !status.is_success() {
+            return Err(from_status(status, &headers, &body));
+        }
+        serde_json::from_slice(&body).map_err(|e| ScimError::Malformed {
+            what: format!(
+                "the body is not JSON ({e}), content type {}",
+                content_type(&headers)
+            ),
+        })
+    }
+}
+
+fn inconsistent(page: &ListPage) -> ScimError {
+    ScimError::Inconsistent {
+        detail: format!("the server reports {} results but returns none", page.total),
+    }
+}
+
+pub(super) fn content_type(headers: &http::HeaderMap) -> &str {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("(none)")
+}
+
+/// Paging is stateless, so a group can come back on two pages while the set changes.
+fn dedup_by_id(groups: Vec<TargetGroup>) -> Vec<TargetGroup> {
+    let mut seen = HashSet::new();
+    groups
+        .into_iter()
+        .filter(|g| seen.insert(g.id.clone()))
+        .collect()
+}
