@@ -82,7 +82,10 @@ async fn create(target: &scim::Client, group: &SourceGroup, policy: &RetryPolicy
             return failed(group, error.to_string());
         };
         if attempt >= policy.max_retries {
-            return failed(group, format!("{error} (gave up after {} attempts)", attempt + 1));
+            return failed(
+                group,
+                format!("{error} (gave up after {} attempts)", attempt + 1),
+            );
         }
         // The POST may or may not have reached the target: look before posting again.
         match target.find_by_display_name(&group.name).await {
@@ -96,7 +99,9 @@ async fn create(target: &scim::Client, group: &SourceGroup, policy: &RetryPolicy
             Err(e) => {
                 return failed(
                     group,
-                    format!("create failed ({error}) and the follow-up lookup failed too ({e}); the group may or may not exist"),
+                    format!(
+                        "create failed ({error}) and the follow-up lookup failed too ({e}); the group may or may not exist"
+                    ),
                 );
             }
         }

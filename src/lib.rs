@@ -27,7 +27,7 @@ pub mod plan;
 pub mod report;
 pub mod retry;
 pub mod sandbox;
-pub mod store;
 pub mod scim;
+pub mod store;
 pub mod sync;
 pub mod telemetry;

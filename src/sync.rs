@@ -66,7 +66,8 @@ pub struct SetupError(String);
 
 impl Syncer {
     pub fn new(settings: Arc<Settings>) -> Result<Syncer, SetupError> {
-        let source = identitynow::Client::new(&settings.identitynow).map_err(|e| SetupError(e.to_string()))?;
+        let source = identitynow::Client::new(&settings.identitynow)
+            .map_err(|e| SetupError(e.to_string()))?;
         let target = scim::Client::new(&settings.scim).map_err(|e| SetupError(e.to_string()))?;
         let mailer = match &settings.email.smtp {
             Some(smtp) => Some(Mailer::new(smtp).map_err(|e| SetupError(e.to_string()))?),
@@ -116,7 +117,12 @@ impl Syncer {
         .await
     }
 
-    async fn stages(&self, req: &RunRequest, progress: &dyn Progress, report: &mut RunReport) -> Result<(), String> {
+    async fn stages(
+        &self,
+        req: &RunRequest,
+        progress: &dyn Progress,
+        report: &mut RunReport,
+    ) -> Result<(), String> {
         // source
         let source = self
             .source
@@ -137,7 +143,9 @@ impl Syncer {
         let rules = Rules {
             max_name_length: self.settings.sync.max_name_length,
         };
-        let lookups = self.look_up(plan::candidates(&groups, rules), progress).await?;
+        let lookups = self
+            .look_up(plan::candidates(&groups, rules), progress)
+            .await?;
         let plan = plan::plan(&groups, &lookups, rules);
         // apply
         let creates = plan.creates().count();
@@ -157,12 +165,21 @@ impl Syncer {
 
     /// Asks the target about every candidate name. Stops the run when the target
     /// refuses our credentials or every lookup failed: then it is the target, not a group.
-    async fn look_up(&self, candidates: Vec<&SourceGroup>, progress: &dyn Progress) -> Result<Lookups, String> {
+    async fn look_up(
+        &self,
+        candidates: Vec<&SourceGroup>,
+        progress: &dyn Progress,
+    ) -> Result<Lookups, String> {
         let total = candidates.len();
         let mut done = 0;
         let mut lookups = Lookups::new();
         let mut results = futures_util::stream::iter(candidates)
-            .map(|g| async move { (fold_name(&g.name), self.target.find_by_display_name(&g.name).await) })
+            .map(|g| async move {
+                (
+                    fold_name(&g.name),
+                    self.target.find_by_display_name(&g.name).await,
+                )
+            })
             .buffer_unordered(self.settings.sync.lookup_concurrency);
         let mut first_error = None;
         while let Some((key, result)) = results.next().await {
@@ -171,7 +188,9 @@ impl Syncer {
             let result = match result {
                 Ok(found) => Ok(found),
                 Err(e) if e.disposition() == Disposition::Reauthenticate => {
-                    return Err(format!("the SCIM target refused our credentials; nothing was changed: {e}"));
+                    return Err(format!(
+                        "the SCIM target refused our credentials; nothing was changed: {e}"
+                    ));
                 }
                 Err(e) => {
                     first_error.get_or_insert_with(|| e.to_string());
@@ -182,7 +201,9 @@ impl Syncer {
         }
         if total > 0 && lookups.values().all(|l| l.is_err()) {
             let e = first_error.unwrap_or_default();
-            return Err(format!("every lookup in the SCIM target failed; nothing was changed: {e}"));
+            return Err(format!(
+                "every lookup in the SCIM target failed; nothing was changed: {e}"
+            ));
         }
         Ok(lookups)
     }
@@ -193,7 +214,10 @@ impl Syncer {
         };
         let mut outcomes = vec![];
         for notice in notify::compose(&self.settings.email, report) {
-            let sent = crate::retry::retry(&crate::retry::RetryPolicy::default(), || mailer.send(&notice)).await;
+            let sent = crate::retry::retry(&crate::retry::RetryPolicy::default(), || {
+                mailer.send(&notice)
+            })
+            .await;
             let error = match sent {
                 Ok(()) => {
                     event::notice_sent(&notice.key);

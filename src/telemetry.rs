@@ -17,7 +17,11 @@ pub fn init(format: LogFormat, level: &str) {
     // A second init (tests, demo) keeps the first subscriber.
     let _ = match format {
         LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
     };
 }
 
@@ -46,7 +50,12 @@ pub mod event {
     }
 
     pub fn source_read(source_id: &str, groups: usize, pages: usize) {
-        tracing::info!(source_id, groups, pages, "read the source's group entitlements");
+        tracing::info!(
+            source_id,
+            groups,
+            pages,
+            "read the source's group entitlements"
+        );
     }
 
     pub fn group_created(name: &str, scim_id: &str) {
@@ -84,7 +93,12 @@ pub mod event {
             ),
         }
         metrics::counter!(metric::RUNS, "trigger" => trigger.to_owned(), "outcome" => status.as_str()).increment(1);
-        for (kind, n) in [("created", c.created), ("existed", c.existed), ("skipped", c.skipped), ("failed", c.failed)] {
+        for (kind, n) in [
+            ("created", c.created),
+            ("existed", c.existed),
+            ("skipped", c.skipped),
+            ("failed", c.failed),
+        ] {
             metrics::counter!(metric::GROUPS, "outcome" => kind).increment(n as u64);
         }
         metrics::histogram!(metric::RUN_DURATION).record(secs);

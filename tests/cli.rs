@@ -24,12 +24,22 @@ fn a_bad_configuration_exits_2_and_names_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
     std::fs::write(&path, "[identitynow]\ntenant_url = \"ftp://x\"\n").unwrap();
-    let out = bin().args(["--config", path.to_str().unwrap(), "run"]).output().unwrap();
+    let out = bin()
+        .args(["--config", path.to_str().unwrap(), "run"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("identitynow.tenant_url"), "{err}");
 
-    let out = bin().args(["--config", dir.path().join("missing.toml").to_str().unwrap(), "run"]).output().unwrap();
+    let out = bin()
+        .args([
+            "--config",
+            dir.path().join("missing.toml").to_str().unwrap(),
+            "run",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));
 
@@ -45,7 +55,17 @@ async fn a_full_run_logs_no_secret_and_exits_0() {
     std::fs::write(&path, sb.config_toml()).unwrap();
     let path2 = path.clone();
     let out = tokio::task::spawn_blocking(move || {
-        bin().args(["--config", path2.to_str().unwrap(), "--log-format", "json", "run"]).env("RUST_LOG", "debug").output().unwrap()
+        bin()
+            .args([
+                "--config",
+                path2.to_str().unwrap(),
+                "--log-format",
+                "json",
+                "run",
+            ])
+            .env("RUST_LOG", "debug")
+            .output()
+            .unwrap()
     })
     .await
     .unwrap();
@@ -54,21 +74,38 @@ async fn a_full_run_logs_no_secret_and_exits_0() {
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains("succeeded"), "{stdout}");
     for secret in [sandbox::CLIENT_SECRET, sandbox::SCIM_TOKEN] {
-        assert!(!stdout.contains(secret) && !stderr.contains(secret), "{secret} leaked");
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "{secret} leaked"
+        );
     }
     // every log line of the run carries the run id
-    let run_lines: Vec<&str> = stderr.lines().filter(|l| l.contains("\"target\":\"groupsync")).collect();
+    let run_lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("\"target\":\"groupsync"))
+        .collect();
     assert!(!run_lines.is_empty(), "{stderr}");
     for l in run_lines {
         assert!(l.contains("run_id"), "line without run id: {l}");
     }
     // a second run creates nothing and exits 0
-    let out = tokio::task::spawn_blocking(move || bin().args(["--config", path.to_str().unwrap(), "run", "--json"]).output().unwrap())
-        .await
-        .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        bin()
+            .args(["--config", path.to_str().unwrap(), "run", "--json"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(report["outcomes"].as_array().unwrap().iter().all(|o| o["outcome"] != "created"));
+    assert!(
+        report["outcomes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["outcome"] != "created")
+    );
     sb.stop().await;
 }
 
@@ -76,13 +113,18 @@ async fn a_full_run_logs_no_secret_and_exits_0() {
 async fn some_groups_failing_exits_1_and_lists_them() {
     let mut opts = SandboxOptions::seeded(40, 0, 4);
     // every second request to /Groups fails and nothing is retried: some lookups fail
-    opts.scim_faults.rules = groupsync::sandbox::faults::FaultPlan::parse("500@2:/scim/v2/Groups").unwrap();
+    opts.scim_faults.rules =
+        groupsync::sandbox::faults::FaultPlan::parse("500@2:/scim/v2/Groups").unwrap();
     let sb = sandbox(opts).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sandbox.toml");
     std::fs::write(&path, sb.config_toml()).unwrap();
     let out = tokio::task::spawn_blocking(move || {
-        bin().args(["--config", path.to_str().unwrap(), "run"]).env("GROUPSYNC_SCIM__MAX_RETRIES", "0").output().unwrap()
+        bin()
+            .args(["--config", path.to_str().unwrap(), "run"])
+            .env("GROUPSYNC_SCIM__MAX_RETRIES", "0")
+            .output()
+            .unwrap()
     })
     .await
     .unwrap();
@@ -98,34 +140,70 @@ fn the_sandbox_command_prints_its_services_first() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("sb.toml");
     let mut child = bin()
-        .args(["sandbox", "--groups", "20", "--existing", "2", "--write-config", cfg.to_str().unwrap()])
+        .args([
+            "sandbox",
+            "--groups",
+            "20",
+            "--existing",
+            "2",
+            "--write-config",
+            cfg.to_str().unwrap(),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first: Vec<String> = (0..3).map(|_| lines.next().unwrap().unwrap()).collect();
-    assert!(first[0].starts_with("identitynow http://127.0.0.1:"), "{first:?}");
-    assert!(first[1].starts_with("scim http://127.0.0.1:") && first[1].ends_with("/scim/v2"), "{first:?}");
+    assert!(
+        first[0].starts_with("identitynow http://127.0.0.1:"),
+        "{first:?}"
+    );
+    assert!(
+        first[1].starts_with("scim http://127.0.0.1:") && first[1].ends_with("/scim/v2"),
+        "{first:?}"
+    );
     assert!(first[2].starts_with("smtp 127.0.0.1:"), "{first:?}");
     let rest: Vec<String> = lines.by_ref().take(5).map(|l| l.unwrap()).collect();
     assert!(rest.iter().any(|l| l.starts_with("config ")), "{rest:?}");
     // the written config works: a dry run against the running sandbox succeeds
-    let out = bin().args(["--config", cfg.to_str().unwrap(), "run", "--dry-run"]).output().unwrap();
+    let out = bin()
+        .args(["--config", cfg.to_str().unwrap(), "run", "--dry-run"])
+        .output()
+        .unwrap();
     let _ = child.kill();
     let _ = child.wait();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("would create"));
 }
 
 #[test]
 fn demo_exits_0_and_the_second_pass_creates_nothing() {
-    let out = bin().args(["demo", "--groups", "80", "--existing", "10"]).output().unwrap();
+    let out = bin()
+        .args(["demo", "--groups", "80", "--existing", "10"])
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let second = stdout.split("== second pass ==").nth(1).expect("two passes");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let second = stdout
+        .split("== second pass ==")
+        .nth(1)
+        .expect("two passes");
     assert!(second.contains("created 0 "), "{second}");
     let first = stdout.split("== second pass ==").next().unwrap();
     assert!(!first.contains("created 0 "), "{first}");
-    assert!(first.contains("Subject: groupsync:"), "the first pass sends a digest: {first}");
+    assert!(
+        first.contains("Subject: groupsync:"),
+        "the first pass sends a digest: {first}"
+    );
 }

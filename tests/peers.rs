@@ -10,16 +10,29 @@ use groupsync::sync::{Quiet, RunRequest, Syncer};
 
 #[tokio::test]
 async fn groupsync_creates_every_missing_group_exactly_once_in_scim2_server() {
-    let Some(scim_url) = peer("GROUPSYNC_TEST_SCIM2_URL") else { return };
-    let Some(smtp_addr) = peer("GROUPSYNC_TEST_SMTP_ADDR") else { return };
-    let Some(maildir) = peer("GROUPSYNC_TEST_MAILDIR") else { return };
+    let Some(scim_url) = peer("GROUPSYNC_TEST_SCIM2_URL") else {
+        return;
+    };
+    let Some(smtp_addr) = peer("GROUPSYNC_TEST_SMTP_ADDR") else {
+        return;
+    };
+    let Some(maildir) = peer("GROUPSYNC_TEST_MAILDIR") else {
+        return;
+    };
     let token = std::env::var("GROUPSYNC_TEST_SCIM2_TOKEN").unwrap_or_default();
     let tag = uuid::Uuid::new_v4().simple().to_string()[..10].to_owned();
     // awkward names, made unique to this run (the peer keeps groups between tests)
-    let mut groups: Vec<String> = seed::generate_groups(120, 21).into_iter().map(|n| format!("{n} [{tag}]")).collect();
+    let mut groups: Vec<String> = seed::generate_groups(120, 21)
+        .into_iter()
+        .map(|n| format!("{n} [{tag}]"))
+        .collect();
     groups.push(format!("  padded {tag}  "));
     groups.push(format!("quote \" {tag} \\ back"));
-    let sb = sandbox(SandboxOptions { groups: groups.clone(), ..SandboxOptions::default() }).await;
+    let sb = sandbox(SandboxOptions {
+        groups: groups.clone(),
+        ..SandboxOptions::default()
+    })
+    .await;
     let subject = format!("groupsync {tag}: {{created}} created, {{existing}} existing");
     let smtp_url = format!("smtp://{smtp_addr}");
     let settings = settings(
@@ -39,7 +52,13 @@ async fn groupsync_creates_every_missing_group_exactly_once_in_scim2_server() {
     let req = RunRequest::new("test", false);
 
     let first = syncer.run(&req, &Quiet).await;
-    assert_eq!(first.status(), RunStatus::Succeeded, "{:?} {:?}", first.error, first.counts());
+    assert_eq!(
+        first.status(),
+        RunStatus::Succeeded,
+        "{:?} {:?}",
+        first.error,
+        first.counts()
+    );
     assert_eq!(first.counts().created, expected);
     let second = syncer.run(&req, &Quiet).await;
     assert_eq!(second.counts().created, 0, "{:?}", second.counts());

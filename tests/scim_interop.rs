@@ -4,7 +4,7 @@
 
 mod common;
 
-use groupsync::sandbox::{Sandbox, SandboxOptions, SCIM_TOKEN};
+use groupsync::sandbox::{SCIM_TOKEN, Sandbox, SandboxOptions};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 
@@ -54,7 +54,8 @@ impl Target {
 }
 
 fn group(name: &str, external_id: Option<&str>) -> Value {
-    let mut g = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name});
+    let mut g =
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name});
     if let Some(e) = external_id {
         g["externalId"] = json!(e);
     }
@@ -70,35 +71,156 @@ async fn scenarios(t: &Target, tag: &str) -> Vec<(&'static str, Answer)> {
     let alpha = format!("Interop {tag} Alpha");
     let awkward = format!("Interop {tag} \"Quote\" \\ Back\tTab & # % + = ünï 🚀");
     let mut out = vec![
-        ("create alpha", t.create(group(&alpha, Some(&format!("ext-{tag}")))).await),
+        (
+            "create alpha",
+            t.create(group(&alpha, Some(&format!("ext-{tag}")))).await,
+        ),
         ("create awkward", t.create(group(&awkward, None)).await),
-        ("find alpha exactly", t.filter(&format!("displayName eq {}", lit(&alpha)), "").await),
-        ("find alpha ignoring case", t.filter(&format!("displayName eq {}", lit(&alpha.to_uppercase())), "").await),
-        ("find awkward", t.filter(&format!("displayName eq {}", lit(&awkward)), "").await),
-        ("missing", t.filter(&format!("displayName eq {}", lit(&format!("Interop {tag} Missing"))), "").await),
-        ("operator case", t.filter(&format!("DISPLAYNAME EQ {}", lit(&alpha)), "").await),
-        ("prefix, one per page", t.filter(&format!("displayName sw {}", lit(&format!("Interop {tag}"))), "&count=1").await),
-        ("prefix, second page", t.filter(&format!("displayName sw {}", lit(&format!("Interop {tag}"))), "&startIndex=2&count=1").await),
-        ("externalId exact", t.filter(&format!("externalId eq {}", lit(&format!("ext-{tag}"))), "").await),
-        ("or", t.filter(&format!("displayName eq {} or displayName eq {}", lit(&alpha), lit(&awkward)), "").await),
-        ("and", t.filter(&format!("displayName eq {} and displayName eq {}", lit(&alpha), lit(&awkward)), "").await),
-        ("unterminated literal", t.filter(&format!("displayName eq \"Interop {tag}"), "").await),
-        ("unknown operator", t.filter("displayName zz \"x\"", "").await),
-        ("raw tab in literal", t.filter("displayName eq \"a\tb\"", "").await),
+        (
+            "find alpha exactly",
+            t.filter(&format!("displayName eq {}", lit(&alpha)), "")
+                .await,
+        ),
+        (
+            "find alpha ignoring case",
+            t.filter(
+                &format!("displayName eq {}", lit(&alpha.to_uppercase())),
+                "",
+            )
+            .await,
+        ),
+        (
+            "find awkward",
+            t.filter(&format!("displayName eq {}", lit(&awkward)), "")
+                .await,
+        ),
+        (
+            "missing",
+            t.filter(
+                &format!("displayName eq {}", lit(&format!("Interop {tag} Missing"))),
+                "",
+            )
+            .await,
+        ),
+        (
+            "operator case",
+            t.filter(&format!("DISPLAYNAME EQ {}", lit(&alpha)), "")
+                .await,
+        ),
+        (
+            "prefix, one per page",
+            t.filter(
+                &format!("displayName sw {}", lit(&format!("Interop {tag}"))),
+                "&count=1",
+            )
+            .await,
+        ),
+        (
+            "prefix, second page",
+            t.filter(
+                &format!("displayName sw {}", lit(&format!("Interop {tag}"))),
+                "&startIndex=2&count=1",
+            )
+            .await,
+        ),
+        (
+            "externalId exact",
+            t.filter(&format!("externalId eq {}", lit(&format!("ext-{tag}"))), "")
+                .await,
+        ),
+        (
+            "or",
+            t.filter(
+                &format!(
+                    "displayName eq {} or displayName eq {}",
+                    lit(&alpha),
+                    lit(&awkward)
+                ),
+                "",
+            )
+            .await,
+        ),
+        (
+            "and",
+            t.filter(
+                &format!(
+                    "displayName eq {} and displayName eq {}",
+                    lit(&alpha),
+                    lit(&awkward)
+                ),
+                "",
+            )
+            .await,
+        ),
+        (
+            "unterminated literal",
+            t.filter(&format!("displayName eq \"Interop {tag}"), "")
+                .await,
+        ),
+        (
+            "unknown operator",
+            t.filter("displayName zz \"x\"", "").await,
+        ),
+        (
+            "raw tab in literal",
+            t.filter("displayName eq \"a\tb\"", "").await,
+        ),
     ];
-    let unknown = t.send(t.http.get(format!("{}/Groups/no-such-id-{tag}", t.base)).bearer_auth(&t.token)).await;
-    out.push(("unknown id", Answer { total: None, returned: None, scim_type: None, ..unknown }));
-    let wrong_type = t
-        .send(t.http.post(format!("{}/Groups", t.base)).bearer_auth(&t.token).header("Content-Type", "text/plain").body(group("x", None).to_string()))
+    let unknown = t
+        .send(
+            t.http
+                .get(format!("{}/Groups/no-such-id-{tag}", t.base))
+                .bearer_auth(&t.token),
+        )
         .await;
-    out.push(("wrong content type", Answer { scim_type: None, ..wrong_type }));
+    out.push((
+        "unknown id",
+        Answer {
+            total: None,
+            returned: None,
+            scim_type: None,
+            ..unknown
+        },
+    ));
+    let wrong_type = t
+        .send(
+            t.http
+                .post(format!("{}/Groups", t.base))
+                .bearer_auth(&t.token)
+                .header("Content-Type", "text/plain")
+                .body(group("x", None).to_string()),
+        )
+        .await;
+    out.push((
+        "wrong content type",
+        Answer {
+            scim_type: None,
+            ..wrong_type
+        },
+    ));
     let no_auth = t.send(t.http.get(format!("{}/Groups", t.base))).await;
-    out.push(("no credentials", Answer { scim_type: None, ..no_auth }));
+    out.push((
+        "no credentials",
+        Answer {
+            scim_type: None,
+            ..no_auth
+        },
+    ));
     out
 }
 
-fn answer(status: u16, total: Option<u64>, returned: Option<usize>, scim_type: Option<&str>) -> Answer {
-    Answer { status, total, returned, scim_type: scim_type.map(String::from) }
+fn answer(
+    status: u16,
+    total: Option<u64>,
+    returned: Option<usize>,
+    scim_type: Option<&str>,
+) -> Answer {
+    Answer {
+        status,
+        total,
+        returned,
+        scim_type: scim_type.map(String::from),
+    }
 }
 
 fn expected() -> Vec<(&'static str, Answer)> {
@@ -106,7 +228,10 @@ fn expected() -> Vec<(&'static str, Answer)> {
         ("create alpha", answer(201, None, None, None)),
         ("create awkward", answer(201, None, None, None)),
         ("find alpha exactly", answer(200, Some(1), Some(1), None)),
-        ("find alpha ignoring case", answer(200, Some(1), Some(1), None)),
+        (
+            "find alpha ignoring case",
+            answer(200, Some(1), Some(1), None),
+        ),
         ("find awkward", answer(200, Some(1), Some(1), None)),
         ("missing", answer(200, Some(0), None, None)),
         ("operator case", answer(200, Some(1), Some(1), None)),
@@ -115,9 +240,18 @@ fn expected() -> Vec<(&'static str, Answer)> {
         ("externalId exact", answer(200, Some(1), Some(1), None)),
         ("or", answer(200, Some(2), Some(2), None)),
         ("and", answer(200, Some(0), None, None)),
-        ("unterminated literal", answer(400, None, None, Some("invalidFilter"))),
-        ("unknown operator", answer(400, None, None, Some("invalidFilter"))),
-        ("raw tab in literal", answer(400, None, None, Some("invalidFilter"))),
+        (
+            "unterminated literal",
+            answer(400, None, None, Some("invalidFilter")),
+        ),
+        (
+            "unknown operator",
+            answer(400, None, None, Some("invalidFilter")),
+        ),
+        (
+            "raw tab in literal",
+            answer(400, None, None, Some("invalidFilter")),
+        ),
         ("unknown id", answer(404, None, None, None)),
         ("wrong content type", answer(415, None, None, None)),
         ("no credentials", answer(401, None, None, None)),
@@ -141,7 +275,11 @@ fn tag() -> String {
 #[tokio::test]
 async fn the_sandbox_scim_server_answers_as_rfc_7644_asks() {
     let sb = Sandbox::start(SandboxOptions::default()).await.unwrap();
-    let t = Target { base: sb.scim_url(), token: SCIM_TOKEN.into(), http: reqwest::Client::new() };
+    let t = Target {
+        base: sb.scim_url(),
+        token: SCIM_TOKEN.into(),
+        http: reqwest::Client::new(),
+    };
     let got = normalise(scenarios(&t, &tag()).await);
     assert_eq!(got, expected());
     sb.stop().await;
@@ -149,11 +287,21 @@ async fn the_sandbox_scim_server_answers_as_rfc_7644_asks() {
 
 #[tokio::test]
 async fn the_sandbox_and_scim2_server_give_the_same_answers() {
-    let Some(base) = common::peer("GROUPSYNC_TEST_SCIM2_URL") else { return };
+    let Some(base) = common::peer("GROUPSYNC_TEST_SCIM2_URL") else {
+        return;
+    };
     let token = std::env::var("GROUPSYNC_TEST_SCIM2_TOKEN").unwrap_or_default();
-    let peer = Target { base, token, http: reqwest::Client::new() };
+    let peer = Target {
+        base,
+        token,
+        http: reqwest::Client::new(),
+    };
     let sb = Sandbox::start(SandboxOptions::default()).await.unwrap();
-    let ours = Target { base: sb.scim_url(), token: SCIM_TOKEN.into(), http: reqwest::Client::new() };
+    let ours = Target {
+        base: sb.scim_url(),
+        token: SCIM_TOKEN.into(),
+        http: reqwest::Client::new(),
+    };
     let tag = tag();
     let theirs = normalise(scenarios(&peer, &tag).await);
     let mine = normalise(scenarios(&ours, &tag).await);

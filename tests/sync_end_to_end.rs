@@ -24,14 +24,26 @@ async fn first_run_creates_the_missing_groups_and_the_second_creates_none() {
     assert_eq!(c.source, 300);
     assert_eq!(c.created, expected);
     assert_eq!(c.existed + c.created + c.skipped, 300);
-    assert!(c.skipped >= 2, "the seed's awkward names include skips: {c:?}");
+    assert!(
+        c.skipped >= 2,
+        "the seed's awkward names include skips: {c:?}"
+    );
     assert_eq!(sb.scim.create_count() as usize, expected);
     assert_no_duplicates(sb.scim.groups().into_iter().map(|g| g.display_name));
     // every created group is in the target under exactly its source name
-    let held: Vec<String> = sb.scim.groups().into_iter().map(|g| g.display_name).collect();
+    let held: Vec<String> = sb
+        .scim
+        .groups()
+        .into_iter()
+        .map(|g| g.display_name)
+        .collect();
     for o in &first.outcomes {
         if let Outcome::Created { .. } = o.outcome {
-            assert!(held.contains(&o.name), "{:?} missing from the target", o.name);
+            assert!(
+                held.contains(&o.name),
+                "{:?} missing from the target",
+                o.name
+            );
         }
     }
 
@@ -39,7 +51,11 @@ async fn first_run_creates_the_missing_groups_and_the_second_creates_none() {
     assert_eq!(second.status(), RunStatus::Succeeded);
     assert_eq!(second.counts().created, 0);
     assert_eq!(second.counts().existed, c.existed + c.created);
-    assert_eq!(sb.scim.create_count() as usize, expected, "the second run wrote nothing");
+    assert_eq!(
+        sb.scim.create_count() as usize,
+        expected,
+        "the second run wrote nothing"
+    );
     sb.stop().await;
 }
 
@@ -47,15 +63,32 @@ async fn first_run_creates_the_missing_groups_and_the_second_creates_none() {
 async fn a_failing_page_aborts_the_run_with_zero_writes() {
     let mut opts = SandboxOptions::seeded(600, 0, 3);
     // page 1 answers, page 2 fails; without retries the run must stop before any create
-    opts.idn_faults.rules = groupsync::sandbox::faults::FaultPlan::parse("500@2:/v2025/entitlements").unwrap();
+    opts.idn_faults.rules =
+        groupsync::sandbox::faults::FaultPlan::parse("500@2:/v2025/entitlements").unwrap();
     let sb = sandbox(opts).await;
-    let syncer = Syncer::new(settings(&sb, &[("GROUPSYNC_IDENTITYNOW__MAX_RETRIES", "0")])).unwrap();
+    let syncer = Syncer::new(settings(
+        &sb,
+        &[("GROUPSYNC_IDENTITYNOW__MAX_RETRIES", "0")],
+    ))
+    .unwrap();
     let report = syncer.run(&req(false), &Quiet).await;
     assert_eq!(report.status(), RunStatus::Failed);
-    assert!(report.error.as_deref().unwrap().contains("nothing was changed"), "{:?}", report.error);
+    assert!(
+        report
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("nothing was changed"),
+        "{:?}",
+        report.error
+    );
     assert!(report.outcomes.is_empty());
     assert_eq!(sb.scim.create_count(), 0);
-    assert_eq!(sb.scim.request_count(), 0, "not even a lookup on a partial list");
+    assert_eq!(
+        sb.scim.request_count(),
+        0,
+        "not even a lookup on a partial list"
+    );
     assert!(sb.smtp.messages().is_empty());
     sb.stop().await;
 }
@@ -63,13 +96,23 @@ async fn a_failing_page_aborts_the_run_with_zero_writes() {
 #[tokio::test]
 async fn transient_faults_are_retried_and_the_run_completes() {
     let mut opts = SandboxOptions::seeded(600, 20, 5);
-    opts.idn_faults.rules = groupsync::sandbox::faults::FaultPlan::parse("503@3:/v2025/entitlements,401@4:/v2025/entitlements").unwrap();
-    opts.scim_faults.rules = groupsync::sandbox::faults::FaultPlan::parse("503@17:/scim/v2/Groups").unwrap();
+    opts.idn_faults.rules = groupsync::sandbox::faults::FaultPlan::parse(
+        "503@3:/v2025/entitlements,401@4:/v2025/entitlements",
+    )
+    .unwrap();
+    opts.scim_faults.rules =
+        groupsync::sandbox::faults::FaultPlan::parse("503@17:/scim/v2/Groups").unwrap();
     let expected = expected_creates(&opts.groups, &opts.existing, 256);
     let sb = sandbox(opts).await;
     let syncer = Syncer::new(settings(&sb, &[])).unwrap();
     let report = syncer.run(&req(false), &Quiet).await;
-    assert_eq!(report.status(), RunStatus::Succeeded, "{:?} {:?}", report.error, report.counts());
+    assert_eq!(
+        report.status(),
+        RunStatus::Succeeded,
+        "{:?} {:?}",
+        report.error,
+        report.counts()
+    );
     assert_eq!(report.counts().created, expected);
     assert_no_duplicates(sb.scim.groups().into_iter().map(|g| g.display_name));
     sb.stop().await;
@@ -93,9 +136,26 @@ async fn dry_run_writes_nothing_and_sends_nothing() {
 
 #[tokio::test]
 async fn per_group_mode_sends_one_message_per_existing_group() {
-    let groups: Vec<String> = ["Finance", "Sales EMEA", "R&D \"Core\" \\ Ops", "Équipe Données 📊"].iter().map(|s| s.to_string()).collect();
-    let existing = vec!["FINANCE".to_string(), "R&D \"Core\" \\ Ops".to_string(), "équipe données 📊".to_string()];
-    let sb = sandbox(SandboxOptions { groups, existing, ..SandboxOptions::default() }).await;
+    let groups: Vec<String> = [
+        "Finance",
+        "Sales EMEA",
+        "R&D \"Core\" \\ Ops",
+        "Équipe Données 📊",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let existing = vec![
+        "FINANCE".to_string(),
+        "R&D \"Core\" \\ Ops".to_string(),
+        "équipe données 📊".to_string(),
+    ];
+    let sb = sandbox(SandboxOptions {
+        groups,
+        existing,
+        ..SandboxOptions::default()
+    })
+    .await;
     let syncer = Syncer::new(settings(&sb, &[("GROUPSYNC_EMAIL__MODE", "per_group")])).unwrap();
     let report = syncer.run(&req(false), &Quiet).await;
     assert_eq!(report.counts().created, 1);
@@ -114,22 +174,37 @@ async fn per_group_mode_sends_one_message_per_existing_group() {
     );
     for m in &mail {
         assert_eq!(m.rcpt_to, vec!["iam-team@sandbox.test"]);
-        assert!(m.body_text().contains("already exists in Alation"), "{}", m.body_text());
+        assert!(
+            m.body_text().contains("already exists in Alation"),
+            "{}",
+            m.body_text()
+        );
     }
     sb.stop().await;
 }
 
 #[tokio::test]
 async fn digest_mode_sends_one_message_listing_created_and_existing() {
-    let groups: Vec<String> = ["Finance", "Sales", "Ops"].iter().map(|s| s.to_string()).collect();
-    let sb = sandbox(SandboxOptions { groups, existing: vec!["ops".into()], ..SandboxOptions::default() }).await;
+    let groups: Vec<String> = ["Finance", "Sales", "Ops"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let sb = sandbox(SandboxOptions {
+        groups,
+        existing: vec!["ops".into()],
+        ..SandboxOptions::default()
+    })
+    .await;
     let syncer = Syncer::new(settings(&sb, &[])).unwrap();
     let report = syncer.run(&req(false), &Quiet).await;
     assert_eq!(report.notices.len(), 1);
     assert_eq!(report.notices[0].error, None);
     let mail = sb.smtp.wait_for(1).await;
     assert_eq!(mail.len(), 1);
-    assert_eq!(mail[0].subject().unwrap(), "groupsync: 2 created, 1 already existed");
+    assert_eq!(
+        mail[0].subject().unwrap(),
+        "groupsync: 2 created, 1 already existed"
+    );
     let body = mail[0].body_text();
     for name in ["Finance", "Sales", "Ops"] {
         assert!(body.contains(name), "{name} not in digest: {body}");
@@ -140,11 +215,20 @@ async fn digest_mode_sends_one_message_listing_created_and_existing() {
 #[tokio::test]
 async fn a_header_injection_attempt_stays_in_the_subject() {
     let groups = vec!["Evil\r\nBcc: victim@example.com".to_string()];
-    let sb = sandbox(SandboxOptions { groups: groups.clone(), existing: groups, ..SandboxOptions::default() }).await;
+    let sb = sandbox(SandboxOptions {
+        groups: groups.clone(),
+        existing: groups,
+        ..SandboxOptions::default()
+    })
+    .await;
     let syncer = Syncer::new(settings(&sb, &[("GROUPSYNC_EMAIL__MODE", "per_group")])).unwrap();
     syncer.run(&req(false), &Quiet).await;
     let mail = sb.smtp.wait_for(1).await;
-    assert_eq!(mail[0].rcpt_to, vec!["iam-team@sandbox.test"], "no extra recipient");
+    assert_eq!(
+        mail[0].rcpt_to,
+        vec!["iam-team@sandbox.test"],
+        "no extra recipient"
+    );
     assert!(mail[0].header("Bcc").is_none());
     assert!(mail[0].subject().unwrap().contains("Evil"));
     sb.stop().await;
@@ -153,30 +237,67 @@ async fn a_header_injection_attempt_stays_in_the_subject() {
 #[tokio::test]
 async fn awkward_names_are_found_exactly_and_near_misses_do_not_match() {
     let awkward: Vec<String> = [
-        "quote \" inside", "back\\slash", "tab\there", "new\nline", "Ünïcødé 日本語", "emoji 🚀🔥", "a & b # c % d + e = f",
-        "  padded  ", "x\" or displayName pr or displayName eq \"y",
+        "quote \" inside",
+        "back\\slash",
+        "tab\there",
+        "new\nline",
+        "Ünïcødé 日本語",
+        "emoji 🚀🔥",
+        "a & b # c % d + e = f",
+        "  padded  ",
+        "x\" or displayName pr or displayName eq \"y",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let sb = sandbox(SandboxOptions { groups: awkward.clone(), existing: awkward.clone(), ..SandboxOptions::default() }).await;
+    let sb = sandbox(SandboxOptions {
+        groups: awkward.clone(),
+        existing: awkward.clone(),
+        ..SandboxOptions::default()
+    })
+    .await;
     // near misses the target also holds: they must never be taken for the source's groups
     for near in ["quote", "back", "padded", "emoji 🚀", "x"] {
         sb.scim.insert_group(near);
     }
     let syncer = Syncer::new(settings(&sb, &[])).unwrap();
     let report = syncer.run(&req(false), &Quiet).await;
-    assert_eq!(report.status(), RunStatus::Succeeded, "{:?}", report.outcomes);
-    assert_eq!(report.counts().existed, awkward.len(), "{:?}", report.outcomes);
+    assert_eq!(
+        report.status(),
+        RunStatus::Succeeded,
+        "{:?}",
+        report.outcomes
+    );
+    assert_eq!(
+        report.counts().existed,
+        awkward.len(),
+        "{:?}",
+        report.outcomes
+    );
     assert_eq!(sb.scim.create_count(), 0);
     sb.stop().await;
 
     // and when the target holds only the near misses, every awkward name is created once
-    let sb = sandbox(SandboxOptions { groups: awkward.clone(), existing: vec!["quote".into(), "padded".into(), "x".into()], ..SandboxOptions::default() }).await;
+    let sb = sandbox(SandboxOptions {
+        groups: awkward.clone(),
+        existing: vec!["quote".into(), "padded".into(), "x".into()],
+        ..SandboxOptions::default()
+    })
+    .await;
     let syncer = Syncer::new(settings(&sb, &[])).unwrap();
     let report = syncer.run(&req(false), &Quiet).await;
-    assert_eq!(report.counts().created, awkward.len(), "{:?}", report.outcomes);
-    let held: Vec<String> = sb.scim.groups().into_iter().map(|g| g.display_name).collect();
+    assert_eq!(
+        report.counts().created,
+        awkward.len(),
+        "{:?}",
+        report.outcomes
+    );
+    let held: Vec<String> = sb
+        .scim
+        .groups()
+        .into_iter()
+        .map(|g| g.display_name)
+        .collect();
     for name in &awkward {
         assert_eq!(held.iter().filter(|h| *h == name).count(), 1, "{name:?}");
     }
@@ -189,7 +310,11 @@ async fn a_rejected_scim_token_stops_the_run_before_any_write() {
     let syncer = Syncer::new(settings(&sb, &[("GROUPSYNC_SCIM__TOKEN", "wrong-token")])).unwrap();
     let report = syncer.run(&req(false), &Quiet).await;
     assert_eq!(report.status(), RunStatus::Failed);
-    assert!(report.error.as_deref().unwrap().contains("credentials"), "{:?}", report.error);
+    assert!(
+        report.error.as_deref().unwrap().contains("credentials"),
+        "{:?}",
+        report.error
+    );
     assert_eq!(sb.scim.create_count(), 0);
     assert!(sb.smtp.messages().is_empty());
     sb.stop().await;
@@ -198,11 +323,18 @@ async fn a_rejected_scim_token_stops_the_run_before_any_write() {
 #[tokio::test]
 async fn bad_identitynow_credentials_fail_clearly() {
     let sb = sandbox(SandboxOptions::seeded(10, 0, 1)).await;
-    let syncer = Syncer::new(settings(&sb, &[("GROUPSYNC_IDENTITYNOW__CLIENT_SECRET", "nope")])).unwrap();
+    let syncer = Syncer::new(settings(
+        &sb,
+        &[("GROUPSYNC_IDENTITYNOW__CLIENT_SECRET", "nope")],
+    ))
+    .unwrap();
     let report = syncer.run(&req(false), &Quiet).await;
     assert_eq!(report.status(), RunStatus::Failed);
     let error = report.error.unwrap();
     assert!(error.to_lowercase().contains("client"), "{error}");
-    assert!(!error.contains("nope"), "the secret must not be echoed: {error}");
+    assert!(
+        !error.contains("nope"),
+        "the secret must not be echoed: {error}"
+    );
     sb.stop().await;
 }

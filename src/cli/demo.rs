@@ -42,7 +42,12 @@ pub async fn run(args: DemoArgs, log_format: LogFormat) -> ExitCode {
 }
 
 async fn demo(sb: &Sandbox, args: &DemoArgs) -> ExitCode {
-    println!("sandbox: identitynow {}  scim {}  smtp {}", sb.idn_url(), sb.scim_url(), sb.smtp_addr);
+    println!(
+        "sandbox: identitynow {}  scim {}  smtp {}",
+        sb.idn_url(),
+        sb.scim_url(),
+        sb.smtp_addr
+    );
     let settings = match crate::config::Settings::from_toml_and_env(
         &sb.config_toml(),
         &[("GROUPSYNC_EMAIL__MODE".to_string(), args.mode.clone())].into(),
@@ -69,11 +74,23 @@ async fn demo(sb: &Sandbox, args: &DemoArgs) -> ExitCode {
         print!("{}", summary::render(&report));
         ok &= report.status() == RunStatus::Succeeded;
         let mail = sb.smtp.messages();
-        println!("-- {} message(s) received by the SMTP sink --", mail.len() - before);
+        println!(
+            "-- {} message(s) received by the SMTP sink --",
+            mail.len() - before
+        );
         for m in &mail[before..] {
-            println!("To: {}\nSubject: {}\n{}\n", m.rcpt_to.join(", "), m.subject().unwrap_or_default(), m.body_text().trim_end());
+            println!(
+                "To: {}\nSubject: {}\n{}\n",
+                m.rcpt_to.join(", "),
+                m.subject().unwrap_or_default(),
+                m.body_text().trim_end()
+            );
         }
     }
     println!("SCIM server now holds {} groups", sb.scim.groups().len());
-    if ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }

@@ -17,7 +17,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Debug, Parser)]
-#[command(name = "groupsync", version, about = "Creates Alation SCIM groups for the AD groups IdentityNow knows")]
+#[command(
+    name = "groupsync",
+    version,
+    about = "Creates Alation SCIM groups for the AD groups IdentityNow knows"
+)]
 pub struct Cli {
     /// Configuration file (TOML). Keys can be overridden by GROUPSYNC_<SECTION>__<KEY>.
     #[arg(long, global = true, env = "GROUPSYNC_CONFIG", default_value = config::DEFAULT_PATH)]
@@ -61,7 +65,10 @@ enum Command {
 /// Parses the arguments, runs the command, maps the result to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -78,7 +85,9 @@ async fn dispatch(cli: Cli) -> ExitCode {
     });
     match cli.command {
         Command::Demo(args) => demo::run(args, log_format.unwrap_or(LogFormat::Text)).await,
-        Command::Sandbox(args) => sandbox_cmd::run(args, log_format.unwrap_or(LogFormat::Text)).await,
+        Command::Sandbox(args) => {
+            sandbox_cmd::run(args, log_format.unwrap_or(LogFormat::Text)).await
+        }
         Command::Run { dry_run, json } => {
             let Some(settings) = load(&cli.config, log_format) else {
                 return ExitCode::from(2);
@@ -112,7 +121,12 @@ fn load(path: &std::path::Path, log_format: Option<LogFormat>) -> Option<Arc<Set
 }
 
 /// One sync with a summary (or JSON) on stdout; exit 1 unless it fully succeeded.
-pub(crate) async fn run_once(settings: Arc<Settings>, dry_run: bool, json: bool, trigger: &str) -> ExitCode {
+pub(crate) async fn run_once(
+    settings: Arc<Settings>,
+    dry_run: bool,
+    json: bool,
+    trigger: &str,
+) -> ExitCode {
     let show_progress = !json && settings.log.format == LogFormat::Text;
     let syncer = match Syncer::new(settings) {
         Ok(s) => s,
@@ -126,7 +140,10 @@ pub(crate) async fn run_once(settings: Arc<Settings>, dry_run: bool, json: bool,
     let report = syncer.run(&request, &progress).await;
     progress.finish();
     if json {
-        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
     } else {
         print!("{}", summary::render(&report));
     }
@@ -146,13 +163,21 @@ async fn sources(settings: Arc<Settings>, name: Option<String>) -> ExitCode {
     };
     match client.list_sources(name.as_deref()).await {
         Ok(list) if list.is_empty() => {
-            println!("no sources{}", name.map(|n| format!(" named {n:?}")).unwrap_or_default());
+            println!(
+                "no sources{}",
+                name.map(|n| format!(" named {n:?}")).unwrap_or_default()
+            );
             ExitCode::SUCCESS
         }
         Ok(list) => {
             println!("{:<34}  {:<32}  NAME", "ID", "TYPE");
             for s in list {
-                println!("{:<34}  {:<32}  {}", s.id, s.source_type.as_deref().unwrap_or("-"), s.name);
+                println!(
+                    "{:<34}  {:<32}  {}",
+                    s.id,
+                    s.source_type.as_deref().unwrap_or("-"),
+                    s.name
+                );
             }
             ExitCode::SUCCESS
         }

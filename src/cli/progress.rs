@@ -40,7 +40,10 @@ impl Terminal {
 impl Progress for Terminal {
     fn fetched(&self, p: &FetchProgress) {
         let total = p.total.map(|t| format!(" of {t}")).unwrap_or_default();
-        self.show(format!("reading source: {} pages, {} groups{total}", p.pages, p.groups));
+        self.show(format!(
+            "reading source: {} pages, {} groups{total}",
+            p.pages, p.groups
+        ));
     }
 
     fn checked(&self, done: usize, of: usize) {

@@ -125,7 +125,11 @@ pub async fn run(args: SandboxArgs, log_format: LogFormat) -> ExitCode {
     println!("client_id {}", sandbox::CLIENT_ID);
     println!("client_secret {}", sandbox::CLIENT_SECRET);
     println!("scim_token {}", sandbox::SCIM_TOKEN);
-    println!("source {} {:?} ({groups} groups, {existing} already in SCIM)", sandbox::AD_SOURCE_ID, sandbox::AD_SOURCE_NAME);
+    println!(
+        "source {} {:?} ({groups} groups, {existing} already in SCIM)",
+        sandbox::AD_SOURCE_ID,
+        sandbox::AD_SOURCE_NAME
+    );
     if let Some(path) = &args.write_config {
         if let Err(e) = std::fs::write(path, sb.config_toml()) {
             eprintln!("error: cannot write {}: {e}", path.display());
@@ -144,13 +148,14 @@ pub async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

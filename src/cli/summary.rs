@@ -13,7 +13,17 @@ pub fn render(r: &RunReport) -> String {
         .map(|s| format!("{} ({})", s.name, s.id))
         .unwrap_or_else(|| "-".into());
     let secs = (r.finished_at - r.started_at).num_milliseconds() as f64 / 1000.0;
-    let _ = writeln!(out, "run {}  {}{}", r.run_id, r.status().as_str(), if r.dry_run { " (dry run: nothing written, nothing sent)" } else { "" });
+    let _ = writeln!(
+        out,
+        "run {}  {}{}",
+        r.run_id,
+        r.status().as_str(),
+        if r.dry_run {
+            " (dry run: nothing written, nothing sent)"
+        } else {
+            ""
+        }
+    );
     let _ = writeln!(out, "source {source}: {} groups, {secs:.2}s", c.source);
     if let Some(e) = &r.error {
         let _ = writeln!(out, "error: {e}");
@@ -36,8 +46,12 @@ pub fn render(r: &RunReport) -> String {
     }
     for n in &r.notices {
         match &n.error {
-            None => { let _ = writeln!(out, "  notice sent  {:?}", n.subject); }
-            Some(e) => { let _ = writeln!(out, "  notice FAILED {:?}: {e}", n.subject); }
+            None => {
+                let _ = writeln!(out, "  notice sent  {:?}", n.subject);
+            }
+            Some(e) => {
+                let _ = writeln!(out, "  notice FAILED {:?}: {e}", n.subject);
+            }
         }
     }
     out

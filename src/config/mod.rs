@@ -97,7 +97,10 @@ pub struct Schedule {
 #[derive(Debug, Clone)]
 pub enum WebhookAuth {
     Bearer(SecretString),
-    Basic { username: String, password: SecretString },
+    Basic {
+        username: String,
+        password: SecretString,
+    },
     /// Only with `allow_unauthenticated = true`; a warning is logged at start-up.
     None,
 }

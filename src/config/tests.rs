@@ -240,7 +240,18 @@ fn the_example_documents_every_key_and_only_real_keys() {
             documented.push(format!("{section}.{}", k.trim()));
         }
     }
-    for section in ["identitynow", "scim", "email", "sync", "log", "server", "trigger", "webhook", "poll", "store"] {
+    for section in [
+        "identitynow",
+        "scim",
+        "email",
+        "sync",
+        "log",
+        "server",
+        "trigger",
+        "webhook",
+        "poll",
+        "store",
+    ] {
         let keys = accepted_keys(section);
         assert!(
             keys.len() >= 2,
@@ -264,15 +275,40 @@ fn daemon_sections_validate_with_their_key() {
     let s = with("[trigger]\nschedule = \"*/15 * * * *\"\ntimezone = \"Europe/Berlin\"").unwrap();
     let sched = s.trigger.schedule.unwrap();
     assert_eq!(sched.timezone, chrono_tz::Europe::Berlin);
-    assert!(with("[trigger]\nschedule = \"0 */5 * * * *\"").unwrap().trigger.schedule.is_some());
-    assert_eq!(key_of(with("[trigger]\nschedule = \"every hour\"").unwrap_err()), "trigger.schedule");
-    assert_eq!(key_of(with("[trigger]\ntimezone = \"Mars/Olympus\"").unwrap_err()), "trigger.timezone");
-    assert_eq!(key_of(with("[server]\nlisten = \"localhost\"").unwrap_err()), "server.listen");
-    assert_eq!(key_of(with("[webhook]\nenabled = true").unwrap_err()), "webhook.token");
-    assert_eq!(key_of(with("[webhook]\nenabled = true\nauth = \"none\"").unwrap_err()), "webhook.auth");
-    let s = with("[webhook]\nenabled = true\nauth = \"none\"\nallow_unauthenticated = true").unwrap();
+    assert!(
+        with("[trigger]\nschedule = \"0 */5 * * * *\"")
+            .unwrap()
+            .trigger
+            .schedule
+            .is_some()
+    );
+    assert_eq!(
+        key_of(with("[trigger]\nschedule = \"every hour\"").unwrap_err()),
+        "trigger.schedule"
+    );
+    assert_eq!(
+        key_of(with("[trigger]\ntimezone = \"Mars/Olympus\"").unwrap_err()),
+        "trigger.timezone"
+    );
+    assert_eq!(
+        key_of(with("[server]\nlisten = \"localhost\"").unwrap_err()),
+        "server.listen"
+    );
+    assert_eq!(
+        key_of(with("[webhook]\nenabled = true").unwrap_err()),
+        "webhook.token"
+    );
+    assert_eq!(
+        key_of(with("[webhook]\nenabled = true\nauth = \"none\"").unwrap_err()),
+        "webhook.auth"
+    );
+    let s =
+        with("[webhook]\nenabled = true\nauth = \"none\"\nallow_unauthenticated = true").unwrap();
     assert!(matches!(s.webhook.auth, Some(WebhookAuth::None)));
-    assert_eq!(key_of(with("[poll]\nenabled = true\ninterval_secs = 1").unwrap_err()), "poll.interval_secs");
+    assert_eq!(
+        key_of(with("[poll]\nenabled = true\ninterval_secs = 1").unwrap_err()),
+        "poll.interval_secs"
+    );
     let s = load(MINIMAL, &[]).unwrap();
     assert!(s.webhook.auth.is_none() && s.poll.interval.is_none() && s.trigger.schedule.is_none());
     assert_eq!(s.server.listen.to_string(), "0.0.0.0:8080");

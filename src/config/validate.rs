@@ -1,8 +1,8 @@
 //! Turns [`RawSettings`] into [`Settings`], one section at a time; each check names its key.
 
 use super::raw::{
-    RawEmail, RawIdentityNow, RawLog, RawPoll, RawScim, RawServer, RawSettings, RawStore, RawSync, RawTrigger,
-    RawWebhook,
+    RawEmail, RawIdentityNow, RawLog, RawPoll, RawScim, RawServer, RawSettings, RawStore, RawSync,
+    RawTrigger, RawWebhook,
 };
 use super::*;
 use secrecy::ExposeSecret;
@@ -107,7 +107,18 @@ fn retry_policy(max_retries: Option<usize>, key: &str) -> R<RetryPolicy> {
     })
 }
 
-fn identitynow(r: RawIdentityNow) -> R<IdentityNowSettings> {
+fn identitynow(mut r: RawIdentityNow) -> R<IdentityNowSettings> {
+    // Checked in the order the keys appear in the file.
+    let tenant_url = http_url(r.tenant_url.take(), "identitynow.tenant_url")?;
+    let client_id = non_empty(r.client_id.take(), "identitynow.client_id")?;
+    let client_secret = required(
+        secret(
+            r.client_secret.take(),
+            r.client_secret_file.take(),
+            "identitynow.client_secret",
+        )?,
+        "identitynow.client_secret",
+    )?;
     let source = match (
         r.source_id.filter(|s| !s.trim().is_empty()),
         r.source_name.filter(|s| !s.trim().is_empty()),
@@ -151,16 +162,9 @@ fn identitynow(r: RawIdentityNow) -> R<IdentityNowSettings> {
         Some(f) => Some(f.trim().to_owned()),
     };
     Ok(IdentityNowSettings {
-        tenant_url: http_url(r.tenant_url, "identitynow.tenant_url")?,
-        client_id: non_empty(r.client_id, "identitynow.client_id")?,
-        client_secret: required(
-            secret(
-                r.client_secret,
-                r.client_secret_file,
-                "identitynow.client_secret",
-            )?,
-            "identitynow.client_secret",
-        )?,
+        tenant_url,
+        client_id,
+        client_secret,
         source,
         api_version,
         entitlement_filter,
@@ -244,6 +248,7 @@ fn email(mut r: RawEmail) -> R<EmailSettings> {
             "must contain {group}",
         ));
     }
+    let repeat = r.repeat.unwrap_or(true);
     let smtp = if r.enabled.unwrap_or(true) {
         Some(smtp(r)?)
     } else {
@@ -378,12 +383,20 @@ fn log(r: RawLog) -> R<LogSettings> {
 fn server(r: RawServer) -> R<ServerSettings> {
     let listen_text = r.listen.unwrap_or_else(|| "0.0.0.0:8080".into());
     let listen = listen_text.trim().parse().map_err(|_| {
-        ConfigError::new("server.listen", format!("must be an address and port like 0.0.0.0:8080, got {listen_text:?}"))
+        ConfigError::new(
+            "server.listen",
+            format!("must be an address and port like 0.0.0.0:8080, got {listen_text:?}"),
+        )
     })?;
     Ok(ServerSettings {
         listen,
         admin_token: secret(r.admin_token, r.admin_token_file, "server.admin_token")?,
-        shutdown_grace: Duration::from_secs(in_range(r.shutdown_grace_secs.unwrap_or(30), 1, 3600, "server.shutdown_grace_secs")?),
+        shutdown_grace: Duration::from_secs(in_range(
+            r.shutdown_grace_secs.unwrap_or(30),
+            1,
+            3600,
+            "server.shutdown_grace_secs",
+        )?),
         protect_dashboard: r.protect_dashboard.unwrap_or(false),
     })
 }
@@ -391,7 +404,10 @@ fn server(r: RawServer) -> R<ServerSettings> {
 fn trigger(r: RawTrigger) -> R<TriggerSettings> {
     let timezone_text = r.timezone.unwrap_or_else(|| "UTC".into());
     let timezone: chrono_tz::Tz = timezone_text.trim().parse().map_err(|_| {
-        ConfigError::new("trigger.timezone", format!("is not an IANA time zone name (e.g. Europe/Berlin): {timezone_text:?}"))
+        ConfigError::new(
+            "trigger.timezone",
+            format!("is not an IANA time zone name (e.g. Europe/Berlin): {timezone_text:?}"),
+        )
     })?;
     let schedule = match r.schedule.filter(|s| !s.trim().is_empty()) {
         None => None,
@@ -400,17 +416,34 @@ fn trigger(r: RawTrigger) -> R<TriggerSettings> {
                 .seconds(croner::parser::Seconds::Optional)
                 .build()
                 .parse(expression.trim())
-                .map_err(|e| ConfigError::new("trigger.schedule", format!("is not a cron expression ({e}): {expression:?}")))?;
-            Some(Schedule { expression: expression.trim().to_owned(), cron, timezone })
+                .map_err(|e| {
+                    ConfigError::new(
+                        "trigger.schedule",
+                        format!("is not a cron expression ({e}): {expression:?}"),
+                    )
+                })?;
+            Some(Schedule {
+                expression: expression.trim().to_owned(),
+                cron,
+                timezone,
+            })
         }
     };
     Ok(TriggerSettings { schedule })
 }
 
 fn webhook(r: RawWebhook) -> R<WebhookSettings> {
-    let max_body_bytes = in_range(r.max_body_kib.unwrap_or(256), 1, 10_240, "webhook.max_body_kib")? * 1024;
+    let max_body_bytes = in_range(
+        r.max_body_kib.unwrap_or(256),
+        1,
+        10_240,
+        "webhook.max_body_kib",
+    )? * 1024;
     if !r.enabled.unwrap_or(false) {
-        return Ok(WebhookSettings { auth: None, max_body_bytes });
+        return Ok(WebhookSettings {
+            auth: None,
+            max_body_bytes,
+        });
     }
     let token = secret(r.token, r.token_file, "webhook.token")?;
     let password = secret(r.password, r.password_file, "webhook.password")?;
@@ -428,16 +461,30 @@ fn webhook(r: RawWebhook) -> R<WebhookSettings> {
             ));
         }
         other => {
-            return Err(ConfigError::new("webhook.auth", format!("must be `bearer`, `basic` or `none`, got {other:?}")));
+            return Err(ConfigError::new(
+                "webhook.auth",
+                format!("must be `bearer`, `basic` or `none`, got {other:?}"),
+            ));
         }
     };
-    Ok(WebhookSettings { auth: Some(auth), max_body_bytes })
+    Ok(WebhookSettings {
+        auth: Some(auth),
+        max_body_bytes,
+    })
 }
 
 fn poll(r: RawPoll) -> R<PollSettings> {
-    let interval = in_range(r.interval_secs.unwrap_or(300), 10, 86_400, "poll.interval_secs")?;
+    let interval = in_range(
+        r.interval_secs.unwrap_or(300),
+        10,
+        86_400,
+        "poll.interval_secs",
+    )?;
     Ok(PollSettings {
-        interval: r.enabled.unwrap_or(false).then(|| Duration::from_secs(interval)),
+        interval: r
+            .enabled
+            .unwrap_or(false)
+            .then(|| Duration::from_secs(interval)),
         start_group_aggregation: r.start_group_aggregation.unwrap_or(false),
         aggregation_timeout: Duration::from_secs(in_range(
             r.aggregation_timeout_secs.unwrap_or(1800),
@@ -455,6 +502,11 @@ fn store(r: RawStore) -> R<StoreSettings> {
     }
     Ok(StoreSettings {
         path: path.into(),
-        retention_days: in_range(r.retention_days.unwrap_or(90), 1, 36_500, "store.retention_days")?,
+        retention_days: in_range(
+            r.retention_days.unwrap_or(90),
+            1,
+            36_500,
+            "store.retention_days",
+        )?,
     })
 }

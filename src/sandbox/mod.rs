@@ -112,6 +112,7 @@ impl Sandbox {
             token_lifetime: opts.token_lifetime,
             rate_limit: opts.rate_limit,
             faults: opts.idn_faults.clone(),
+            aggregation_delay: Duration::from_secs(3),
             sources: vec![
                 tenant::SimSource {
                     id: AD_SOURCE_ID.into(),
@@ -193,8 +194,12 @@ mode = "digest"
 
     /// Settings parsed from [`Sandbox::config_toml`], with the given environment overrides.
     pub fn settings(&self, overrides: &[(&str, &str)]) -> crate::config::Settings {
-        let env = overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        crate::config::Settings::from_toml_and_env(&self.config_toml(), &env).expect("the sandbox writes a valid configuration")
+        let env = overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        crate::config::Settings::from_toml_and_env(&self.config_toml(), &env)
+            .expect("the sandbox writes a valid configuration")
     }
 
     /// Stops the three servers and waits for them.

@@ -15,11 +15,23 @@ use std::sync::{Arc, Mutex, MutexGuard};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot create the store's folder {path}: {source}")]
-    Folder { path: String, source: std::io::Error },
+    Folder {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("store {path}: {source}")]
-    Sqlite { path: String, source: rusqlite::Error },
-    #[error("store {path} has schema version {found}, newer than this groupsync knows ({known}); upgrade groupsync")]
-    TooNew { path: String, found: i64, known: i64 },
+    Sqlite {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "store {path} has schema version {found}, newer than this groupsync knows ({known}); upgrade groupsync"
+    )]
+    TooNew {
+        path: String,
+        found: i64,
+        known: i64,
+    },
 }
 
 /// A handle on the store; cheap to clone.
@@ -40,25 +52,43 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let shown = path.display().to_string();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder { path: dir.display().to_string(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
+                path: dir.display().to_string(),
+                source,
+            })?;
         }
-        let conn = Connection::open(path).map_err(|source| StoreError::Sqlite { path: shown.clone(), source })?;
+        let conn = Connection::open(path).map_err(|source| StoreError::Sqlite {
+            path: shown.clone(),
+            source,
+        })?;
         Self::init(conn, shown)
     }
 
     /// A private in-memory store (tests, dry runs without a configured store).
     pub fn in_memory() -> Result<Store, StoreError> {
-        let conn = Connection::open_in_memory().map_err(|source| StoreError::Sqlite { path: ":memory:".into(), source })?;
+        let conn = Connection::open_in_memory().map_err(|source| StoreError::Sqlite {
+            path: ":memory:".into(),
+            source,
+        })?;
         Self::init(conn, ":memory:".into())
     }
 
     fn init(mut conn: Connection, path: String) -> Result<Store, StoreError> {
-        let wrap = |source| StoreError::Sqlite { path: path.clone(), source };
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(wrap)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(wrap)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(wrap)?;
+        let wrap = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(wrap)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(wrap)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(wrap)?;
         migrations::apply(&mut conn, &path)?;
-        Ok(Store { conn: Arc::new(Mutex::new(conn)), path: path.into() })
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+            path: path.into(),
+        })
     }
 
     pub fn path(&self) -> &str {
@@ -71,13 +101,20 @@ impl Store {
     }
 
     pub(crate) fn err(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sqlite { path: self.path.to_string(), source }
+        StoreError::Sqlite {
+            path: self.path.to_string(),
+            source,
+        }
     }
 
     /// A small named value that must survive a restart (e.g. the last aggregation seen).
     pub fn get_state(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.conn()
-            .query_row("SELECT value FROM state WHERE key = ?1", params![key], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM state WHERE key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(|e| self.err(e))
     }

@@ -9,7 +9,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 pub async fn sandbox(opts: SandboxOptions) -> Sandbox {
-    Sandbox::start(opts).await.expect("sandbox starts on 127.0.0.1")
+    Sandbox::start(opts)
+        .await
+        .expect("sandbox starts on 127.0.0.1")
 }
 
 pub fn settings(sb: &Sandbox, overrides: &[(&str, &str)]) -> Arc<Settings> {
@@ -21,7 +23,11 @@ pub fn as_source(names: &[String]) -> Vec<SourceGroup> {
     names
         .iter()
         .enumerate()
-        .map(|(i, n)| SourceGroup { id: format!("{i}"), name: n.clone(), value: None })
+        .map(|(i, n)| SourceGroup {
+            id: format!("{i}"),
+            name: n.clone(),
+            value: None,
+        })
         .collect()
 }
 
@@ -39,7 +45,10 @@ pub fn expected_creates(groups: &[String], existing: &[String], max_name_length:
 pub fn assert_no_duplicates(names: impl IntoIterator<Item = String>) {
     let mut seen = HashSet::new();
     for n in names {
-        assert!(seen.insert(fold_name(&n)), "group {n:?} exists twice in the target");
+        assert!(
+            seen.insert(fold_name(&n)),
+            "group {n:?} exists twice in the target"
+        );
     }
 }
 
@@ -50,7 +59,9 @@ pub fn peer(var: &str) -> Option<String> {
         Ok(v) if !v.is_empty() => Some(v),
         _ => {
             if std::env::var("GROUPSYNC_REQUIRE_PEERS").as_deref() == Ok("1") {
-                panic!("{var} is not set but GROUPSYNC_REQUIRE_PEERS=1: the CI peers did not start");
+                panic!(
+                    "{var} is not set but GROUPSYNC_REQUIRE_PEERS=1: the CI peers did not start"
+                );
             }
             eprintln!("{var} not set: this test needs the peers that .ci/run starts; not run here");
             None

@@ -13,6 +13,7 @@ fn settings(mode: EmailMode) -> EmailSettings {
         digest_subject_template:
             "{created} created, {existing} existing, {skipped} skipped, {failed} failed ({source})"
                 .into(),
+        repeat: true,
     }
 }
 
@@ -55,6 +56,7 @@ fn report(outcomes: Vec<GroupOutcome>) -> RunReport {
             name: "Corp AD".into(),
         }),
         outcomes,
+        notices: vec![],
         error: None,
     }
 }
