@@ -71,7 +71,7 @@ async fn demo(sb: &Sandbox, args: &DemoArgs) -> ExitCode {
         let req = RunRequest::new("demo", false);
         let report = syncer.run(&req, &Quiet).await;
         println!("\n== {pass} pass ==");
-        print!("{}", summary::render(&report));
+        print!("{}", summary::render(&report, Some(12)));
         ok &= report.status() == RunStatus::Succeeded;
         let mail = sb.smtp.messages();
         println!(
@@ -79,12 +79,7 @@ async fn demo(sb: &Sandbox, args: &DemoArgs) -> ExitCode {
             mail.len() - before
         );
         for m in &mail[before..] {
-            println!(
-                "To: {}\nSubject: {}\n{}\n",
-                m.rcpt_to.join(", "),
-                m.subject().unwrap_or_default(),
-                m.body_text().trim_end()
-            );
+            print_mail(m);
         }
     }
     println!("SCIM server now holds {} groups", sb.scim.groups().len());
@@ -93,4 +88,19 @@ async fn demo(sb: &Sandbox, args: &DemoArgs) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// A received message, its body cut after 20 lines.
+fn print_mail(m: &crate::sandbox::smtp::ReceivedMail) {
+    println!("To: {}", m.rcpt_to.join(", "));
+    println!("Subject: {}", m.subject().unwrap_or_default());
+    let body = m.body_text();
+    let lines: Vec<&str> = body.trim_end().lines().collect();
+    for line in lines.iter().take(20) {
+        println!("{line}");
+    }
+    if lines.len() > 20 {
+        println!("[… {} more lines]", lines.len() - 20);
+    }
+    println!();
 }

@@ -145,7 +145,7 @@ pub(crate) async fn run_once(
             serde_json::to_string_pretty(&report).unwrap_or_default()
         );
     } else {
-        print!("{}", summary::render(&report));
+        print!("{}", summary::render(&report, None));
     }
     match report.status() {
         RunStatus::Succeeded | RunStatus::DryRun => ExitCode::SUCCESS,

@@ -4,7 +4,8 @@ use crate::report::{Outcome, RunReport};
 use std::fmt::Write;
 
 /// Names are quoted with Rust's escaping so tabs, newlines and trailing spaces stay visible.
-pub fn render(r: &RunReport) -> String {
+/// At most `limit` groups are listed (all when `None`), the rest counted.
+pub fn render(r: &RunReport, limit: Option<usize>) -> String {
     let mut out = String::new();
     let c = r.counts();
     let source = r
@@ -33,16 +34,31 @@ pub fn render(r: &RunReport) -> String {
         "created {}  would create {}  existed {}  skipped {}  failed {}",
         c.created, c.would_create, c.existed, c.skipped, c.failed
     );
+    let mut listed = 0;
+    let mut unlisted = 0;
     for o in &r.outcomes {
+        if matches!(o.outcome, Outcome::Existed { .. }) && !r.dry_run {
+            continue;
+        }
+        if limit.is_some_and(|l| listed >= l) {
+            unlisted += 1;
+            continue;
+        }
+        listed += 1;
         let line = match &o.outcome {
             Outcome::Created { scim_id } => format!("  created      {:?} -> {scim_id}", o.name),
             Outcome::WouldCreate => format!("  would create {:?}", o.name),
             Outcome::Skipped { reason } => format!("  skipped      {:?}: {reason}", o.name),
             Outcome::Failed { error } => format!("  failed       {:?}: {error}", o.name),
-            Outcome::Existed { .. } if !r.dry_run => continue,
             Outcome::Existed { scim_id } => format!("  exists       {:?} ({scim_id})", o.name),
         };
         let _ = writeln!(out, "{line}");
+    }
+    if unlisted > 0 {
+        let _ = writeln!(
+            out,
+            "  … and {unlisted} more (groupsync run --json lists them all)"
+        );
     }
     for n in &r.notices {
         match &n.error {
