@@ -5,12 +5,13 @@
 //! up first, and only re-posted if it is still missing.
 
 use crate::domain::SourceGroup;
-use crate::plan::{Action, Plan};
+use crate::plan::{Action, Plan, Planned};
 use crate::report::{GroupOutcome, Outcome};
 use crate::retry::{Classify, Disposition, RetryPolicy};
 use crate::scim::{self, CreateOutcome};
 use crate::telemetry::event;
 use futures_util::StreamExt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy)]
@@ -22,33 +23,42 @@ pub struct ApplyOptions {
 }
 
 /// One outcome per planned group, in plan order. `on_done` is called after each create.
-pub async fn apply(
-    plan: &Plan,
+pub async fn apply<'a>(
+    plan: &'a Plan,
     target: &scim::Client,
     opts: ApplyOptions,
     on_done: &(dyn Fn(usize) + Send + Sync),
 ) -> Vec<GroupOutcome> {
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    futures_util::stream::iter(&plan.items)
-        .map(|item| async {
+    let done = AtomicUsize::new(0);
+    let one = |(i, item): (usize, &'a Planned)| {
+        let done = &done;
+        async move {
             let outcome = match &item.action {
                 Action::Create if opts.dry_run => Outcome::WouldCreate,
                 Action::Create => {
                     let o = create(target, &item.group, &opts.retry).await;
-                    on_done(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
+                    on_done(done.fetch_add(1, Ordering::Relaxed) + 1);
                     o
                 }
                 other => settled(other),
             };
-            GroupOutcome {
+            let outcome = GroupOutcome {
                 source_id: item.group.id.clone(),
                 name: item.group.name.clone(),
                 outcome,
-            }
-        })
-        .buffered(opts.concurrency.max(1))
-        .collect()
-        .await
+            };
+            (i, outcome)
+        }
+    };
+    // Unordered, so one slow create does not hold up the others; sorted back afterwards.
+    let mut outcomes: Vec<(usize, GroupOutcome)> =
+        futures_util::stream::iter(plan.items.iter().enumerate())
+            .map(one)
+            .buffer_unordered(opts.concurrency.max(1))
+            .collect()
+            .await;
+    outcomes.sort_by_key(|(i, _)| *i);
+    outcomes.into_iter().map(|(_, o)| o).collect()
 }
 
 /// The outcome of an action that needs no write.

@@ -101,7 +101,7 @@ async fn transient_faults_are_retried_and_the_run_completes() {
     )
     .unwrap();
     opts.scim_faults.rules =
-        groupsync::sandbox::faults::FaultPlan::parse("503@17:/scim/v2/Groups").unwrap();
+        groupsync::sandbox::faults::FaultPlan::parse("503@53:/scim/v2/Groups").unwrap();
     let expected = expected_creates(&opts.groups, &opts.existing, 256);
     let sb = sandbox(opts).await;
     let syncer = Syncer::new(settings(&sb, &[])).unwrap();
