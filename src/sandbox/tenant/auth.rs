@@ -4,10 +4,10 @@
 //! Credentials are accepted wherever real clients put them: an urlencoded body, the query
 //! string, or HTTP Basic (the oauth2 crate's default).
 
-use super::b64;
 use super::catalog::stable_id;
 use super::errors::ApiError;
 use super::state::{AppState, lock};
+use crate::sandbox::b64;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, Request, State};

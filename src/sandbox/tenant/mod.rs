@@ -9,7 +9,6 @@
 
 mod api;
 mod auth;
-mod b64;
 mod catalog;
 mod errors;
 mod events;

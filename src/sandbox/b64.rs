@@ -1,6 +1,6 @@
-//! Just enough base64 for the token endpoint: decoding HTTP Basic credentials and
-//! encoding the parts of a JWT-looking access token. Written here to avoid a dependency
-//! for some twenty lines.
+//! Just enough base64 for the sandbox: HTTP Basic credentials and JWT-looking tokens in
+//! the tenant, `B` encoded-words and base64 bodies in the SMTP sink. Written here to avoid
+//! a dependency for some twenty lines.
 
 const STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -22,12 +22,13 @@ pub fn encode_url(bytes: &[u8]) -> String {
     out
 }
 
-/// Decodes standard base64 (padding optional); `None` on any character outside the alphabet.
+/// Decodes standard base64: padding optional, whitespace (line breaks in a mail body)
+/// ignored; `None` on any other character outside the alphabet.
 pub fn decode(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim_end_matches('=');
+    let text = text.trim_end().trim_end_matches('=');
     let mut out = Vec::with_capacity(text.len() * 3 / 4);
     let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.bytes() {
+    for c in text.bytes().filter(|c| !c.is_ascii_whitespace()) {
         let v = STD.iter().position(|&s| s == c)? as u32;
         acc = (acc << 6) | v;
         bits += 6;
@@ -55,5 +56,6 @@ mod tests {
         assert_eq!(decode("Zm9vYmFy").as_deref(), Some(&b"foobar"[..]));
         assert_eq!(decode("dXNlcjpwYXNz").as_deref(), Some(&b"user:pass"[..]));
         assert_eq!(decode("no*pe"), None);
+        assert_eq!(decode("Zm9v\r\n YmFy").as_deref(), Some(&b"foobar"[..]));
     }
 }
