@@ -12,7 +12,10 @@ use crate::notify::{self, Mailer};
 use crate::plan::{self, Lookups, Rules};
 use crate::report::{NoticeOutcome, RunReport, SourceInfo};
 use crate::retry::{Classify, Disposition};
-use crate::scim;
+use crate::scim::{self, ScimError};
+
+/// Page size when listing every target group (the fallback for unfilterable names).
+const LISTING_PAGE_SIZE: usize = 500;
 use crate::telemetry::{self, event};
 use chrono::Utc;
 use futures_util::StreamExt;
@@ -182,6 +185,7 @@ impl Syncer {
             })
             .buffer_unordered(self.settings.sync.lookup_concurrency);
         let mut first_error = None;
+        let mut unfilterable = vec![];
         while let Some((key, result)) = results.next().await {
             done += 1;
             progress.checked(done, total);
@@ -192,12 +196,20 @@ impl Syncer {
                         "the SCIM target refused our credentials; nothing was changed: {e}"
                     ));
                 }
+                Err(ScimError::InvalidFilter { .. }) => {
+                    unfilterable.push(key);
+                    continue;
+                }
                 Err(e) => {
                     first_error.get_or_insert_with(|| e.to_string());
                     Err(e.to_string())
                 }
             };
             lookups.insert(key, result);
+        }
+        drop(results);
+        if !unfilterable.is_empty() {
+            self.look_up_by_listing(unfilterable, &mut lookups).await;
         }
         if total > 0 && lookups.values().all(|l| l.is_err()) {
             let e = first_error.unwrap_or_default();
@@ -206,6 +218,29 @@ impl Syncer {
             ));
         }
         Ok(lookups)
+    }
+
+    /// Some servers cannot filter on names with special characters (400 invalidFilter);
+    /// for those names, list every group once and compare locally, as RFC 7644 allows.
+    async fn look_up_by_listing(&self, keys: Vec<String>, lookups: &mut Lookups) {
+        tracing::warn!(
+            names = keys.len(),
+            "the SCIM target refused the filter for some names; comparing against a full listing"
+        );
+        let listing = self.target.list_groups(LISTING_PAGE_SIZE).await;
+        for key in keys {
+            let result = match &listing {
+                Ok(all) => Ok(all
+                    .iter()
+                    .filter(|g| fold_name(&g.display_name) == key)
+                    .cloned()
+                    .collect()),
+                Err(e) => Err(format!(
+                    "the filter was refused and listing the groups failed: {e}"
+                )),
+            };
+            lookups.insert(key, result);
+        }
     }
 
     async fn notify(&self, report: &RunReport) -> Vec<NoticeOutcome> {

@@ -338,3 +338,86 @@ async fn bad_identitynow_credentials_fail_clearly() {
     );
     sb.stop().await;
 }
+
+#[tokio::test]
+async fn names_the_target_cannot_filter_on_are_compared_against_a_full_listing() {
+    use serde_json::json;
+    use wiremock::matchers::{method, path, query_param, query_param_is_missing};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let awkward = "quote \" name";
+    let sb = sandbox(SandboxOptions {
+        groups: vec!["plain".into(), awkward.into()],
+        ..SandboxOptions::default()
+    })
+    .await;
+    let scim = MockServer::start().await;
+    let list = |items: serde_json::Value| {
+        ResponseTemplate::new(200).set_body_json(
+            json!({"totalResults": items.as_array().unwrap().len(), "Resources": items}),
+        )
+    };
+    Mock::given(method("GET"))
+        .and(path("/scim/v2/Groups"))
+        .and(query_param(
+            "filter",
+            format!("displayName eq {}", serde_json::to_string(awkward).unwrap()),
+        ))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_json(json!({"status": "400", "scimType": "invalidFilter"})),
+        )
+        .mount(&scim)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/scim/v2/Groups"))
+        .and(query_param("filter", "displayName eq \"plain\""))
+        .respond_with(list(json!([])))
+        .mount(&scim)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/scim/v2/Groups"))
+        .and(query_param_is_missing("filter"))
+        .respond_with(list(json!([{"id": "t-9", "displayName": "QUOTE \" NAME"}, {"id": "t-1", "displayName": "other"}])))
+        .expect(1..)
+        .mount(&scim)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/scim/v2/Groups"))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"id": "n-1", "displayName": "plain"})),
+        )
+        .expect(1)
+        .mount(&scim)
+        .await;
+    let base = format!("{}/scim/v2", scim.uri());
+    let syncer = Syncer::new(settings(&sb, &[("GROUPSYNC_SCIM__BASE_URL", &base)])).unwrap();
+    let report = syncer.run(&req(false), &Quiet).await;
+    assert_eq!(
+        report.status(),
+        RunStatus::Succeeded,
+        "{:?}",
+        report.outcomes
+    );
+    let by_name = |n: &str| {
+        report
+            .outcomes
+            .iter()
+            .find(|o| o.name == n)
+            .unwrap()
+            .outcome
+            .clone()
+    };
+    assert_eq!(
+        by_name(awkward),
+        Outcome::Existed {
+            scim_id: "t-9".into()
+        }
+    );
+    assert_eq!(
+        by_name("plain"),
+        Outcome::Created {
+            scim_id: "n-1".into()
+        }
+    );
+    sb.stop().await;
+}
