@@ -1,0 +1,91 @@
+//! Throughput of a whole run against the sandbox, with a per-request latency like a real
+//! tenant and SCIM server. Prints one line per scenario; speed targets live here, not in
+//! timed tests.
+//!
+//! `cargo bench --bench sync` (release build). Traffic stays on 127.0.0.1.
+
+use groupsync::sandbox::faults::FaultPlan;
+use groupsync::sandbox::{Sandbox, SandboxOptions};
+use groupsync::sync::{Quiet, RunRequest, Syncer};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Scenario {
+    name: &'static str,
+    groups: usize,
+    existing: usize,
+    latency_ms: u64,
+    env: &'static [(&'static str, &'static str)],
+}
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "2000 groups, no latency",
+        groups: 2000,
+        existing: 200,
+        latency_ms: 0,
+        env: &[],
+    },
+    Scenario {
+        name: "2000 groups, 20 ms per request",
+        groups: 2000,
+        existing: 200,
+        latency_ms: 20,
+        env: &[],
+    },
+    Scenario {
+        name: "2000 groups, 20 ms, 16 lookups / 8 creates in flight",
+        groups: 2000,
+        existing: 200,
+        latency_ms: 20,
+        env: &[
+            ("GROUPSYNC_SYNC__LOOKUP_CONCURRENCY", "16"),
+            ("GROUPSYNC_SYNC__CREATE_CONCURRENCY", "8"),
+        ],
+    },
+];
+
+async fn measure(s: &Scenario) {
+    let mut opts = SandboxOptions::seeded(s.groups, s.existing, 42);
+    let latency = Duration::from_millis(s.latency_ms);
+    opts.idn_faults = FaultPlan {
+        latency,
+        rules: vec![],
+    };
+    opts.scim_faults = FaultPlan {
+        latency,
+        rules: vec![],
+    };
+    let sb = Sandbox::start(opts).await.expect("sandbox starts");
+    let mut env = vec![("GROUPSYNC_EMAIL__ENABLED", "false")];
+    env.extend_from_slice(s.env);
+    let syncer = Syncer::new(Arc::new(sb.settings(&env))).expect("settings are valid");
+    for pass in ["first (creates)", "second (no-op)"] {
+        let start = Instant::now();
+        let report = syncer.run(&RunRequest::new("bench", false), &Quiet).await;
+        let secs = start.elapsed().as_secs_f64();
+        let c = report.counts();
+        println!(
+            "{:<55} {pass:<16} {secs:>7.2} s  {:>7.0} groups/s  created {:>5}  existed {:>5}  requests idn {:>5} scim {:>6}",
+            s.name,
+            c.source as f64 / secs,
+            c.created,
+            c.existed,
+            sb.tenant.request_count(),
+            sb.scim.request_count(),
+        );
+    }
+    sb.stop().await;
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        for s in SCENARIOS {
+            measure(s).await;
+        }
+    });
+}
