@@ -694,3 +694,86 @@ async fn a_group_aggregation_is_started_and_waited_for() {
     }
     sb.stop().await;
 }
+
+/// The address in the "listening" log line, from `--log-format json` output.
+fn listening_on(line: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(line).ok()?;
+    let fields = &v["fields"];
+    if fields["message"] != "groupsync serve is listening" {
+        return None;
+    }
+    fields["listen"].as_str().map(String::from)
+}
+
+#[tokio::test]
+async fn the_serve_command_listens_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let sb = sandbox(SandboxOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("groupsync.toml");
+    let store = dir.path().join("groupsync.db");
+    let toml = format!(
+        "{}\n[server]\nlisten = \"127.0.0.1:0\"\nshutdown_grace_secs = 5\n\n[store]\npath = {:?}\n",
+        sb.config_toml(),
+        store.to_str().unwrap()
+    );
+    std::fs::write(&cfg, toml).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_groupsync"));
+    cmd.env_remove("RUST_LOG").env_remove("GROUPSYNC_CONFIG");
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("GROUPSYNC_")) {
+        cmd.env_remove(k);
+    }
+    let mut child = cmd
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "serve",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let reader = std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        let mut lines = vec![];
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(addr) = listening_on(&line) {
+                tx.take().map(|tx| tx.send(addr));
+            }
+            lines.push(line);
+        }
+        lines
+    });
+    let addr = tokio::time::timeout(PATIENCE, rx)
+        .await
+        .expect("the daemon says where it listens")
+        .expect("the daemon started");
+    assert_eq!(
+        get(&format!("http://{addr}/healthz")).await,
+        (200, "ok".into())
+    );
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(PATIENCE, tokio::task::spawn_blocking(move || child.wait()))
+        .await
+        .expect("the daemon exits after SIGTERM")
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let lines = reader.join().unwrap();
+    assert!(
+        lines.iter().any(|l| l.contains("groupsync serve stopped")),
+        "{lines:#?}"
+    );
+    sb.stop().await;
+}
