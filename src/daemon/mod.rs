@@ -30,6 +30,7 @@ use crate::sync::{SetupError, Syncer};
 use crate::telemetry::{self, daemon as log};
 use coordinator::Coordinator;
 use health::Health;
+use metrics_exporter_prometheus::PrometheusHandle;
 use poll::{OwnAggregations, Poller};
 use runner::{RunProgress, SyncRunner};
 use source::AdSource;
@@ -78,6 +79,7 @@ pub struct Daemon {
     store: Store,
     health: Arc<Health>,
     own: Arc<OwnAggregations>,
+    metrics: PrometheusHandle,
 }
 
 impl Daemon {
@@ -112,6 +114,7 @@ impl Daemon {
             store,
             health,
             own,
+            metrics: telemetry::prometheus(),
         })
     }
 
@@ -158,15 +161,7 @@ impl Daemon {
             let runner = Arc::new(self.runner.clone());
             tokio::spawn(async move { coordinator.drive(runner, token, grace).await })
         };
-        let app = Arc::new(http::App {
-            settings: self.settings.clone(),
-            coordinator: self.coordinator.clone(),
-            source: self.source.clone(),
-            health: self.health.clone(),
-            metrics: telemetry::prometheus(),
-            progress: self.runner.progress(),
-        });
-        let server = axum::serve(listener, http::router(app))
+        let server = axum::serve(listener, http::router(self.app()))
             .with_graceful_shutdown(stop.clone().cancelled_owned())
             .into_future();
         let mut server = tokio::spawn(server);
@@ -174,6 +169,7 @@ impl Daemon {
             result = &mut server => Some(result),
             _ = stop.cancelled() => None,
         };
+        // From here on everything ends within the grace period.
         stop.cancel();
         log::stopping(grace.as_secs());
         let deadline = Instant::now() + grace;
@@ -184,6 +180,17 @@ impl Daemon {
         }
         log::stopped();
         result
+    }
+
+    fn app(&self) -> Arc<http::App> {
+        Arc::new(http::App {
+            settings: self.settings.clone(),
+            coordinator: self.coordinator.clone(),
+            source: self.source.clone(),
+            health: self.health.clone(),
+            metrics: self.metrics.clone(),
+            progress: self.runner.progress(),
+        })
     }
 
     fn describe_triggers(&self) -> String {
@@ -224,9 +231,8 @@ impl Daemon {
                 _ = source.id() => {}
             }
         }));
-        let token = stop.clone();
+        let (token, handle) = (stop.clone(), self.metrics.clone());
         loops.push(tokio::spawn(async move {
-            let handle = telemetry::prometheus();
             let mut ticks = tokio::time::interval(METRICS_UPKEEP);
             loop {
                 tokio::select! {

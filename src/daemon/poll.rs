@@ -205,15 +205,13 @@ impl Poller {
         match self.coordinator.trigger(TriggerKind::Poll) {
             Ok(run_id) => {
                 let mut awaiting = self.awaiting.lock().unwrap_or_else(|p| p.into_inner());
-                match awaiting.as_mut().filter(|a| a.run_id == run_id) {
-                    Some(a) => a.marks.extend(marks),
-                    None => {
-                        *awaiting = Some(Awaiting {
-                            run_id: run_id.clone(),
-                            marks,
-                        })
-                    }
-                }
+                // A later run also covers what an earlier one was awaited for.
+                let mut all = awaiting.take().map(|a| a.marks).unwrap_or_default();
+                all.extend(marks);
+                *awaiting = Some(Awaiting {
+                    run_id: run_id.clone(),
+                    marks: all,
+                });
                 PollOutcome::Triggered(run_id)
             }
             Err(e) => PollOutcome::Failed(e.to_string()),
