@@ -20,6 +20,7 @@
 pub mod apply;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod domain;
 pub mod identitynow;
 pub mod notify;

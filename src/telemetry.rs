@@ -1,9 +1,12 @@
 //! Logging set-up and every log event and metric a run emits, defined in one place.
 //!
 //! Logs go to stderr (stdout carries the summary); every line of a run is inside the
-//! `run` span, so it carries the run id in both text and JSON output.
+//! `run` span, so it carries the run id in both text and JSON output. The daemon's own
+//! events (triggers, webhook deliveries, polling, the schedule) are in [`daemon`].
 
 use crate::config::LogFormat;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. `RUST_LOG`, when set, overrides `level`.
@@ -38,6 +41,71 @@ pub mod metric {
     pub const LAST_SUCCESS: &str = "groupsync_last_success_timestamp_seconds";
     pub const UPSTREAM_REQUESTS: &str = "groupsync_upstream_requests_total";
     pub const NOTICES: &str = "groupsync_notices_total";
+    /// Triggers received, by `kind` and `result` (`queued`, `coalesced`, `refused`).
+    pub const TRIGGERS: &str = "groupsync_triggers_total";
+    /// Webhook deliveries, by `result` (`accepted`, `unauthorized`, `bad_request`,
+    /// `too_large`, `other_source`, `not_success`, `refused`).
+    pub const WEBHOOK_EVENTS: &str = "groupsync_webhook_events_total";
+    /// Task-status polls, by `result` (`new`, `unchanged`, `baseline`, `failed`).
+    pub const POLLS: &str = "groupsync_polls_total";
+    /// Group aggregations started before scheduled runs, by `result`.
+    pub const AGGREGATIONS: &str = "groupsync_group_aggregations_total";
+    /// 1 while a run is in progress.
+    pub const RUN_IN_PROGRESS: &str = "groupsync_run_in_progress";
+    /// When the schedule fires next (Unix seconds).
+    pub const NEXT_SCHEDULED: &str = "groupsync_next_scheduled_timestamp_seconds";
+}
+
+/// Bucket bounds of the run duration histogram, in seconds.
+const RUN_DURATION_BUCKETS: [f64; 10] = [
+    1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+];
+
+/// The process's Prometheus recorder, installed globally the first time it is asked for
+/// (the metric macros write to the global recorder, so there can be only one).
+pub fn prometheus() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full(metric::RUN_DURATION.into()),
+                    &RUN_DURATION_BUCKETS,
+                )
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!(
+                    "another metrics recorder was installed first; /metrics stays empty"
+                );
+            }
+            describe();
+            handle
+        })
+        .clone()
+}
+
+/// The HELP lines of `/metrics`.
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(metric::RUNS, "Runs finished, by trigger and outcome");
+    describe_counter!(metric::GROUPS, "Source groups handled, by outcome");
+    describe_histogram!(metric::RUN_DURATION, "How long runs took, in seconds");
+    describe_gauge!(
+        metric::LAST_SUCCESS,
+        "When the last fully successful run finished"
+    );
+    describe_counter!(metric::NOTICES, "Email notices, by result");
+    describe_counter!(metric::TRIGGERS, "Triggers received, by kind and result");
+    describe_counter!(metric::WEBHOOK_EVENTS, "Webhook deliveries, by result");
+    describe_counter!(metric::POLLS, "Task-status polls, by result");
+    describe_counter!(
+        metric::AGGREGATIONS,
+        "Group aggregations started before scheduled runs"
+    );
+    describe_gauge!(metric::RUN_IN_PROGRESS, "1 while a run is in progress");
+    describe_gauge!(metric::NEXT_SCHEDULED, "When the schedule fires next");
 }
 
 /// The log events of a run, each with its metric.
@@ -105,5 +173,127 @@ pub mod event {
         if status == RunStatus::Succeeded {
             metrics::gauge!(metric::LAST_SUCCESS).set(report.finished_at.timestamp() as f64);
         }
+    }
+}
+
+/// The daemon's log events (`groupsync serve`), each with its metric.
+pub mod daemon {
+    use super::metric;
+    use crate::domain::RunId;
+    use chrono::{DateTime, Utc};
+
+    pub fn started(listen: &str, triggers: &str) {
+        tracing::info!(listen, triggers, "groupsync serve is listening");
+    }
+
+    pub fn unauthenticated_webhook() {
+        tracing::warn!(
+            "the webhook accepts events without credentials (webhook.allow_unauthenticated)"
+        );
+    }
+
+    pub fn stopping(grace_secs: u64) {
+        tracing::info!(
+            grace_secs,
+            "stopping: no new runs; waiting for the run in progress"
+        );
+    }
+
+    pub fn stopped() {
+        tracing::info!("groupsync serve stopped");
+    }
+
+    pub fn trigger_queued(kind: &str, run_id: &RunId) {
+        tracing::info!(run_id = %run_id, kind, "trigger queued a run");
+        metrics::counter!(metric::TRIGGERS, "kind" => kind.to_owned(), "result" => "queued")
+            .increment(1);
+    }
+
+    pub fn trigger_coalesced(kind: &str, run_id: &RunId, trigger: &str) {
+        tracing::info!(run_id = %run_id, kind, trigger, "trigger joined the pending run");
+        metrics::counter!(metric::TRIGGERS, "kind" => kind.to_owned(), "result" => "coalesced")
+            .increment(1);
+    }
+
+    pub fn trigger_refused(kind: &str) {
+        tracing::info!(kind, "trigger refused: shutting down");
+        metrics::counter!(metric::TRIGGERS, "kind" => kind.to_owned(), "result" => "refused")
+            .increment(1);
+    }
+
+    pub fn pending_dropped(run_id: &RunId, trigger: &str) {
+        tracing::warn!(
+            run_id = %run_id,
+            trigger,
+            "pending run dropped at shutdown; the schedule or polling catches up"
+        );
+    }
+
+    pub fn run_in_progress(yes: bool) {
+        metrics::gauge!(metric::RUN_IN_PROGRESS).set(if yes { 1.0 } else { 0.0 });
+    }
+
+    pub fn run_interrupted(grace_secs: u64) {
+        tracing::error!(
+            grace_secs,
+            "the run did not finish within the shutdown grace period and was stopped"
+        );
+    }
+
+    pub fn next_fire(at: DateTime<Utc>, local: &str) {
+        tracing::info!(at = %at.to_rfc3339(), local, "next scheduled run");
+        metrics::gauge!(metric::NEXT_SCHEDULED).set(at.timestamp() as f64);
+    }
+
+    pub fn schedule_exhausted(expression: &str) {
+        tracing::warn!(expression, "the schedule has no further fire time");
+    }
+
+    pub fn webhook(result: &'static str, detail: &str) {
+        match result {
+            "accepted" => tracing::info!(result, detail, "webhook event accepted"),
+            "other_source" | "not_success" => {
+                tracing::info!(result, detail, "webhook event ignored")
+            }
+            _ => tracing::warn!(result, detail, "webhook event refused"),
+        }
+        metrics::counter!(metric::WEBHOOK_EVENTS, "result" => result).increment(1);
+    }
+
+    pub fn source_unknown(error: &str) {
+        tracing::warn!(
+            error,
+            "cannot resolve the AD source id; treating the event as ours"
+        );
+    }
+
+    pub fn poll(result: &'static str, detail: &str) {
+        match result {
+            "failed" => tracing::warn!(result, detail, "polling task status failed"),
+            "unchanged" => tracing::debug!(result, "no new aggregation"),
+            _ => tracing::info!(result, detail, "polled task status"),
+        }
+        metrics::counter!(metric::POLLS, "result" => result).increment(1);
+    }
+
+    pub fn poll_state_saved(kind: &str, task_id: &str) {
+        tracing::debug!(kind, task_id, "recorded the aggregation as handled");
+    }
+
+    pub fn aggregation(result: &'static str, detail: &str) {
+        match result {
+            "succeeded" => tracing::info!(result, detail, "group aggregation finished"),
+            "started" => tracing::info!(result, detail, "group aggregation started"),
+            _ => tracing::warn!(
+                result,
+                detail,
+                "group aggregation did not succeed; running anyway"
+            ),
+        }
+        metrics::counter!(metric::AGGREGATIONS, "result" => result).increment(1);
+    }
+
+    pub fn store_failed(what: &str, error: &str) {
+        tracing::error!(what, error, "store operation failed");
     }
 }

@@ -1,4 +1,4 @@
-//! The command line: `run`, `sources`, `demo`, `sandbox`.
+//! The command line: `run`, `serve`, `sources`, `demo`, `sandbox`.
 //!
 //! Exit codes: 0 success, 1 the sync failed or some groups failed, 2 bad configuration or
 //! usage. The summary goes to stdout; logs go to stderr.
@@ -6,6 +6,7 @@
 mod demo;
 mod progress;
 mod sandbox_cmd;
+mod serve;
 mod summary;
 
 use crate::config::{self, LogFormat, Settings};
@@ -50,6 +51,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run as a daemon: HTTP server, schedule, webhook and polling triggers, until stopped.
+    Serve,
     /// List the tenant's sources with their ids (to find the AD source's id).
     Sources {
         /// Only sources with exactly this name.
@@ -93,6 +96,12 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 return ExitCode::from(2);
             };
             run_once(settings, dry_run, json, "cli").await
+        }
+        Command::Serve => {
+            let Some(settings) = load(&cli.config, log_format) else {
+                return ExitCode::from(2);
+            };
+            serve::run(settings).await
         }
         Command::Sources { name } => {
             let Some(settings) = load(&cli.config, log_format) else {

@@ -1,0 +1,80 @@
+//! `poll.start_group_aggregation`: before a scheduled run, have IdentityNow read the AD
+//! groups afresh (a group aggregation) and wait for it, so the run sees groups created
+//! in AD since the last aggregation.
+//!
+//! The run goes ahead whatever happens here: a failed or slow aggregation leaves the
+//! groups IdentityNow already has, which are still worth syncing.
+
+use super::poll::OwnAggregations;
+use crate::identitynow::{self, TaskStatus};
+use crate::telemetry::daemon as event;
+use std::time::Duration;
+
+/// How an aggregation ended, as far as the run is concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Aggregation {
+    Succeeded { task_id: String },
+    Failed(String),
+    TimedOut { task_id: String },
+}
+
+/// Starts a group aggregation of `source_id` and waits up to `timeout` for it, asking for
+/// its status every `step`.
+pub async fn refresh_groups(
+    client: &identitynow::Client,
+    source_id: &str,
+    own: &OwnAggregations,
+    timeout: Duration,
+    step: Duration,
+) -> Aggregation {
+    let outcome = start_and_wait(client, source_id, own, timeout, step).await;
+    match &outcome {
+        Aggregation::Succeeded { task_id } => event::aggregation("succeeded", task_id),
+        Aggregation::Failed(e) => event::aggregation("failed", e),
+        Aggregation::TimedOut { task_id } => event::aggregation(
+            "timed_out",
+            &format!("task {task_id} not finished after {} s", timeout.as_secs()),
+        ),
+    }
+    outcome
+}
+
+async fn start_and_wait(
+    client: &identitynow::Client,
+    source_id: &str,
+    own: &OwnAggregations,
+    timeout: Duration,
+    step: Duration,
+) -> Aggregation {
+    let task = match client.start_group_aggregation(source_id).await {
+        Ok(task) => task,
+        Err(e) => return Aggregation::Failed(format!("cannot start it: {e}")),
+    };
+    own.add(&task.id);
+    event::aggregation("started", &task.id);
+    match tokio::time::timeout(timeout, wait(client, &task.id, step)).await {
+        Err(_) => Aggregation::TimedOut { task_id: task.id },
+        Ok(Err(e)) => Aggregation::Failed(format!("task {}: {e}", task.id)),
+        Ok(Ok(done)) if done.succeeded() => Aggregation::Succeeded { task_id: task.id },
+        Ok(Ok(done)) => Aggregation::Failed(format!(
+            "task {} ended with {}",
+            task.id,
+            done.completion_status.as_deref().unwrap_or("no status")
+        )),
+    }
+}
+
+/// Asks for the task's status until it has finished.
+async fn wait(
+    client: &identitynow::Client,
+    task_id: &str,
+    step: Duration,
+) -> Result<TaskStatus, identitynow::IdnError> {
+    loop {
+        tokio::time::sleep(step).await;
+        let status = client.task_status(task_id).await?;
+        if status.is_finished() {
+            return Ok(status);
+        }
+    }
+}

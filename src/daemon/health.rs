@@ -1,0 +1,142 @@
+//! Readiness: can this process do a run now?
+//!
+//! The configuration was loaded (or the daemon would not be serving); the store must take
+//! a write; IdentityNow must give us a token (a cached one counts, so frequent probes
+//! cost nothing); the SCIM target must answer a lookup. The SCIM answer is remembered
+//! for a while, and a run that reached the target counts as one, so probes do not add
+//! load to the target.
+
+use crate::identitynow;
+use crate::report::{Outcome, RunReport};
+use crate::scim;
+use crate::store::Store;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Longest a check may take; a probe that hangs is a failed probe.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a SCIM answer stays good.
+const SCIM_FRESH: Duration = Duration::from_secs(60);
+/// The name looked up to see whether the target answers (it need not exist).
+const PROBE_NAME: &str = "groupsync readiness probe";
+
+/// One check's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Check {
+    fn from(result: Result<(), String>) -> Check {
+        Check {
+            ok: result.is_ok(),
+            error: result.err(),
+        }
+    }
+}
+
+/// The `/readyz` answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Readiness {
+    pub ready: bool,
+    /// The first failing check, said plainly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub checks: BTreeMap<&'static str, Check>,
+}
+
+pub struct Health {
+    store: Store,
+    source: identitynow::Client,
+    target: scim::Client,
+    /// When the target last answered.
+    scim_seen: Mutex<Option<Instant>>,
+}
+
+impl Health {
+    pub fn new(store: Store, source: identitynow::Client, target: scim::Client) -> Health {
+        Health {
+            store,
+            source,
+            target,
+            scim_seen: Mutex::new(None),
+        }
+    }
+
+    pub async fn readiness(&self) -> Readiness {
+        let (store, token, scim) = tokio::join!(self.store(), self.token(), self.scim());
+        let checks = BTreeMap::from([
+            ("config", Check::from(Ok(()))),
+            ("store", Check::from(store)),
+            ("identitynow_token", Check::from(token)),
+            ("scim", Check::from(scim)),
+        ]);
+        let reason = checks
+            .iter()
+            .find(|(_, c)| !c.ok)
+            .map(|(name, c)| format!("{name}: {}", c.error.as_deref().unwrap_or("failed")));
+        Readiness {
+            ready: reason.is_none(),
+            reason,
+            checks,
+        }
+    }
+
+    /// A run that got answers from the target shows the target works.
+    pub fn record_run(&self, report: &RunReport) {
+        let reached = report
+            .outcomes
+            .iter()
+            .any(|o| matches!(o.outcome, Outcome::Created { .. } | Outcome::Existed { .. }));
+        if reached {
+            self.scim_answered();
+        }
+    }
+
+    fn scim_answered(&self) {
+        *self.scim_seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+    }
+
+    async fn store(&self) -> Result<(), String> {
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.check_writable()).await {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(e) => Err(format!("the check did not complete: {e}")),
+        }
+    }
+
+    async fn token(&self) -> Result<(), String> {
+        bounded(async { self.source.check_token().await.map_err(|e| e.to_string()) }).await
+    }
+
+    async fn scim(&self) -> Result<(), String> {
+        let seen = *self.scim_seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.is_some_and(|at| at.elapsed() < SCIM_FRESH) {
+            return Ok(());
+        }
+        let result = bounded(async {
+            self.target
+                .find_by_display_name(PROBE_NAME)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+        .await;
+        // Only a good answer is kept: after a failure the next probe asks again.
+        if result.is_ok() {
+            self.scim_answered();
+        }
+        result
+    }
+}
+
+async fn bounded(check: impl Future<Output = Result<(), String>>) -> Result<(), String> {
+    tokio::time::timeout(CHECK_TIMEOUT, check)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {} s", CHECK_TIMEOUT.as_secs())))
+}

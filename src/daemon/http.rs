@@ -1,0 +1,141 @@
+//! The daemon's HTTP endpoints: the webhook, manual runs, run reports, health, metrics.
+
+use super::auth;
+use super::coordinator::{Coordinator, RunState, TriggerKind};
+use super::health::Health;
+use super::runner::RunProgress;
+use super::source::AdSource;
+use super::webhook;
+use crate::config::Settings;
+use crate::domain::RunId;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde_json::json;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// What the handlers share.
+pub struct App {
+    pub settings: Arc<Settings>,
+    pub coordinator: Coordinator,
+    pub source: Arc<AdSource>,
+    pub health: Arc<Health>,
+    pub metrics: PrometheusHandle,
+    pub progress: watch::Receiver<RunProgress>,
+}
+
+/// Every route; the webhook only when it is enabled (otherwise its path is a 404).
+pub fn router(app: Arc<App>) -> Router {
+    let mut router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/runs", post(start_run))
+        .route("/runs/{id}", get(run_report));
+    if app.settings.webhook.auth.is_some() {
+        router = router.route(
+            "/webhooks/account-aggregation-completed",
+            post(webhook::account_aggregation_completed)
+                .layer(DefaultBodyLimit::max(app.settings.webhook.max_body_bytes)),
+        );
+    }
+    router.fallback(not_found).with_state(app)
+}
+
+/// A JSON error body: `{"error": "..."}`.
+pub fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "no such endpoint")
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(app): State<Arc<App>>) -> Response {
+    let readiness = app.health.readiness().await;
+    let status = if readiness.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(readiness)).into_response()
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let mut resp = app.metrics.render().into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    resp
+}
+
+/// Checks the admin token; the response to send instead when it is not right.
+fn refusal(app: &App, headers: &HeaderMap) -> Option<Response> {
+    let Some(token) = &app.settings.server.admin_token else {
+        return Some(error(
+            StatusCode::FORBIDDEN,
+            "this endpoint is disabled: set server.admin_token (or server.admin_token_file) to enable it",
+        ));
+    };
+    if auth::bearer(headers, token) {
+        return None;
+    }
+    let mut resp = error(StatusCode::UNAUTHORIZED, "wrong or missing admin token");
+    resp.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    Some(resp)
+}
+
+/// `POST /runs`: a manual run, answered with its id at once.
+async fn start_run(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if let Some(resp) = refusal(&app, &headers) {
+        return resp;
+    }
+    match app.coordinator.trigger(TriggerKind::Manual) {
+        Ok(run_id) => (StatusCode::ACCEPTED, Json(json!({ "run_id": run_id }))).into_response(),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    }
+}
+
+/// `GET /runs/{id}`: the report of a finished run (200), or where a pending or running
+/// run stands (202); 404 for ids this process does not know.
+async fn run_report(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if app.settings.server.protect_dashboard
+        && let Some(resp) = refusal(&app, &headers)
+    {
+        return resp;
+    }
+    let run_id = RunId(id);
+    match app.coordinator.lookup(&run_id) {
+        Some(RunState::Finished(run)) => Json(&run.report).into_response(),
+        Some(RunState::Pending { trigger }) => {
+            let body = json!({ "run_id": run_id, "state": "pending", "trigger": trigger });
+            (StatusCode::ACCEPTED, Json(body)).into_response()
+        }
+        Some(RunState::Running { trigger }) => {
+            let progress = app.progress.borrow().clone();
+            let progress = (progress.run_id.as_ref() == Some(&run_id)).then_some(progress);
+            let body = json!({
+                "run_id": run_id, "state": "running", "trigger": trigger, "progress": progress,
+            });
+            (StatusCode::ACCEPTED, Json(body)).into_response()
+        }
+        None => error(
+            StatusCode::NOT_FOUND,
+            "no such run (only the recent runs of this process are kept)",
+        ),
+    }
+}

@@ -1,0 +1,277 @@
+//! `groupsync serve`: one process with an HTTP server, the triggers and the sync.
+//!
+//! - `coordinator`: one run at a time; triggers during a run coalesce into one follow-up.
+//! - `schedule`: the cron trigger, in the configured time zone.
+//! - `webhook` (+ `event`, `auth`): SailPoint's "Account Aggregation Completed" event.
+//! - `poll`: task-status polling, with what was handled kept in the store.
+//! - `aggregate`: a group aggregation before scheduled runs, when configured.
+//! - `runner`: the sync pipeline as the coordinator runs it, with its progress.
+//! - `http`: the endpoints; `health`: readiness; `source`: the AD source's id.
+//!
+//! The caller binds the listener and owns the shutdown token ([`serve`]), so tests run
+//! the daemon on `127.0.0.1:0` and stop it when they like.
+
+pub mod aggregate;
+pub mod auth;
+pub mod coordinator;
+pub mod event;
+pub mod health;
+pub mod http;
+pub mod poll;
+pub mod runner;
+pub mod schedule;
+pub mod source;
+pub mod webhook;
+
+use crate::config::{Settings, WebhookAuth};
+use crate::identitynow;
+use crate::store::{Store, StoreError};
+use crate::sync::{SetupError, Syncer};
+use crate::telemetry::{self, daemon as log};
+use coordinator::Coordinator;
+use health::Health;
+use metrics_exporter_prometheus::PrometheusHandle;
+use poll::{OwnAggregations, Poller};
+use runner::{RunProgress, SyncRunner};
+use source::AdSource;
+use std::future::IntoFuture;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// How many finished runs `/runs/{id}` can still show.
+const RECENT_RUNS: usize = 100;
+/// How often the metrics recorder drops old histogram samples.
+const METRICS_UPKEEP: Duration = Duration::from_secs(10);
+
+/// Why the daemon could not start or stopped on its own.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("cannot set up the clients: {0}")]
+    Setup(#[from] SetupError),
+    #[error("cannot open the store: {0}")]
+    Store(#[from] StoreError),
+    #[error("the HTTP server failed: {0}")]
+    Http(std::io::Error),
+}
+
+/// Serves until `shutdown` is cancelled; returns within `server.shutdown_grace` of it.
+pub async fn serve(
+    listener: TcpListener,
+    settings: Arc<Settings>,
+    shutdown: CancellationToken,
+) -> Result<(), DaemonError> {
+    Daemon::new(settings)?.run(listener, shutdown).await
+}
+
+/// The daemon's parts, built and ready; [`Daemon::run`] sets them going.
+pub struct Daemon {
+    settings: Arc<Settings>,
+    /// The IdentityNow client (shared with the runs: one token, one rate limit).
+    client: identitynow::Client,
+    coordinator: Coordinator,
+    runner: SyncRunner,
+    source: Arc<AdSource>,
+    store: Store,
+    health: Arc<Health>,
+    own: Arc<OwnAggregations>,
+    metrics: PrometheusHandle,
+}
+
+impl Daemon {
+    /// Builds the clients and opens the store (creating it if needed).
+    pub fn new(settings: Arc<Settings>) -> Result<Daemon, DaemonError> {
+        let syncer = Arc::new(Syncer::new(settings.clone())?);
+        let store = Store::open(&settings.store.path)?;
+        let source = Arc::new(AdSource::new(
+            settings.identitynow.source.clone(),
+            syncer.source().clone(),
+        ));
+        let health = Arc::new(Health::new(
+            store.clone(),
+            syncer.source().clone(),
+            syncer.target().clone(),
+        ));
+        let own = Arc::new(OwnAggregations::default());
+        let client = syncer.source().clone();
+        let runner = SyncRunner::new(
+            settings.clone(),
+            syncer,
+            source.clone(),
+            own.clone(),
+            health.clone(),
+        );
+        Ok(Daemon {
+            settings,
+            client,
+            coordinator: Coordinator::new(RECENT_RUNS),
+            runner,
+            source,
+            store,
+            health,
+            own,
+            metrics: telemetry::prometheus(),
+        })
+    }
+
+    /// The coordinator: subscribe to finished runs, watch the state, trigger runs.
+    pub fn coordinator(&self) -> &Coordinator {
+        &self.coordinator
+    }
+
+    /// Progress of the current run.
+    pub fn progress(&self) -> watch::Receiver<RunProgress> {
+        self.runner.progress()
+    }
+
+    /// A poller over this daemon's store and coordinator (the poll loop uses one too).
+    pub fn poller(&self) -> Poller {
+        Poller::new(
+            self.client.clone(),
+            self.source.clone(),
+            self.store.clone(),
+            self.coordinator.clone(),
+            self.own.clone(),
+        )
+    }
+
+    /// Serves on `listener`, runs the triggers, until `shutdown`.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> Result<(), DaemonError> {
+        let listen = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|_| "?".into());
+        log::started(&listen, &self.describe_triggers());
+        if matches!(self.settings.webhook.auth, Some(WebhookAuth::None)) {
+            log::unauthenticated_webhook();
+        }
+        let grace = self.settings.server.shutdown_grace;
+        let stop = shutdown.child_token();
+        let loops = self.start_loops(&stop);
+        let driver = {
+            let (coordinator, token) = (self.coordinator.clone(), stop.clone());
+            let runner = Arc::new(self.runner.clone());
+            tokio::spawn(async move { coordinator.drive(runner, token, grace).await })
+        };
+        let server = axum::serve(listener, http::router(self.app()))
+            .with_graceful_shutdown(stop.clone().cancelled_owned())
+            .into_future();
+        let mut server = tokio::spawn(server);
+        let early = tokio::select! {
+            result = &mut server => Some(result),
+            _ = stop.cancelled() => None,
+        };
+        // From here on everything ends within the grace period.
+        stop.cancel();
+        log::stopping(grace.as_secs());
+        let deadline = Instant::now() + grace;
+        let result = finish(server, early, deadline).await;
+        let _ = driver.await;
+        for task in loops {
+            within(task, deadline).await;
+        }
+        log::stopped();
+        result
+    }
+
+    fn app(&self) -> Arc<http::App> {
+        Arc::new(http::App {
+            settings: self.settings.clone(),
+            coordinator: self.coordinator.clone(),
+            source: self.source.clone(),
+            health: self.health.clone(),
+            metrics: self.metrics.clone(),
+            progress: self.runner.progress(),
+        })
+    }
+
+    fn describe_triggers(&self) -> String {
+        let mut on = vec!["manual"];
+        if self.settings.trigger.schedule.is_some() {
+            on.push("schedule");
+        }
+        if self.settings.webhook.auth.is_some() {
+            on.push("webhook");
+        }
+        if self.settings.poll.interval.is_some() {
+            on.push("poll");
+        }
+        on.join(",")
+    }
+
+    /// The schedule, the poll loop, the metrics upkeep and an early source lookup.
+    fn start_loops(&self, stop: &CancellationToken) -> Vec<JoinHandle<()>> {
+        let mut loops = vec![];
+        if let Some(schedule) = self.settings.trigger.schedule.clone() {
+            let clock = Arc::new(schedule::SystemClock);
+            loops.push(tokio::spawn(schedule::run(
+                schedule,
+                self.coordinator.clone(),
+                clock,
+                stop.clone(),
+            )));
+        }
+        if let Some(interval) = self.settings.poll.interval {
+            loops.push(tokio::spawn(self.poller().run(interval, stop.clone())));
+        }
+        let source = self.source.clone();
+        let token = stop.clone();
+        loops.push(tokio::spawn(async move {
+            // Warms the cache for the first webhook; failures are retried when needed.
+            tokio::select! {
+                _ = token.cancelled() => {}
+                _ = source.id() => {}
+            }
+        }));
+        let (token, handle) = (stop.clone(), self.metrics.clone());
+        loops.push(tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(METRICS_UPKEEP);
+            loop {
+                tokio::select! {
+                    _ = token.cancelled() => return,
+                    _ = ticks.tick() => handle.run_upkeep(),
+                }
+            }
+        }));
+        loops
+    }
+}
+
+/// The HTTP server's result, waiting for it until `deadline` if it is still closing.
+async fn finish(
+    mut server: JoinHandle<std::io::Result<()>>,
+    early: Option<Result<std::io::Result<()>, tokio::task::JoinError>>,
+    deadline: Instant,
+) -> Result<(), DaemonError> {
+    let joined = match early {
+        Some(joined) => joined,
+        None => match tokio::time::timeout_at(deadline, &mut server).await {
+            Ok(joined) => joined,
+            Err(_) => {
+                // Connections still open at the deadline are cut.
+                server.abort();
+                return Ok(());
+            }
+        },
+    };
+    match joined {
+        Ok(result) => result.map_err(DaemonError::Http),
+        Err(e) => Err(DaemonError::Http(std::io::Error::other(e.to_string()))),
+    }
+}
+
+/// Waits for a loop to end until `deadline`, then stops it.
+async fn within(mut task: JoinHandle<()>, deadline: Instant) {
+    if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+        task.abort();
+        let _ = task.await;
+    }
+}

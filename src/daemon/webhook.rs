@@ -1,0 +1,104 @@
+//! `POST /webhooks/account-aggregation-completed`: SailPoint's "Account Aggregation
+//! Completed" trigger, delivered to our subscription.
+//!
+//! Deliveries are fire-and-forget: SailPoint does not resend, and gives a subscriber
+//! about ten seconds. So the answer comes at once (202 with the run id) and the run
+//! happens afterwards; events we do not act on are still answered 202, so they are not
+//! reported as failed deliveries, and are logged and counted instead.
+
+use super::auth;
+use super::coordinator::TriggerKind;
+use super::event::{self, AggregationEvent};
+use super::http::{App, error};
+use crate::telemetry::daemon as log;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use std::sync::Arc;
+
+/// The handler. Credentials are checked before anything else is looked at.
+pub async fn account_aggregation_completed(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let Some(expected) = &app.settings.webhook.auth else {
+        return error(StatusCode::NOT_FOUND, "the webhook is not enabled");
+    };
+    if !auth::webhook(&headers, expected) {
+        log::webhook("unauthorized", "wrong or missing Authorization header");
+        let mut resp = error(StatusCode::UNAUTHORIZED, "wrong or missing credentials");
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer, Basic"),
+        );
+        return resp;
+    }
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return refused_body(rejection),
+    };
+    match event::parse(&body) {
+        Ok(event) => act_on(&app, event).await,
+        Err(e) => {
+            log::webhook("bad_request", &e.to_string());
+            error(StatusCode::BAD_REQUEST, &e.to_string())
+        }
+    }
+}
+
+fn refused_body(rejection: BytesRejection) -> Response {
+    let status = rejection.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        log::webhook("too_large", "body over webhook.max_body_kib");
+        return error(
+            status,
+            "the body is larger than webhook.max_body_kib allows",
+        );
+    }
+    log::webhook("bad_request", &rejection.body_text());
+    error(status, &rejection.body_text())
+}
+
+/// Decides what a well-formed event causes.
+async fn act_on(app: &App, event: AggregationEvent) -> Response {
+    match app.source.id().await {
+        Ok(ours) if ours != event.source_id => {
+            let why = format!(
+                "event for source {} ({:?}), not the AD source {ours}",
+                event.source_id, event.source_name
+            );
+            log::webhook("other_source", &why);
+            return ignored(&why);
+        }
+        Ok(_) => {}
+        // Missing an event is worse than one run too many: go ahead.
+        Err(e) => log::source_unknown(&e),
+    }
+    if !event.succeeded() {
+        let why = format!(
+            "the aggregation of {} ended with status {:?}; nothing to sync",
+            event.source_name, event.status
+        );
+        log::webhook("not_success", &why);
+        return ignored(&why);
+    }
+    match app.coordinator.trigger(TriggerKind::Webhook) {
+        Ok(run_id) => {
+            log::webhook("accepted", &run_id.to_string());
+            (StatusCode::ACCEPTED, Json(json!({ "run_id": run_id }))).into_response()
+        }
+        Err(e) => {
+            log::webhook("refused", &e.to_string());
+            error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string())
+        }
+    }
+}
+
+fn ignored(why: &str) -> Response {
+    (StatusCode::ACCEPTED, Json(json!({ "ignored": why }))).into_response()
+}
