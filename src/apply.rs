@@ -5,7 +5,7 @@
 //! up first, and only re-posted if it is still missing.
 
 use crate::domain::SourceGroup;
-use crate::plan::{Action, Plan, Planned};
+use crate::plan::{Action, Plan};
 use crate::report::{GroupOutcome, Outcome};
 use crate::retry::{Classify, Disposition, RetryPolicy};
 use crate::scim::{self, CreateOutcome};
@@ -23,15 +23,18 @@ pub struct ApplyOptions {
 }
 
 /// One outcome per planned group, in plan order. `on_done` is called after each create.
-pub async fn apply<'a>(
-    plan: &'a Plan,
+pub async fn apply(
+    plan: &Plan,
     target: &scim::Client,
     opts: ApplyOptions,
     on_done: &(dyn Fn(usize) + Send + Sync),
 ) -> Vec<GroupOutcome> {
     let done = AtomicUsize::new(0);
-    let one = |(i, item): (usize, &'a Planned)| {
+    // Indices rather than borrowed items keep the future `Send` (a closure taking a
+    // reference runs into a compiler limitation on higher-ranked lifetimes).
+    let one = |i: usize| {
         let done = &done;
+        let item = &plan.items[i];
         async move {
             let outcome = match &item.action {
                 Action::Create if opts.dry_run => Outcome::WouldCreate,
@@ -51,12 +54,11 @@ pub async fn apply<'a>(
         }
     };
     // Unordered, so one slow create does not hold up the others; sorted back afterwards.
-    let mut outcomes: Vec<(usize, GroupOutcome)> =
-        futures_util::stream::iter(plan.items.iter().enumerate())
-            .map(one)
-            .buffer_unordered(opts.concurrency.max(1))
-            .collect()
-            .await;
+    let mut outcomes: Vec<(usize, GroupOutcome)> = futures_util::stream::iter(0..plan.items.len())
+        .map(one)
+        .buffer_unordered(opts.concurrency.max(1))
+        .collect()
+        .await;
     outcomes.sort_by_key(|(i, _)| *i);
     outcomes.into_iter().map(|(_, o)| o).collect()
 }

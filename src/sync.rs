@@ -176,12 +176,12 @@ impl Syncer {
         let total = candidates.len();
         let mut done = 0;
         let mut lookups = Lookups::new();
-        let mut results = futures_util::stream::iter(candidates)
-            .map(|g| async move {
-                (
-                    fold_name(&g.name),
-                    self.target.find_by_display_name(&g.name).await,
-                )
+        // Owned names in the stream keep the run's future `Send` (spawnable by the daemon).
+        let names: Vec<String> = candidates.iter().map(|g| g.name.clone()).collect();
+        let mut results = futures_util::stream::iter(names)
+            .map(|name| async move {
+                let found = self.target.find_by_display_name(&name).await;
+                (fold_name(&name), found)
             })
             .buffer_unordered(self.settings.sync.lookup_concurrency);
         let mut first_error = None;
@@ -270,5 +270,16 @@ impl Syncer {
             });
         }
         outcomes
+    }
+}
+
+#[cfg(test)]
+mod send_check {
+    fn assert_send<T: Send>(_: &T) {}
+
+    #[allow(dead_code)]
+    fn run_is_send(s: &super::Syncer, req: &super::RunRequest) {
+        let fut = s.run(req, &super::Quiet);
+        assert_send(&fut);
     }
 }

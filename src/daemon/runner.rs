@@ -17,9 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::runtime::Handle;
-use tokio::sync::{oneshot, watch};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::watch;
 use tracing::Instrument;
 
 /// How often the status of a started group aggregation is asked for.
@@ -130,40 +128,11 @@ impl SyncRunner {
 }
 
 impl Runner for SyncRunner {
-    /// The pipeline's future is `Send` in fact, but the compiler cannot prove it for the
-    /// lookup and create streams (closures over borrowed groups, a known limitation of
-    /// its auto-trait checks), so it cannot be spawned. It runs on a thread of its own
-    /// instead, driven by the same runtime through [`Handle::block_on`]; dropping the
-    /// returned future stops it there, as aborting a task would.
+    /// The pipeline itself; dropping the returned future stops the run between
+    /// operations (a POST already sent still completes on the target).
     fn run(&self, req: RunRequest) -> RunFuture {
         let this = self.clone();
-        Box::pin(async move {
-            let stop = CancellationToken::new();
-            let _stop_when_dropped = stop.clone().drop_guard();
-            let (tx, rx) = oneshot::channel();
-            let handle = Handle::current();
-            let (run, fallback) = (this.clone(), req.clone());
-            let spawned = std::thread::Builder::new()
-                .name("groupsync-run".into())
-                .spawn(move || {
-                    handle.block_on(async move {
-                        tokio::select! {
-                            report = run.run_now(req) => { let _ = tx.send(report); }
-                            _ = stop.cancelled() => {}
-                        }
-                    })
-                });
-            if let Err(e) = spawned {
-                let why = format!("cannot start the run's thread: {e}");
-                return this.interrupted(&fallback, Utc::now(), why);
-            }
-            match rx.await {
-                Ok(report) => report,
-                Err(_) => {
-                    this.interrupted(&fallback, Utc::now(), "the run stopped unexpectedly".into())
-                }
-            }
-        })
+        Box::pin(async move { this.run_now(req).await })
     }
 
     /// Says how far the run had come: creates counted as done are in the target.
