@@ -125,13 +125,15 @@ pub async fn run(args: SandboxArgs, log_format: LogFormat) -> ExitCode {
     println!("client_id {}", sandbox::CLIENT_ID);
     println!("client_secret {}", sandbox::CLIENT_SECRET);
     println!("scim_token {}", sandbox::SCIM_TOKEN);
+    println!("webhook_token {}", sandbox::WEBHOOK_TOKEN);
+    println!("admin_token {}", sandbox::ADMIN_TOKEN);
     println!(
         "source {} {:?} ({groups} groups, {existing} already in SCIM)",
         sandbox::AD_SOURCE_ID,
         sandbox::AD_SOURCE_NAME
     );
     if let Some(path) = &args.write_config {
-        if let Err(e) = std::fs::write(path, sb.config_toml()) {
+        if let Err(e) = std::fs::write(path, sb.config_toml() + &sb.daemon_toml()) {
             eprintln!("error: cannot write {}: {e}", path.display());
             sb.stop().await;
             return ExitCode::from(1);

@@ -84,6 +84,10 @@ impl SandboxOptions {
 pub const CLIENT_ID: &str = "sandbox-client-0000-0000-000000000000";
 pub const CLIENT_SECRET: &str = "sandbox-client-secret";
 pub const SCIM_TOKEN: &str = "sandbox-scim-token";
+/// The bearer token the written configuration expects on the aggregation webhook.
+pub const WEBHOOK_TOKEN: &str = "sandbox-webhook-token";
+/// The admin token the written configuration expects on `POST /runs`.
+pub const ADMIN_TOKEN: &str = "sandbox-admin-token";
 
 /// A running sandbox. Dropping it does not stop it: call [`Sandbox::stop`].
 pub struct Sandbox {
@@ -190,6 +194,27 @@ mode = "digest"
             idn = self.idn_url(),
             scim = self.scim_url(),
             smtp = self.smtp_addr,
+        )
+    }
+
+    /// The daemon's sections, for trying `groupsync serve` by hand against this sandbox:
+    /// a schedule every five minutes, the webhook with a bearer token, `POST /runs`.
+    pub fn daemon_toml(&self) -> String {
+        format!(
+            r#"
+[server]
+listen = "127.0.0.1:8080"
+admin_token = "{ADMIN_TOKEN}"
+
+[trigger]
+schedule = "*/5 * * * *"
+timezone = "UTC"
+
+[webhook]
+enabled = true
+auth = "bearer"
+token = "{WEBHOOK_TOKEN}"
+"#
         )
     }
 
