@@ -14,6 +14,8 @@
 //! - [`apply`]: carries out the creates, with bounded concurrency.
 //! - [`report`]: what a run did, group by group.
 //! - [`retry`]: "should we retry?" (each client's errors) apart from "how long to wait".
+//! - [`store`]: SQLite: the execution history, the notice outbox, trigger state.
+//! - [`web`]: the history over HTTP: JSON and a server-rendered dashboard.
 //! - [`sandbox`]: a simulated tenant, SCIM server and SMTP sink on 127.0.0.1, for the
 //!   demo, the tests and the benchmarks.
 
@@ -31,3 +33,4 @@ pub mod scim;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+pub mod web;

@@ -109,6 +109,17 @@ impl Store {
         result.map_err(|e| self.err(e))
     }
 
+    /// The most recent run that succeeded.
+    pub fn last_success(&self) -> Result<Option<RunRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE status = 'succeeded' ORDER BY started_at DESC, id DESC LIMIT 1"
+        );
+        self.conn()
+            .query_row(&sql, [], run_from_row)
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
     /// One run with all its outcomes and notices, if the store holds it.
     pub fn run(&self, id: &str) -> Result<Option<RunDetail>, StoreError> {
         self.run_filtered(id, None)
