@@ -45,14 +45,18 @@ pub fn render(r: &RunReport) -> String {
         let _ = writeln!(out, "{line}");
     }
     for n in &r.notices {
-        let error = n.error.as_deref().unwrap_or("");
+        let error = n
+            .error
+            .as_deref()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default();
         let line = match n.state {
             NoticeState::Sent => format!("  notice sent  {:?}", n.subject),
             NoticeState::Queued => format!(
-                "  notice queued {:?} (sent by a later run): {error}",
+                "  notice queued {:?} (the mail server is unavailable; a later run sends it){error}",
                 n.subject
             ),
-            NoticeState::Failed => format!("  notice FAILED {:?}: {error}", n.subject),
+            NoticeState::Failed => format!("  notice FAILED {:?}{error}", n.subject),
         };
         let _ = writeln!(out, "{line}");
     }
