@@ -136,7 +136,9 @@ td.zero{color:#b7bdc4}
 .status{display:inline-block;padding:1px 9px;border-radius:10px;font-size:12px;font-weight:600;color:#fff;background:#6e7781;white-space:nowrap}
 .status.succeeded{background:var(--ok)}.status.partially_failed{background:var(--warn)}.status.failed{background:var(--bad)}
 .status.ok{background:var(--ok)}.status.not-ok{background:var(--bad)}
-.name{white-space:pre-wrap;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px}
+.name{white-space:pre-wrap;overflow-wrap:anywhere;max-width:560px;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px}
+td.when,td.when .mono,td.mono{white-space:nowrap}
+td.reason{overflow-wrap:anywhere}
 .mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}
 .small{font-size:12px}.muted{color:var(--muted)}
 .problem{color:var(--bad);background:#ffebe9;border:1px solid #ffcecb;border-radius:6px;padding:8px 12px;white-space:pre-wrap}

@@ -150,7 +150,7 @@ fn run_row(r: &RunRecord) -> String {
         .map(|s| esc(&s.name))
         .unwrap_or_else(|| "–".into());
     format!(
-        "<tr data-run=\"{id}\"><td><a href=\"/history/{link}\">{started}</a><div class=\"mono muted\">{id}</div></td>\
+        "<tr data-run=\"{id}\"><td class=\"when\"><a href=\"/history/{link}\">{started}</a><div class=\"mono muted\">{id}</div></td>\
          <td>{status}{error}</td><td>{trigger}</td><td>{source}</td>{created}{existed}{skipped}{failed}\
          <td class=\"num\">{took}</td></tr>",
         id = esc(&r.id),
@@ -260,7 +260,7 @@ fn outcomes_table(d: &RunDetail) -> String {
         };
         let _ = write!(
             out,
-            "<tr><td class=\"name\">{}</td><td>{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
+            "<tr><td class=\"name\">{}</td><td>{}</td><td class=\"mono\">{}</td><td class=\"reason\">{}</td></tr>",
             esc(&o.name),
             esc(kind),
             esc(scim_id),
