@@ -3,3 +3,4 @@
 mod compose;
 mod mailer;
 mod once;
+mod outbox;
