@@ -183,7 +183,7 @@ async fn the_dashboard_shows_the_runs_in_a_real_browser() {
         let png = shots.join(name);
         let out = browse(
             &chromium,
-            &tmp.path().join(name),
+            &tmp.path().join(format!("profile-{name}")),
             &format!("--screenshot={}", png.display()),
             &url,
         )
