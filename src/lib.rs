@@ -4,7 +4,8 @@
 //! # Layout
 //! One run is a pipeline, and each stage has its module:
 //!
-//! trigger (CLI, later cron/webhook/poll) → [`sync`] (source → plan → apply → notify) → report.
+//! trigger (CLI, later cron/webhook/poll) → [`sync`] (source → plan → apply → record → notify)
+//! → report, kept in the [`store`].
 //!
 //! - [`config`]: typed configuration, loaded once and validated, errors naming the key.
 //! - [`identitynow`]: the IdentityNow client (OAuth2 token, sources, entitlement pages).
