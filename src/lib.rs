@@ -4,7 +4,8 @@
 //! # Layout
 //! One run is a pipeline, and each stage has its module:
 //!
-//! trigger (CLI, later cron/webhook/poll) → [`sync`] (source → plan → apply → notify) → report.
+//! trigger (CLI, later cron/webhook/poll) → [`sync`] (source → plan → apply → record → notify)
+//! → report, kept in the [`store`].
 //!
 //! - [`config`]: typed configuration, loaded once and validated, errors naming the key.
 //! - [`identitynow`]: the IdentityNow client (OAuth2 token, sources, entitlement pages).
@@ -14,6 +15,8 @@
 //! - [`apply`]: carries out the creates, with bounded concurrency.
 //! - [`report`]: what a run did, group by group.
 //! - [`retry`]: "should we retry?" (each client's errors) apart from "how long to wait".
+//! - [`store`]: SQLite: the execution history, the notice outbox, trigger state.
+//! - [`web`]: the history over HTTP: JSON and a server-rendered dashboard.
 //! - [`sandbox`]: a simulated tenant, SCIM server and SMTP sink on 127.0.0.1, for the
 //!   demo, the tests and the benchmarks.
 
@@ -32,3 +35,4 @@ pub mod scim;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+pub mod web;

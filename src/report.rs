@@ -1,13 +1,13 @@
 //! What a run did: one outcome per source group, plus counts. The report is what the
-//! summary, the notices and (later) the execution history are made from.
+//! summary, the notices and the execution history are made from.
 
 use crate::domain::RunId;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Why a source group was not sent to the target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SkipReason {
     /// The name is empty or only whitespace.
@@ -44,7 +44,7 @@ impl fmt::Display for SkipReason {
 }
 
 /// What happened to one source group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     Created {
@@ -63,7 +63,7 @@ pub enum Outcome {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupOutcome {
     /// The entitlement id in IdentityNow.
     pub source_id: String,
@@ -72,7 +72,7 @@ pub struct GroupOutcome {
     pub outcome: Outcome,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     pub source: usize,
     pub created: usize,
@@ -83,7 +83,7 @@ pub struct Counts {
 }
 
 /// The run's overall result, for the exit status, the history and the metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Succeeded,
@@ -120,16 +120,39 @@ pub struct RunReport {
     pub notices: Vec<NoticeOutcome>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoticeOutcome {
     /// The notice's stable key (also the basis of its Message-ID).
     pub key: String,
     pub subject: String,
-    /// `None` when it was sent.
+    pub state: NoticeState,
+    /// Why it is not sent yet (`Queued`) or will not be (`Failed`); `None` once sent.
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Where a notice is: notices are written to the store's outbox before they are sent, so
+/// one the mail server did not take yet is not lost but waits for the next attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeState {
+    /// Waiting in the outbox (the mail server was unavailable); sent by a later run.
+    Queued,
+    Sent,
+    /// The mail server refused it for good (e.g. a rejected recipient); not retried.
+    Failed,
+}
+
+impl NoticeState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeState::Queued => "queued",
+            NoticeState::Sent => "sent",
+            NoticeState::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceInfo {
     pub id: String,
     pub name: String,
@@ -156,7 +179,9 @@ impl RunReport {
     pub fn status(&self) -> RunStatus {
         if self.error.is_some() {
             RunStatus::Failed
-        } else if self.counts().failed > 0 || self.notices.iter().any(|n| n.error.is_some()) {
+        } else if self.counts().failed > 0
+            || self.notices.iter().any(|n| n.state == NoticeState::Failed)
+        {
             RunStatus::PartiallyFailed
         } else if self.dry_run {
             RunStatus::DryRun

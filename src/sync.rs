@@ -1,18 +1,24 @@
-//! One run of the pipeline: source → plan → apply → notify, producing a [`RunReport`].
+//! One run of the pipeline: source → plan → apply → record and notify, producing a
+//! [`RunReport`].
 //!
 //! The source stage reads every page or aborts: a partial list never drives a create.
 //! Target lookups run with bounded concurrency; if the target refuses our credentials,
-//! or cannot be reached for any group, the run stops before its first write.
+//! or cannot be reached for any group, the run stops before its first write. Every run,
+//! failed or not, is then recorded in the store with the notices it calls for, and those
+//! are sent from the store's outbox (see [`record`]).
+
+mod record;
 
 use crate::apply::{ApplyOptions, apply};
 use crate::config::Settings;
 use crate::domain::{RunId, SourceGroup, fold_name};
 use crate::identitynow::{self, FetchProgress};
-use crate::notify::{self, Mailer};
+use crate::notify::{Flushed, Mailer, Outbox};
 use crate::plan::{self, Lookups, Rules};
-use crate::report::{NoticeOutcome, RunReport, SourceInfo};
-use crate::retry::{Classify, Disposition};
+use crate::report::{RunReport, SourceInfo};
+use crate::retry::{Classify, Disposition, RetryPolicy};
 use crate::scim::{self, ScimError};
+use crate::store::{Store, StoreError};
 
 /// Page size when listing every target group (the fallback for unfilterable names).
 const LISTING_PAGE_SIZE: usize = 500;
@@ -54,12 +60,14 @@ impl RunRequest {
     }
 }
 
-/// The clients a run needs, built once from the settings.
+/// The clients a run needs, built once from the settings, and the store it records in.
 pub struct Syncer {
     settings: Arc<Settings>,
     source: identitynow::Client,
     target: scim::Client,
-    mailer: Option<Mailer>,
+    store: Store,
+    /// `None` when email is disabled.
+    outbox: Option<Outbox>,
 }
 
 /// The clients could not be built from the configuration.
@@ -68,20 +76,60 @@ pub struct Syncer {
 pub struct SetupError(String);
 
 impl Syncer {
+    /// A syncer that records in a private in-memory store until [`Syncer::with_store`]
+    /// gives it the configured one.
     pub fn new(settings: Arc<Settings>) -> Result<Syncer, SetupError> {
         let source = identitynow::Client::new(&settings.identitynow)
             .map_err(|e| SetupError(e.to_string()))?;
         let target = scim::Client::new(&settings.scim).map_err(|e| SetupError(e.to_string()))?;
-        let mailer = match &settings.email.smtp {
-            Some(smtp) => Some(Mailer::new(smtp).map_err(|e| SetupError(e.to_string()))?),
+        let store = Store::in_memory().map_err(|e| SetupError(e.to_string()))?;
+        let outbox = match &settings.email.smtp {
+            Some(smtp) => {
+                let mailer = Mailer::new(smtp).map_err(|e| SetupError(e.to_string()))?;
+                Some(Outbox::new(store.clone(), mailer, RetryPolicy::default()))
+            }
             None => None,
         };
         Ok(Syncer {
             settings,
             source,
             target,
-            mailer,
+            store,
+            outbox,
         })
+    }
+
+    /// Records runs and queues notices in `store` (the `[store]` file for the CLI and the
+    /// daemon); runs older than `store.retention_days` are deleted from it now and after
+    /// every run.
+    pub fn with_store(mut self, store: Store) -> Syncer {
+        self.outbox = self
+            .outbox
+            .map(|o| Outbox::new(store.clone(), o.mailer().clone(), *o.retry()));
+        record::pruned(store.prune(self.retention_cutoff()));
+        self.store = store;
+        self
+    }
+
+    /// How a notice is retried within one attempt to send it (jittered back-off).
+    pub fn with_notice_retry(mut self, retry: RetryPolicy) -> Syncer {
+        self.outbox = self
+            .outbox
+            .map(|o| Outbox::new(self.store.clone(), o.mailer().clone(), retry));
+        self
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Sends the notices waiting in the store (queued while the mail server was down, or
+    /// before a restart). Every run does this first; the daemon also does it at start-up.
+    pub async fn flush_outbox(&self) -> Result<Flushed, StoreError> {
+        match &self.outbox {
+            Some(outbox) => outbox.flush().await,
+            None => Ok(Flushed::default()),
+        }
     }
 
     pub fn source(&self) -> &identitynow::Client {
@@ -99,6 +147,9 @@ impl Syncer {
         let span = telemetry::run_span(&run_id, &req.trigger);
         async {
             event::run_started(&req.trigger, req.dry_run);
+            if !req.dry_run {
+                self.flush_before_run().await;
+            }
             let mut report = RunReport {
                 run_id: run_id.clone(),
                 started_at: Utc::now(),
@@ -113,6 +164,7 @@ impl Syncer {
                 report.error = Some(e);
             }
             report.finished_at = Utc::now();
+            self.record(req, &mut report).await;
             event::run_finished(&req.trigger, &report);
             report
         }
@@ -159,10 +211,6 @@ impl Syncer {
         };
         let on_created = |n: usize| progress.created(n, creates);
         report.outcomes = apply(&plan, &self.target, opts, &on_created).await;
-        // notify
-        if !req.dry_run {
-            report.notices = self.notify(report).await;
-        }
         Ok(())
     }
 
@@ -241,35 +289,6 @@ impl Syncer {
             };
             lookups.insert(key, result);
         }
-    }
-
-    async fn notify(&self, report: &RunReport) -> Vec<NoticeOutcome> {
-        let Some(mailer) = &self.mailer else {
-            return vec![];
-        };
-        let mut outcomes = vec![];
-        for notice in notify::compose(&self.settings.email, report) {
-            let sent = crate::retry::retry(&crate::retry::RetryPolicy::default(), || {
-                mailer.send(&notice)
-            })
-            .await;
-            let error = match sent {
-                Ok(()) => {
-                    event::notice_sent(&notice.key);
-                    None
-                }
-                Err(e) => {
-                    event::notice_failed(&notice.key, &e.to_string());
-                    Some(e.to_string())
-                }
-            };
-            outcomes.push(NoticeOutcome {
-                key: notice.key,
-                subject: notice.subject,
-                error,
-            });
-        }
-        outcomes
     }
 }
 

@@ -144,6 +144,20 @@ pub mod event {
         metrics::counter!(metric::NOTICES, "result" => "failed").increment(1);
     }
 
+    pub fn notice_deferred(key: &str, error: &str) {
+        tracing::warn!(
+            notice = key,
+            error,
+            "notice not sent now; it stays queued for the next attempt"
+        );
+        metrics::counter!(metric::NOTICES, "result" => "deferred").increment(1);
+    }
+
+    /// The store could not be read or written; the run goes on without it.
+    pub fn store_failed(action: &str, error: &str) {
+        tracing::error!(action, error, "store operation failed");
+    }
+
     pub fn run_finished(trigger: &str, report: &RunReport) {
         let c = report.counts();
         let status = report.status();

@@ -1,5 +1,5 @@
 //! The binary as a user runs it: exit codes, configuration errors, logs without secrets,
-//! the sandbox command's first lines, and the demo.
+//! the sandbox command's first lines, the execution history, and the demo.
 
 mod common;
 
@@ -53,7 +53,8 @@ async fn a_full_run_logs_no_secret_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sandbox.toml");
     std::fs::write(&path, sb.config_toml()).unwrap();
-    let path2 = path.clone();
+    let store = dir.path().join("groupsync.db");
+    let (path2, store2) = (path.clone(), store.clone());
     let out = tokio::task::spawn_blocking(move || {
         bin()
             .args([
@@ -63,6 +64,7 @@ async fn a_full_run_logs_no_secret_and_exits_0() {
                 "json",
                 "run",
             ])
+            .env("GROUPSYNC_STORE__PATH", &store2)
             .env("RUST_LOG", "debug")
             .output()
             .unwrap()
@@ -92,6 +94,7 @@ async fn a_full_run_logs_no_secret_and_exits_0() {
     let out = tokio::task::spawn_blocking(move || {
         bin()
             .args(["--config", path.to_str().unwrap(), "run", "--json"])
+            .env("GROUPSYNC_STORE__PATH", &store)
             .output()
             .unwrap()
     })
@@ -123,6 +126,7 @@ async fn some_groups_failing_exits_1_and_lists_them() {
         bin()
             .args(["--config", path.to_str().unwrap(), "run"])
             .env("GROUPSYNC_SCIM__MAX_RETRIES", "0")
+            .env("GROUPSYNC_STORE__PATH", path.with_file_name("groupsync.db"))
             .output()
             .unwrap()
     })
@@ -165,12 +169,20 @@ fn the_sandbox_command_prints_its_services_first() {
     );
     assert!(first[2].starts_with("smtp 127.0.0.1:"), "{first:?}");
     // the credentials follow, then the written config's path
-    let rest: Vec<String> = lines.by_ref().map(|l| l.unwrap()).take_while(|l| !l.starts_with("config ")).collect();
-    assert!(rest.iter().any(|l| l.starts_with("client_secret ")), "{rest:?}");
+    let rest: Vec<String> = lines
+        .by_ref()
+        .map(|l| l.unwrap())
+        .take_while(|l| !l.starts_with("config "))
+        .collect();
+    assert!(
+        rest.iter().any(|l| l.starts_with("client_secret ")),
+        "{rest:?}"
+    );
     assert!(rest.len() < 10, "the config line never came: {rest:?}");
     // the written config works: a dry run against the running sandbox succeeds
     let out = bin()
         .args(["--config", cfg.to_str().unwrap(), "run", "--dry-run"])
+        .env("GROUPSYNC_STORE__PATH", dir.path().join("groupsync.db"))
         .output()
         .unwrap();
     let _ = child.kill();
@@ -208,4 +220,77 @@ fn demo_exits_0_and_the_second_pass_creates_nothing() {
         first.contains("Subject: groupsync:"),
         "the first pass sends a digest: {first}"
     );
+    assert!(
+        second.contains("-- 0 message(s) received"),
+        "nothing new, no message: {second}"
+    );
+}
+
+#[tokio::test]
+async fn runs_are_recorded_and_executions_reads_them_back() {
+    let sb = sandbox(SandboxOptions::seeded(30, 5, 8)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sandbox.toml");
+    std::fs::write(&config, sb.config_toml()).unwrap();
+    let store = dir.path().join("data/groupsync.db");
+    let (config, store) = (
+        config.to_str().unwrap().to_owned(),
+        store.to_str().unwrap().to_owned(),
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        let with_store = |args: &[&str]| {
+            bin()
+                .arg("--config")
+                .arg(&config)
+                .args(args)
+                .env("GROUPSYNC_STORE__PATH", &store)
+                .output()
+                .unwrap()
+        };
+        let dry = with_store(&["run", "--dry-run"]);
+        let real = with_store(&["run"]);
+        let listed = with_store(&["executions", "list", "--json"]);
+        // with --store, no configuration is needed
+        let table = bin()
+            .args(["executions", "--store", &store, "list", "--limit", "1"])
+            .output()
+            .unwrap();
+        (dry, real, listed, table, store)
+    })
+    .await
+    .unwrap();
+    let (dry, real, listed, table, store) = out;
+    assert_eq!(dry.status.code(), Some(0));
+    assert_eq!(real.status.code(), Some(0));
+    let runs: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["status"], "succeeded");
+    assert_eq!(runs[0]["trigger"], "cli");
+    assert_eq!(runs[1]["status"], "dry_run");
+    assert_eq!(
+        runs[0]["counts"]["created"],
+        runs[1]["counts"]["would_create"]
+    );
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert_eq!(table.lines().count(), 2, "header and one run: {table}");
+    let id = runs[0]["id"].as_str().unwrap().to_owned();
+    assert!(table.contains(&id), "{table}");
+
+    let show = bin()
+        .args(["executions", "--store", &store, "show", &id])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert_eq!(show.status.code(), Some(0), "{text}");
+    assert!(text.contains("  created      "), "{text}");
+    assert!(text.contains("  existed      "), "{text}");
+    assert!(text.contains("notice sent"), "{text}");
+    let missing = bin()
+        .args(["executions", "--store", &store, "show", "no-such-run"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no-such-run"));
+    sb.stop().await;
 }

@@ -777,3 +777,31 @@ async fn the_serve_command_listens_and_stops_on_sigterm() {
     );
     sb.stop().await;
 }
+
+#[tokio::test]
+async fn the_daemon_serves_its_history_and_dashboard_and_records_every_run() {
+    let sb = sandbox(SandboxOptions::seeded(30, 3, 12)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = start(daemon_settings(&sb, &dir, &[])).await;
+    let (status, body) = post(
+        &format!("{}/runs", d.url),
+        Some(&format!("Bearer {ADMIN_TOKEN}")),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let id = run_id(&body);
+    let finished = d.next_run().await;
+    assert_eq!(finished.report.run_id, id);
+    let (status, list) = get(&format!("{}/executions", d.url)).await;
+    assert_eq!(status, 200, "{list}");
+    assert!(list.contains(&id.0), "the run is in /executions: {list}");
+    let (status, page) = get(&format!("{}/", d.url)).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains(&id.0[..8]) || page.contains(&id.0),
+        "the dashboard lists the run"
+    );
+    d.stop().await;
+    sb.stop().await;
+}

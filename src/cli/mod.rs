@@ -1,9 +1,10 @@
-//! The command line: `run`, `serve`, `sources`, `demo`, `sandbox`.
+//! The command line: `run`, `serve`, `sources`, `executions`, `demo`, `sandbox`.
 //!
 //! Exit codes: 0 success, 1 the sync failed or some groups failed, 2 bad configuration or
 //! usage. The summary goes to stdout; logs go to stderr.
 
 mod demo;
+mod executions;
 mod progress;
 mod sandbox_cmd;
 mod serve;
@@ -11,6 +12,7 @@ mod summary;
 
 use crate::config::{self, LogFormat, Settings};
 use crate::report::RunStatus;
+use crate::store::Store;
 use crate::sync::{RunRequest, Syncer};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -59,6 +61,8 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// The execution history kept in the store: `list` the recent runs, `show` one.
+    Executions(executions::ExecutionsArgs),
     /// Start the built-in sandbox, sync twice against it and show what happened.
     Demo(demo::DemoArgs),
     /// Serve a simulated tenant, SCIM server and SMTP sink on this machine until stopped.
@@ -103,6 +107,15 @@ async fn dispatch(cli: Cli) -> ExitCode {
             };
             serve::run(settings).await
         }
+        Command::Executions(args) => {
+            if let Some(path) = args.store_path() {
+                return executions::run(&args, path);
+            }
+            let Some(settings) = load(&cli.config, log_format) else {
+                return ExitCode::from(2);
+            };
+            executions::run(&args, &settings.store.path)
+        }
         Command::Sources { name } => {
             let Some(settings) = load(&cli.config, log_format) else {
                 return ExitCode::from(2);
@@ -129,7 +142,8 @@ fn load(path: &std::path::Path, log_format: Option<LogFormat>) -> Option<Arc<Set
     }
 }
 
-/// One sync with a summary (or JSON) on stdout; exit 1 unless it fully succeeded.
+/// One sync, recorded in the store, with a summary (or JSON) on stdout; exit 1 unless it
+/// fully succeeded.
 pub(crate) async fn run_once(
     settings: Arc<Settings>,
     dry_run: bool,
@@ -137,8 +151,15 @@ pub(crate) async fn run_once(
     trigger: &str,
 ) -> ExitCode {
     let show_progress = !json && settings.log.format == LogFormat::Text;
-    let syncer = match Syncer::new(settings) {
+    let store = match Store::open(&settings.store.path) {
         Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let syncer = match Syncer::new(settings) {
+        Ok(s) => s.with_store(store),
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);

@@ -1,6 +1,6 @@
 //! The human-readable summary of a run, printed on stdout.
 
-use crate::report::{Outcome, RunReport};
+use crate::report::{NoticeState, Outcome, RunReport};
 use std::fmt::Write;
 
 /// Names are quoted with Rust's escaping so tabs, newlines and trailing spaces stay visible.
@@ -61,14 +61,20 @@ pub fn render(r: &RunReport, limit: Option<usize>) -> String {
         );
     }
     for n in &r.notices {
-        match &n.error {
-            None => {
-                let _ = writeln!(out, "  notice sent  {:?}", n.subject);
-            }
-            Some(e) => {
-                let _ = writeln!(out, "  notice FAILED {:?}: {e}", n.subject);
-            }
-        }
+        let error = n
+            .error
+            .as_deref()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default();
+        let line = match n.state {
+            NoticeState::Sent => format!("  notice sent  {:?}", n.subject),
+            NoticeState::Queued => format!(
+                "  notice queued {:?} (the mail server is unavailable; a later run sends it){error}",
+                n.subject
+            ),
+            NoticeState::Failed => format!("  notice FAILED {:?}{error}", n.subject),
+        };
+        let _ = writeln!(out, "{line}");
     }
     out
 }

@@ -388,9 +388,16 @@ fn server(r: RawServer) -> R<ServerSettings> {
             format!("must be an address and port like 0.0.0.0:8080, got {listen_text:?}"),
         )
     })?;
+    let admin_token = secret(r.admin_token, r.admin_token_file, "server.admin_token")?;
+    if r.protect_dashboard == Some(true) && admin_token.is_none() {
+        return Err(ConfigError::new(
+            "server.admin_token",
+            "is required when `server.protect_dashboard = true`",
+        ));
+    }
     Ok(ServerSettings {
         listen,
-        admin_token: secret(r.admin_token, r.admin_token_file, "server.admin_token")?,
+        admin_token,
         shutdown_grace: Duration::from_secs(in_range(
             r.shutdown_grace_secs.unwrap_or(30),
             1,

@@ -56,6 +56,8 @@ pub struct Health {
     target: scim::Client,
     /// When the target last answered.
     scim_seen: Mutex<Option<Instant>>,
+    /// The last readiness computed (by a `/readyz` probe), for the dashboard.
+    last: Mutex<Option<Readiness>>,
 }
 
 impl Health {
@@ -65,6 +67,7 @@ impl Health {
             source,
             target,
             scim_seen: Mutex::new(None),
+            last: Mutex::new(None),
         }
     }
 
@@ -80,11 +83,18 @@ impl Health {
             .iter()
             .find(|(_, c)| !c.ok)
             .map(|(name, c)| format!("{name}: {}", c.error.as_deref().unwrap_or("failed")));
-        Readiness {
+        let readiness = Readiness {
             ready: reason.is_none(),
             reason,
             checks,
-        }
+        };
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(readiness.clone());
+        readiness
+    }
+
+    /// The readiness found by the last probe, without probing again.
+    pub fn last_readiness(&self) -> Option<Readiness> {
+        self.last.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// A run that got answers from the target shows the target works.

@@ -80,13 +80,15 @@ pub struct Daemon {
     health: Arc<Health>,
     own: Arc<OwnAggregations>,
     metrics: PrometheusHandle,
+    /// Shared with the runner; the daemon sends the outbox's leftovers at start.
+    syncer: Arc<Syncer>,
 }
 
 impl Daemon {
     /// Builds the clients and opens the store (creating it if needed).
     pub fn new(settings: Arc<Settings>) -> Result<Daemon, DaemonError> {
-        let syncer = Arc::new(Syncer::new(settings.clone())?);
         let store = Store::open(&settings.store.path)?;
+        let syncer = Arc::new(Syncer::new(settings.clone())?.with_store(store.clone()));
         let source = Arc::new(AdSource::new(
             settings.identitynow.source.clone(),
             syncer.source().clone(),
@@ -100,7 +102,7 @@ impl Daemon {
         let client = syncer.source().clone();
         let runner = SyncRunner::new(
             settings.clone(),
-            syncer,
+            syncer.clone(),
             source.clone(),
             own.clone(),
             health.clone(),
@@ -115,6 +117,7 @@ impl Daemon {
             health,
             own,
             metrics: telemetry::prometheus(),
+            syncer,
         })
     }
 
@@ -161,7 +164,9 @@ impl Daemon {
             let runner = Arc::new(self.runner.clone());
             tokio::spawn(async move { coordinator.drive(runner, token, grace).await })
         };
-        let server = axum::serve(listener, http::router(self.app()))
+        self.flush_outbox_in_background();
+        let router = http::router(self.app()).merge(crate::web::routes(self.web_state()));
+        let server = axum::serve(listener, router)
             .with_graceful_shutdown(stop.clone().cancelled_owned())
             .into_future();
         let mut server = tokio::spawn(server);
@@ -180,6 +185,42 @@ impl Daemon {
         }
         log::stopped();
         result
+    }
+
+    /// Notices queued by an earlier process (SMTP was down, or it stopped) go out now,
+    /// not only at the next run.
+    fn flush_outbox_in_background(&self) {
+        let syncer = self.syncer.clone();
+        tokio::spawn(async move {
+            if let Err(e) = syncer.flush_outbox().await {
+                tracing::error!(error = %e, "cannot send the notices left in the outbox");
+            }
+        });
+    }
+
+    /// The history pages and `/executions`, fed with the schedule and the last readiness.
+    fn web_state(&self) -> crate::web::WebState {
+        let schedule = self.settings.trigger.schedule.clone();
+        let health = self.health.clone();
+        let token = self
+            .settings
+            .server
+            .protect_dashboard
+            .then(|| self.settings.server.admin_token.clone())
+            .flatten();
+        crate::web::WebState::new(self.store.clone())
+            .with_inputs(move || crate::web::DashboardInputs {
+                next_run: schedule
+                    .as_ref()
+                    .and_then(|s| schedule::next_fire(s, chrono::Utc::now())),
+                ready: health.last_readiness().map(|r| crate::web::Readiness {
+                    ready: r.ready,
+                    detail: r
+                        .reason
+                        .unwrap_or_else(|| "all checks passed at the last probe".into()),
+                }),
+            })
+            .with_admin_token(token)
     }
 
     fn app(&self) -> Arc<http::App> {

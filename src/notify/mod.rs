@@ -1,5 +1,5 @@
-//! Email notices: what a run has to tell (pure, in [`compose`]) and sending it over SMTP
-//! ([`Mailer`]).
+//! Email notices: what a run has to tell (pure, in [`compose`] and [`once`]), sending it
+//! over SMTP ([`Mailer`]) and the outbox that keeps it until it is sent ([`Outbox`]).
 //!
 //! Group names come from Active Directory and end up in subjects: they are flattened to
 //! one line before use, and the subject is written through lettre's typed header, which
@@ -8,6 +8,8 @@
 
 mod compose;
 mod mailer;
+pub mod once;
+mod outbox;
 mod text;
 
 #[cfg(test)]
@@ -15,6 +17,7 @@ mod tests;
 
 pub use compose::compose;
 pub use mailer::{Mailer, NotifyError};
+pub use outbox::{Flushed, Outbox};
 
 /// One email to send.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,7 +8,70 @@ use rusqlite::Connection;
 pub(super) const MIGRATIONS: &[&str] = &[
     // 1: trigger state
     "CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    // 2: execution history, the notice outbox, the groups already reported
+    HISTORY,
 ];
+
+/// Timestamps are UTC RFC 3339 with nine fraction digits, so text order is time order.
+const HISTORY: &str = "
+CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    trigger TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    dry_run INTEGER NOT NULL,
+    source_id TEXT,
+    source_name TEXT,
+    error TEXT,
+    groups_source INTEGER NOT NULL,
+    groups_created INTEGER NOT NULL,
+    groups_existed INTEGER NOT NULL,
+    groups_would_create INTEGER NOT NULL,
+    groups_skipped INTEGER NOT NULL,
+    groups_failed INTEGER NOT NULL
+);
+CREATE INDEX runs_by_start ON runs (started_at, id);
+
+CREATE TABLE run_groups (
+    run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    source_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    scim_id TEXT,
+    -- the skip reason or the error, as people read it
+    reason TEXT,
+    -- the skip reason as JSON, so that it reads back exactly
+    skip TEXT,
+    PRIMARY KEY (run_id, position)
+);
+CREATE INDEX run_groups_by_outcome ON run_groups (run_id, outcome);
+
+-- Not tied to runs: a notice waits here until it is sent, whatever happens to its run.
+CREATE TABLE notices (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    run_id TEXT,
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL,
+    queued_at TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    claimed_by TEXT,
+    claimed_until TEXT,
+    sent_at TEXT,
+    failed_at TEXT
+);
+CREATE INDEX notices_by_run ON notices (run_id);
+
+CREATE TABLE reported_groups (
+    folded_name TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    reported_at TEXT NOT NULL
+);
+";
 
 pub(super) fn apply(conn: &mut Connection, path: &str) -> Result<(), StoreError> {
     let wrap = |source| StoreError::Sqlite {

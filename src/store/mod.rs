@@ -6,7 +6,16 @@
 //! No secret is ever written here.
 
 mod migrations;
+mod outbox;
+mod record;
+mod reported;
+mod runs;
 
+pub use outbox::QueuedNotice;
+pub use record::Recording;
+pub use runs::{OUTCOME_KINDS, RunDetail, RunRecord};
+
+use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -32,6 +41,11 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
+    /// Asked about a run the store does not hold (e.g. `before=` an unknown id).
+    #[error("no execution with id {0:?}")]
+    UnknownRun(String),
+    #[error("store task failed: {0}")]
+    Task(String),
 }
 
 /// A handle on the store; cheap to clone.
@@ -120,13 +134,20 @@ impl Store {
     }
 
     pub fn set_state(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.conn()
-            .execute(
-                "INSERT INTO state (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                params![key, value],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        put_state(&self.conn(), key, value).map_err(|e| self.err(e))
+    }
+
+    /// Runs `f` on a blocking thread: store calls wait on the disk and, when another
+    /// process holds the write lock, for up to the busy timeout.
+    pub async fn call<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
     /// Whether the store accepts a write now (for readiness).
@@ -135,31 +156,28 @@ impl Store {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn state_survives_reopening() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("nested/groupsync.db");
-        let store = Store::open(&path).unwrap();
-        assert_eq!(store.get_state("poll.last").unwrap(), None);
-        store.set_state("poll.last", "a").unwrap();
-        store.set_state("poll.last", "b").unwrap();
-        drop(store);
-        let store = Store::open(&path).unwrap();
-        assert_eq!(store.get_state("poll.last").unwrap().as_deref(), Some("b"));
-        store.check_writable().unwrap();
-    }
-
-    #[test]
-    fn a_reader_can_open_while_the_writer_holds_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("g.db");
-        let writer = Store::open(&path).unwrap();
-        writer.set_state("k", "v").unwrap();
-        let reader = Store::open(&path).unwrap();
-        assert_eq!(reader.get_state("k").unwrap().as_deref(), Some("v"));
-    }
+fn put_state(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO state (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )
+    .map(|_| ())
 }
+
+/// How times are written: UTC with nine fraction digits, so that text order is time order.
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+/// Reads a time written by [`ts`].
+fn time_at(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<DateTime<Utc>> {
+    let text: String = row.get(idx)?;
+    DateTime::parse_from_rfc3339(&text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, e.into())
+        })
+}
+
+#[cfg(test)]
+mod tests;

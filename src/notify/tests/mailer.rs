@@ -14,15 +14,15 @@ use tokio::task::{JoinHandle, JoinSet};
 
 /// One message as the listener received it.
 #[derive(Debug, Default)]
-struct Received {
+pub(super) struct Received {
     /// The commands of the transaction (`MAIL FROM:…`, `RCPT TO:…`).
     commands: Vec<String>,
     /// The message (headers and body), with CRLF turned into LF.
-    data: String,
+    pub(super) data: String,
 }
 
-struct FakeSmtp {
-    port: u16,
+pub(super) struct FakeSmtp {
+    pub(super) port: u16,
     received: mpsc::UnboundedReceiver<Received>,
     task: JoinHandle<()>,
 }
@@ -35,7 +35,7 @@ impl Drop for FakeSmtp {
 
 impl FakeSmtp {
     /// Listens on 127.0.0.1; answers `rcpt_reply` to every `RCPT`.
-    async fn start(rcpt_reply: &'static str) -> FakeSmtp {
+    pub(super) async fn start(rcpt_reply: &'static str) -> FakeSmtp {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let (tx, received) = mpsc::unbounded_channel();
@@ -53,7 +53,7 @@ impl FakeSmtp {
         }
     }
 
-    async fn next(&mut self) -> Received {
+    pub(super) async fn next(&mut self) -> Received {
         self.received.recv().await.unwrap()
     }
 }
@@ -98,7 +98,7 @@ async fn session(
     Ok(())
 }
 
-fn smtp(port: u16) -> SmtpSettings {
+pub(super) fn smtp(port: u16) -> SmtpSettings {
     SmtpSettings {
         host: "127.0.0.1".into(),
         port,

@@ -2,3 +2,5 @@
 
 mod compose;
 mod mailer;
+mod once;
+mod outbox;

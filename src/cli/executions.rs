@@ -1,0 +1,188 @@
+//! `groupsync executions list|show`: the execution history, read from the store.
+//!
+//! The store is SQLite in WAL mode, so this reads while a daemon is writing to it.
+
+use crate::report::{NoticeState, Outcome};
+use crate::store::{RunDetail, RunRecord, Store};
+use clap::{Args, Subcommand};
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, Clone, Args)]
+pub struct ExecutionsArgs {
+    /// The store to read; by default the configuration's `[store] path`.
+    #[arg(long, global = true)]
+    store: Option<PathBuf>,
+    #[command(subcommand)]
+    command: ExecutionsCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+enum ExecutionsCommand {
+    /// The most recent runs, newest first.
+    List {
+        /// How many runs to show.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One run with the outcome of every group and its notices.
+    Show {
+        /// The run's id (as `list` shows it).
+        id: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl ExecutionsArgs {
+    /// The store given on the command line, if any (then no configuration is needed).
+    pub fn store_path(&self) -> Option<&Path> {
+        self.store.as_deref()
+    }
+}
+
+/// Runs the command against the store at `path`.
+pub fn run(args: &ExecutionsArgs, path: &Path) -> ExitCode {
+    if !path.exists() {
+        eprintln!(
+            "no executions recorded yet: the store {} does not exist",
+            path.display()
+        );
+        return match args.command {
+            ExecutionsCommand::List { json: true, .. } => {
+                println!("[]");
+                ExitCode::SUCCESS
+            }
+            ExecutionsCommand::List { .. } => ExitCode::SUCCESS,
+            ExecutionsCommand::Show { .. } => ExitCode::from(1),
+        };
+    }
+    let store = match Store::open(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let printed = match &args.command {
+        ExecutionsCommand::List { limit, json } => list(&store, *limit, *json),
+        ExecutionsCommand::Show { id, json } => show(&store, id, *json),
+    };
+    match printed {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn list(store: &Store, limit: usize, json: bool) -> Result<(), String> {
+    let runs = store.runs(limit, None).map_err(|e| e.to_string())?;
+    if json {
+        println!("{}", to_json(&runs)?);
+    } else {
+        print!("{}", table(&runs));
+    }
+    Ok(())
+}
+
+fn show(store: &Store, id: &str, json: bool) -> Result<(), String> {
+    let detail = store
+        .run(id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no execution with id {id:?}"))?;
+    if json {
+        println!("{}", to_json(&detail)?);
+    } else {
+        print!("{}", details(&detail));
+    }
+    Ok(())
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<String, String> {
+    serde_json::to_string_pretty(value).map_err(|e| e.to_string())
+}
+
+/// One line per run; the trigger is last because it can be long (`webhook+schedule`).
+pub fn table(runs: &[RunRecord]) -> String {
+    let mut out = format!(
+        "{:<36}  {:<19}  {:>8}  {:<16}  {:>7} {:>7} {:>7} {:>6}  TRIGGER\n",
+        "ID", "STARTED (UTC)", "DURATION", "STATUS", "CREATED", "EXISTED", "SKIPPED", "FAILED"
+    );
+    for r in runs {
+        let c = &r.counts;
+        let created = if r.dry_run { c.would_create } else { c.created };
+        let _ = writeln!(
+            out,
+            "{:<36}  {:<19}  {:>8}  {:<16}  {:>7} {:>7} {:>7} {:>6}  {}",
+            r.id,
+            r.started_at.format("%Y-%m-%d %H:%M:%S"),
+            seconds(r),
+            r.status,
+            created,
+            c.existed,
+            c.skipped,
+            c.failed,
+            r.trigger
+        );
+    }
+    out
+}
+
+fn seconds(r: &RunRecord) -> String {
+    format!("{:.2}s", r.duration().num_milliseconds() as f64 / 1000.0)
+}
+
+/// The run, then every group (names quoted so that odd whitespace shows), then notices.
+pub fn details(d: &RunDetail) -> String {
+    let r = &d.run;
+    let c = &r.counts;
+    let mut out = format!("run {}  {}\n", r.id, r.status);
+    let _ = writeln!(
+        out,
+        "trigger {}, started {} UTC, took {}",
+        r.trigger,
+        r.started_at.format("%Y-%m-%d %H:%M:%S"),
+        seconds(r)
+    );
+    if let Some(s) = &r.source {
+        let _ = writeln!(out, "source {} ({})", s.name, s.id);
+    }
+    if let Some(e) = &r.error {
+        let _ = writeln!(out, "error: {e}");
+    }
+    let _ = writeln!(
+        out,
+        "created {}  would create {}  existed {}  skipped {}  failed {}",
+        c.created, c.would_create, c.existed, c.skipped, c.failed
+    );
+    for o in &d.outcomes {
+        let line = match &o.outcome {
+            Outcome::Created { scim_id } => format!("  created      {:?} -> {scim_id}", o.name),
+            Outcome::Existed { scim_id } => format!("  existed      {:?} ({scim_id})", o.name),
+            Outcome::WouldCreate => format!("  would create {:?}", o.name),
+            Outcome::Skipped { reason } => format!("  skipped      {:?}: {reason}", o.name),
+            Outcome::Failed { error } => format!("  failed       {:?}: {error}", o.name),
+        };
+        let _ = writeln!(out, "{line}");
+    }
+    for n in &d.notices {
+        let error = match (&n.state, &n.error) {
+            (NoticeState::Sent, _) | (_, None) => String::new(),
+            (_, Some(e)) => format!(": {e}"),
+        };
+        let _ = writeln!(
+            out,
+            "  notice {:<6} {:?}{error}",
+            n.state.as_str(),
+            n.subject
+        );
+    }
+    out
+}

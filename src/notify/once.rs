@@ -1,0 +1,107 @@
+//! Telling things once: a group found existing is reported the first time it is seen, and
+//! failures are announced when runs start failing and when they recover, not on every run.
+//! Pure, like [`compose`](super::compose); the sync keeps what was told in the store.
+
+use super::Notice;
+use super::text::one_line;
+use crate::domain::fold_name;
+use crate::report::{Outcome, RunReport, RunStatus};
+use std::collections::HashSet;
+use std::fmt::Write;
+
+/// At most this many failed groups are listed in a failure alert.
+const LISTED_FAILURES: usize = 20;
+
+/// `report` without the groups found existing that an earlier notice already reported
+/// (`reported` holds folded names); created and failed groups all stay.
+pub fn unreported(report: &RunReport, reported: &HashSet<String>) -> RunReport {
+    let mut view = report.clone();
+    view.outcomes.retain(|o| {
+        !(matches!(o.outcome, Outcome::Existed { .. }) && reported.contains(&fold_name(&o.name)))
+    });
+    view
+}
+
+/// The names of the groups `report` tells about for the first time (created or found
+/// existing, not in `reported`).
+pub fn newly_reported(report: &RunReport, reported: &HashSet<String>) -> Vec<String> {
+    report
+        .outcomes
+        .iter()
+        .filter(|o| matches!(o.outcome, Outcome::Created { .. } | Outcome::Existed { .. }))
+        .filter(|o| !reported.contains(&fold_name(&o.name)))
+        .map(|o| o.name.clone())
+        .collect()
+}
+
+/// The alert `report` calls for, given whether the run before it failed (`None`: there was
+/// none), and whether runs are failing now. A failing run after a success (or as the first
+/// run) alerts once; the first success after failures says so once. Dry runs change nothing.
+pub fn alert(previous: Option<bool>, report: &RunReport) -> (Option<Notice>, Option<bool>) {
+    if report.dry_run {
+        return (None, None);
+    }
+    let failing = matches!(
+        report.status(),
+        RunStatus::Failed | RunStatus::PartiallyFailed
+    );
+    let notice = match (previous, failing) {
+        (Some(true), true) | (Some(false) | None, false) => None,
+        (Some(false) | None, true) => Some(failing_notice(report)),
+        (Some(true), false) => Some(recovered_notice(report)),
+    };
+    (notice, Some(failing))
+}
+
+fn failing_notice(report: &RunReport) -> Notice {
+    let status = report.status().as_str();
+    let mut body = format!(
+        "groupsync run {} (started {}) ended {status}.\n",
+        report.run_id,
+        report.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+    );
+    if let Some(error) = &report.error {
+        let _ = writeln!(body, "\nThe run stopped: {}", one_line(error));
+    }
+    let failed: Vec<(&str, &str)> = report
+        .outcomes
+        .iter()
+        .filter_map(|o| match &o.outcome {
+            Outcome::Failed { error } => Some((o.name.as_str(), error.as_str())),
+            _ => None,
+        })
+        .collect();
+    if !failed.is_empty() {
+        let _ = writeln!(body, "\n{} group(s) failed:", failed.len());
+        for (name, error) in failed.iter().take(LISTED_FAILURES) {
+            let _ = writeln!(body, "  - \"{}\": {}", one_line(name), one_line(error));
+        }
+        if failed.len() > LISTED_FAILURES {
+            let _ = writeln!(body, "  … and {} more", failed.len() - LISTED_FAILURES);
+        }
+    }
+    body.push_str(
+        "\nThis is sent once when runs start failing; the next message comes when a run succeeds again.\n",
+    );
+    Notice {
+        key: format!("{}/alert/failing", report.run_id),
+        subject: format!("groupsync: runs are failing ({status})"),
+        body,
+    }
+}
+
+fn recovered_notice(report: &RunReport) -> Notice {
+    let c = report.counts();
+    Notice {
+        key: format!("{}/alert/recovered", report.run_id),
+        subject: "groupsync: runs succeed again".into(),
+        body: format!(
+            "groupsync run {} (started {}) succeeded after earlier failures: {} created, {} already existed, {} skipped.\n",
+            report.run_id,
+            report.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            c.created,
+            c.existed,
+            c.skipped,
+        ),
+    }
+}

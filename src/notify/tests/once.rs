@@ -1,0 +1,123 @@
+//! Telling once: groups already reported, failure and recovery alerts.
+
+use crate::domain::RunId;
+use crate::notify::once::{alert, newly_reported, unreported};
+use crate::report::{GroupOutcome, Outcome, RunReport};
+use chrono::Utc;
+use std::collections::HashSet;
+
+fn report(outcomes: &[(&str, Outcome)]) -> RunReport {
+    RunReport {
+        run_id: RunId("run-1".into()),
+        started_at: Utc::now(),
+        finished_at: Utc::now(),
+        dry_run: false,
+        source: None,
+        outcomes: outcomes
+            .iter()
+            .map(|(n, o)| GroupOutcome {
+                source_id: format!("id-{n}"),
+                name: n.to_string(),
+                outcome: o.clone(),
+            })
+            .collect(),
+        error: None,
+        notices: vec![],
+    }
+}
+
+fn existed() -> Outcome {
+    Outcome::Existed {
+        scim_id: "s".into(),
+    }
+}
+
+fn created() -> Outcome {
+    Outcome::Created {
+        scim_id: "s".into(),
+    }
+}
+
+fn failed() -> Outcome {
+    Outcome::Failed {
+        error: "503".into(),
+    }
+}
+
+#[test]
+fn groups_already_reported_are_left_out_whatever_their_case() {
+    let r = report(&[
+        ("Finance", existed()),
+        ("Sales", existed()),
+        ("Ops", created()),
+        ("HR", failed()),
+    ]);
+    let reported: HashSet<String> = ["finance".to_string(), "ops".to_string()].into();
+    let view = unreported(&r, &reported);
+    let names: Vec<&str> = view.outcomes.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, vec!["Sales", "Ops", "HR"], "created and failed stay");
+    assert_eq!(newly_reported(&view, &reported), vec!["Sales"]);
+    assert_eq!(
+        newly_reported(&r, &HashSet::new()),
+        vec!["Finance", "Sales", "Ops"]
+    );
+}
+
+#[test]
+fn a_failure_alerts_once_and_a_recovery_once() {
+    let ok = report(&[("Finance", created())]);
+    let bad = report(&[("Finance", failed())]);
+    let mut aborted = report(&[]);
+    aborted.error = Some("cannot read the source's groups".into());
+
+    // first run succeeds: nothing to say
+    assert_eq!(alert(None, &ok), (None, Some(false)));
+    // first run fails: alert
+    let (notice, state) = alert(None, &bad);
+    let notice = notice.expect("alert at the first failure");
+    assert_eq!(state, Some(true));
+    assert_eq!(notice.key, "run-1/alert/failing");
+    assert!(
+        notice.subject.contains("partially_failed"),
+        "{}",
+        notice.subject
+    );
+    assert!(notice.body.contains("\"Finance\": 503"), "{}", notice.body);
+    // failing after a success: alert; failing again: silence
+    let (notice, _) = alert(Some(false), &aborted);
+    assert!(
+        notice
+            .unwrap()
+            .body
+            .contains("cannot read the source's groups")
+    );
+    assert_eq!(alert(Some(true), &aborted), (None, Some(true)));
+    assert_eq!(alert(Some(true), &bad), (None, Some(true)));
+    // the first success after failures: recovery, once
+    let (notice, state) = alert(Some(true), &ok);
+    assert_eq!(state, Some(false));
+    assert_eq!(notice.unwrap().subject, "groupsync: runs succeed again");
+    assert_eq!(alert(Some(false), &ok), (None, Some(false)));
+}
+
+#[test]
+fn dry_runs_neither_alert_nor_change_the_state() {
+    let mut r = report(&[]);
+    r.dry_run = true;
+    r.error = Some("source unreadable".into());
+    assert_eq!(alert(Some(false), &r), (None, None));
+}
+
+#[test]
+fn a_long_list_of_failures_is_cut_short() {
+    let names: Vec<String> = (0..30).map(|i| format!("group {i}")).collect();
+    let outcomes: Vec<(&str, Outcome)> = names.iter().map(|n| (n.as_str(), failed())).collect();
+    let (notice, _) = alert(None, &report(&outcomes));
+    let body = notice.unwrap().body;
+    assert!(body.contains("30 group(s) failed"), "{body}");
+    assert!(
+        body.contains("group 19") && !body.contains("group 20\""),
+        "{body}"
+    );
+    assert!(body.contains("and 10 more"), "{body}");
+}

@@ -1,0 +1,47 @@
+//! Recording a run: the run, its outcomes, its notices, the groups it reports and the
+//! failure-alert state, written in one transaction before any notice is sent.
+
+use super::{RunRecord, Store, StoreError, outbox, put_state, reported, runs};
+use crate::notify::Notice;
+use crate::report::GroupOutcome;
+use chrono::Utc;
+
+/// The state key that says whether the last (non-dry) run failed, for failure alerts.
+pub const FAILING_KEY: &str = "alerts.failing";
+
+/// Everything a run leaves in the store.
+#[derive(Debug, Clone, Copy)]
+pub struct Recording<'a> {
+    pub run: &'a RunRecord,
+    pub outcomes: &'a [GroupOutcome],
+    /// Queued for sending, tied to the run.
+    pub notices: &'a [Notice],
+    /// Names the notices report; they are not reported again.
+    pub reported: &'a [String],
+    /// The new failure-alert state (`None` leaves it as it is, e.g. for a dry run).
+    pub failing: Option<bool>,
+}
+
+impl Store {
+    /// Writes everything a run leaves, all or nothing.
+    pub fn record(&self, r: &Recording<'_>) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let write = |conn: &mut rusqlite::Connection| -> rusqlite::Result<()> {
+            let now = Utc::now();
+            let tx = conn.transaction()?;
+            runs::insert(&tx, r.run, r.outcomes)?;
+            outbox::enqueue(&tx, Some(&r.run.id), r.notices, now)?;
+            reported::mark(&tx, &r.run.id, r.reported, now)?;
+            if let Some(failing) = r.failing {
+                put_state(&tx, FAILING_KEY, if failing { "yes" } else { "no" })?;
+            }
+            tx.commit()
+        };
+        write(&mut conn).map_err(|e| self.err(e))
+    }
+
+    /// Whether the last recorded run failed: `None` before the first run.
+    pub fn failing(&self) -> Result<Option<bool>, StoreError> {
+        Ok(self.get_state(FAILING_KEY)?.map(|v| v == "yes"))
+    }
+}

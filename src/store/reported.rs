@@ -1,0 +1,38 @@
+//! The groups already reported in a notice, so that a group found existing is told about
+//! once, not on every run. Keyed by the folded name: that is how the target tells groups apart.
+
+use super::{Store, StoreError, ts};
+use crate::domain::fold_name;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, params};
+use std::collections::HashSet;
+
+impl Store {
+    /// The folded names of every group reported so far.
+    pub fn reported_groups(&self) -> Result<HashSet<String>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT folded_name FROM reported_groups")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+}
+
+/// Remembers `names` as reported by `run_id` (inside the caller's transaction).
+pub(super) fn mark(
+    conn: &Connection,
+    run_id: &str,
+    names: &[String],
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare(
+        "INSERT OR IGNORE INTO reported_groups (folded_name, name, run_id, reported_at) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for name in names {
+        stmt.execute(params![fold_name(name), name, run_id, ts(now)])?;
+    }
+    Ok(())
+}

@@ -1,0 +1,330 @@
+//! The execution history: one row per run, one per group outcome of a run.
+//!
+//! The run's counts are kept beside it so that a list of runs never reads the outcomes.
+
+use super::{Store, StoreError, time_at, ts};
+use crate::domain::RunId;
+use crate::report::{Counts, GroupOutcome, NoticeOutcome, Outcome, RunReport, SourceInfo};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::{Deserialize, Serialize};
+
+/// One run as the history keeps it, without its group outcomes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub id: String,
+    /// What caused it (`cli`, `schedule`, `webhook+schedule`, …).
+    pub trigger: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    /// `succeeded`, `partially_failed`, `failed`, `dry_run` (kept as text, so a status a
+    /// later version adds still reads back).
+    pub status: String,
+    pub dry_run: bool,
+    pub source: Option<SourceInfo>,
+    pub error: Option<String>,
+    pub counts: Counts,
+}
+
+impl RunRecord {
+    /// The record of `report`, caused by `trigger`.
+    pub fn of(report: &RunReport, trigger: &str) -> RunRecord {
+        RunRecord {
+            id: report.run_id.0.clone(),
+            trigger: trigger.to_owned(),
+            started_at: report.started_at,
+            finished_at: report.finished_at,
+            status: report.status().as_str().to_owned(),
+            dry_run: report.dry_run,
+            source: report.source.clone(),
+            error: report.error.clone(),
+            counts: report.counts(),
+        }
+    }
+
+    pub fn duration(&self) -> chrono::Duration {
+        self.finished_at - self.started_at
+    }
+}
+
+/// A run with its group outcomes (in source order) and its notices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunDetail {
+    #[serde(flatten)]
+    pub run: RunRecord,
+    pub outcomes: Vec<GroupOutcome>,
+    pub notices: Vec<NoticeOutcome>,
+}
+
+impl RunDetail {
+    /// The report the run produced, as it was recorded.
+    pub fn into_report(self) -> RunReport {
+        RunReport {
+            run_id: RunId(self.run.id),
+            started_at: self.run.started_at,
+            finished_at: self.run.finished_at,
+            dry_run: self.run.dry_run,
+            source: self.run.source,
+            outcomes: self.outcomes,
+            error: self.run.error,
+            notices: self.notices,
+        }
+    }
+}
+
+/// The outcome kinds as stored (and as `?outcome=` filters name them).
+pub const OUTCOME_KINDS: [&str; 5] = ["created", "existed", "would_create", "skipped", "failed"];
+
+const RUN_COLUMNS: &str = "id, trigger, started_at, finished_at, status, dry_run, source_id, \
+     source_name, error, groups_source, groups_created, groups_existed, groups_would_create, \
+     groups_skipped, groups_failed";
+
+impl Store {
+    /// The most recent runs, newest first; with `before`, those that started before that run.
+    pub fn runs(&self, limit: usize, before: Option<&str>) -> Result<Vec<RunRecord>, StoreError> {
+        let conn = self.conn();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let result = match before {
+            None => {
+                let sql = format!(
+                    "SELECT {RUN_COLUMNS} FROM runs ORDER BY started_at DESC, id DESC LIMIT ?1"
+                );
+                query_runs(&conn, &sql, params![limit])
+            }
+            Some(id) => {
+                let started: Option<String> = conn
+                    .query_row("SELECT started_at FROM runs WHERE id = ?1", [id], |r| {
+                        r.get(0)
+                    })
+                    .optional()
+                    .map_err(|e| self.err(e))?;
+                let started = started.ok_or_else(|| StoreError::UnknownRun(id.to_owned()))?;
+                let sql = format!(
+                    "SELECT {RUN_COLUMNS} FROM runs WHERE (started_at, id) < (?1, ?2) \
+                     ORDER BY started_at DESC, id DESC LIMIT ?3"
+                );
+                query_runs(&conn, &sql, params![started, id, limit])
+            }
+        };
+        result.map_err(|e| self.err(e))
+    }
+
+    /// The most recent run that succeeded.
+    pub fn last_success(&self) -> Result<Option<RunRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE status = 'succeeded' ORDER BY started_at DESC, id DESC LIMIT 1"
+        );
+        self.conn()
+            .query_row(&sql, [], run_from_row)
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// One run with all its outcomes and notices, if the store holds it.
+    pub fn run(&self, id: &str) -> Result<Option<RunDetail>, StoreError> {
+        self.run_filtered(id, None)
+    }
+
+    /// As [`Store::run`], with only the outcomes of one kind (see [`OUTCOME_KINDS`]).
+    pub fn run_filtered(
+        &self,
+        id: &str,
+        outcome: Option<&str>,
+    ) -> Result<Option<RunDetail>, StoreError> {
+        let conn = self.conn();
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1");
+        let run = conn
+            .query_row(&sql, [id], run_from_row)
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let Some(run) = run else {
+            return Ok(None);
+        };
+        let outcomes = outcomes_of(&conn, id, outcome).map_err(|e| self.err(e))?;
+        let notices = super::outbox::notices_of_run(&conn, id).map_err(|e| self.err(e))?;
+        Ok(Some(RunDetail {
+            run,
+            outcomes,
+            notices,
+        }))
+    }
+
+    /// Sets a recorded run's end and status (the notices, sent after recording, can change it).
+    pub fn finish_run(
+        &self,
+        id: &str,
+        finished_at: DateTime<Utc>,
+        status: &str,
+    ) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE runs SET finished_at = ?2, status = ?3 WHERE id = ?1",
+                params![id, ts(finished_at), status],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Deletes the runs that started before `cutoff` (their outcomes go with them) and the
+    /// notices of that age that were sent or given up. Notices still waiting are kept.
+    pub fn prune(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
+        let conn = self.conn();
+        let cutoff = ts(cutoff);
+        let runs = conn
+            .execute("DELETE FROM runs WHERE started_at < ?1", [&cutoff])
+            .map_err(|e| self.err(e))?;
+        conn.execute(
+            "DELETE FROM notices WHERE queued_at < ?1 AND (sent_at IS NOT NULL OR failed_at IS NOT NULL)",
+            [&cutoff],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(runs)
+    }
+}
+
+/// Writes a run and its outcomes (inside the caller's transaction).
+pub(super) fn insert(
+    conn: &Connection,
+    run: &RunRecord,
+    outcomes: &[GroupOutcome],
+) -> rusqlite::Result<()> {
+    let c = &run.counts;
+    conn.execute(
+        &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"),
+        params![
+            run.id,
+            run.trigger,
+            ts(run.started_at),
+            ts(run.finished_at),
+            run.status,
+            run.dry_run,
+            run.source.as_ref().map(|s| &s.id),
+            run.source.as_ref().map(|s| &s.name),
+            run.error,
+            c.source as i64,
+            c.created as i64,
+            c.existed as i64,
+            c.would_create as i64,
+            c.skipped as i64,
+            c.failed as i64,
+        ],
+    )?;
+    let mut stmt = conn.prepare(
+        "INSERT INTO run_groups (run_id, position, source_id, name, outcome, scim_id, reason, skip) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    for (i, o) in outcomes.iter().enumerate() {
+        let (kind, scim_id, reason, skip) = columns(&o.outcome);
+        stmt.execute(params![
+            run.id,
+            i as i64,
+            o.source_id,
+            o.name,
+            kind,
+            scim_id,
+            reason,
+            skip
+        ])?;
+    }
+    Ok(())
+}
+
+/// An outcome as (kind, scim id, readable reason, skip reason as JSON).
+fn columns(o: &Outcome) -> (&'static str, Option<&str>, Option<String>, Option<String>) {
+    match o {
+        Outcome::Created { scim_id } => ("created", Some(scim_id), None, None),
+        Outcome::Existed { scim_id } => ("existed", Some(scim_id), None, None),
+        Outcome::WouldCreate => ("would_create", None, None, None),
+        Outcome::Skipped { reason } => (
+            "skipped",
+            None,
+            Some(reason.to_string()),
+            serde_json::to_string(reason).ok(),
+        ),
+        Outcome::Failed { error } => ("failed", None, Some(error.clone()), None),
+    }
+}
+
+fn query_runs(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<Vec<RunRecord>> {
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt.query_map(params, run_from_row)?;
+    rows.collect()
+}
+
+fn run_from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
+    let count = |i: usize| -> rusqlite::Result<usize> { Ok(r.get::<_, i64>(i)?.max(0) as usize) };
+    let source_id: Option<String> = r.get(6)?;
+    let source_name: Option<String> = r.get(7)?;
+    Ok(RunRecord {
+        id: r.get(0)?,
+        trigger: r.get(1)?,
+        started_at: time_at(r, 2)?,
+        finished_at: time_at(r, 3)?,
+        status: r.get(4)?,
+        dry_run: r.get(5)?,
+        source: source_id.map(|id| SourceInfo {
+            id,
+            name: source_name.unwrap_or_default(),
+        }),
+        error: r.get(8)?,
+        counts: Counts {
+            source: count(9)?,
+            created: count(10)?,
+            existed: count(11)?,
+            would_create: count(12)?,
+            skipped: count(13)?,
+            failed: count(14)?,
+        },
+    })
+}
+
+fn outcomes_of(
+    conn: &Connection,
+    run_id: &str,
+    kind: Option<&str>,
+) -> rusqlite::Result<Vec<GroupOutcome>> {
+    let mut stmt = conn.prepare(
+        "SELECT source_id, name, outcome, scim_id, reason, skip FROM run_groups \
+         WHERE run_id = ?1 AND (?2 IS NULL OR outcome = ?2) ORDER BY position",
+    )?;
+    let rows = stmt.query_map(params![run_id, kind], |r| {
+        Ok(GroupOutcome {
+            source_id: r.get(0)?,
+            name: r.get(1)?,
+            outcome: outcome_from(r)?,
+        })
+    })?;
+    rows.collect()
+}
+
+fn outcome_from(r: &Row<'_>) -> rusqlite::Result<Outcome> {
+    let kind: String = r.get(2)?;
+    let text = |i: usize| -> rusqlite::Result<String> {
+        Ok(r.get::<_, Option<String>>(i)?.unwrap_or_default())
+    };
+    let (scim_id, reason) = (|| text(3), || text(4));
+    Ok(match kind.as_str() {
+        "created" => Outcome::Created {
+            scim_id: scim_id()?,
+        },
+        "existed" => Outcome::Existed {
+            scim_id: scim_id()?,
+        },
+        "would_create" => Outcome::WouldCreate,
+        "skipped" => {
+            let json: String = r.get(5)?;
+            let reason = serde_json::from_str(&json).map_err(|e| unreadable(5, e.to_string()))?;
+            Outcome::Skipped { reason }
+        }
+        "failed" => Outcome::Failed { error: reason()? },
+        other => return Err(unreadable(2, format!("unknown outcome {other:?}"))),
+    })
+}
+
+fn unreadable(column: usize, why: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, why.into())
+}

@@ -1,0 +1,265 @@
+//! Runs and their outcomes: round trip, listing, paging, retention.
+
+use crate::domain::RunId;
+use crate::notify::Notice;
+use crate::report::{
+    GroupOutcome, NoticeState, Outcome, RunReport, RunStatus, SkipReason, SourceInfo,
+};
+use crate::store::{Recording, RunRecord, Store, StoreError};
+use chrono::{TimeDelta, TimeZone, Utc};
+
+fn group(name: &str, outcome: Outcome) -> GroupOutcome {
+    GroupOutcome {
+        source_id: format!("id-{name}"),
+        name: name.into(),
+        outcome,
+    }
+}
+
+/// A report with one outcome of every kind and awkward names, started `minutes` after noon.
+pub(super) fn report(minutes: i64) -> RunReport {
+    let started = Utc.with_ymd_and_hms(2025, 3, 30, 12, 0, 0).unwrap()
+        + TimeDelta::minutes(minutes)
+        + TimeDelta::nanoseconds(123_456_789);
+    RunReport {
+        run_id: RunId::new(),
+        started_at: started,
+        finished_at: started + TimeDelta::milliseconds(1500),
+        dry_run: false,
+        source: Some(SourceInfo {
+            id: "src-1".into(),
+            name: "Active Directory".into(),
+        }),
+        outcomes: vec![
+            group(
+                "Finance",
+                Outcome::Created {
+                    scim_id: "s1".into(),
+                },
+            ),
+            group(
+                "<b>Ops</b> \"x\"",
+                Outcome::Existed {
+                    scim_id: "s2".into(),
+                },
+            ),
+            group("  padded\t", Outcome::WouldCreate),
+            group(
+                "FINANCE",
+                Outcome::Skipped {
+                    reason: SkipReason::DuplicateInSource {
+                        others: vec!["Finance".into()],
+                    },
+                },
+            ),
+            group(
+                "",
+                Outcome::Skipped {
+                    reason: SkipReason::EmptyName,
+                },
+            ),
+            group(
+                "Équipe 📊",
+                Outcome::Failed {
+                    error: "503 from the target".into(),
+                },
+            ),
+        ],
+        error: None,
+        notices: vec![],
+    }
+}
+
+pub(super) fn record(store: &Store, report: &RunReport, trigger: &str, notices: &[Notice]) {
+    store
+        .record(&Recording {
+            run: &RunRecord::of(report, trigger),
+            outcomes: &report.outcomes,
+            notices,
+            reported: &[],
+            failing: None,
+        })
+        .unwrap();
+}
+
+#[test]
+fn a_report_reads_back_exactly() {
+    let store = Store::in_memory().unwrap();
+    let original = report(0);
+    let notice = Notice {
+        key: format!("{}/digest", original.run_id),
+        subject: "groupsync: 1 created".into(),
+        body: "body".into(),
+    };
+    record(
+        &store,
+        &original,
+        "webhook+schedule",
+        std::slice::from_ref(&notice),
+    );
+
+    let detail = store.run(&original.run_id.0).unwrap().expect("recorded");
+    assert_eq!(detail.run.trigger, "webhook+schedule");
+    assert_eq!(detail.run.status, RunStatus::PartiallyFailed.as_str());
+    assert_eq!(detail.run.counts, original.counts());
+    assert_eq!(detail.notices.len(), 1);
+    assert_eq!(detail.notices[0].state, NoticeState::Queued);
+    assert_eq!(detail.notices[0].subject, notice.subject);
+    let back = detail.into_report();
+    assert_eq!(back.run_id, original.run_id);
+    assert_eq!(back.started_at, original.started_at, "nanoseconds kept");
+    assert_eq!(back.finished_at, original.finished_at);
+    assert_eq!(back.source, original.source);
+    assert_eq!(back.outcomes, original.outcomes);
+    assert_eq!(back.error, original.error);
+    assert_eq!(back.status(), original.status());
+}
+
+#[test]
+fn a_failed_run_without_source_reads_back() {
+    let store = Store::in_memory().unwrap();
+    let mut failed = report(0);
+    failed.outcomes.clear();
+    failed.source = None;
+    failed.error = Some("cannot read the source's groups; nothing was changed".into());
+    record(&store, &failed, "cli", &[]);
+    let back = store.run(&failed.run_id.0).unwrap().unwrap();
+    assert_eq!(back.run.status, "failed");
+    assert_eq!(back.run.source, None);
+    assert_eq!(back.run.error, failed.error);
+    assert!(back.outcomes.is_empty());
+}
+
+#[test]
+fn outcomes_can_be_filtered_by_kind() {
+    let store = Store::in_memory().unwrap();
+    let r = report(0);
+    record(&store, &r, "cli", &[]);
+    let skipped = store
+        .run_filtered(&r.run_id.0, Some("skipped"))
+        .unwrap()
+        .unwrap();
+    let names: Vec<&str> = skipped.outcomes.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, vec!["FINANCE", ""]);
+    assert_eq!(skipped.run.counts.source, 6, "counts stay those of the run");
+    assert!(store.run("no-such-run").unwrap().is_none());
+}
+
+#[test]
+fn runs_list_newest_first_and_page_with_before() {
+    let store = Store::in_memory().unwrap();
+    let reports: Vec<RunReport> = (0..5).map(report).collect();
+    for r in &reports {
+        record(&store, r, "schedule", &[]);
+    }
+    let ids = |runs: Vec<RunRecord>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let first = ids(store.runs(2, None).unwrap());
+    assert_eq!(
+        first,
+        vec![reports[4].run_id.0.clone(), reports[3].run_id.0.clone()]
+    );
+    let next = ids(store.runs(2, Some(&first[1])).unwrap());
+    assert_eq!(
+        next,
+        vec![reports[2].run_id.0.clone(), reports[1].run_id.0.clone()]
+    );
+    let last = ids(store.runs(2, Some(&next[1])).unwrap());
+    assert_eq!(last, vec![reports[0].run_id.0.clone()]);
+    assert!(matches!(
+        store.runs(2, Some("unknown")),
+        Err(StoreError::UnknownRun(id)) if id == "unknown"
+    ));
+}
+
+#[test]
+fn finishing_a_run_updates_its_end_and_status() {
+    let store = Store::in_memory().unwrap();
+    let r = report(0);
+    record(&store, &r, "cli", &[]);
+    let end = r.finished_at + TimeDelta::seconds(3);
+    store.finish_run(&r.run_id.0, end, "failed").unwrap();
+    let back = store.run(&r.run_id.0).unwrap().unwrap();
+    assert_eq!(back.run.finished_at, end);
+    assert_eq!(back.run.status, "failed");
+}
+
+#[test]
+fn retention_deletes_old_runs_and_sent_notices_but_keeps_waiting_ones() {
+    let store = Store::in_memory().unwrap();
+    let (old, new) = (report(0), report(60));
+    let waiting = Notice {
+        key: "old/waiting".into(),
+        subject: "s".into(),
+        body: "b".into(),
+    };
+    let sent = Notice {
+        key: "old/sent".into(),
+        ..waiting.clone()
+    };
+    record(&store, &old, "cli", &[waiting, sent]);
+    record(&store, &new, "cli", &[]);
+    store.notice_sent("old/sent").unwrap();
+
+    // notices are queued "now", so a cutoff in the future covers them too
+    let deleted = store.prune(Utc::now() + TimeDelta::minutes(1)).unwrap();
+    assert_eq!(deleted, 2);
+    assert!(store.runs(10, None).unwrap().is_empty());
+    let pending = store.pending_notices(10).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].notice.key, "old/waiting");
+    let outcomes: i64 = store
+        .conn()
+        .query_row("SELECT COUNT(*) FROM run_groups", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(outcomes, 0, "outcomes go with their run");
+
+    // a cutoff between the two runs keeps the newer one
+    record(&store, &old, "cli", &[]);
+    record(&store, &new, "cli", &[]);
+    let cutoff = new.started_at - TimeDelta::minutes(1);
+    assert_eq!(store.prune(cutoff).unwrap(), 1);
+    assert_eq!(store.runs(10, None).unwrap()[0].id, new.run_id.0);
+}
+
+#[test]
+fn reported_groups_and_the_failing_state_are_recorded_with_the_run() {
+    let store = Store::in_memory().unwrap();
+    let r = report(0);
+    assert_eq!(store.failing().unwrap(), None);
+    store
+        .record(&Recording {
+            run: &RunRecord::of(&r, "cli"),
+            outcomes: &r.outcomes,
+            notices: &[],
+            reported: &["Finance".into(), "Équipe".into()],
+            failing: Some(true),
+        })
+        .unwrap();
+    let reported = store.reported_groups().unwrap();
+    assert!(reported.contains("finance") && reported.contains("équipe"));
+    assert_eq!(store.failing().unwrap(), Some(true));
+}
+
+#[test]
+fn recording_is_all_or_nothing() {
+    let store = Store::in_memory().unwrap();
+    let r = report(0);
+    record(&store, &r, "cli", &[]);
+    // the same run again: the insert fails, so nothing of the second recording stays
+    let notice = Notice {
+        key: "second".into(),
+        subject: "s".into(),
+        body: "b".into(),
+    };
+    let again = store.record(&Recording {
+        run: &RunRecord::of(&r, "cli"),
+        outcomes: &r.outcomes,
+        notices: &[notice],
+        reported: &["Sales".into()],
+        failing: Some(true),
+    });
+    assert!(again.is_err());
+    assert!(store.pending_notices(10).unwrap().is_empty());
+    assert!(store.reported_groups().unwrap().is_empty());
+    assert_eq!(store.failing().unwrap(), None);
+}

@@ -1,0 +1,80 @@
+//! The schema from nothing, from version 1, and refusal of a newer one.
+
+use crate::store::{Store, StoreError};
+use rusqlite::Connection;
+
+fn version(path: &std::path::Path) -> i64 {
+    Connection::open(path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap()
+}
+
+fn tables(path: &std::path::Path) -> Vec<String> {
+    let conn = Connection::open(path).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        .unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+const LATEST: i64 = 2;
+
+#[test]
+fn an_empty_store_gets_every_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.db");
+    Store::open(&path).unwrap();
+    assert_eq!(version(&path), LATEST);
+    assert_eq!(
+        tables(&path),
+        vec!["notices", "reported_groups", "run_groups", "runs", "state"]
+    );
+}
+
+#[test]
+fn a_version_1_store_is_upgraded_and_keeps_its_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    {
+        // what the first release wrote: the state table only
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             INSERT INTO state VALUES ('poll.last', 'task-42');
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(version(&path), LATEST);
+    assert_eq!(
+        store.get_state("poll.last").unwrap().as_deref(),
+        Some("task-42")
+    );
+    assert!(store.runs(10, None).unwrap().is_empty());
+    // and the new tables work
+    let r = super::history::report(0);
+    super::history::record(&store, &r, "cli", &[]);
+    assert_eq!(store.runs(10, None).unwrap().len(), 1);
+    drop(store);
+    // opening again changes nothing
+    Store::open(&path).unwrap();
+    assert_eq!(version(&path), LATEST);
+}
+
+#[test]
+fn a_newer_store_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("future.db");
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 99;")
+        .unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
+    assert_eq!(version(&path), 99);
+}

@@ -1,0 +1,142 @@
+//! The record and notify stages: what a run leaves in the store, and its notices.
+//!
+//! Order matters. The run, its outcomes and its notices are written in one transaction
+//! *before* anything is sent; then the outbox is flushed; then the run's final status
+//! (which a notice refused for good can lower) is written. A notice is therefore never
+//! sent without being recorded, and one the mail server could not take waits in the store.
+//!
+//! What is told: groups found existing only the first time (digest mode, and per-group
+//! mode with `email.repeat = false`), and a failure alert when runs start failing or recover.
+
+use super::{RunRequest, Syncer};
+use crate::config::EmailMode;
+use crate::notify::{self, Notice, once};
+use crate::report::RunReport;
+use crate::store::{Recording, RunRecord, StoreError};
+use crate::telemetry::event;
+use chrono::{DateTime, Utc};
+use std::collections::HashSet;
+
+/// The notices of one run and what recording them changes.
+#[derive(Default)]
+struct Telling {
+    notices: Vec<Notice>,
+    /// Names reported for the first time.
+    reported: Vec<String>,
+    failing: Option<bool>,
+}
+
+impl Syncer {
+    /// Records `report` and sends its notices; sets `report.notices` and `finished_at`.
+    pub(super) async fn record(&self, req: &RunRequest, report: &mut RunReport) {
+        let telling = if req.dry_run {
+            Telling::default()
+        } else {
+            self.telling(report).await
+        };
+        let run = RunRecord::of(report, &req.trigger);
+        let unsent = telling.notices.clone();
+        let (id, outcomes) = (run.id.clone(), report.outcomes.clone());
+        let recorded = self
+            .store
+            .call(move |s| {
+                s.record(&Recording {
+                    run: &run,
+                    outcomes: &outcomes,
+                    notices: &telling.notices,
+                    reported: &telling.reported,
+                    failing: telling.failing,
+                })
+            })
+            .await;
+        if let Err(e) = recorded {
+            event::store_failed("record the run", &e.to_string());
+            if let Some(outbox) = &self.outbox {
+                report.notices = outbox.send_unrecorded(&unsent).await;
+            }
+            return;
+        }
+        self.send_recorded(report).await;
+        report.finished_at = Utc::now();
+        let (at, status) = (report.finished_at, report.status().as_str());
+        if let Err(e) = self
+            .store
+            .call(move |s| s.finish_run(&id, at, status))
+            .await
+        {
+            event::store_failed("record the end of the run", &e.to_string());
+        }
+        let cutoff = self.retention_cutoff();
+        pruned(self.store.call(move |s| s.prune(cutoff)).await);
+    }
+
+    /// The notices `report` calls for, in the light of what earlier runs told.
+    async fn telling(&self, report: &RunReport) -> Telling {
+        let remembered = self
+            .store
+            .call(|s| Ok((s.reported_groups()?, s.failing()?)))
+            .await;
+        let (reported, previous) = remembered.unwrap_or_else(|e| {
+            event::store_failed("read what earlier runs reported", &e.to_string());
+            (HashSet::new(), None)
+        });
+        let (alert, failing) = once::alert(previous, report);
+        if self.outbox.is_none() {
+            return Telling {
+                failing,
+                ..Telling::default()
+            };
+        }
+        let email = &self.settings.email;
+        let view = if email.mode == EmailMode::Digest || !email.repeat {
+            once::unreported(report, &reported)
+        } else {
+            report.clone()
+        };
+        let mut notices = notify::compose(email, &view);
+        notices.extend(alert);
+        Telling {
+            notices,
+            reported: once::newly_reported(&view, &reported),
+            failing,
+        }
+    }
+
+    /// Sends what waits in the outbox (this run's notices among it) and reads back where
+    /// this run's notices are.
+    async fn send_recorded(&self, report: &mut RunReport) {
+        let Some(outbox) = &self.outbox else {
+            return;
+        };
+        if let Err(e) = outbox.flush().await {
+            event::store_failed("send the outbox", &e.to_string());
+        }
+        let id = report.run_id.0.clone();
+        match self.store.call(move |s| s.notices_of_run(&id)).await {
+            Ok(notices) => report.notices = notices,
+            Err(e) => event::store_failed("read the run's notices", &e.to_string()),
+        }
+    }
+
+    /// Flushes notices left from earlier runs, so they go out even if this run fails.
+    pub(super) async fn flush_before_run(&self) {
+        if let Err(e) = self.flush_outbox().await {
+            event::store_failed("send the outbox", &e.to_string());
+        }
+    }
+
+    /// Runs that started before this are deleted (`store.retention_days`).
+    pub(super) fn retention_cutoff(&self) -> DateTime<Utc> {
+        let days = i64::from(self.settings.store.retention_days);
+        Utc::now() - chrono::TimeDelta::days(days)
+    }
+}
+
+/// Logs what a prune did.
+pub(super) fn pruned(result: Result<usize, StoreError>) {
+    match result {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(runs = n, "deleted runs past the retention period"),
+        Err(e) => event::store_failed("delete old runs", &e.to_string()),
+    }
+}

@@ -1,0 +1,90 @@
+//! The optional admin token in front of the history's routes.
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{StatusCode, header};
+use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+/// Lets the request through when it carries the token; 401 with a Basic challenge
+/// otherwise, so that a browser asks for it.
+pub(super) async fn guard(
+    State(token): State<Arc<SecretString>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(presented_token);
+    let matches =
+        presented.is_some_and(|p| bool::from(p.as_bytes().ct_eq(token.expose_secret().as_bytes())));
+    if matches {
+        return next.run(request).await;
+    }
+    (
+        StatusCode::UNAUTHORIZED,
+        [(
+            header::WWW_AUTHENTICATE,
+            "Basic realm=\"groupsync\", charset=\"UTF-8\"",
+        )],
+        "this page needs the admin token (server.admin_token): as a bearer token, or as the password of HTTP Basic\n",
+    )
+        .into_response()
+}
+
+/// The token in `Bearer <token>`, or the password in `Basic base64(user:password)`.
+fn presented_token(value: &str) -> Option<String> {
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Some(rest.trim().to_owned());
+    }
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(decode_base64(rest.trim())?).ok()?;
+    let (_user, password) = decoded.split_once(':')?;
+    Some(password.to_owned())
+}
+
+/// Standard base64, padding optional; `None` on a character outside the alphabet.
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.trim_end_matches('=').bytes() {
+        acc = (acc << 6) | ALPHABET.iter().position(|&a| a == c)? as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_and_basic_credentials_are_read() {
+        assert_eq!(presented_token("Bearer s3cret").as_deref(), Some("s3cret"));
+        assert_eq!(
+            presented_token("bearer  s3cret ").as_deref(),
+            Some("s3cret")
+        );
+        // "admin:s3cret:x" — the password may hold a colon
+        assert_eq!(
+            presented_token("Basic YWRtaW46czNjcmV0Ong=").as_deref(),
+            Some("s3cret:x")
+        );
+        assert_eq!(presented_token("Basic !!!"), None);
+        assert_eq!(presented_token("Digest abc"), None);
+        assert_eq!(presented_token("s3cret"), None);
+    }
+}

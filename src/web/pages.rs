@@ -1,0 +1,289 @@
+//! The dashboard (`GET /`) and the page of one run (`GET /history/{id}`).
+
+use super::html::{badge, card, duration, error_page, esc, page, url_part, when};
+use super::{DashboardInputs, Problem, WebState, outcome_filter, paging};
+use crate::report::{NoticeOutcome, Outcome};
+use crate::store::{OUTCOME_KINDS, RunDetail, RunRecord};
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use http::StatusCode;
+use std::collections::HashMap;
+use std::fmt::Write;
+
+/// Runs per dashboard page.
+const PAGE: usize = 25;
+/// The dashboard reloads itself this often (seconds).
+const REFRESH: u32 = 30;
+
+/// `GET /?before=`
+pub(super) async fn dashboard(
+    State(state): State<WebState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    match load_dashboard(&state, &query).await {
+        Ok(body) => page(StatusCode::OK, "Runs", &body, Some(REFRESH)),
+        Err(p) => error_page(p.status(), &p.message()),
+    }
+}
+
+/// `GET /history/{id}?outcome=`
+pub(super) async fn run(
+    State(state): State<WebState>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let shown = outcome_filter(&query).unwrap_or(None);
+    match super::api::detail(&state, id, &query).await {
+        Ok(d) => page(
+            StatusCode::OK,
+            &format!("Run {}", d.run.id),
+            &run_body(&d, shown),
+            None,
+        ),
+        Err(p) => error_page(p.status(), &p.message()),
+    }
+}
+
+async fn load_dashboard(
+    state: &WebState,
+    query: &HashMap<String, String>,
+) -> Result<String, Problem> {
+    let (limit, before) = paging(query, PAGE)?;
+    let paged = before.is_some();
+    let (runs, last_success) = state
+        .store
+        .call(move |s| Ok((s.runs(limit, before.as_deref())?, s.last_success()?)))
+        .await?;
+    let inputs = (state.inputs)();
+    let mut body = String::from("<div class=\"cards\">");
+    body.push_str(&cards(
+        &inputs,
+        last_success.as_ref(),
+        runs.first().filter(|_| !paged),
+    ));
+    body.push_str("</div><h2>Recent runs</h2>");
+    body.push_str(&runs_table(&runs));
+    if let Some(last) = runs.last().filter(|_| runs.len() == limit) {
+        let _ = write!(
+            body,
+            "<p class=\"pager\"><a href=\"/?before={}\">Older runs →</a></p>",
+            url_part(&last.id)
+        );
+    }
+    Ok(body)
+}
+
+fn cards(
+    inputs: &DashboardInputs,
+    success: Option<&RunRecord>,
+    latest: Option<&RunRecord>,
+) -> String {
+    let next = inputs
+        .next_run
+        .map(|t| esc(&when(t)))
+        .unwrap_or_else(|| "<span class=\"muted\">not scheduled</span>".into());
+    let mut out = card("Next scheduled run", &next);
+    if let Some(r) = &inputs.ready {
+        let (class, word) = if r.ready {
+            ("ok", "ready")
+        } else {
+            ("not-ok", "not ready")
+        };
+        let value = format!(
+            "<span class=\"status {class}\">{word}</span> <span class=\"small muted\">{}</span>",
+            esc(&r.detail)
+        );
+        out.push_str(&card("Readiness", &value));
+    }
+    if let Some(r) = latest {
+        out.push_str(&card(
+            "Last run",
+            &format!(
+                "{} <span class=\"small muted\">{}</span>",
+                badge(&r.status),
+                esc(&when(r.started_at))
+            ),
+        ));
+    }
+    let success = success
+        .map(|r| esc(&when(r.finished_at)))
+        .unwrap_or_else(|| "<span class=\"muted\">none yet</span>".into());
+    out.push_str(&card("Last success", &success));
+    out
+}
+
+fn runs_table(runs: &[RunRecord]) -> String {
+    if runs.is_empty() {
+        return "<p class=\"muted\">No runs recorded yet.</p>".into();
+    }
+    let mut out = String::from(
+        "<table class=\"runs\"><thead><tr><th>Started</th><th>Status</th><th>Trigger</th>\
+         <th>Source</th><th class=\"num\">Created</th><th class=\"num\">Existed</th>\
+         <th class=\"num\">Skipped</th><th class=\"num\">Failed</th><th class=\"num\">Duration</th>\
+         </tr></thead><tbody>",
+    );
+    for r in runs {
+        out.push_str(&run_row(r));
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
+fn run_row(r: &RunRecord) -> String {
+    let c = &r.counts;
+    let created = if r.dry_run {
+        format!(
+            "{} <span class=\"small muted\">(would)</span>",
+            c.would_create
+        )
+    } else {
+        c.created.to_string()
+    };
+    let error = r
+        .error
+        .as_ref()
+        .map(|e| format!("<div class=\"small problem\">{}</div>", esc(e)))
+        .unwrap_or_default();
+    let source = r
+        .source
+        .as_ref()
+        .map(|s| esc(&s.name))
+        .unwrap_or_else(|| "–".into());
+    format!(
+        "<tr data-run=\"{id}\"><td class=\"when\"><a href=\"/history/{link}\">{started}</a><div class=\"mono muted\">{id}</div></td>\
+         <td>{status}{error}</td><td>{trigger}</td><td>{source}</td>{created}{existed}{skipped}{failed}\
+         <td class=\"num\">{took}</td></tr>",
+        id = esc(&r.id),
+        link = url_part(&r.id),
+        started = esc(&when(r.started_at)),
+        status = badge(&r.status),
+        trigger = esc(&r.trigger),
+        created = num_cell_html(c.created + c.would_create, &created),
+        existed = num_cell(c.existed),
+        skipped = num_cell(c.skipped),
+        failed = num_cell(c.failed),
+        took = esc(&duration(r.duration())),
+    )
+}
+
+fn num_cell(n: usize) -> String {
+    num_cell_html(n, &n.to_string())
+}
+
+/// A number column; zeros are greyed so that what happened stands out.
+fn num_cell_html(n: usize, html: &str) -> String {
+    let class = if n == 0 { "num zero" } else { "num" };
+    format!("<td class=\"{class}\">{html}</td>")
+}
+
+fn run_body(d: &RunDetail, shown: Option<&str>) -> String {
+    let r = &d.run;
+    let mut out = format!(
+        "<p><a href=\"/\">← all runs</a></p><h1>Run <span class=\"mono\">{}</span> {}</h1><div class=\"cards\">",
+        esc(&r.id),
+        badge(&r.status)
+    );
+    let source = r
+        .source
+        .as_ref()
+        .map(|s| {
+            format!(
+                "{} <span class=\"small muted mono\">{}</span>",
+                esc(&s.name),
+                esc(&s.id)
+            )
+        })
+        .unwrap_or_else(|| "–".into());
+    for (label, value) in [
+        ("Trigger", esc(&r.trigger)),
+        ("Started", esc(&when(r.started_at))),
+        ("Duration", esc(&duration(r.duration()))),
+        ("Source", source),
+    ] {
+        out.push_str(&card(label, &value));
+    }
+    out.push_str("</div>");
+    if r.dry_run {
+        out.push_str("<p class=\"muted\">Dry run: nothing was created and nothing was sent.</p>");
+    }
+    if let Some(e) = &r.error {
+        let _ = write!(out, "<p class=\"problem\">{}</p>", esc(e));
+    }
+    out.push_str("<h2>Groups</h2>");
+    out.push_str(&filters(d, shown));
+    out.push_str(&outcomes_table(d));
+    if !d.notices.is_empty() {
+        out.push_str("<h2>Notices</h2>");
+        out.push_str(&notices_table(&d.notices));
+    }
+    out
+}
+
+/// One link per kind of outcome, with its count; the one shown is highlighted.
+fn filters(d: &RunDetail, shown: Option<&str>) -> String {
+    let c = &d.run.counts;
+    let link = |kind: Option<&str>, label: &str, n: usize| {
+        let href = match kind {
+            Some(k) => format!("/history/{}?outcome={k}", url_part(&d.run.id)),
+            None => format!("/history/{}", url_part(&d.run.id)),
+        };
+        let on = if kind == shown { " class=\"on\"" } else { "" };
+        format!("<a{on} href=\"{href}\">{} ({n})</a>", esc(label))
+    };
+    let counts = [c.created, c.existed, c.would_create, c.skipped, c.failed];
+    let labels = ["created", "existed", "would create", "skipped", "failed"];
+    let mut out = String::from("<nav class=\"filters\">");
+    out.push_str(&link(None, "all", c.source));
+    for ((kind, label), n) in OUTCOME_KINDS.iter().zip(labels).zip(counts) {
+        if n > 0 || shown == Some(*kind) {
+            out.push_str(&link(Some(kind), label, n));
+        }
+    }
+    out.push_str("</nav>");
+    out
+}
+
+fn outcomes_table(d: &RunDetail) -> String {
+    if d.outcomes.is_empty() {
+        return "<p class=\"muted\">No groups to show.</p>".into();
+    }
+    let mut out = String::from(
+        "<table class=\"outcomes\"><thead><tr><th>Group</th><th>Outcome</th><th>SCIM id</th><th>Reason</th></tr></thead><tbody>",
+    );
+    for o in &d.outcomes {
+        let (kind, scim_id, reason) = match &o.outcome {
+            Outcome::Created { scim_id } => ("created", scim_id.as_str(), String::new()),
+            Outcome::Existed { scim_id } => ("existed", scim_id.as_str(), String::new()),
+            Outcome::WouldCreate => ("would create", "", String::new()),
+            Outcome::Skipped { reason } => ("skipped", "", reason.to_string()),
+            Outcome::Failed { error } => ("failed", "", error.clone()),
+        };
+        let _ = write!(
+            out,
+            "<tr><td class=\"name\">{}</td><td>{}</td><td class=\"mono\">{}</td><td class=\"reason\">{}</td></tr>",
+            esc(&o.name),
+            esc(kind),
+            esc(scim_id),
+            esc(&reason)
+        );
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
+fn notices_table(notices: &[NoticeOutcome]) -> String {
+    let mut out = String::from(
+        "<table class=\"notices\"><thead><tr><th>Subject</th><th>State</th><th>Error</th></tr></thead><tbody>",
+    );
+    for n in notices {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&n.subject),
+            esc(n.state.as_str()),
+            esc(n.error.as_deref().unwrap_or(""))
+        );
+    }
+    out.push_str("</tbody></table>");
+    out
+}

@@ -1,0 +1,254 @@
+//! The history's routes over real HTTP on 127.0.0.1.
+
+use super::{DashboardInputs, Readiness, WebState, routes};
+use crate::domain::RunId;
+use crate::report::{GroupOutcome, Outcome, RunReport, SkipReason, SourceInfo};
+use crate::store::{Recording, RunRecord, Store};
+use chrono::{TimeDelta, TimeZone, Utc};
+use secrecy::SecretString;
+use serde_json::Value;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+const EVIL: &str = "<script>alert('x')</script> & \"Ops\"";
+
+struct Server {
+    base: String,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Server {
+    async fn start(state: WebState) -> Server {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let stop = CancellationToken::new();
+        let until = stop.clone();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, routes(state))
+                .with_graceful_shutdown(until.cancelled_owned())
+                .await
+                .unwrap();
+        });
+        Server { base, stop, task }
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        reqwest::get(format!("{}{path}", self.base)).await.unwrap()
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        self.task.await.unwrap();
+    }
+}
+
+/// Records `n` runs a minute apart; the last one holds the awkward names.
+fn store_with_runs(n: usize) -> (Store, Vec<String>) {
+    let store = Store::in_memory().unwrap();
+    let noon = Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap();
+    let mut ids = vec![];
+    for i in 0..n {
+        let started = noon + TimeDelta::minutes(i as i64);
+        let outcomes = vec![
+            GroupOutcome {
+                source_id: "a".into(),
+                name: EVIL.into(),
+                outcome: Outcome::Created {
+                    scim_id: "s-1".into(),
+                },
+            },
+            GroupOutcome {
+                source_id: "b".into(),
+                name: "Finance".into(),
+                outcome: Outcome::Skipped {
+                    reason: SkipReason::TooLong {
+                        chars: 300,
+                        max: 256,
+                    },
+                },
+            },
+        ];
+        let report = RunReport {
+            run_id: RunId::new(),
+            started_at: started,
+            finished_at: started + TimeDelta::seconds(2),
+            dry_run: false,
+            source: Some(SourceInfo {
+                id: "src".into(),
+                name: "Active Directory".into(),
+            }),
+            outcomes,
+            error: None,
+            notices: vec![],
+        };
+        store
+            .record(&Recording {
+                run: &RunRecord::of(&report, "schedule"),
+                outcomes: &report.outcomes,
+                notices: &[],
+                reported: &[],
+                failing: None,
+            })
+            .unwrap();
+        ids.push(report.run_id.0);
+    }
+    (store, ids)
+}
+
+#[tokio::test]
+async fn executions_are_listed_newest_first_in_pages() {
+    let (store, ids) = store_with_runs(3);
+    let server = Server::start(WebState::new(store)).await;
+    let page: Value = server
+        .get("/executions?limit=2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let listed: Vec<&str> = page["executions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, vec![ids[2].as_str(), ids[1].as_str()]);
+    assert_eq!(page["executions"][0]["status"], "succeeded");
+    assert_eq!(page["executions"][0]["counts"]["created"], 1);
+    let next = page["next"].as_str().unwrap();
+    let page: Value = server.get(next).await.json().await.unwrap();
+    assert_eq!(page["executions"][0]["id"], ids[0].as_str());
+    assert_eq!(page["next"], Value::Null);
+
+    for bad in [
+        "/executions?limit=0",
+        "/executions?limit=x",
+        "/executions?before=nope",
+    ] {
+        let resp = server.get(bad).await;
+        assert_eq!(resp.status(), 400, "{bad}");
+        let body: Value = resp.json().await.unwrap();
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .contains(if bad.contains("before") {
+                    "before"
+                } else {
+                    "limit"
+                })
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn one_execution_has_its_outcomes_filterable_by_kind() {
+    let (store, ids) = store_with_runs(1);
+    let server = Server::start(WebState::new(store)).await;
+    let run: Value = server
+        .get(&format!("/executions/{}", ids[0]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(run["trigger"], "schedule");
+    assert_eq!(run["outcomes"].as_array().unwrap().len(), 2);
+    assert_eq!(run["outcomes"][0]["name"], EVIL);
+    let skipped: Value = server
+        .get(&format!("/executions/{}?outcome=skipped", ids[0]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(skipped["outcomes"].as_array().unwrap().len(), 1);
+    assert_eq!(skipped["outcomes"][0]["reason"]["kind"], "too_long");
+    assert_eq!(server.get("/executions/unknown").await.status(), 404);
+    let bad = server
+        .get(&format!("/executions/{}?outcome=lost", ids[0]))
+        .await;
+    assert_eq!(bad.status(), 400);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_dashboard_escapes_names_and_shows_its_inputs() {
+    let (store, ids) = store_with_runs(2);
+    let next = Utc.with_ymd_and_hms(2025, 6, 2, 2, 30, 0).unwrap();
+    let state = WebState::new(store).with_inputs(move || DashboardInputs {
+        next_run: Some(next),
+        ready: Some(Readiness {
+            ready: false,
+            detail: "SCIM <target> unreachable".into(),
+        }),
+    });
+    let server = Server::start(state).await;
+    let resp = server.get("/").await;
+    assert_eq!(resp.status(), 200);
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    let html = resp.text().await.unwrap();
+    for id in &ids {
+        assert!(html.contains(&format!("href=\"/history/{id}\"")), "{html}");
+    }
+    assert!(html.contains("2025-06-02 02:30:00 UTC"));
+    assert!(html.contains("not ready") && html.contains("SCIM &lt;target&gt; unreachable"));
+
+    let page = server
+        .get(&format!("/history/{}", ids[1]))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;Ops&quot;"),
+        "{page}"
+    );
+    assert!(!page.contains("<script"), "no raw script tag: {page}");
+    assert!(page.contains("the name has 300 characters"));
+    let failed_only = server
+        .get(&format!("/history/{}?outcome=skipped", ids[1]))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(failed_only.contains("Finance") && !failed_only.contains("alert("));
+    assert_eq!(server.get("/history/unknown").await.status(), 404);
+    assert_eq!(server.get("/?limit=9999").await.status(), 400);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn with_an_admin_token_every_route_asks_for_it() {
+    let (store, _) = store_with_runs(1);
+    let state = WebState::new(store).with_admin_token(Some(SecretString::from("s3cret")));
+    let server = Server::start(state).await;
+    let client = reqwest::Client::new();
+    for path in ["/", "/executions", "/history/x", "/executions/x"] {
+        let url = format!("{}{path}", server.base);
+        let resp = client.get(&url).send().await.unwrap();
+        assert_eq!(resp.status(), 401, "{path}");
+        assert!(
+            resp.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Basic")
+        );
+        let wrong = client.get(&url).bearer_auth("nope").send().await.unwrap();
+        assert_eq!(wrong.status(), 401, "{path}");
+    }
+    let url = format!("{}/executions", server.base);
+    let bearer = client.get(&url).bearer_auth("s3cret").send().await.unwrap();
+    assert_eq!(bearer.status(), 200);
+    let basic = client
+        .get(format!("{}/", server.base))
+        .basic_auth("admin", Some("s3cret"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), 200);
+    server.stop().await;
+}
