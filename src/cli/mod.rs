@@ -1,8 +1,9 @@
-//! The command line: `run`, `sources`, `demo`, `sandbox`.
+//! The command line: `run`, `sources`, `check`, `demo`, `sandbox`.
 //!
 //! Exit codes: 0 success, 1 the sync failed or some groups failed, 2 bad configuration or
 //! usage. The summary goes to stdout; logs go to stderr.
 
+mod check;
 mod demo;
 mod progress;
 mod sandbox_cmd;
@@ -56,6 +57,12 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Try every connection a run needs (IdentityNow, SCIM, SMTP, the store), one line each.
+    Check {
+        /// Also send a test message to the configured recipients.
+        #[arg(long)]
+        send_test_email: bool,
+    },
     /// Start the built-in sandbox, sync twice against it and show what happened.
     Demo(demo::DemoArgs),
     /// Serve a simulated tenant, SCIM server and SMTP sink on this machine until stopped.
@@ -94,6 +101,10 @@ async fn dispatch(cli: Cli) -> ExitCode {
             };
             run_once(settings, dry_run, json, "cli").await
         }
+        Command::Check { send_test_email } => match load(&cli.config, log_format) {
+            Some(settings) => check::run(&settings, send_test_email).await,
+            None => ExitCode::from(2),
+        },
         Command::Sources { name } => {
             let Some(settings) = load(&cli.config, log_format) else {
                 return ExitCode::from(2);
