@@ -19,6 +19,6 @@ mkdir -p "$OUT/usr/local/bin" "$OUT/etc/groupsync"
 install -m 0755 "$TARGET_DIR/release/groupsync" "$OUT/usr/local/bin/groupsync"
 install -m 0644 config/groupsync.example.toml "$OUT/etc/groupsync/groupsync.example.toml"
 
-# The staged binary must start on this system (the image's runtime is the same Debian).
+# The staged binary must at least start.
 "$OUT/usr/local/bin/groupsync" --version
 echo "staged in $OUT"

@@ -278,3 +278,18 @@ async fn a_configuration_that_does_not_load_exits_2() {
     assert!(out.stdout.is_empty(), "{}", out.stdout);
     s.sb.stop().await;
 }
+
+#[tokio::test]
+async fn disabled_email_is_skipped_unless_a_test_message_is_asked_for() {
+    let s = setup().await;
+    let off = [("GROUPSYNC_EMAIL__ENABLED", "false")];
+    let out = s.check(&off, &[]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    assert!(out.line("smtp").starts_with("skip smtp: email is disabled"));
+    assert!(out.line("smtp test email").starts_with("skip"));
+    let out = s.check(&off, &["--send-test-email"]).await;
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(out.line("smtp test email").starts_with("FAIL"));
+    assert_eq!(out.failed().len(), 1, "{}", out.stdout);
+    s.sb.stop().await;
+}

@@ -236,10 +236,13 @@ async fn smtp_checks(settings: &Settings, send_test_email: bool, out: &mut Print
             "smtp",
             "email is disabled (email.enabled = false)",
         ));
-        if send_test_email {
-            out.put(Line::fail("smtp test email", "email is disabled", None));
-        }
-        return;
+        // Asked for a test message that cannot be sent: that is a failure.
+        let status = if send_test_email {
+            Status::Fail
+        } else {
+            Status::Skip
+        };
+        return out.put(Line::new(status, "smtp test email", "email is disabled"));
     };
     let connected = match Mailer::new(smtp) {
         Ok(mailer) => mailer.test_connection().await.map(|()| mailer),
@@ -249,21 +252,21 @@ async fn smtp_checks(settings: &Settings, send_test_email: bool, out: &mut Print
         Ok(m) => m,
         Err(e) => {
             out.put(smtp_failure("smtp", &e));
-            if send_test_email {
-                out.put(Line::new(
-                    Status::Skip,
-                    "smtp test email",
-                    "needs a connection",
-                ));
-            }
-            return;
+            let why = "needs a connection";
+            return out.put(Line::new(Status::Skip, "smtp test email", why));
         }
     };
     out.put(Line::new(Status::Ok, "smtp", relay(smtp)));
-    if !send_test_email {
+    out.put(if send_test_email {
+        test_email(&mailer, smtp).await
+    } else {
         let why = "not sent (--send-test-email sends one)";
-        return out.put(Line::new(Status::Skip, "smtp test email", why));
-    }
+        Line::new(Status::Skip, "smtp test email", why)
+    });
+}
+
+/// One message to the configured recipients, through the connection just checked.
+async fn test_email(mailer: &Mailer, smtp: &SmtpSettings) -> Line {
     let notice = Notice {
         key: format!("check/{}", uuid::Uuid::new_v4()),
         subject: "groupsync test message".into(),
@@ -271,7 +274,7 @@ async fn smtp_checks(settings: &Settings, send_test_email: bool, out: &mut Print
                reach this address."
             .into(),
     };
-    out.put(match mailer.send(&notice).await {
+    match mailer.send(&notice).await {
         Ok(()) => {
             let to: Vec<String> = smtp.to.iter().map(|m| m.email.to_string()).collect();
             Line::new(
@@ -281,7 +284,7 @@ async fn smtp_checks(settings: &Settings, send_test_email: bool, out: &mut Print
             )
         }
         Err(e) => smtp_failure("smtp test email", &e),
-    });
+    }
 }
 
 /// `mail.example.com:587 (starttls, as groupsync)`.
