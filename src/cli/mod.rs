@@ -1,8 +1,9 @@
-//! The command line: `run`, `serve`, `sources`, `executions`, `demo`, `sandbox`.
+//! The command line: `run`, `serve`, `sources`, `check`, `executions`, `demo`, `sandbox`.
 //!
 //! Exit codes: 0 success, 1 the sync failed or some groups failed, 2 bad configuration or
 //! usage. The summary goes to stdout; logs go to stderr.
 
+mod check;
 mod demo;
 mod executions;
 mod progress;
@@ -63,6 +64,12 @@ enum Command {
     },
     /// The execution history kept in the store: `list` the recent runs, `show` one.
     Executions(executions::ExecutionsArgs),
+    /// Try every connection a run needs (IdentityNow, SCIM, SMTP, the store), one line each.
+    Check {
+        /// Also send a test message to the configured recipients.
+        #[arg(long)]
+        send_test_email: bool,
+    },
     /// Start the built-in sandbox, sync twice against it and show what happened.
     Demo(demo::DemoArgs),
     /// Serve a simulated tenant, SCIM server and SMTP sink on this machine until stopped.
@@ -116,6 +123,10 @@ async fn dispatch(cli: Cli) -> ExitCode {
             };
             executions::run(&args, &settings.store.path)
         }
+        Command::Check { send_test_email } => match load(&cli.config, log_format) {
+            Some(settings) => check::run(&settings, send_test_email).await,
+            None => ExitCode::from(2),
+        },
         Command::Sources { name } => {
             let Some(settings) = load(&cli.config, log_format) else {
                 return ExitCode::from(2);

@@ -4,6 +4,7 @@
 //! Secrets are [`SecretString`]s: read from the file, the environment or a `<key>_file`
 //! (as Docker and Kubernetes mount them), and never printed (`Debug` is redacted).
 
+pub mod keys;
 mod raw;
 mod validate;
 

@@ -14,6 +14,7 @@
 
 mod entitlements;
 mod error;
+pub mod probe;
 mod query;
 mod rate;
 mod request;

@@ -1,0 +1,161 @@
+use super::*;
+use crate::identitynow::probe::FirstPage;
+use crate::scim::Detail;
+use serde_json::json;
+
+#[test]
+fn lines_read_status_name_detail_and_hint() {
+    assert_eq!(
+        Line::new(Status::Ok, "identitynow token", "").to_string(),
+        "ok   identitynow token"
+    );
+    let line = scim_failure(
+        "scim groups",
+        &ScimError::Unauthorized {
+            detail: Detail(Some("expired".into())),
+        },
+    );
+    let text = line.to_string();
+    assert!(
+        text.starts_with("FAIL scim groups: 401 SCIM token rejected"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            ": expired — hint: the SCIM token is wrong or expired (Alation tokens last 1–6 months"
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        Line::new(Status::Skip, "smtp", "off").to_string(),
+        "skip smtp: off"
+    );
+}
+
+#[test]
+fn transport_failures_are_told_apart_by_their_words() {
+    let cases = [
+        (
+            "error sending request: tcp connect error: Connection refused (os error 111)",
+            Some(hints::REFUSED),
+        ),
+        ("invalid peer certificate: UnknownIssuer", Some(hints::TLS)),
+        (
+            "dns error: failed to lookup address information: Name or service not known",
+            Some(hints::DNS),
+        ),
+        ("operation timed out", Some(hints::TIMEOUT)),
+        ("connection reset by peer", None),
+    ];
+    for (text, hint) in cases {
+        assert_eq!(hints::transport(text), hint, "{text}");
+    }
+}
+
+#[test]
+fn each_kind_of_failure_gets_its_hint() {
+    let idn = IdnError::BadCredentials {
+        detail: "401: invalid_client".into(),
+    };
+    assert_eq!(hints::identitynow(&idn), Some(hints::IDN_CREDENTIALS));
+    let idn = IdnError::SourceNameNotFound { name: "AD".into() };
+    assert_eq!(hints::identitynow(&idn), Some(hints::IDN_SOURCE));
+    let scim_cases = [
+        (
+            ScimError::Forbidden {
+                detail: Detail(None),
+            },
+            hints::SCIM_FORBIDDEN,
+        ),
+        (
+            ScimError::NotFound {
+                detail: Detail(None),
+            },
+            hints::SCIM_PATH,
+        ),
+        (
+            ScimError::Rejected {
+                status: 302,
+                scim_type: None,
+                detail: Detail(None),
+            },
+            hints::SCIM_REDIRECT,
+        ),
+        (
+            ScimError::Connect("Connection refused (os error 111)".into()),
+            hints::REFUSED,
+        ),
+        (
+            ScimError::Timeout("deadline elapsed".into()),
+            hints::TIMEOUT,
+        ),
+    ];
+    for (e, hint) in scim_cases {
+        assert_eq!(hints::scim(&e), Some(hint), "{e}");
+    }
+    assert_eq!(
+        hints::smtp(&NotifyError::NotConnected),
+        Some(hints::SMTP_SILENT)
+    );
+    assert_eq!(hints::smtp(&NotifyError::Setup("x".into())), None);
+}
+
+#[test]
+fn discovery_reports_what_filtering_allows() {
+    let ok = discovery_line(&json!({"filter": {"supported": true, "maxResults": 200}}));
+    assert_eq!(
+        ok.to_string(),
+        "ok   scim discovery: filtering supported (maxResults 200)"
+    );
+    let off = discovery_line(&json!({"filter": {"supported": false}}));
+    assert_eq!(off.status, Status::Warn);
+    assert_eq!(discovery_line(&json!({})).status, Status::Ok);
+}
+
+#[test]
+fn an_empty_source_is_a_warning_not_a_pass() {
+    let page = |returned, total, sample: Option<&str>| FirstPage {
+        returned,
+        total,
+        sample: sample.map(str::to_owned),
+    };
+    let empty = groups_line("identitynow groups", &page(0, Some(0), None));
+    assert_eq!(empty.status, Status::Warn);
+    assert!(empty.hint.is_some());
+    let full = groups_line(
+        "identitynow groups",
+        &page(250, Some(1200), Some("GG_Sales")),
+    );
+    assert_eq!(
+        full.to_string(),
+        "ok   identitynow groups: 1200 group entitlements, e.g. \"GG_Sales\""
+    );
+    let untold = groups_line("identitynow groups", &page(3, None, None));
+    assert!(
+        untold.detail.contains("3 on the first page"),
+        "{}",
+        untold.detail
+    );
+}
+
+#[test]
+fn checks_retry_at_most_once() {
+    let text = r#"
+[identitynow]
+tenant_url = "https://acme.api.identitynow.com"
+client_id = "cid"
+client_secret = "s"
+source_id = "abc"
+max_retries = 6
+[scim]
+base_url = "https://acme.alationcloud.com/scim/v2"
+token = "t"
+max_retries = 0
+[email]
+enabled = false
+"#;
+    let settings = Settings::from_toml_and_env(text, &Default::default()).unwrap();
+    let q = quick(&settings);
+    assert_eq!(q.identitynow.retry.max_retries, 1);
+    assert_eq!(q.scim.retry.max_retries, 0);
+}

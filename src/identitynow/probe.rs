@@ -1,0 +1,106 @@
+//! One bounded read of the source's group entitlements, for `groupsync check`.
+//!
+//! [`Client::fetch_groups`] reads every page, which on a large source is many requests and
+//! minutes; a configuration check only needs to know that the PAT may read entitlements,
+//! that the filter and API version are accepted, and how many groups there are. So this
+//! asks for the first page with the same filter, sort and count as a real run, and reads
+//! `X-Total-Count` from it.
+
+use super::Client;
+use super::error::{Endpoint, IdnError};
+use super::query;
+use super::request::Call;
+use serde_json::Value;
+
+/// What the first page said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirstPage {
+    /// Entitlements on the page (at most `identitynow.page_size`).
+    pub returned: usize,
+    /// `X-Total-Count`: how many match in all, when the server said.
+    pub total: Option<u64>,
+    /// The first entitlement's name, to show that names are readable.
+    pub sample: Option<String>,
+}
+
+impl Client {
+    /// The first page of the source's group entitlements, as a real run asks for it.
+    /// Errors are the same as [`Client::fetch_groups`]'s (403 names the missing scope).
+    pub async fn first_page(&self, source_id: &str) -> Result<FirstPage, IdnError> {
+        let settings = &self.inner.settings;
+        let mut filter = query::eq("source.id", source_id);
+        if let Some(extra) = &settings.entitlement_filter {
+            filter = format!("{filter} and {extra}");
+        }
+        let pairs = [
+            ("filters", filter),
+            ("sorters", "id".to_owned()),
+            ("limit", settings.page_size.to_string()),
+            ("offset", "0".to_owned()),
+            ("count", "true".to_owned()),
+        ];
+        let mut call = Call::get(
+            Endpoint::Entitlements,
+            self.url(&[settings.api_version.as_path(), "entitlements"], &pairs)?,
+        );
+        call.experimental = settings.api_version.wants_experimental_header();
+        let answer = self.get(&call).await?;
+        let items: Vec<Value> = answer.json()?;
+        let named = |item: &Value| item.get("name").and_then(Value::as_str).map(str::to_owned);
+        if let Some(i) = items.iter().position(|item| named(item).is_none()) {
+            return Err(IdnError::Malformed {
+                request: answer.label,
+                problem: format!("entitlement {i} of the first page has no `name`"),
+            });
+        }
+        let total = answer
+            .headers
+            .get("x-total-count")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok());
+        Ok(FirstPage {
+            returned: items.len(),
+            total,
+            sample: items.first().and_then(named),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::{AD_SOURCE_ID, OTHER_SOURCE_ID, Sandbox, SandboxOptions};
+
+    #[tokio::test]
+    async fn reads_one_page_and_the_total() {
+        let sb = Sandbox::start(SandboxOptions::seeded(30, 0, 3))
+            .await
+            .unwrap();
+        let settings = sb.settings(&[("GROUPSYNC_IDENTITYNOW__PAGE_SIZE", "7")]);
+        let client = Client::new(&settings.identitynow).unwrap();
+        let page = client.first_page(AD_SOURCE_ID).await.unwrap();
+        assert_eq!((page.returned, page.total), (7, Some(30)));
+        assert!(page.sample.is_some_and(|s| !s.is_empty()));
+        let empty = client.first_page(OTHER_SOURCE_ID).await.unwrap();
+        assert_eq!(
+            (empty.returned, empty.total, empty.sample),
+            (0, Some(0), None)
+        );
+        sb.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_refused_token_is_an_error_not_an_empty_page() {
+        let sb = Sandbox::start(SandboxOptions::seeded(5, 0, 3))
+            .await
+            .unwrap();
+        let settings = sb.settings(&[
+            ("GROUPSYNC_IDENTITYNOW__CLIENT_SECRET", "wrong"),
+            ("GROUPSYNC_IDENTITYNOW__MAX_RETRIES", "0"),
+        ]);
+        let client = Client::new(&settings.identitynow).unwrap();
+        let err = client.first_page(AD_SOURCE_ID).await.unwrap_err();
+        assert!(matches!(err, IdnError::BadCredentials { .. }), "{err}");
+        sb.stop().await;
+    }
+}

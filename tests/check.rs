@@ -1,0 +1,295 @@
+//! `groupsync check` as an operator runs it, against the sandbox: everything passes on a
+//! good configuration, and each broken piece is named on its own line with exit status 1.
+
+mod common;
+
+use common::*;
+use groupsync::sandbox::{self, Sandbox, SandboxOptions};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What one run of `groupsync check` printed.
+struct Checked {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Checked {
+    /// The line of check `name`, which must be there exactly once.
+    fn line(&self, name: &str) -> &str {
+        let found: Vec<&str> = self
+            .stdout
+            .lines()
+            .filter(|l| {
+                l.get(5..)
+                    .is_some_and(|rest| rest == name || rest.starts_with(&format!("{name}:")))
+            })
+            .collect();
+        assert_eq!(found.len(), 1, "one line for {name:?} in:\n{}", self.stdout);
+        found[0]
+    }
+
+    fn failed(&self) -> Vec<&str> {
+        self.stdout
+            .lines()
+            .filter(|l| l.starts_with("FAIL"))
+            .collect()
+    }
+}
+
+/// A sandbox and a configuration file for it, with the store in a temporary folder.
+struct Setup {
+    sb: Sandbox,
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+async fn setup() -> Setup {
+    let sb = sandbox(SandboxOptions::seeded(40, 4, 11)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("groupsync.toml");
+    std::fs::write(&config, sb.config_toml()).unwrap();
+    Setup { sb, dir, config }
+}
+
+impl Setup {
+    fn store(&self) -> String {
+        self.dir
+            .path()
+            .join("data/groupsync.db")
+            .display()
+            .to_string()
+    }
+
+    /// Runs the binary off the runtime's threads, so the sandbox keeps answering.
+    async fn check(&self, env: &[(&str, &str)], args: &[&str]) -> Checked {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_groupsync"));
+        cmd.env_remove("RUST_LOG");
+        for (k, _) in std::env::vars() {
+            if k.starts_with("GROUPSYNC_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("GROUPSYNC_STORE__PATH", self.store());
+        cmd.envs(env.iter().copied());
+        cmd.arg("--config")
+            .arg(&self.config)
+            .arg("check")
+            .args(args);
+        let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap();
+        Checked {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+const ALL: [&str; 8] = [
+    "identitynow token",
+    "identitynow source",
+    "identitynow groups",
+    "scim discovery",
+    "scim groups",
+    "smtp",
+    "smtp test email",
+    "store",
+];
+
+#[tokio::test]
+async fn a_good_configuration_passes_every_check() {
+    let s = setup().await;
+    let out = s.check(&[], &[]).await;
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    for name in ALL {
+        let line = out.line(name);
+        let expected = if name == "smtp test email" {
+            "skip"
+        } else {
+            "ok  "
+        };
+        assert!(line.starts_with(expected), "{line}");
+    }
+    assert!(
+        out.line("identitynow groups")
+            .contains("40 group entitlements")
+    );
+    assert!(out.line("store").contains(&s.store()));
+    assert!(Path::new(&s.store()).exists(), "the store was created");
+    assert!(s.sb.smtp.messages().is_empty(), "no mail without the flag");
+    assert_eq!(s.sb.scim.create_count(), 0, "nothing was created");
+
+    let out = s.check(&[], &["--send-test-email"]).await;
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.line("smtp test email")
+            .starts_with("ok   smtp test email: sent to iam-team@sandbox.test")
+    );
+    let mails = s.sb.smtp.messages();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(
+        mails[0].subject().as_deref(),
+        Some("groupsync test message")
+    );
+    for secret in [sandbox::CLIENT_SECRET, sandbox::SCIM_TOKEN] {
+        assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));
+    }
+    s.sb.stop().await;
+}
+
+#[tokio::test]
+async fn a_broken_scim_token_fails_the_scim_checks_only() {
+    let s = setup().await;
+    let out = s
+        .check(&[("GROUPSYNC_SCIM__TOKEN", "expired-token")], &[])
+        .await;
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    let line = out.line("scim groups");
+    assert!(line.starts_with("FAIL scim groups: 401 "), "{line}");
+    assert!(
+        line.contains("— hint: the SCIM token is wrong or expired (Alation tokens last 1–6 months"),
+        "{line}"
+    );
+    assert!(out.line("identitynow groups").starts_with("ok"));
+    assert!(out.line("store").starts_with("ok"));
+    assert!(
+        out.failed().iter().all(|l| l.starts_with("FAIL scim")),
+        "{:?}",
+        out.failed()
+    );
+    assert!(
+        !out.stdout.contains("expired-token"),
+        "the token is not printed"
+    );
+    s.sb.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_identitynow_secret_fails_the_token_and_skips_what_needs_it() {
+    let s = setup().await;
+    let out = s
+        .check(
+            &[("GROUPSYNC_IDENTITYNOW__CLIENT_SECRET", "wrong-secret")],
+            &[],
+        )
+        .await;
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    let line = out.line("identitynow token");
+    assert!(line.starts_with("FAIL identitynow token: "), "{line}");
+    assert!(
+        line.contains("identitynow.client_secret") && line.contains("hint: 401"),
+        "{line}"
+    );
+    assert!(out.line("identitynow source").starts_with("skip"));
+    assert!(out.line("identitynow groups").starts_with("skip"));
+    assert_eq!(out.failed().len(), 1, "{}", out.stdout);
+    assert!(!out.stdout.contains("wrong-secret"));
+    s.sb.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_source_name_is_named() {
+    let s = setup().await;
+    let out = s
+        .check(
+            &[("GROUPSYNC_IDENTITYNOW__SOURCE_NAME", "Active Directory EU")],
+            &[],
+        )
+        .await;
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    let line = out.line("identitynow source");
+    assert!(line.starts_with("FAIL identitynow source: "), "{line}");
+    assert!(
+        line.contains("\"Active Directory EU\"") && line.contains("groupsync sources"),
+        "{line}"
+    );
+    assert!(out.line("identitynow token").starts_with("ok"));
+    assert!(out.line("identitynow groups").starts_with("skip"));
+    s.sb.stop().await;
+}
+
+#[tokio::test]
+async fn an_smtp_server_that_refuses_fails_the_smtp_check() {
+    let s = setup().await;
+    s.sb.smtp.set_refusing(true);
+    let out = s.check(&[], &["--send-test-email"]).await;
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    let line = out.line("smtp");
+    assert!(
+        line.starts_with("FAIL smtp: ") && line.contains("421"),
+        "{line}"
+    );
+    assert!(line.contains("— hint: "), "{line}");
+    assert!(out.line("smtp test email").starts_with("skip"));
+    assert_eq!(out.failed().len(), 1, "{}", out.stdout);
+    assert!(s.sb.smtp.messages().is_empty());
+    s.sb.stop().await;
+}
+
+#[tokio::test]
+async fn an_unwritable_store_path_fails_the_store_check() {
+    let s = setup().await;
+    // A regular file where the store's folder should be: refused even to root.
+    let blocker = s.dir.path().join("not-a-folder");
+    std::fs::write(&blocker, "x").unwrap();
+    let path = blocker.join("groupsync.db").display().to_string();
+    let out = s.check(&[("GROUPSYNC_STORE__PATH", &path)], &[]).await;
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    let line = out.line("store");
+    assert!(
+        line.starts_with("FAIL store: ") && line.contains("not-a-folder"),
+        "{line}"
+    );
+    assert!(line.contains("hint: "), "{line}");
+    assert_eq!(out.failed().len(), 1, "{}", out.stdout);
+    s.sb.stop().await;
+}
+
+#[tokio::test]
+async fn a_scim_url_without_the_scim_path_gets_the_path_hint() {
+    let s = setup().await;
+    let wrong = format!("http://{}/api", s.sb.scim_addr);
+    let out = s.check(&[("GROUPSYNC_SCIM__BASE_URL", &wrong)], &[]).await;
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(out.line("scim discovery").starts_with("warn"));
+    let line = out.line("scim groups");
+    assert!(
+        line.contains("404") && line.contains("end in /scim/v2"),
+        "{line}"
+    );
+    s.sb.stop().await;
+}
+
+#[tokio::test]
+async fn a_configuration_that_does_not_load_exits_2() {
+    let s = setup().await;
+    let out = s
+        .check(&[("GROUPSYNC_IDENTITYNOW__PAGE_SIZE", "900")], &[])
+        .await;
+    assert_eq!(out.code, Some(2));
+    assert!(
+        out.stderr.contains("identitynow.page_size"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    s.sb.stop().await;
+}
+
+#[tokio::test]
+async fn disabled_email_is_skipped_unless_a_test_message_is_asked_for() {
+    let s = setup().await;
+    let off = [("GROUPSYNC_EMAIL__ENABLED", "false")];
+    let out = s.check(&off, &[]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    assert!(out.line("smtp").starts_with("skip smtp: email is disabled"));
+    assert!(out.line("smtp test email").starts_with("skip"));
+    let out = s.check(&off, &["--send-test-email"]).await;
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(out.line("smtp test email").starts_with("FAIL"));
+    assert_eq!(out.failed().len(), 1, "{}", out.stdout);
+    s.sb.stop().await;
+}
