@@ -21,6 +21,7 @@
 //!   demo, the tests and the benchmarks.
 
 pub mod apply;
+mod b64;
 pub mod cli;
 pub mod config;
 pub mod daemon;

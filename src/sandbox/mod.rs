@@ -5,7 +5,6 @@
 //! [`Sandbox::start`] binds the three listeners (port 0 picks free ports), seeds them,
 //! and [`Sandbox::config_toml`] writes a groupsync configuration that works against them.
 
-mod b64;
 pub mod faults;
 pub mod scim;
 pub mod seed;

@@ -127,7 +127,7 @@ fn parse_encoded_word(s: &str, start: usize) -> Option<EncodedWord> {
         return None;
     }
     let bytes = match encoding {
-        "B" | "b" => crate::sandbox::b64::decode(text)?,
+        "B" | "b" => crate::b64::decode(text)?,
         "Q" | "q" => q_decode(text),
         _ => return None,
     };
@@ -177,7 +177,7 @@ fn entity_text(entity: &str) -> String {
     }
     let encoding = find_header(&headers, "Content-Transfer-Encoding").unwrap_or_default();
     let bytes = match encoding.trim().to_ascii_lowercase().as_str() {
-        "base64" => crate::sandbox::b64::decode(body).unwrap_or_else(|| body.as_bytes().to_vec()),
+        "base64" => crate::b64::decode(body).unwrap_or_else(|| body.as_bytes().to_vec()),
         "quoted-printable" => qp_decode(body),
         _ => body.as_bytes().to_vec(),
     };

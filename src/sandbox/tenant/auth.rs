@@ -7,7 +7,7 @@
 use super::catalog::stable_id;
 use super::errors::ApiError;
 use super::state::{AppState, lock};
-use crate::sandbox::b64;
+use crate::b64;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, Request, State};
