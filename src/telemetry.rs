@@ -113,6 +113,17 @@ pub mod event {
     use super::metric;
     use crate::report::{RunReport, RunStatus};
 
+    /// One HTTP exchange with IdentityNow (`identitynow`) or the SCIM target (`scim`).
+    pub fn upstream(service: &'static str, status: u16) {
+        metrics::counter!(metric::UPSTREAM_REQUESTS, "service" => service, "status" => status.to_string()).increment(1);
+    }
+
+    /// A request to IdentityNow or the SCIM target that got no HTTP answer at all.
+    pub fn upstream_unanswered(service: &'static str) {
+        metrics::counter!(metric::UPSTREAM_REQUESTS, "service" => service, "status" => "no_answer")
+            .increment(1);
+    }
+
     pub fn run_started(trigger: &str, dry_run: bool) {
         tracing::info!(dry_run, "run started by {trigger}");
     }

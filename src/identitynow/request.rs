@@ -10,6 +10,7 @@ use super::error::{Endpoint, IdnError};
 use super::query;
 use super::token::Token;
 use crate::retry::{Classify, Disposition, retry};
+use crate::telemetry::event;
 use http::{HeaderMap, Method};
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
@@ -114,8 +115,13 @@ impl Client {
             request: label.clone(),
             source,
         };
-        let response = request.send().await.map_err(transport)?;
+        let response = request
+            .send()
+            .await
+            .inspect_err(|_| event::upstream_unanswered("identitynow"))
+            .map_err(transport)?;
         let status = response.status();
+        event::upstream("identitynow", status.as_u16());
         let headers = response.headers().clone();
         let body = response.bytes().await.map_err(transport)?.to_vec();
         tracing::trace!(

@@ -7,6 +7,7 @@
 //! must be retried, a 401 `invalid_client` must not.
 
 use super::error::{ApiFailure, IdnError};
+use crate::telemetry::event;
 use oauth2::basic::{BasicClient, BasicErrorResponse};
 use oauth2::{
     AsyncHttpClient, AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, HttpRequest,
@@ -246,8 +247,10 @@ impl<'c> AsyncHttpClient<'c> for TokenHttp {
                 .0
                 .execute(request)
                 .await
+                .inspect_err(|_| event::upstream_unanswered("identitynow"))
                 .map_err(TokenHttpError::Transport)?;
             let status = response.status();
+            event::upstream("identitynow", status.as_u16());
             let headers = response.headers().clone();
             let body = response.bytes().await.map_err(TokenHttpError::Transport)?;
             if status != http::StatusCode::OK {

@@ -6,6 +6,7 @@ use super::error::{from_status, from_transport};
 use super::wire;
 use super::{Client, ScimError};
 use crate::domain::{TargetGroup, fold_name};
+use crate::telemetry::event;
 use serde_json::{Value, json};
 
 const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -36,8 +37,10 @@ impl Client {
             .body(create_body(name, external_id).to_string())
             .send()
             .await
+            .inspect_err(|_| event::upstream_unanswered("scim"))
             .map_err(from_transport)?;
         let status = response.status();
+        event::upstream("scim", status.as_u16());
         let headers = response.headers().clone();
         let body = response.bytes().await.map_err(from_transport)?;
         tracing::debug!(status = status.as_u16(), "SCIM POST Groups");

@@ -5,6 +5,7 @@ use super::error::{from_status, from_transport};
 use super::wire::{self, ListPage};
 use super::{Client, ScimError};
 use crate::domain::{TargetGroup, fold_name};
+use crate::telemetry::event;
 use serde_json::Value;
 use std::collections::HashSet;
 use url::Url;
@@ -92,8 +93,10 @@ impl Client {
             .request(reqwest::Method::GET, url)
             .send()
             .await
+            .inspect_err(|_| event::upstream_unanswered("scim"))
             .map_err(from_transport)?;
         let status = response.status();
+        event::upstream("scim", status.as_u16());
         let headers = response.headers().clone();
         let body = response.bytes().await.map_err(from_transport)?;
         tracing::debug!(status = status.as_u16(), bytes = body.len(), "SCIM GET");
