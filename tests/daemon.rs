@@ -647,8 +647,18 @@ async fn metrics_move_after_a_run() {
     assert!(after.contains("# HELP groupsync_runs_total"));
     let upstream = "groupsync_upstream_requests_total{";
     let creates = ["service=\"scim\"", "status=\"201\""];
-    assert!(sample(&after, upstream, &creates) >= sample(&before, upstream, &creates) + 2.0, "{after}");
-    assert!(sample(&after, upstream, &["service=\"identitynow\"", "status=\"200\""]) >= 1.0, "{after}");
+    assert!(
+        sample(&after, upstream, &creates) >= sample(&before, upstream, &creates) + 2.0,
+        "{after}"
+    );
+    assert!(
+        sample(
+            &after,
+            upstream,
+            &["service=\"identitynow\"", "status=\"200\""]
+        ) >= 1.0,
+        "{after}"
+    );
     d.stop().await;
     sb.stop().await;
 }
