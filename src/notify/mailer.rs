@@ -48,6 +48,25 @@ impl Classify for NotifyError {
     }
 }
 
+impl NotifyError {
+    /// The relay, not this message, is the problem: it cannot be reached, refuses our
+    /// login (530, 534, 535, 538) or our TLS, or the transport could not be set up. A
+    /// notice that met this is kept for later, since fixing the relay's settings lets it
+    /// go out; only a refusal of the message itself is final.
+    pub fn is_relay_problem(&self) -> bool {
+        match self {
+            NotifyError::Setup(_) | NotifyError::NotConnected => true,
+            NotifyError::Message(_) => false,
+            NotifyError::Smtp(e) => {
+                e.is_tls()
+                    || e.status()
+                        .is_some_and(|code| matches!(u16::from(code), 530 | 534 | 535 | 538))
+                    || matches!(self.disposition(), Disposition::RetryLater { .. })
+            }
+        }
+    }
+}
+
 /// Sends notices to the configured recipients through one SMTP relay (connections pooled).
 #[derive(Clone)]
 pub struct Mailer {

@@ -9,7 +9,7 @@
 
 use super::{Mailer, Notice};
 use crate::report::{NoticeOutcome, NoticeState};
-use crate::retry::{Classify, Disposition, RetryPolicy, retry};
+use crate::retry::{RetryPolicy, retry};
 use crate::store::{QueuedNotice, Store, StoreError};
 use crate::telemetry::event;
 use serde::Serialize;
@@ -123,7 +123,7 @@ impl Outbox {
                 event::notice_sent(&notice.key);
                 (NoticeState::Sent, None)
             }
-            Err(e) if matches!(e.disposition(), Disposition::RetryLater { .. }) => {
+            Err(e) if e.is_relay_problem() => {
                 event::notice_deferred(&notice.key, &e.to_string());
                 (NoticeState::Queued, Some(e.to_string()))
             }

@@ -266,3 +266,23 @@ fn message_ids_are_stable_and_valid() {
     assert_eq!(id, "<0190-ab=2Fexists=2Fx=2Ey=40z@example.com>");
     assert_eq!(id, message_id("0190-ab/exists/x.y@z", "example.com"));
 }
+
+#[tokio::test]
+async fn a_refused_login_keeps_the_notice_but_a_refused_message_does_not() {
+    // 535 is what a relay answers to bad credentials: fixing them lets the notice go out.
+    let server = FakeSmtp::start("535 authentication credentials invalid").await;
+    let e = Mailer::new(&smtp(server.port))
+        .unwrap()
+        .send(&notice("x"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.disposition(), Disposition::GiveUp, "{e}");
+    assert!(e.is_relay_problem(), "{e}");
+    let server = FakeSmtp::start("550 no such user").await;
+    let e = Mailer::new(&smtp(server.port))
+        .unwrap()
+        .send(&notice("x"))
+        .await
+        .unwrap_err();
+    assert!(!e.is_relay_problem(), "{e}");
+}
