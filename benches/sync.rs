@@ -43,6 +43,13 @@ const SCENARIOS: &[Scenario] = &[
             ("GROUPSYNC_SYNC__CREATE_CONCURRENCY", "8"),
         ],
     },
+    Scenario {
+        name: "2000 groups, 20 ms, target read as one listing",
+        groups: 2000,
+        existing: 200,
+        latency_ms: 20,
+        env: &[("GROUPSYNC_SYNC__TARGET_LOOKUP", "listing")],
+    },
 ];
 
 async fn measure(s: &Scenario) {

@@ -10,7 +10,7 @@
 mod record;
 
 use crate::apply::{ApplyOptions, apply};
-use crate::config::Settings;
+use crate::config::{Settings, TargetLookup};
 use crate::domain::{RunId, SourceGroup, fold_name};
 use crate::identitynow::{self, FetchProgress};
 use crate::notify::{Flushed, Mailer, Outbox};
@@ -198,9 +198,11 @@ impl Syncer {
         let rules = Rules {
             max_name_length: self.settings.sync.max_name_length,
         };
-        let lookups = self
-            .look_up(plan::candidates(&groups, rules), progress)
-            .await?;
+        let candidates = plan::candidates(&groups, rules);
+        let lookups = match self.settings.sync.target_lookup {
+            TargetLookup::PerGroup => self.look_up(candidates, progress).await?,
+            TargetLookup::Listing => self.look_up_in_listing(candidates, progress).await?,
+        };
         let plan = plan::plan(&groups, &lookups, rules);
         // apply
         let creates = plan.creates().count();
@@ -275,14 +277,14 @@ impl Syncer {
             names = keys.len(),
             "the SCIM target refused the filter for some names; comparing against a full listing"
         );
-        let listing = self.target.list_groups(LISTING_PAGE_SIZE).await;
+        let listing = self
+            .target
+            .list_groups(LISTING_PAGE_SIZE)
+            .await
+            .map(|all| by_name(&all));
         for key in keys {
             let result = match &listing {
-                Ok(all) => Ok(all
-                    .iter()
-                    .filter(|g| fold_name(&g.display_name) == key)
-                    .cloned()
-                    .collect()),
+                Ok(index) => Ok(index.get(&key).cloned().unwrap_or_default()),
                 Err(e) => Err(format!(
                     "the filter was refused and listing the groups failed: {e}"
                 )),
@@ -290,6 +292,47 @@ impl Syncer {
             lookups.insert(key, result);
         }
     }
+
+    /// `sync.target_lookup = "listing"`: one paged listing of the target instead of a
+    /// lookup per group. A listing that fails stops the run: without it nothing is known.
+    async fn look_up_in_listing(
+        &self,
+        candidates: Vec<&SourceGroup>,
+        progress: &dyn Progress,
+    ) -> Result<Lookups, String> {
+        let all = self
+            .target
+            .list_groups(LISTING_PAGE_SIZE)
+            .await
+            .map_err(|e| {
+                format!("cannot list the SCIM target's groups; nothing was changed: {e}")
+            })?;
+        let index = by_name(&all);
+        let lookups: Lookups = candidates
+            .iter()
+            .map(|g| {
+                let key = fold_name(&g.name);
+                let found = index.get(&key).cloned().unwrap_or_default();
+                (key, Ok(found))
+            })
+            .collect();
+        progress.checked(candidates.len(), candidates.len());
+        Ok(lookups)
+    }
+}
+
+/// The target's groups by folded name (a name may be held more than once).
+fn by_name(
+    all: &[crate::domain::TargetGroup],
+) -> std::collections::HashMap<String, Vec<crate::domain::TargetGroup>> {
+    let mut index: std::collections::HashMap<String, Vec<_>> = std::collections::HashMap::new();
+    for g in all {
+        index
+            .entry(fold_name(&g.display_name))
+            .or_default()
+            .push(g.clone());
+    }
+    index
 }
 
 #[cfg(test)]

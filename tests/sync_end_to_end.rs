@@ -430,3 +430,63 @@ async fn names_the_target_cannot_filter_on_are_compared_against_a_full_listing()
     );
     sb.stop().await;
 }
+
+#[tokio::test]
+async fn listing_mode_reads_the_target_in_a_few_requests_and_agrees_with_lookups() {
+    let opts = SandboxOptions::seeded(300, 40, 11);
+    let expected = expected_creates(&opts.groups, &opts.existing, 256);
+    let sb = sandbox(opts).await;
+    let syncer = Syncer::new(settings(
+        &sb,
+        &[("GROUPSYNC_SYNC__TARGET_LOOKUP", "listing")],
+    ))
+    .unwrap();
+    let first = syncer.run(&req(false), &Quiet).await;
+    assert_eq!(first.status(), RunStatus::Succeeded, "{:?}", first.error);
+    assert_eq!(first.counts().created, expected);
+    assert_eq!(
+        sb.scim.request_count() as usize,
+        1 + expected,
+        "one listing page, then the creates"
+    );
+    assert_no_duplicates(sb.scim.groups().into_iter().map(|g| g.display_name));
+    let before = sb.scim.request_count();
+    let second = syncer.run(&req(false), &Quiet).await;
+    assert_eq!(second.counts().created, 0);
+    assert_eq!(second.counts().existed, first.counts().existed + expected);
+    assert_eq!(
+        sb.scim.request_count() - before,
+        1,
+        "the no-op run costs one listing page"
+    );
+    sb.stop().await;
+}
+
+#[tokio::test]
+async fn listing_mode_stops_before_any_write_when_the_listing_fails() {
+    let mut opts = SandboxOptions::seeded(50, 0, 2);
+    opts.scim_faults.rules =
+        groupsync::sandbox::faults::FaultPlan::parse("500@1:/scim/v2/Groups").unwrap();
+    let sb = sandbox(opts).await;
+    let syncer = Syncer::new(settings(
+        &sb,
+        &[
+            ("GROUPSYNC_SYNC__TARGET_LOOKUP", "listing"),
+            ("GROUPSYNC_SCIM__MAX_RETRIES", "0"),
+        ],
+    ))
+    .unwrap();
+    let report = syncer.run(&req(false), &Quiet).await;
+    assert_eq!(report.status(), RunStatus::Failed);
+    assert!(
+        report
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("nothing was changed"),
+        "{:?}",
+        report.error
+    );
+    assert_eq!(sb.scim.create_count(), 0);
+    sb.stop().await;
+}

@@ -238,12 +238,23 @@ pub enum EmailMode {
     PerGroup,
 }
 
+/// How the target is asked which groups it already holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetLookup {
+    /// `GET /Groups?filter=displayName eq "…"` per source group, as the Workflow does.
+    PerGroup,
+    /// One paged listing of every group, compared locally: a few requests instead of one
+    /// per group, for large sources and servers that list well.
+    Listing,
+}
+
 #[derive(Debug, Clone)]
 pub struct SyncSettings {
     /// Longer names are skipped with a reason instead of being sent to the target.
     pub max_name_length: usize,
     pub lookup_concurrency: usize,
     pub create_concurrency: usize,
+    pub target_lookup: TargetLookup,
 }
 
 #[derive(Debug, Clone)]

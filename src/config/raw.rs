@@ -133,6 +133,7 @@ pub struct RawSync {
     pub max_name_length: Option<usize>,
     pub lookup_concurrency: Option<usize>,
     pub create_concurrency: Option<usize>,
+    pub target_lookup: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -295,6 +295,17 @@ fn daemon_sections_validate_with_their_key() {
         "server.listen"
     );
     assert_eq!(
+        key_of(with("[sync]\ntarget_lookup = \"bulk\"").unwrap_err()),
+        "sync.target_lookup"
+    );
+    assert_eq!(
+        with("[sync]\ntarget_lookup = \"listing\"")
+            .unwrap()
+            .sync
+            .target_lookup,
+        TargetLookup::Listing
+    );
+    assert_eq!(
         key_of(with("[webhook]\nenabled = true").unwrap_err()),
         "webhook.token"
     );

@@ -341,6 +341,16 @@ fn smtp(r: RawEmail) -> R<SmtpSettings> {
 }
 
 fn sync(r: RawSync) -> R<SyncSettings> {
+    let target_lookup = match r.target_lookup.as_deref().unwrap_or("per_group") {
+        "per_group" => TargetLookup::PerGroup,
+        "listing" => TargetLookup::Listing,
+        other => {
+            return Err(ConfigError::new(
+                "sync.target_lookup",
+                format!("must be `per_group` or `listing`, got {other:?}"),
+            ));
+        }
+    };
     Ok(SyncSettings {
         max_name_length: in_range(
             r.max_name_length.unwrap_or(256),
@@ -360,6 +370,7 @@ fn sync(r: RawSync) -> R<SyncSettings> {
             64,
             "sync.create_concurrency",
         )?,
+        target_lookup,
     })
 }
 
