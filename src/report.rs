@@ -189,15 +189,6 @@ impl RunReport {
             RunStatus::Succeeded
         }
     }
-
-    /// Names of the groups with the given kind of outcome, in source order.
-    pub fn names_where(&self, pred: impl Fn(&Outcome) -> bool) -> Vec<&str> {
-        self.outcomes
-            .iter()
-            .filter(|o| pred(&o.outcome))
-            .map(|o| o.name.as_str())
-            .collect()
-    }
 }
 
 #[cfg(test)]

@@ -128,15 +128,6 @@ pub mod event {
         tracing::info!(dry_run, "run started by {trigger}");
     }
 
-    pub fn source_read(source_id: &str, groups: usize, pages: usize) {
-        tracing::info!(
-            source_id,
-            groups,
-            pages,
-            "read the source's group entitlements"
-        );
-    }
-
     pub fn group_created(name: &str, scim_id: &str) {
         tracing::info!(group = name, scim_id, "created group");
     }

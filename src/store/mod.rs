@@ -105,10 +105,6 @@ impl Store {
         })
     }
 
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-
     /// The connection, for the modules that keep their tables here.
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
