@@ -53,7 +53,7 @@ struct Inner {
     http: reqwest::Client,
     settings: IdentityNowSettings,
     tokens: Tokens,
-    pace: Pace,
+    pace: Arc<Pace>,
 }
 
 impl Client {
@@ -84,6 +84,7 @@ impl Client {
             token_url,
             &settings.client_id,
             &settings.client_secret,
+            pace.clone(),
         );
         Ok(Client {
             inner: Arc::new(Inner {

@@ -100,7 +100,8 @@ impl Client {
     }
 
     async fn once(&self, call: &Call, token: &Token) -> Result<Answer, IdnError> {
-        self.inner.pace.ready().await;
+        // Held until the answer is read: the slot's window starts then.
+        let _sent = self.inner.pace.ready().await;
         let label = call.label();
         let mut request = self
             .inner

@@ -7,6 +7,7 @@
 //! must be retried, a 401 `invalid_client` must not.
 
 use super::error::{ApiFailure, IdnError};
+use super::rate::Pace;
 use crate::telemetry::event;
 use oauth2::basic::{BasicClient, BasicErrorResponse};
 use oauth2::{
@@ -16,6 +17,7 @@ use oauth2::{
 use secrecy::{ExposeSecret, SecretString};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -74,6 +76,8 @@ pub struct Tokens {
     /// Kept to scrub it from quoted error bodies, should a server echo the request.
     secret: SecretString,
     slot: Mutex<Slot>,
+    /// The client's pace: a token request counts against the same budget as any call.
+    pace: Arc<Pace>,
 }
 
 impl Tokens {
@@ -82,6 +86,7 @@ impl Tokens {
         token_url: Url,
         client_id: &str,
         secret: &SecretString,
+        pace: Arc<Pace>,
     ) -> Tokens {
         let url = token_url.to_string();
         let oauth = BasicClient::new(ClientId::new(client_id.to_owned()))
@@ -95,6 +100,7 @@ impl Tokens {
             url,
             secret: secret.clone(),
             slot: Mutex::new(Slot::default()),
+            pace,
         }
     }
 
@@ -120,12 +126,15 @@ impl Tokens {
     async fn fill(&self, slot: &mut Slot) -> Result<Token, IdnError> {
         slot.cached = None;
         let asked_at = Instant::now();
+        let sent = self.pace.ready().await;
         let response = self
             .oauth
             .exchange_client_credentials()
             .request_async(&self.http)
             .await
-            .map_err(|e| self.classify(e))?;
+            .map_err(|e| self.classify(e));
+        drop(sent);
+        let response = response?;
         let lifetime = response
             .expires_in()
             .unwrap_or(ASSUMED_LIFETIME)

@@ -76,6 +76,11 @@ impl Stub {
         self.script.log.lock().unwrap().clone()
     }
 
+    /// When each token request arrived.
+    pub fn token_times(&self) -> Vec<Instant> {
+        self.script.tokens.lock().unwrap().clone()
+    }
+
     pub fn token_fetches(&self) -> usize {
         self.script.tokens.lock().unwrap().len()
     }
