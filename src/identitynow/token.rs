@@ -7,7 +7,7 @@
 //! must be retried, a 401 `invalid_client` must not.
 
 use super::error::{ApiFailure, IdnError};
-use crate::telemetry::event;
+use crate::upstream::{Reply, UpstreamError};
 use oauth2::basic::{BasicClient, BasicErrorResponse};
 use oauth2::{
     AsyncHttpClient, AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, HttpRequest,
@@ -149,12 +149,15 @@ impl Tokens {
 
     fn classify(&self, e: RequestTokenError<TokenHttpError, BasicErrorResponse>) -> IdnError {
         match e {
-            RequestTokenError::Request(TokenHttpError::Transport(source)) => {
-                IdnError::TokenTransport {
-                    url: self.url.clone(),
-                    source,
-                }
-            }
+            RequestTokenError::Request(TokenHttpError::Upstream(UpstreamError::Transport(
+                source,
+            ))) => IdnError::TokenTransport {
+                url: self.url.clone(),
+                source,
+            },
+            RequestTokenError::Request(TokenHttpError::Upstream(
+                too_large @ UpstreamError::TooLarge { .. },
+            )) => IdnError::TokenResponse(too_large.to_string()),
             RequestTokenError::Request(TokenHttpError::Status {
                 status,
                 retry_after,
@@ -225,7 +228,7 @@ pub enum TokenHttpError {
     #[error("cannot build the token request: {0}")]
     Build(String),
     #[error(transparent)]
-    Transport(reqwest::Error),
+    Upstream(UpstreamError),
     #[error("{failure}")]
     Status {
         status: u16,
@@ -243,16 +246,14 @@ impl<'c> AsyncHttpClient<'c> for TokenHttp {
             let request = reqwest::Request::try_from(request)
                 .map_err(|e| TokenHttpError::Build(e.to_string()))?;
             let label = format!("{} {}", request.method(), request.url().path());
-            let response = self
-                .0
-                .execute(request)
+            let request = reqwest::RequestBuilder::from_parts(self.0.clone(), request);
+            let Reply {
+                status,
+                headers,
+                body,
+            } = crate::upstream::exchange("identitynow", request)
                 .await
-                .inspect_err(|_| event::upstream_unanswered("identitynow"))
-                .map_err(TokenHttpError::Transport)?;
-            let status = response.status();
-            event::upstream("identitynow", status.as_u16());
-            let headers = response.headers().clone();
-            let body = response.bytes().await.map_err(TokenHttpError::Transport)?;
+                .map_err(TokenHttpError::Upstream)?;
             if status != http::StatusCode::OK {
                 return Err(TokenHttpError::Status {
                     status: status.as_u16(),
@@ -265,7 +266,7 @@ impl<'c> AsyncHttpClient<'c> for TokenHttp {
                 builder = builder.header(name, value);
             }
             builder
-                .body(body.to_vec())
+                .body(body)
                 .map_err(|e| TokenHttpError::Build(e.to_string()))
         })
     }

@@ -23,6 +23,7 @@ pub use wire::display_name_filter;
 
 use crate::config::{ScimAuth, ScimSettings};
 use crate::retry::RetryPolicy;
+use crate::upstream::Reply;
 use secrecy::ExposeSecret;
 use std::fmt;
 use std::time::Duration;
@@ -111,6 +112,13 @@ impl Client {
                 builder.basic_auth(username, Some(password.expose_secret()))
             }
         }
+    }
+
+    /// Sends one request; the status, whatever it is, is for the caller to read.
+    async fn exchange(&self, request: reqwest::RequestBuilder) -> Result<Reply, ScimError> {
+        crate::upstream::exchange("scim", request)
+            .await
+            .map_err(error::from_upstream)
     }
 
     /// `{base}Groups?{query}`; the query is already percent-encoded.
