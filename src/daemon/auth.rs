@@ -4,7 +4,7 @@
 //! credentials of its subscription. Secrets are compared in constant time, so response
 //! times do not reveal how much of a guess was right.
 
-use crate::config::WebhookAuth;
+use crate::config::{Credentials, WebhookAuth};
 use http::HeaderMap;
 use http::header::AUTHORIZATION;
 use secrecy::{ExposeSecret, SecretString};
@@ -26,8 +26,10 @@ pub fn basic(headers: &HeaderMap, username: &str, password: &SecretString) -> bo
 /// Whether a webhook delivery may pass.
 pub fn webhook(headers: &HeaderMap, auth: &WebhookAuth) -> bool {
     match auth {
-        WebhookAuth::Bearer(token) => bearer(headers, token),
-        WebhookAuth::Basic { username, password } => basic(headers, username, password),
+        WebhookAuth::Credentials(Credentials::Bearer(token)) => bearer(headers, token),
+        WebhookAuth::Credentials(Credentials::Basic { username, password }) => {
+            basic(headers, username, password)
+        }
         WebhookAuth::None => true,
     }
 }
@@ -89,7 +91,7 @@ mod tests {
         assert!(webhook(&HeaderMap::new(), &WebhookAuth::None));
         assert!(!webhook(
             &HeaderMap::new(),
-            &WebhookAuth::Bearer(secret("x"))
+            &WebhookAuth::Credentials(Credentials::Bearer(secret("x")))
         ));
     }
 }
