@@ -136,25 +136,13 @@ mod tests {
     #[test]
     fn a_wrong_admin_token_is_refused_whatever_its_length() {
         let token = secret("s3cret");
-        for wrong in [
-            "s3creT",
-            "x3cret",
-            "s3cre",
-            "s3cret2",
-            "s",
-            "",
-            "s3cret s3cret",
-        ] {
-            assert!(
-                !admin(&headers(&format!("Bearer {wrong}")), &token),
-                "{wrong:?}"
-            );
+        // Basic: "admin:s3creT", then "admin:s3cre"
+        let same_length = ["Bearer s3creT", "Bearer x3cret", "Basic YWRtaW46czNjcmVU"];
+        let other_lengths = ["Bearer s3cre", "Bearer s3cret2", "Basic YWRtaW46czNjcmU="];
+        let other_forms = ["Bearer  ", "Digest s3cret", "s3cret"];
+        for value in [same_length, other_lengths, other_forms].concat() {
+            assert!(!admin(&headers(value), &token), "{value:?}");
         }
-        // "admin:s3creT" and "admin:s3cre"
-        assert!(!admin(&headers("Basic YWRtaW46czNjcmVU"), &token));
-        assert!(!admin(&headers("Basic YWRtaW46czNjcmU="), &token));
-        assert!(!admin(&headers("Digest s3cret"), &token));
-        assert!(!admin(&headers("s3cret"), &token));
         assert!(!admin(&HeaderMap::new(), &token));
     }
 

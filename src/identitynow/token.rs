@@ -7,7 +7,7 @@
 //! must be retried, a 401 `invalid_client` must not.
 
 use super::error::{ApiFailure, IdnError};
-use crate::upstream::{Reply, UpstreamError};
+use crate::upstream::UpstreamError;
 use oauth2::basic::{BasicClient, BasicErrorResponse};
 use oauth2::{
     AsyncHttpClient, AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, HttpRequest,
@@ -247,26 +247,22 @@ impl<'c> AsyncHttpClient<'c> for TokenHttp {
                 .map_err(|e| TokenHttpError::Build(e.to_string()))?;
             let label = format!("{} {}", request.method(), request.url().path());
             let request = reqwest::RequestBuilder::from_parts(self.0.clone(), request);
-            let Reply {
-                status,
-                headers,
-                body,
-            } = crate::upstream::exchange("identitynow", request)
+            let reply = crate::upstream::exchange("identitynow", request)
                 .await
                 .map_err(TokenHttpError::Upstream)?;
-            if status != http::StatusCode::OK {
+            if reply.status != http::StatusCode::OK {
                 return Err(TokenHttpError::Status {
-                    status: status.as_u16(),
-                    retry_after: crate::retry::retry_after(&headers),
-                    failure: ApiFailure::parse(label, status, &body),
+                    status: reply.status.as_u16(),
+                    retry_after: crate::retry::retry_after(&reply.headers),
+                    failure: ApiFailure::parse(label, reply.status, &reply.body),
                 });
             }
-            let mut builder = http::Response::builder().status(status);
-            for (name, value) in &headers {
+            let mut builder = http::Response::builder().status(reply.status);
+            for (name, value) in &reply.headers {
                 builder = builder.header(name, value);
             }
             builder
-                .body(body)
+                .body(reply.body)
                 .map_err(|e| TokenHttpError::Build(e.to_string()))
         })
     }
