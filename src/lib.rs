@@ -14,6 +14,7 @@
 //! - [`plan`]: a pure function from source groups and target lookups to actions.
 //! - [`apply`]: carries out the creates, with bounded concurrency.
 //! - [`report`]: what a run did, group by group.
+//! - [`upstream`]: one HTTP exchange with IdentityNow or the SCIM target, counted and capped.
 //! - [`retry`]: "should we retry?" (each client's errors) apart from "how long to wait".
 //! - [`store`]: SQLite: the execution history, the notice outbox, trigger state.
 //! - [`web`]: the history over HTTP: JSON and a server-rendered dashboard.
@@ -36,4 +37,5 @@ pub mod scim;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+pub mod upstream;
 pub mod web;

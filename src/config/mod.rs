@@ -94,14 +94,21 @@ pub struct Schedule {
     pub timezone: chrono_tz::Tz,
 }
 
-/// How the aggregation webhook authenticates SailPoint's deliveries.
+/// A Bearer token or Basic credentials: what groupsync sends to the SCIM server, or what
+/// a webhook delivery must carry.
 #[derive(Debug, Clone)]
-pub enum WebhookAuth {
+pub enum Credentials {
     Bearer(SecretString),
     Basic {
         username: String,
         password: SecretString,
     },
+}
+
+/// How the aggregation webhook authenticates SailPoint's deliveries.
+#[derive(Debug, Clone)]
+pub enum WebhookAuth {
+    Credentials(Credentials),
     /// Only with `allow_unauthenticated = true`; a warning is logged at start-up.
     None,
 }
@@ -182,18 +189,9 @@ impl ApiVersion {
 pub struct ScimSettings {
     /// Ends with `/scim/v2` for Alation; `Groups` is appended to it.
     pub base_url: Url,
-    pub auth: ScimAuth,
+    pub auth: Credentials,
     pub timeout: Duration,
     pub retry: RetryPolicy,
-}
-
-#[derive(Debug, Clone)]
-pub enum ScimAuth {
-    Bearer(SecretString),
-    Basic {
-        username: String,
-        password: SecretString,
-    },
 }
 
 #[derive(Debug, Clone)]

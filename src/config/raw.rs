@@ -163,3 +163,35 @@ fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>
         ),
     })
 }
+
+/// The credential keys `[scim]` and `[webhook]` share, taken out of their section to be
+/// validated by one function.
+#[derive(Debug, Default)]
+pub struct RawCredentials {
+    pub auth: Option<String>,
+    pub token: Option<SecretString>,
+    pub token_file: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub password_file: Option<String>,
+}
+
+/// `take_credentials()` for each section that has the credential keys.
+macro_rules! take_credentials {
+    ($($section:ty),+) => {$(
+        impl $section {
+            pub fn take_credentials(&mut self) -> RawCredentials {
+                RawCredentials {
+                    auth: self.auth.take(),
+                    token: self.token.take(),
+                    token_file: self.token_file.take(),
+                    username: self.username.take(),
+                    password: self.password.take(),
+                    password_file: self.password_file.take(),
+                }
+            }
+        }
+    )+};
+}
+
+take_credentials!(RawScim, RawWebhook);

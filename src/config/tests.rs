@@ -68,7 +68,7 @@ fn environment_overrides_the_file() {
     )
     .unwrap();
     match s.scim.auth {
-        ScimAuth::Bearer(t) => assert_eq!(t.expose_secret(), "from-env"),
+        Credentials::Bearer(t) => assert_eq!(t.expose_secret(), "from-env"),
         other => panic!("unexpected {other:?}"),
     }
     assert_eq!(s.identitynow.page_size, 100);
@@ -87,7 +87,7 @@ fn secrets_can_come_from_files() {
     );
     let s = load(&text, &[]).unwrap();
     match s.scim.auth {
-        ScimAuth::Bearer(t) => assert_eq!(t.expose_secret(), "file-token"),
+        Credentials::Bearer(t) => assert_eq!(t.expose_secret(), "file-token"),
         other => panic!("unexpected {other:?}"),
     }
     let both = format!("{MINIMAL}\n").replace(
@@ -324,4 +324,75 @@ fn daemon_sections_validate_with_their_key() {
     assert!(s.webhook.auth.is_none() && s.poll.interval.is_none() && s.trigger.schedule.is_none());
     assert_eq!(s.server.listen.to_string(), "0.0.0.0:8080");
     assert_eq!(s.store.retention_days, 90);
+}
+
+/// `MINIMAL` with the credential keys of `section` (`scim` or `webhook`) set to `lines`.
+fn with_credentials(section: &str, lines: &str) -> Result<Settings, LoadError> {
+    match section {
+        "scim" => load(&MINIMAL.replace(r#"token = "s3cret-scim""#, lines), &[]),
+        _ => load(
+            &format!("{MINIMAL}\n[{section}]\nenabled = true\n{lines}"),
+            &[],
+        ),
+    }
+}
+
+#[test]
+fn scim_and_webhook_credentials_are_read_alike() {
+    let credentials = |section: &str, settings: Settings| match section {
+        "scim" => settings.scim.auth,
+        _ => match settings.webhook.auth {
+            Some(WebhookAuth::Credentials(c)) => c,
+            other => panic!("expected webhook credentials, got {other:?}"),
+        },
+    };
+    for section in ["scim", "webhook"] {
+        let bearer = with_credentials(section, "token = \"t0ken\"").unwrap();
+        match credentials(section, bearer) {
+            Credentials::Bearer(t) => assert_eq!(t.expose_secret(), "t0ken"),
+            other => panic!("{section}: expected bearer, got {other:?}"),
+        }
+        let basic = "auth = \"basic\"\nusername = \"svc\"\npassword = \"pw\"";
+        match credentials(section, with_credentials(section, basic).unwrap()) {
+            Credentials::Basic { username, password } => {
+                assert_eq!((username.as_str(), password.expose_secret()), ("svc", "pw"))
+            }
+            other => panic!("{section}: expected basic, got {other:?}"),
+        }
+        let cases = [
+            ("auth = \"bearer\"", "token"),
+            ("token = \"\"", "token"),
+            ("auth = \"basic\"\npassword = \"pw\"", "username"),
+            ("auth = \"basic\"\nusername = \"svc\"", "password"),
+            (
+                "auth = \"basic\"\nusername = \"svc\"\npassword = \"pw\"\npassword_file = \"pw\"",
+                "password",
+            ),
+            ("token_file = \"/nonexistent/token\"", "token_file"),
+            ("auth = \"oauth\"", "auth"),
+        ];
+        for (lines, key) in cases {
+            let err = with_credentials(section, lines).unwrap_err();
+            assert_eq!(
+                key_of(err),
+                format!("{section}.{key}"),
+                "{section}: {lines}"
+            );
+        }
+    }
+    let scim = with_credentials("scim", "auth = \"oauth\"").unwrap_err();
+    assert!(
+        scim.to_string()
+            .contains("must be `bearer` or `basic`, got \"oauth\""),
+        "{scim}"
+    );
+    let webhook = with_credentials("webhook", "auth = \"oauth\"").unwrap_err();
+    assert!(
+        webhook
+            .to_string()
+            .contains("must be `bearer`, `basic` or `none`, got \"oauth\""),
+        "{webhook}"
+    );
+    let scim_none = with_credentials("scim", "auth = \"none\"").unwrap_err();
+    assert_eq!(key_of(scim_none), "scim.auth");
 }

@@ -1,8 +1,8 @@
 //! Turns [`RawSettings`] into [`Settings`], one section at a time; each check names its key.
 
 use super::raw::{
-    RawEmail, RawIdentityNow, RawLog, RawPoll, RawScim, RawServer, RawSettings, RawStore, RawSync,
-    RawTrigger, RawWebhook,
+    RawCredentials, RawEmail, RawIdentityNow, RawLog, RawPoll, RawScim, RawServer, RawSettings,
+    RawStore, RawSync, RawTrigger, RawWebhook,
 };
 use super::*;
 use secrecy::ExposeSecret;
@@ -78,6 +78,26 @@ fn secret(
             Ok(Some(SecretString::from(value.to_owned())))
         }
         (None, None) => Ok(None),
+    }
+}
+
+/// `{section}.auth` and the keys it needs: `bearer` takes `{section}.token` (or
+/// `token_file`), `basic` takes `{section}.username` and `{section}.password` (or
+/// `password_file`). Any other scheme is refused, naming the `schemes` the section offers.
+fn credentials(section: &str, keys: RawCredentials, schemes: &str) -> R<Credentials> {
+    let key = |name: &str| format!("{section}.{name}");
+    let token = secret(keys.token, keys.token_file, &key("token"))?;
+    let password = secret(keys.password, keys.password_file, &key("password"))?;
+    match keys.auth.as_deref().unwrap_or("bearer") {
+        "bearer" => Ok(Credentials::Bearer(required(token, &key("token"))?)),
+        "basic" => Ok(Credentials::Basic {
+            username: non_empty(keys.username, &key("username"))?,
+            password: required(password, &key("password"))?,
+        }),
+        other => Err(ConfigError::new(
+            key("auth"),
+            format!("must be {schemes}, got {other:?}"),
+        )),
     }
 }
 
@@ -180,27 +200,13 @@ fn identitynow(mut r: RawIdentityNow) -> R<IdentityNowSettings> {
     })
 }
 
-fn scim(r: RawScim) -> R<ScimSettings> {
-    let mut base_url = http_url(r.base_url, "scim.base_url")?;
+fn scim(mut r: RawScim) -> R<ScimSettings> {
+    let mut base_url = http_url(r.base_url.take(), "scim.base_url")?;
     if !base_url.path().ends_with('/') {
         let path = format!("{}/", base_url.path());
         base_url.set_path(&path);
     }
-    let token = secret(r.token, r.token_file, "scim.token")?;
-    let password = secret(r.password, r.password_file, "scim.password")?;
-    let auth = match r.auth.as_deref().unwrap_or("bearer") {
-        "bearer" => ScimAuth::Bearer(required(token, "scim.token")?),
-        "basic" => ScimAuth::Basic {
-            username: non_empty(r.username, "scim.username")?,
-            password: required(password, "scim.password")?,
-        },
-        other => {
-            return Err(ConfigError::new(
-                "scim.auth",
-                format!("must be `bearer` or `basic`, got {other:?}"),
-            ));
-        }
-    };
+    let auth = credentials("scim", r.take_credentials(), "`bearer` or `basic`")?;
     Ok(ScimSettings {
         base_url,
         auth,
@@ -450,7 +456,7 @@ fn trigger(r: RawTrigger) -> R<TriggerSettings> {
     Ok(TriggerSettings { schedule })
 }
 
-fn webhook(r: RawWebhook) -> R<WebhookSettings> {
+fn webhook(mut r: RawWebhook) -> R<WebhookSettings> {
     let max_body_bytes = in_range(
         r.max_body_kib.unwrap_or(256),
         1,
@@ -463,27 +469,18 @@ fn webhook(r: RawWebhook) -> R<WebhookSettings> {
             max_body_bytes,
         });
     }
-    let token = secret(r.token, r.token_file, "webhook.token")?;
-    let password = secret(r.password, r.password_file, "webhook.password")?;
-    let auth = match r.auth.as_deref().unwrap_or("bearer") {
-        "bearer" => WebhookAuth::Bearer(required(token, "webhook.token")?),
-        "basic" => WebhookAuth::Basic {
-            username: non_empty(r.username, "webhook.username")?,
-            password: required(password, "webhook.password")?,
-        },
-        "none" if r.allow_unauthenticated.unwrap_or(false) => WebhookAuth::None,
-        "none" => {
+    let keys = r.take_credentials();
+    let auth = if keys.auth.as_deref() == Some("none") {
+        if !r.allow_unauthenticated.unwrap_or(false) {
             return Err(ConfigError::new(
                 "webhook.auth",
                 "`none` accepts events from anyone; set `webhook.allow_unauthenticated = true` to allow it",
             ));
         }
-        other => {
-            return Err(ConfigError::new(
-                "webhook.auth",
-                format!("must be `bearer`, `basic` or `none`, got {other:?}"),
-            ));
-        }
+        WebhookAuth::None
+    } else {
+        let schemes = "`bearer`, `basic` or `none`";
+        WebhookAuth::Credentials(credentials("webhook", keys, schemes)?)
     };
     Ok(WebhookSettings {
         auth: Some(auth),

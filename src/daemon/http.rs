@@ -86,7 +86,7 @@ fn refusal(app: &App, headers: &HeaderMap) -> Option<Response> {
             "this endpoint is disabled: set server.admin_token (or server.admin_token_file) to enable it",
         ));
     };
-    if auth::bearer(headers, token) {
+    if auth::admin(headers, token) {
         return None;
     }
     let mut resp = error(StatusCode::UNAUTHORIZED, "wrong or missing admin token");

@@ -21,7 +21,7 @@ const OFFSET_WINDOW: u64 = 10_000;
 
 /// Where the next page starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Cursor {
+pub(super) enum Cursor {
     Offset(u64),
     /// `searchAfter` (v2026 only): the last id of the previous page, sorted by id.
     After(String),
@@ -37,9 +37,10 @@ impl std::fmt::Display for Cursor {
 }
 
 /// One page as read.
-struct Page {
-    groups: Vec<SourceGroup>,
-    total: Option<u64>,
+pub(super) struct Page {
+    pub groups: Vec<SourceGroup>,
+    /// `X-Total-Count`, when the server sent a readable one.
+    pub total: Option<u64>,
 }
 
 /// What has been read so far, and the checks that keep it whole.
@@ -194,7 +195,13 @@ impl Client {
         }
     }
 
-    async fn entitlement_page(&self, source_id: &str, cursor: &Cursor) -> Result<Page, IdnError> {
+    /// One page of the source's group entitlements, from `cursor`, with the filter, sort
+    /// and count of a real run.
+    pub(super) async fn entitlement_page(
+        &self,
+        source_id: &str,
+        cursor: &Cursor,
+    ) -> Result<Page, IdnError> {
         let settings = &self.inner.settings;
         let mut filter = query::eq("source.id", source_id);
         if let Some(extra) = &settings.entitlement_filter {

@@ -5,6 +5,7 @@
 //! `trackingId` is kept whenever the server sent one: it is what their support asks for.
 
 use crate::retry::{Classify, Disposition};
+use crate::upstream::UpstreamError;
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use std::fmt;
@@ -366,6 +367,18 @@ impl IdnError {
                 retry_after: crate::retry::retry_after(headers),
             },
             _ => IdnError::UnexpectedStatus(failure),
+        }
+    }
+
+    /// Maps a failed exchange of the API (not the token endpoint): no whole answer, or a
+    /// body too large to be one of IdentityNow's.
+    pub fn from_upstream(request: String, e: UpstreamError) -> IdnError {
+        match e {
+            UpstreamError::Transport(source) => IdnError::Transport { request, source },
+            too_large @ UpstreamError::TooLarge { .. } => IdnError::Malformed {
+                request,
+                problem: too_large.to_string(),
+            },
         }
     }
 

@@ -3,14 +3,12 @@
 //! [`Client::fetch_groups`] reads every page, which on a large source is many requests and
 //! minutes; a configuration check only needs to know that the PAT may read entitlements,
 //! that the filter and API version are accepted, and how many groups there are. So this
-//! asks for the first page with the same filter, sort and count as a real run, and reads
-//! `X-Total-Count` from it.
+//! reads the first page exactly as a real run does (same request, same checks of each
+//! entitlement) and reports `X-Total-Count` from it.
 
 use super::Client;
-use super::error::{Endpoint, IdnError};
-use super::query;
-use super::request::Call;
-use serde_json::Value;
+use super::entitlements::Cursor;
+use super::error::IdnError;
 
 /// What the first page said.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,41 +25,11 @@ impl Client {
     /// The first page of the source's group entitlements, as a real run asks for it.
     /// Errors are the same as [`Client::fetch_groups`]'s (403 names the missing scope).
     pub async fn first_page(&self, source_id: &str) -> Result<FirstPage, IdnError> {
-        let settings = &self.inner.settings;
-        let mut filter = query::eq("source.id", source_id);
-        if let Some(extra) = &settings.entitlement_filter {
-            filter = format!("{filter} and {extra}");
-        }
-        let pairs = [
-            ("filters", filter),
-            ("sorters", "id".to_owned()),
-            ("limit", settings.page_size.to_string()),
-            ("offset", "0".to_owned()),
-            ("count", "true".to_owned()),
-        ];
-        let mut call = Call::get(
-            Endpoint::Entitlements,
-            self.url(&[settings.api_version.as_path(), "entitlements"], &pairs)?,
-        );
-        call.experimental = settings.api_version.wants_experimental_header();
-        let answer = self.get(&call).await?;
-        let items: Vec<Value> = answer.json()?;
-        let named = |item: &Value| item.get("name").and_then(Value::as_str).map(str::to_owned);
-        if let Some(i) = items.iter().position(|item| named(item).is_none()) {
-            return Err(IdnError::Malformed {
-                request: answer.label,
-                problem: format!("entitlement {i} of the first page has no `name`"),
-            });
-        }
-        let total = answer
-            .headers
-            .get("x-total-count")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse().ok());
+        let page = self.entitlement_page(source_id, &Cursor::Offset(0)).await?;
         Ok(FirstPage {
-            returned: items.len(),
-            total,
-            sample: items.first().and_then(named),
+            returned: page.groups.len(),
+            total: page.total,
+            sample: page.groups.into_iter().next().map(|group| group.name),
         })
     }
 }

@@ -10,7 +10,7 @@ use super::error::{Endpoint, IdnError};
 use super::query;
 use super::token::Token;
 use crate::retry::{Classify, Disposition, retry};
-use crate::telemetry::event;
+use crate::upstream::Reply;
 use http::{HeaderMap, Method};
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
@@ -112,19 +112,13 @@ impl Client {
         if call.experimental {
             request = request.header(EXPERIMENTAL, "true");
         }
-        let transport = |source| IdnError::Transport {
-            request: label.clone(),
-            source,
-        };
-        let response = request
-            .send()
+        let Reply {
+            status,
+            headers,
+            body,
+        } = crate::upstream::exchange("identitynow", request)
             .await
-            .inspect_err(|_| event::upstream_unanswered("identitynow"))
-            .map_err(transport)?;
-        let status = response.status();
-        event::upstream("identitynow", status.as_u16());
-        let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(transport)?.to_vec();
+            .map_err(|e| IdnError::from_upstream(label.clone(), e))?;
         tracing::trace!(
             request = %label,
             status = status.as_u16(),

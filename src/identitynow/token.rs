@@ -8,7 +8,7 @@
 
 use super::error::{ApiFailure, IdnError};
 use super::rate::Pace;
-use crate::telemetry::event;
+use crate::upstream::UpstreamError;
 use oauth2::basic::{BasicClient, BasicErrorResponse};
 use oauth2::{
     AsyncHttpClient, AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, HttpRequest,
@@ -158,12 +158,15 @@ impl Tokens {
 
     fn classify(&self, e: RequestTokenError<TokenHttpError, BasicErrorResponse>) -> IdnError {
         match e {
-            RequestTokenError::Request(TokenHttpError::Transport(source)) => {
-                IdnError::TokenTransport {
-                    url: self.url.clone(),
-                    source,
-                }
-            }
+            RequestTokenError::Request(TokenHttpError::Upstream(UpstreamError::Transport(
+                source,
+            ))) => IdnError::TokenTransport {
+                url: self.url.clone(),
+                source,
+            },
+            RequestTokenError::Request(TokenHttpError::Upstream(
+                too_large @ UpstreamError::TooLarge { .. },
+            )) => IdnError::TokenResponse(too_large.to_string()),
             RequestTokenError::Request(TokenHttpError::Status {
                 status,
                 retry_after,
@@ -234,7 +237,7 @@ pub enum TokenHttpError {
     #[error("cannot build the token request: {0}")]
     Build(String),
     #[error(transparent)]
-    Transport(reqwest::Error),
+    Upstream(UpstreamError),
     #[error("{failure}")]
     Status {
         status: u16,
@@ -252,29 +255,23 @@ impl<'c> AsyncHttpClient<'c> for TokenHttp {
             let request = reqwest::Request::try_from(request)
                 .map_err(|e| TokenHttpError::Build(e.to_string()))?;
             let label = format!("{} {}", request.method(), request.url().path());
-            let response = self
-                .0
-                .execute(request)
+            let request = reqwest::RequestBuilder::from_parts(self.0.clone(), request);
+            let reply = crate::upstream::exchange("identitynow", request)
                 .await
-                .inspect_err(|_| event::upstream_unanswered("identitynow"))
-                .map_err(TokenHttpError::Transport)?;
-            let status = response.status();
-            event::upstream("identitynow", status.as_u16());
-            let headers = response.headers().clone();
-            let body = response.bytes().await.map_err(TokenHttpError::Transport)?;
-            if status != http::StatusCode::OK {
+                .map_err(TokenHttpError::Upstream)?;
+            if reply.status != http::StatusCode::OK {
                 return Err(TokenHttpError::Status {
-                    status: status.as_u16(),
-                    retry_after: crate::retry::retry_after(&headers),
-                    failure: ApiFailure::parse(label, status, &body),
+                    status: reply.status.as_u16(),
+                    retry_after: crate::retry::retry_after(&reply.headers),
+                    failure: ApiFailure::parse(label, reply.status, &reply.body),
                 });
             }
-            let mut builder = http::Response::builder().status(status);
-            for (name, value) in &headers {
+            let mut builder = http::Response::builder().status(reply.status);
+            for (name, value) in &reply.headers {
                 builder = builder.header(name, value);
             }
             builder
-                .body(body.to_vec())
+                .body(reply.body)
                 .map_err(|e| TokenHttpError::Build(e.to_string()))
         })
     }

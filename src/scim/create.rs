@@ -2,11 +2,11 @@
 //! whatever may have left a group behind (a timeout, a reset, a 5xx) is reported as
 //! "retry later", and the caller looks the group up before any new `POST`.
 
-use super::error::{from_status, from_transport};
+use super::error::from_status;
 use super::wire;
 use super::{Client, ScimError};
 use crate::domain::{TargetGroup, fold_name};
-use crate::telemetry::event;
+use crate::upstream::Reply;
 use serde_json::{Value, json};
 
 const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -31,18 +31,15 @@ impl Client {
         name: &str,
         external_id: Option<&str>,
     ) -> Result<CreateOutcome, ScimError> {
-        let response = self
+        let request = self
             .request(reqwest::Method::POST, self.groups_url.clone())
             .header(http::header::CONTENT_TYPE, SCIM_JSON)
-            .body(create_body(name, external_id).to_string())
-            .send()
-            .await
-            .inspect_err(|_| event::upstream_unanswered("scim"))
-            .map_err(from_transport)?;
-        let status = response.status();
-        event::upstream("scim", status.as_u16());
-        let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(from_transport)?;
+            .body(create_body(name, external_id).to_string());
+        let Reply {
+            status,
+            headers,
+            body,
+        } = self.exchange(request).await?;
         tracing::debug!(status = status.as_u16(), "SCIM POST Groups");
         if !status.is_success() {
             return match from_status(status, &headers, &body) {

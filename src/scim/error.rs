@@ -6,6 +6,7 @@
 
 use super::wire::field;
 use crate::retry::{Classify, Disposition};
+use crate::upstream::UpstreamError;
 use http::{HeaderMap, StatusCode};
 use serde_json::Value;
 use std::fmt;
@@ -214,8 +215,19 @@ fn says_duplicate(body: &ErrorBody) -> bool {
             .is_some_and(|d| d.to_lowercase().contains("already exist"))
 }
 
+/// Maps a failed exchange: no whole answer (see [`from_transport`]), or a body too large to
+/// be a SCIM answer.
+pub(super) fn from_upstream(e: UpstreamError) -> ScimError {
+    match e {
+        UpstreamError::Transport(e) => from_transport(e),
+        too_large @ UpstreamError::TooLarge { .. } => ScimError::Malformed {
+            what: too_large.to_string(),
+        },
+    }
+}
+
 /// Maps a transport failure; the URL is left out (the caller knows what it asked for).
-pub(super) fn from_transport(e: reqwest::Error) -> ScimError {
+fn from_transport(e: reqwest::Error) -> ScimError {
     let (timeout, connect, builder) = (e.is_timeout(), e.is_connect(), e.is_builder());
     let text = error_chain(&e.without_url());
     if timeout {

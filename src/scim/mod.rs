@@ -21,8 +21,9 @@ pub use create::CreateOutcome;
 pub use error::{Detail, ScimError};
 pub use wire::display_name_filter;
 
-use crate::config::{ScimAuth, ScimSettings};
+use crate::config::{Credentials, ScimSettings};
 use crate::retry::RetryPolicy;
+use crate::upstream::Reply;
 use secrecy::ExposeSecret;
 use std::fmt;
 use std::time::Duration;
@@ -41,7 +42,7 @@ pub struct Client {
     groups_url: Url,
     /// `{base}ServiceProviderConfig`.
     spc_url: Url,
-    auth: ScimAuth,
+    auth: Credentials,
     retry: RetryPolicy,
 }
 
@@ -49,8 +50,8 @@ impl fmt::Debug for Client {
     /// Shows where the client points and how it authenticates, never the secret.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let auth = match &self.auth {
-            ScimAuth::Bearer(_) => "bearer",
-            ScimAuth::Basic { .. } => "basic",
+            Credentials::Bearer(_) => "bearer",
+            Credentials::Basic { .. } => "basic",
         };
         f.debug_struct("Client")
             .field("groups_url", &self.groups_url.as_str())
@@ -106,11 +107,18 @@ impl Client {
             .request(method, url)
             .header(http::header::ACCEPT, ACCEPT);
         match &self.auth {
-            ScimAuth::Bearer(token) => builder.bearer_auth(token.expose_secret()),
-            ScimAuth::Basic { username, password } => {
+            Credentials::Bearer(token) => builder.bearer_auth(token.expose_secret()),
+            Credentials::Basic { username, password } => {
                 builder.basic_auth(username, Some(password.expose_secret()))
             }
         }
+    }
+
+    /// Sends one request; the status, whatever it is, is for the caller to read.
+    async fn exchange(&self, request: reqwest::RequestBuilder) -> Result<Reply, ScimError> {
+        crate::upstream::exchange("scim", request)
+            .await
+            .map_err(error::from_upstream)
     }
 
     /// `{base}Groups?{query}`; the query is already percent-encoded.

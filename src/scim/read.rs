@@ -1,11 +1,11 @@
 //! Reading: lookups by name, the full listing, the service provider configuration.
 //! Every read is safe to repeat, so each HTTP call goes through [`crate::retry::retry`].
 
-use super::error::{from_status, from_transport};
+use super::error::from_status;
 use super::wire::{self, ListPage};
 use super::{Client, ScimError};
 use crate::domain::{TargetGroup, fold_name};
-use crate::telemetry::event;
+use crate::upstream::Reply;
 use serde_json::Value;
 use std::collections::HashSet;
 use url::Url;
@@ -89,16 +89,13 @@ impl Client {
     }
 
     async fn get_json_once(&self, url: Url) -> Result<Value, ScimError> {
-        let response = self
-            .request(reqwest::Method::GET, url)
-            .send()
-            .await
-            .inspect_err(|_| event::upstream_unanswered("scim"))
-            .map_err(from_transport)?;
-        let status = response.status();
-        event::upstream("scim", status.as_u16());
-        let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(from_transport)?;
+        let Reply {
+            status,
+            headers,
+            body,
+        } = self
+            .exchange(self.request(reqwest::Method::GET, url))
+            .await?;
         tracing::debug!(status = status.as_u16(), bytes = body.len(), "SCIM GET");
         if !status.is_success() {
             return Err(from_status(status, &headers, &body));

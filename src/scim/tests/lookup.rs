@@ -219,7 +219,7 @@ async fn basic_auth_is_sent_when_configured() {
         .mount(&server)
         .await;
     let mut s = settings(&server, RetryPolicy::none());
-    s.auth = ScimAuth::Basic {
+    s.auth = Credentials::Basic {
         username: "alation".into(),
         password: SecretString::from("pa55"),
     };

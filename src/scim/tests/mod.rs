@@ -6,7 +6,7 @@ mod listing;
 mod lookup;
 
 use super::{Client, ScimError};
-use crate::config::{ScimAuth, ScimSettings};
+use crate::config::{Credentials, ScimSettings};
 use crate::retry::RetryPolicy;
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -20,7 +20,7 @@ pub const GROUPS: &str = "/scim/v2/Groups";
 pub fn settings(server: &MockServer, retry: RetryPolicy) -> ScimSettings {
     ScimSettings {
         base_url: Url::parse(&format!("{}/scim/v2/", server.uri())).unwrap(),
-        auth: ScimAuth::Bearer(SecretString::from(TOKEN)),
+        auth: Credentials::Bearer(SecretString::from(TOKEN)),
         timeout: Duration::from_secs(5),
         retry,
     }
