@@ -52,7 +52,7 @@ pub(super) fn read(
 }
 
 /// Whether the value of `key` (`section.key`) must never be shown.
-pub(super) fn is_secret(key: &str) -> bool {
+fn is_secret(key: &str) -> bool {
     let field = key.rsplit('.').next().unwrap_or(key);
     ["token", "password", "secret"]
         .iter()
@@ -61,29 +61,40 @@ pub(super) fn is_secret(key: &str) -> bool {
 
 /// The known key closest to `key` (`section.key`), if one is close enough to be a typo:
 /// the same name in another section, or a name a few letters away.
-pub(super) fn closest<'k>(key: &str, known: &'k [String]) -> Option<&'k str> {
+fn closest<'k>(key: &str, known: &'k [String]) -> Option<&'k str> {
     let (section, field) = key.split_once('.').unwrap_or(("", key));
-    known
-        .iter()
-        .map(|candidate| {
+    nearest(
+        field,
+        known.iter().map(|candidate| {
             let (s, f) = candidate.split_once('.').unwrap_or(("", candidate));
-            let moved = usize::from(s != section);
-            (strsim::damerau_levenshtein(field, f) + moved, candidate)
-        })
-        .filter(|(distance, _)| *distance <= (field.len() / 3).max(2))
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, k)| k.as_str())
+            (f, usize::from(s != section), candidate.as_str())
+        }),
+    )
 }
 
 /// The closest section name to `section`, if one is close enough.
 fn closest_section<'k>(section: &str, known: &'k [String]) -> Option<&'k str> {
-    known
-        .iter()
-        .filter_map(|k| k.split_once('.').map(|(s, _)| s))
-        .map(|s| (strsim::damerau_levenshtein(section, s), s))
-        .filter(|(distance, _)| *distance <= (section.len() / 3).max(2))
+    nearest(
+        section,
+        known
+            .iter()
+            .filter_map(|k| k.split_once('.').map(|(s, _)| (s, 0, s))),
+    )
+}
+
+/// Of the candidates (name, extra distance, what to suggest), the one nearest to `word`
+/// within a third of its length (at least 2 edits).
+fn nearest<'k>(
+    word: &str,
+    candidates: impl Iterator<Item = (&'k str, usize, &'k str)>,
+) -> Option<&'k str> {
+    candidates
+        .map(|(name, extra, suggestion)| {
+            (strsim::damerau_levenshtein(word, name) + extra, suggestion)
+        })
+        .filter(|(distance, _)| *distance <= (word.len() / 3).max(2))
         .min_by_key(|(distance, _)| *distance)
-        .map(|(_, s)| s)
+        .map(|(_, suggestion)| suggestion)
 }
 
 fn did_you_mean(suggestion: Option<&str>) -> String {
