@@ -1,9 +1,11 @@
 //! The configuration as written, read from the TOML file and the `GROUPSYNC_<SECTION>__<KEY>`
 //! environment overrides into [`RawSettings`].
 //!
-//! Problems in the file name the file, line and column; problems in the environment name the
-//! variable. No message repeats a line of the file, and none shows the value of a secret key:
-//! a syntax error on a line holding a password must not put the password in the logs.
+//! The file and each variable are checked here first, so that problems in the file name the
+//! file, line and column and problems in the environment name the variable; the `config`
+//! crate then lays the environment over the file. No message repeats a line of the file, and
+//! none shows the value of a secret key: a syntax error on a line holding a password must not
+//! put the password in the logs.
 
 use super::keys::known_keys;
 use super::raw::RawSettings;
@@ -27,28 +29,26 @@ pub(super) fn read(
     RawSettings::deserialize(toml::de::Deserializer::from(doc.clone()))
         .map_err(|e| file.wrong_type(doc.get_ref(), &e))?;
 
-    let mut table: toml::Table = toml::from_str(text).map_err(|e| file.syntax(&e))?;
     let mut vars: Vec<(&String, &String)> = env
         .iter()
         .filter(|(k, _)| k.starts_with(ENV_PREFIX) && k.contains("__"))
         .collect();
     vars.sort();
+    let mut overrides = HashMap::new();
     for (var, value) in vars {
-        let (section, field, value) = env_override(var, value, &known)?;
-        if let Some(t) = table
-            .entry(section)
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-            .as_table_mut()
-        {
-            t.insert(field, value);
-        }
+        overrides.insert(var.clone(), env_override(var, value, &known)?);
     }
-    toml::Value::Table(table).try_into().map_err(|e| {
-        LoadError::Parse(format!(
-            "the file and the environment together do not fit: expected {}",
-            expected(e.message())
-        ))
-    })
+    config::Config::builder()
+        .add_source(config::File::from_str(text, config::FileFormat::Toml))
+        .add_source(
+            config::Environment::with_prefix("GROUPSYNC")
+                .prefix_separator("_")
+                .separator("__")
+                .source(Some(overrides)),
+        )
+        .build()
+        .and_then(config::Config::try_deserialize)
+        .map_err(|e| LoadError::Parse(e.to_string()))
 }
 
 /// Whether the value of `key` (`section.key`) must never be shown.
@@ -311,13 +311,10 @@ fn found(value: &DeValue<'_>, secret: bool) -> String {
     }
 }
 
-/// `GROUPSYNC_SCIM__PAGE_SIZE=100` as (`scim`, `page_size`, the value in the type the key
-/// takes): an environment variable is text, so a number or a boolean is read from it.
-fn env_override(
-    var: &str,
-    text: &str,
-    known: &[String],
-) -> Result<(String, String, toml::Value), LoadError> {
+/// Checks `GROUPSYNC_SCIM__PAGE_SIZE=100` against the key it sets and the type that key
+/// takes (an environment variable is text, so a number or a boolean is read from it), and
+/// gives the text to hand on: a string as it is, a number or a boolean in its plain form.
+fn env_override(var: &str, text: &str, known: &[String]) -> Result<String, LoadError> {
     let rest = var.strip_prefix(ENV_PREFIX).unwrap_or(var).to_lowercase();
     let key = rest.replacen("__", ".", 1);
     let place = || Place::Env(var.to_owned());
@@ -339,7 +336,12 @@ fn env_override(
             toml::Value::Table(toml::Table::from_iter([(field.to_owned(), value.clone())])),
         );
         match toml::Value::Table(probe).try_into::<RawSettings>() {
-            Ok(_) => return Ok((section.to_owned(), field.to_owned(), value)),
+            Ok(_) => {
+                return Ok(match value {
+                    toml::Value::String(s) => s,
+                    plain => plain.to_string(),
+                });
+            }
             Err(e) => refusal = e.message().to_owned(),
         }
     }

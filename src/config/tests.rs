@@ -454,6 +454,26 @@ fn an_environment_override_is_read_as_the_type_its_key_takes() {
 }
 
 #[test]
+fn an_environment_string_that_looks_like_a_number_is_kept_as_written() {
+    for token in ["0123", "1e3", "inf", "TRUE"] {
+        let s = load(MINIMAL, &[("GROUPSYNC_SCIM__TOKEN", token)]).unwrap();
+        match s.scim.auth {
+            ScimAuth::Bearer(t) => assert_eq!(t.expose_secret(), token),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let s = load(
+        MINIMAL,
+        &[
+            ("GROUPSYNC_POLL__ENABLED", "true"),
+            ("GROUPSYNC_POLL__INTERVAL_SECS", " 0600 "),
+        ],
+    )
+    .unwrap();
+    assert_eq!(s.poll.interval, Some(std::time::Duration::from_secs(600)));
+}
+
+#[test]
 fn a_missing_file_says_how_to_make_one() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("groupsync.toml");
