@@ -208,11 +208,15 @@ pub mod daemon {
         );
     }
 
-    pub fn stopping(grace_secs: u64) {
-        tracing::info!(
-            grace_secs,
-            "stopping: no new runs; waiting for the run in progress"
-        );
+    pub fn stopping(grace_secs: u64, run_in_progress: bool) {
+        if run_in_progress {
+            tracing::info!(
+                grace_secs,
+                "stopping: no new runs; waiting for the run in progress"
+            );
+        } else {
+            tracing::info!("stopping: no new runs; no run in progress");
+        }
     }
 
     pub fn stopped() {

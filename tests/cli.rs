@@ -47,6 +47,54 @@ fn a_bad_configuration_exits_2_and_names_the_key() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+#[test]
+fn configuration_errors_point_to_the_place_and_never_show_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("groupsync.toml");
+    let run = |text: &str| {
+        std::fs::write(&path, text).unwrap();
+        let out = bin()
+            .args(["--config", path.to_str().unwrap(), "check"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let file = path.display().to_string();
+
+    let err = run("[scim]\nbase_url = \"https://x/scim/v2\"\npassword = \"pa\\ss-w0rd\"\n");
+    assert!(err.contains(&format!("{file}:3:")), "{err}");
+    assert!(!err.contains("pa\\ss") && !err.contains("ss-w0rd"), "{err}");
+
+    let err = run("[identitynow]\npage_sise = 100\n");
+    assert!(err.contains(&format!("{file}:2:1:")), "{err}");
+    assert!(
+        err.contains("did you mean `identitynow.page_size`?"),
+        "{err}"
+    );
+
+    let err = run("[identitynow]\npage_size = \"250\"\n");
+    assert!(
+        err.contains("`identitynow.page_size`: expected an integer, got a string \"250\""),
+        "{err}"
+    );
+
+    let out = bin()
+        .args([
+            "--config",
+            dir.path().join("none.toml").to_str().unwrap(),
+            "check",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("config/groupsync.example.toml") && err.contains("--write-config"),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn a_full_run_logs_no_secret_and_exits_0() {
     let sb = sandbox(SandboxOptions::seeded(60, 5, 2)).await;

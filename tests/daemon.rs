@@ -564,7 +564,10 @@ async fn shutdown_during_a_run_leaves_only_whole_groups_and_returns_within_the_g
         .error
         .clone()
         .expect("the report says the run was stopped");
-    assert!(error.contains("shutdown_grace (1 s)"), "{error}");
+    assert!(
+        error.contains("server.shutdown_grace_secs (1 s)"),
+        "{error}"
+    );
     assert!(error.contains("of 16 creates had completed"), "{error}");
 
     // whatever reached the target is a whole group, made once

@@ -6,6 +6,7 @@
 
 pub mod keys;
 mod raw;
+mod source;
 mod validate;
 
 use crate::retry::RetryPolicy;
@@ -42,15 +43,52 @@ impl ConfigError {
 /// Why the configuration could not be loaded at all.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    #[error(
+        "configuration file {path} does not exist (its path comes from --config, else the \
+         GROUPSYNC_CONFIG environment variable, else {DEFAULT_PATH}). To start, copy \
+         config/groupsync.example.toml to {path} and fill it in, or run \
+         `groupsync sandbox --write-config {path}` to try groupsync against local stand-ins"
+    )]
+    Missing { path: String },
     #[error("cannot read configuration file {path}: {source}")]
     Read {
         path: String,
         source: std::io::Error,
     },
+    /// The file is not valid TOML. The message never repeats the line (it may hold a secret).
+    #[error("{place}: {problem}")]
+    Syntax { place: Place, problem: String },
+    /// A key the code does not read, or a value of the wrong type.
+    #[error("{place}: configuration key `{key}`: {problem}")]
+    Key {
+        place: Place,
+        key: String,
+        problem: String,
+    },
     #[error("configuration is not valid: {0}")]
     Parse(String),
     #[error(transparent)]
     Invalid(#[from] ConfigError),
+}
+
+/// Where a configuration problem was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    File {
+        file: String,
+        line: usize,
+        column: usize,
+    },
+    Env(String),
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Place::File { file, line, column } => write!(f, "{file}:{line}:{column}"),
+            Place::Env(var) => write!(f, "environment variable {var}"),
+        }
+    }
 }
 
 /// The whole, validated configuration.
@@ -285,6 +323,11 @@ impl Settings {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => String::new(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(LoadError::Missing {
+                    path: path.display().to_string(),
+                });
+            }
             Err(source) => {
                 return Err(LoadError::Read {
                     path: path.display().to_string(),
@@ -292,7 +335,7 @@ impl Settings {
                 });
             }
         };
-        Self::from_toml_and_env(&text, env)
+        Self::from_named_toml_and_env(&path.display().to_string(), &text, env)
     }
 
     /// Parses TOML text, overlays `GROUPSYNC_<SECTION>__<KEY>` variables, validates.
@@ -300,25 +343,16 @@ impl Settings {
         text: &str,
         env: &HashMap<String, String>,
     ) -> Result<Settings, LoadError> {
-        let overrides: HashMap<String, String> = env
-            .iter()
-            .filter(|(k, _)| k.starts_with(ENV_PREFIX) && k.contains("__"))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let built = config::Config::builder()
-            .add_source(config::File::from_str(text, config::FileFormat::Toml))
-            .add_source(
-                config::Environment::with_prefix("GROUPSYNC")
-                    .prefix_separator("_")
-                    .separator("__")
-                    .source(Some(overrides)),
-            )
-            .build()
-            .map_err(|e| LoadError::Parse(e.to_string()))?;
-        let raw: raw::RawSettings = built
-            .try_deserialize()
-            .map_err(|e| LoadError::Parse(e.to_string()))?;
-        Ok(from_raw(raw)?)
+        Self::from_named_toml_and_env("<configuration>", text, env)
+    }
+
+    /// As [`Settings::from_toml_and_env`], naming the file `name` in error messages.
+    pub fn from_named_toml_and_env(
+        name: &str,
+        text: &str,
+        env: &HashMap<String, String>,
+    ) -> Result<Settings, LoadError> {
+        Ok(from_raw(source::read(name, text, env)?)?)
     }
 }
 

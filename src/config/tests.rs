@@ -396,3 +396,171 @@ fn scim_and_webhook_credentials_are_read_alike() {
     let scim_none = with_credentials("scim", "auth = \"none\"").unwrap_err();
     assert_eq!(key_of(scim_none), "scim.auth");
 }
+
+/// The file, line and column of a load error, and its message.
+fn place_of(err: &LoadError) -> (Place, String) {
+    match err {
+        LoadError::Syntax { place, .. } | LoadError::Key { place, .. } => {
+            (place.clone(), err.to_string())
+        }
+        other => panic!("expected an error with its place, got {other}"),
+    }
+}
+
+fn at(line: usize, column: usize) -> Place {
+    Place::File {
+        file: "groupsync.toml".into(),
+        line,
+        column,
+    }
+}
+
+fn load_named(text: &str) -> LoadError {
+    Settings::from_named_toml_and_env("groupsync.toml", text, &HashMap::new()).unwrap_err()
+}
+
+#[test]
+fn a_syntax_error_names_the_line_and_column_but_never_shows_the_line() {
+    let text = MINIMAL.replace(r#"token = "s3cret-scim""#, r#"token = "s3cret\qscim""#);
+    let (place, message) = place_of(&load_named(&text));
+    assert_eq!(place, at(9, 17));
+    assert!(message.starts_with("groupsync.toml:9:17: "), "{message}");
+    assert!(message.contains("backslash"), "{message}");
+    assert!(!message.contains("s3cret"), "{message}");
+    // An unclosed string: the parser's message would be about the value; it is not echoed.
+    let text = MINIMAL.replace(r#"token = "s3cret-scim""#, r#"token = "s3cret-scim"#);
+    let (place, message) = place_of(&load_named(&text));
+    assert!(matches!(place, Place::File { line: 9, .. }), "{message}");
+    assert!(!message.contains("s3cret"), "{message}");
+}
+
+#[test]
+fn an_unknown_key_names_its_place_and_the_closest_key() {
+    let text = MINIMAL.replace("[scim]", "page_sise = 100\n[scim]");
+    let err = load_named(&text);
+    let (place, message) = place_of(&err);
+    assert_eq!(place, at(7, 1));
+    assert!(
+        message.contains(
+            "`identitynow.page_sise`: unknown key; did you mean `identitynow.page_size`?"
+        ),
+        "{message}"
+    );
+    // The same name in the wrong section points to the right one.
+    let err = load_named(&format!("{MINIMAL}[sync]\npage_size = 100\n"));
+    assert!(
+        err.to_string()
+            .contains("did you mean `identitynow.page_size`?"),
+        "{err}"
+    );
+    let err = load_named(&format!("{MINIMAL}[emial]\nenabled = false\n"));
+    assert!(err.to_string().contains("did you mean `[email]`?"), "{err}");
+    // Nothing close: no suggestion.
+    let err = load_named(&format!("{MINIMAL}[sync]\nwhatever_this_is = 1\n"));
+    assert!(!err.to_string().contains("did you mean"), "{err}");
+}
+
+#[test]
+fn a_wrong_type_is_refused_with_the_key_and_the_expected_type() {
+    let text = MINIMAL.replace(
+        r#"source_id = "abc""#,
+        "source_id = \"abc\"\npage_size = \"250\"",
+    );
+    let (place, message) = place_of(&load_named(&text));
+    assert_eq!(place, at(7, 13));
+    assert!(
+        message.ends_with(
+            "configuration key `identitynow.page_size`: expected an integer, got a string \"250\""
+        ),
+        "{message}"
+    );
+    let text = MINIMAL.replace("[email]", "[email]\nenabled = \"no\"");
+    assert!(
+        load_named(&text)
+            .to_string()
+            .contains("`email.enabled`: expected a boolean")
+    );
+    // A secret of the wrong type: its value is never shown.
+    let text = MINIMAL.replace(r#"token = "s3cret-scim""#, "token = 73310");
+    let message = load_named(&text).to_string();
+    assert!(
+        message.ends_with("`scim.token`: expected a string, got an integer"),
+        "{message}"
+    );
+    assert!(!message.contains("73310"), "{message}");
+}
+
+#[test]
+fn an_environment_override_is_read_as_the_type_its_key_takes() {
+    let s = load(
+        MINIMAL,
+        &[
+            ("GROUPSYNC_POLL__ENABLED", "true"),
+            ("GROUPSYNC_POLL__INTERVAL_SECS", "600"),
+            ("GROUPSYNC_SCIM__TOKEN", "12345"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(s.poll.interval, Some(std::time::Duration::from_secs(600)));
+    match s.scim.auth {
+        Credentials::Bearer(t) => assert_eq!(t.expose_secret(), "12345"),
+        other => panic!("unexpected {other:?}"),
+    }
+    let err = load(MINIMAL, &[("GROUPSYNC_SYNC__CREATE_CONCURRENCY", "four")]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "environment variable GROUPSYNC_SYNC__CREATE_CONCURRENCY: configuration key \
+         `sync.create_concurrency`: expected an integer, got \"four\""
+    );
+    let err = load(MINIMAL, &[("GROUPSYNC_POLL__ENABLED", "yes")]).unwrap_err();
+    assert!(err.to_string().contains("expected a boolean"), "{err}");
+    let err = load(MINIMAL, &[("GROUPSYNC_SYNC__PAGE_SIZE", "100")]).unwrap_err();
+    assert!(
+        err.to_string().contains("GROUPSYNC_SYNC__PAGE_SIZE")
+            && err
+                .to_string()
+                .contains("did you mean `identitynow.page_size`?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_environment_string_that_looks_like_a_number_is_kept_as_written() {
+    for token in ["0123", "1e3", "inf", "TRUE"] {
+        let s = load(MINIMAL, &[("GROUPSYNC_SCIM__TOKEN", token)]).unwrap();
+        match s.scim.auth {
+            Credentials::Bearer(t) => assert_eq!(t.expose_secret(), token),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let s = load(
+        MINIMAL,
+        &[
+            ("GROUPSYNC_POLL__ENABLED", "true"),
+            ("GROUPSYNC_POLL__INTERVAL_SECS", " 0600 "),
+        ],
+    )
+    .unwrap();
+    assert_eq!(s.poll.interval, Some(std::time::Duration::from_secs(600)));
+}
+
+#[test]
+fn a_missing_file_says_how_to_make_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("groupsync.toml");
+    let err = Settings::load_with_env(&path, true, &HashMap::new()).unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, LoadError::Missing { .. }), "{message}");
+    for hint in [
+        path.display().to_string().as_str(),
+        "config/groupsync.example.toml",
+        "groupsync sandbox --write-config",
+        "--config",
+        "GROUPSYNC_CONFIG",
+    ] {
+        assert!(message.contains(hint), "{hint} missing from {message}");
+    }
+    // Not required: a missing file is an empty one.
+    let err = Settings::load_with_env(&path, false, &HashMap::new()).unwrap_err();
+    assert!(matches!(err, LoadError::Invalid(_)), "{err}");
+}

@@ -314,7 +314,7 @@ impl Coordinator {
                         let _ = task.await;
                         event::run_interrupted(grace.as_secs());
                         let why = format!(
-                            "groupsync was stopped and the run did not finish within server.shutdown_grace ({} s)",
+                            "groupsync was stopped and the run did not finish within server.shutdown_grace_secs ({} s)",
                             grace.as_secs()
                         );
                         return self.interrupted(runner, &req, trigger, started_at, why);

@@ -195,7 +195,10 @@ async fn a_run_longer_than_the_grace_period_is_stopped_and_reported() {
     let run = next_finished(&mut finished).await;
     assert_eq!(run.report.run_id, id);
     let error = run.report.error.as_deref().unwrap();
-    assert!(error.contains("shutdown_grace (30 s)"), "{error}");
+    assert!(
+        error.contains("server.shutdown_grace_secs (30 s)"),
+        "{error}"
+    );
     assert_eq!(c.snapshot().running, None);
 }
 

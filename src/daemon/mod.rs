@@ -59,7 +59,7 @@ pub enum DaemonError {
     Http(std::io::Error),
 }
 
-/// Serves until `shutdown` is cancelled; returns within `server.shutdown_grace` of it.
+/// Serves until `shutdown` is cancelled; returns within `server.shutdown_grace_secs` of it.
 pub async fn serve(
     listener: TcpListener,
     settings: Arc<Settings>,
@@ -176,7 +176,10 @@ impl Daemon {
         };
         // From here on everything ends within the grace period.
         stop.cancel();
-        log::stopping(grace.as_secs());
+        log::stopping(
+            grace.as_secs(),
+            self.coordinator.snapshot().running.is_some(),
+        );
         let deadline = Instant::now() + grace;
         let result = finish(server, early, deadline).await;
         let _ = driver.await;

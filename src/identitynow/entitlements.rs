@@ -147,7 +147,7 @@ impl Client {
                 page = listing.pages,
                 %cursor,
                 groups = len,
-                total = ?listing.total,
+                total = listing.total,
                 "entitlement page"
             );
             progress(listing.progress());
@@ -165,7 +165,7 @@ impl Client {
             source_id,
             groups = groups.len(),
             pages,
-            total = ?total,
+            total,
             "fetched the source's group entitlements"
         );
         Ok(groups)
@@ -274,7 +274,10 @@ fn total_count(answer: &Answer) -> Option<u64> {
     let raw = answer.headers.get("x-total-count")?;
     let parsed = raw.to_str().ok().and_then(|s| s.trim().parse().ok());
     if parsed.is_none() {
-        tracing::warn!(value = ?raw, "ignoring an unreadable X-Total-Count");
+        tracing::warn!(
+            value = %String::from_utf8_lossy(raw.as_bytes()),
+            "ignoring an unreadable X-Total-Count"
+        );
     }
     parsed
 }
