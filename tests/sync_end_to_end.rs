@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use groupsync::report::{Outcome, RunStatus};
+use groupsync::report::{ErrorKind, Outcome, RunStatus};
 use groupsync::sandbox::SandboxOptions;
 use groupsync::store::Store;
 use groupsync::sync::{Quiet, RunRequest, Syncer, TriggerKind};
@@ -92,6 +92,10 @@ async fn a_failing_page_aborts_the_run_with_zero_writes() {
             .contains("nothing was changed"),
         "{:?}",
         report.error
+    );
+    assert_eq!(
+        report.error.as_ref().unwrap().kind,
+        ErrorKind::SourceUnreadable
     );
     assert!(report.outcomes.is_empty());
     assert_eq!(sb.scim.create_count(), 0);
@@ -343,6 +347,10 @@ async fn a_rejected_scim_token_stops_the_run_before_any_write() {
         "{:?}",
         report.error
     );
+    assert_eq!(
+        report.error.as_ref().unwrap().kind,
+        ErrorKind::TargetCredentials
+    );
     assert_eq!(sb.scim.create_count(), 0);
     assert_only_the_failure_alert(&sb.smtp.messages());
     sb.stop().await;
@@ -513,6 +521,10 @@ async fn listing_mode_stops_before_any_write_when_the_listing_fails() {
             .contains("nothing was changed"),
         "{:?}",
         report.error
+    );
+    assert_eq!(
+        report.error.as_ref().unwrap().kind,
+        ErrorKind::TargetUnreachable
     );
     assert_eq!(sb.scim.create_count(), 0);
     sb.stop().await;
