@@ -6,7 +6,8 @@
 
 use groupsync::sandbox::faults::FaultPlan;
 use groupsync::sandbox::{Sandbox, SandboxOptions};
-use groupsync::sync::{Quiet, RunRequest, Syncer};
+use groupsync::store::Store;
+use groupsync::sync::{Quiet, RunRequest, Syncer, TriggerKind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -66,10 +67,13 @@ async fn measure(s: &Scenario) {
     let sb = Sandbox::start(opts).await.expect("sandbox starts");
     let mut env = vec![("GROUPSYNC_EMAIL__ENABLED", "false")];
     env.extend_from_slice(s.env);
-    let syncer = Syncer::new(Arc::new(sb.settings(&env))).expect("settings are valid");
+    let syncer = Syncer::new(Arc::new(sb.settings(&env)), Store::in_memory().unwrap())
+        .expect("settings are valid");
     for pass in ["first (creates)", "second (no-op)"] {
         let start = Instant::now();
-        let report = syncer.run(&RunRequest::new("bench", false), &Quiet).await;
+        let report = syncer
+            .run(&RunRequest::new([TriggerKind::Cli], false), &Quiet)
+            .await;
         let secs = start.elapsed().as_secs_f64();
         let c = report.counts();
         println!(

@@ -4,15 +4,16 @@
 //! # Layout
 //! One run is a pipeline, and each stage has its module:
 //!
-//! trigger (CLI, later cron/webhook/poll) → [`sync`] (source → plan → apply → record → notify)
-//! → report, kept in the [`store`].
+//! trigger (CLI, schedule, webhook, poll, manual) → [`sync`] (source → plan → apply → record
+//! → notify) → report, kept in the [`store`].
 //!
 //! - [`config`]: typed configuration, loaded once and validated, errors naming the key.
 //! - [`identitynow`]: the IdentityNow client (OAuth2 token, sources, entitlement pages).
 //! - [`scim`]: the SCIM 2.0 client (lookup by `displayName`, create).
 //! - [`notify`]: email notices over SMTP (digest or one per group).
-//! - [`plan`]: a pure function from source groups and target lookups to actions.
-//! - [`apply`]: carries out the creates, with bounded concurrency.
+//! - [`sync`]: the run's stages, one module each: [`sync::plan`] is a pure function from
+//!   source groups and target lookups to actions, [`sync::apply`] carries out the creates
+//!   with bounded concurrency.
 //! - [`report`]: what a run did, group by group.
 //! - [`upstream`]: one HTTP exchange with IdentityNow or the SCIM target, counted and capped.
 //! - [`retry`]: "should we retry?" (each client's errors) apart from "how long to wait".
@@ -21,7 +22,6 @@
 //! - [`sandbox`]: a simulated tenant, SCIM server and SMTP sink on 127.0.0.1, for the
 //!   demo, the tests and the benchmarks.
 
-pub mod apply;
 mod b64;
 pub mod cli;
 pub mod config;
@@ -29,7 +29,6 @@ pub mod daemon;
 pub mod domain;
 pub mod identitynow;
 pub mod notify;
-pub mod plan;
 pub mod report;
 pub mod retry;
 pub mod sandbox;

@@ -115,9 +115,96 @@ pub struct RunReport {
     pub outcomes: Vec<GroupOutcome>,
     /// Set when the run stopped before or during its writes; no outcome then means
     /// "not attempted".
-    pub error: Option<String>,
+    pub error: Option<RunFailure>,
     /// The email notices the run produced and whether each went out.
     pub notices: Vec<NoticeOutcome>,
+}
+
+/// What kind of failure stopped a run: what a user does about it differs by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// IdentityNow could not be read (or the AD source not resolved).
+    SourceUnreadable,
+    /// The SCIM target refused our credentials.
+    TargetCredentials,
+    /// The SCIM target could not be reached, or failed every lookup.
+    TargetUnreachable,
+    /// The store could not be read or written.
+    Store,
+    /// groupsync was stopped before the run finished.
+    Shutdown,
+    /// The run's task died.
+    Internal,
+    /// A guard refused to let the run write.
+    GuardRefused,
+    /// Recorded before kinds were kept, or by a later version.
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 8] = [
+        ErrorKind::SourceUnreadable,
+        ErrorKind::TargetCredentials,
+        ErrorKind::TargetUnreachable,
+        ErrorKind::Store,
+        ErrorKind::Shutdown,
+        ErrorKind::Internal,
+        ErrorKind::GuardRefused,
+        ErrorKind::Unknown,
+    ];
+
+    /// The stable machine name (history, JSON, the `reason` metric label).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::SourceUnreadable => "source_unreadable",
+            ErrorKind::TargetCredentials => "target_credentials",
+            ErrorKind::TargetUnreachable => "target_unreachable",
+            ErrorKind::Store => "store",
+            ErrorKind::Shutdown => "shutdown",
+            ErrorKind::Internal => "internal",
+            ErrorKind::GuardRefused => "guard_refused",
+            ErrorKind::Unknown => "unknown",
+        }
+    }
+
+    /// The kind named `name`; [`ErrorKind::Unknown`] for a name this version does not know.
+    pub fn parse(name: &str) -> ErrorKind {
+        ErrorKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == name)
+            .unwrap_or(ErrorKind::Unknown)
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a run stopped, as the report, the history and the notices keep it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunFailure {
+    pub kind: ErrorKind,
+    /// Said for people: what failed and what to check.
+    pub message: String,
+}
+
+impl RunFailure {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> RunFailure {
+        RunFailure {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for RunFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,6 +246,34 @@ pub struct SourceInfo {
 }
 
 impl RunReport {
+    /// The report of a run that has just started: nothing done yet.
+    pub fn started(run_id: RunId, started_at: DateTime<Utc>, dry_run: bool) -> RunReport {
+        RunReport {
+            run_id,
+            started_at,
+            finished_at: started_at,
+            dry_run,
+            source: None,
+            outcomes: vec![],
+            error: None,
+            notices: vec![],
+        }
+    }
+
+    /// The report of a run that stopped for `error` before it got anywhere, finishing now.
+    pub fn failed(
+        run_id: RunId,
+        started_at: DateTime<Utc>,
+        dry_run: bool,
+        error: RunFailure,
+    ) -> RunReport {
+        RunReport {
+            finished_at: Utc::now(),
+            error: Some(error),
+            ..RunReport::started(run_id, started_at, dry_run)
+        }
+    }
+
     pub fn counts(&self) -> Counts {
         let mut c = Counts {
             source: self.outcomes.len(),
@@ -249,8 +364,40 @@ mod tests {
             },
         ));
         assert_eq!(r.status(), RunStatus::PartiallyFailed);
-        r.error = Some("source unreadable".into());
+        r.error = Some(RunFailure::new(
+            ErrorKind::SourceUnreadable,
+            "source unreadable",
+        ));
         assert_eq!(r.status(), RunStatus::Failed);
+    }
+
+    #[test]
+    fn a_failure_serializes_as_kind_and_message() {
+        let r = RunReport::failed(
+            RunId::new(),
+            Utc::now(),
+            false,
+            RunFailure::new(ErrorKind::TargetCredentials, "token rejected"),
+        );
+        assert_eq!(r.status(), RunStatus::Failed);
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            json["error"],
+            serde_json::json!({"kind": "target_credentials", "message": "token rejected"})
+        );
+        let back: RunFailure = serde_json::from_value(json["error"].clone()).unwrap();
+        assert_eq!(back, r.error.unwrap());
+    }
+
+    #[test]
+    fn kinds_have_stable_names_and_unknown_ones_read_back() {
+        for k in ErrorKind::ALL {
+            assert_eq!(ErrorKind::parse(k.as_str()), k);
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        assert_eq!(ErrorKind::parse("from_the_future"), ErrorKind::Unknown);
+        let later: ErrorKind = serde_json::from_str("\"from_the_future\"").unwrap();
+        assert_eq!(later, ErrorKind::Unknown);
     }
 
     #[test]

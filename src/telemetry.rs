@@ -35,7 +35,11 @@ pub fn run_span(run_id: &crate::domain::RunId, trigger: &str) -> tracing::Span {
 
 /// Metric names, so dashboards and code agree.
 pub mod metric {
+    /// Runs finished, by `trigger`, `outcome` and [`REASON`].
     pub const RUNS: &str = "groupsync_runs_total";
+    /// The label of [`RUNS`] saying why a failed run stopped: its error kind
+    /// (`source_unreadable`, `target_credentials`, …), `none` for a run that did not stop.
+    pub const REASON: &str = "reason";
     pub const GROUPS: &str = "groupsync_groups_total";
     pub const RUN_DURATION: &str = "groupsync_run_duration_seconds";
     pub const LAST_SUCCESS: &str = "groupsync_last_success_timestamp_seconds";
@@ -89,7 +93,10 @@ pub fn prometheus() -> PrometheusHandle {
 /// The HELP lines of `/metrics`.
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
-    describe_counter!(metric::RUNS, "Runs finished, by trigger and outcome");
+    describe_counter!(
+        metric::RUNS,
+        "Runs finished, by trigger, outcome and reason (why a failed run stopped)"
+    );
     describe_counter!(metric::GROUPS, "Source groups handled, by outcome");
     describe_histogram!(metric::RUN_DURATION, "How long runs took, in seconds");
     describe_gauge!(
@@ -160,12 +167,22 @@ pub mod event {
         tracing::error!(action, error, "store operation failed");
     }
 
+    /// The `reason` label of a finished run.
+    pub fn reason(report: &RunReport) -> &'static str {
+        report.error.as_ref().map_or("none", |e| e.kind.as_str())
+    }
+
     pub fn run_finished(trigger: &str, report: &RunReport) {
         let c = report.counts();
         let status = report.status();
         let secs = (report.finished_at - report.started_at).num_milliseconds() as f64 / 1000.0;
         match &report.error {
-            Some(error) => tracing::error!(status = status.as_str(), error, "run failed"),
+            Some(error) => tracing::error!(
+                status = status.as_str(),
+                reason = error.kind.as_str(),
+                error = error.message,
+                "run failed"
+            ),
             None => tracing::info!(
                 status = status.as_str(),
                 created = c.created,
@@ -176,7 +193,13 @@ pub mod event {
                 "run finished"
             ),
         }
-        metrics::counter!(metric::RUNS, "trigger" => trigger.to_owned(), "outcome" => status.as_str()).increment(1);
+        metrics::counter!(
+            metric::RUNS,
+            "trigger" => trigger.to_owned(),
+            "outcome" => status.as_str(),
+            metric::REASON => reason(report)
+        )
+        .increment(1);
         for (kind, n) in [
             ("created", c.created),
             ("existed", c.existed),
@@ -315,5 +338,46 @@ pub mod daemon {
 
     pub fn store_failed(what: &str, error: &str) {
         tracing::error!(what, error, "store operation failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{event, metric};
+    use crate::domain::RunId;
+    use crate::report::{ErrorKind, RunFailure, RunReport};
+    use chrono::Utc;
+    use metrics_exporter_prometheus::PrometheusBuilder;
+
+    #[test]
+    fn a_failed_run_is_counted_with_the_kind_of_failure_as_its_reason() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let failed = RunReport::failed(
+            RunId::new(),
+            Utc::now(),
+            false,
+            RunFailure::new(ErrorKind::SourceUnreadable, "IdentityNow is failing"),
+        );
+        let ok = RunReport::started(RunId::new(), Utc::now(), false);
+        metrics::with_local_recorder(&recorder, || {
+            event::run_finished("schedule", &failed);
+            event::run_finished("schedule", &ok);
+        });
+        let text = handle.render();
+        let line = |outcome: &str| {
+            text.lines()
+                .find(|l| l.starts_with(metric::RUNS) && l.contains(outcome))
+                .unwrap_or_else(|| panic!("no {outcome} sample in {text}"))
+                .to_owned()
+        };
+        assert!(
+            line("outcome=\"failed\"").contains("reason=\"source_unreadable\""),
+            "{text}"
+        );
+        assert!(
+            line("outcome=\"succeeded\"").contains("reason=\"none\""),
+            "{text}"
+        );
     }
 }

@@ -1,13 +1,13 @@
 //! The apply stage against a mock SCIM server: a create is never re-sent blindly, and a
 //! conflict means "already exists".
 
-use groupsync::apply::{ApplyOptions, apply};
 use groupsync::config::Settings;
 use groupsync::domain::SourceGroup;
-use groupsync::plan::{Action, Plan, Planned};
 use groupsync::report::Outcome;
 use groupsync::retry::RetryPolicy;
 use groupsync::scim;
+use groupsync::sync::apply::{ApplyOptions, apply};
+use groupsync::sync::plan::{Action, Plan, Planned};
 use serde_json::json;
 use std::time::Duration;
 use wiremock::matchers::{method, path};

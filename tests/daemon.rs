@@ -563,7 +563,8 @@ async fn shutdown_during_a_run_leaves_only_whole_groups_and_returns_within_the_g
         .report
         .error
         .clone()
-        .expect("the report says the run was stopped");
+        .expect("the report says the run was stopped")
+        .message;
     assert!(
         error.contains("server.shutdown_grace_secs (1 s)"),
         "{error}"

@@ -12,7 +12,7 @@ use common::*;
 use groupsync::report::RunReport;
 use groupsync::sandbox::SandboxOptions;
 use groupsync::store::Store;
-use groupsync::sync::{Quiet, RunRequest, Syncer};
+use groupsync::sync::{Quiet, RunRequest, Syncer, TriggerKind};
 use groupsync::web::{DashboardInputs, Readiness, WebState, routes};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -87,22 +87,33 @@ async fn recorded_runs(store: &Store) -> Vec<RunReport> {
         ..SandboxOptions::default()
     })
     .await;
-    let syncer = Syncer::new(settings(&sb, &[]))
-        .unwrap()
-        .with_store(store.clone());
-    let broken = Syncer::new(settings(&sb, &[("GROUPSYNC_SCIM__TOKEN", "revoked")]))
-        .unwrap()
-        .with_store(store.clone());
-    let mut reports = vec![syncer.run(&RunRequest::new("cli", true), &Quiet).await];
+    let syncer = Syncer::new(settings(&sb, &[]), store.clone()).unwrap();
+    let broken = Syncer::new(
+        settings(&sb, &[("GROUPSYNC_SCIM__TOKEN", "revoked")]),
+        store.clone(),
+    )
+    .unwrap();
+    let mut reports = vec![
+        syncer
+            .run(&RunRequest::new([TriggerKind::Cli], true), &Quiet)
+            .await,
+    ];
     reports.push(
         syncer
-            .run(&RunRequest::new("schedule", false), &Quiet)
+            .run(&RunRequest::new([TriggerKind::Schedule], false), &Quiet)
             .await,
     );
-    reports.push(broken.run(&RunRequest::new("webhook", false), &Quiet).await);
+    reports.push(
+        broken
+            .run(&RunRequest::new([TriggerKind::Webhook], false), &Quiet)
+            .await,
+    );
     reports.push(
         syncer
-            .run(&RunRequest::new("webhook+schedule", false), &Quiet)
+            .run(
+                &RunRequest::new([TriggerKind::Webhook, TriggerKind::Schedule], false),
+                &Quiet,
+            )
             .await,
     );
     sb.stop().await;

@@ -9,7 +9,7 @@ use groupsync::retry::RetryPolicy;
 use groupsync::sandbox::smtp::ReceivedMail;
 use groupsync::sandbox::{AD_SOURCE_ID, Sandbox, SandboxOptions};
 use groupsync::store::Store;
-use groupsync::sync::{Quiet, RunRequest, Syncer};
+use groupsync::sync::{Quiet, RunRequest, Syncer, TriggerKind};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -38,14 +38,15 @@ fn quick_retries() -> RetryPolicy {
 }
 
 fn syncer(sb: &Sandbox, overrides: &[(&str, &str)], store: &Store) -> Syncer {
-    Syncer::new(settings(sb, overrides))
+    Syncer::new(settings(sb, overrides), store.clone())
         .unwrap()
-        .with_store(store.clone())
         .with_notice_retry(quick_retries())
 }
 
 async fn run(syncer: &Syncer) -> RunReport {
-    syncer.run(&RunRequest::new("test", false), &Quiet).await
+    syncer
+        .run(&RunRequest::new([TriggerKind::Cli], false), &Quiet)
+        .await
 }
 
 fn subjects(mail: &[ReceivedMail]) -> Vec<String> {
@@ -206,7 +207,9 @@ async fn a_digest_tells_about_an_existing_group_only_the_first_time() {
     );
 
     // every run was recorded, the dry run too
-    syncer.run(&RunRequest::new("cli", true), &Quiet).await;
+    syncer
+        .run(&RunRequest::new([TriggerKind::Cli], true), &Quiet)
+        .await;
     let runs = store.runs(10, None).unwrap();
     let statuses: Vec<&str> = runs.iter().map(|r| r.status.as_str()).collect();
     assert_eq!(

@@ -6,7 +6,8 @@ mod common;
 use common::*;
 use groupsync::report::RunStatus;
 use groupsync::sandbox::{SandboxOptions, seed};
-use groupsync::sync::{Quiet, RunRequest, Syncer};
+use groupsync::store::Store;
+use groupsync::sync::{Quiet, RunRequest, Syncer, TriggerKind};
 
 #[tokio::test]
 async fn groupsync_creates_every_missing_group_exactly_once_in_scim2_server() {
@@ -47,9 +48,9 @@ async fn groupsync_creates_every_missing_group_exactly_once_in_scim2_server() {
             ("GROUPSYNC_SYNC__CREATE_CONCURRENCY", "4"),
         ],
     );
-    let syncer = Syncer::new(settings).unwrap();
+    let syncer = Syncer::new(settings, Store::in_memory().unwrap()).unwrap();
     let expected = expected_creates(&groups, &[], 256);
-    let req = RunRequest::new("test", false);
+    let req = RunRequest::new([TriggerKind::Cli], false);
 
     let first = syncer.run(&req, &Quiet).await;
     assert_eq!(

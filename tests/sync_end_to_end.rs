@@ -3,12 +3,13 @@
 mod common;
 
 use common::*;
-use groupsync::report::{Outcome, RunStatus};
+use groupsync::report::{ErrorKind, Outcome, RunStatus};
 use groupsync::sandbox::SandboxOptions;
-use groupsync::sync::{Quiet, RunRequest, Syncer};
+use groupsync::store::Store;
+use groupsync::sync::{Quiet, RunRequest, Syncer, TriggerKind};
 
 fn req(dry_run: bool) -> RunRequest {
-    RunRequest::new("test", dry_run)
+    RunRequest::new([TriggerKind::Cli], dry_run)
 }
 
 /// A run that stopped sends no digest, only the alert that runs are failing.
@@ -25,7 +26,7 @@ async fn first_run_creates_the_missing_groups_and_the_second_creates_none() {
     let opts = SandboxOptions::seeded(300, 40, 11);
     let expected = expected_creates(&opts.groups, &opts.existing, 256);
     let sb = sandbox(opts.clone()).await;
-    let syncer = Syncer::new(settings(&sb, &[])).unwrap();
+    let syncer = Syncer::new(settings(&sb, &[]), Store::in_memory().unwrap()).unwrap();
 
     let first = syncer.run(&req(false), &Quiet).await;
     assert_eq!(first.status(), RunStatus::Succeeded, "{:?}", first.error);
@@ -75,21 +76,26 @@ async fn a_failing_page_aborts_the_run_with_zero_writes() {
     opts.idn_faults.rules =
         groupsync::sandbox::faults::FaultPlan::parse("500@2:/v2025/entitlements").unwrap();
     let sb = sandbox(opts).await;
-    let syncer = Syncer::new(settings(
-        &sb,
-        &[("GROUPSYNC_IDENTITYNOW__MAX_RETRIES", "0")],
-    ))
+    let syncer = Syncer::new(
+        settings(&sb, &[("GROUPSYNC_IDENTITYNOW__MAX_RETRIES", "0")]),
+        Store::in_memory().unwrap(),
+    )
     .unwrap();
     let report = syncer.run(&req(false), &Quiet).await;
     assert_eq!(report.status(), RunStatus::Failed);
     assert!(
         report
             .error
-            .as_deref()
+            .as_ref()
             .unwrap()
+            .message
             .contains("nothing was changed"),
         "{:?}",
         report.error
+    );
+    assert_eq!(
+        report.error.as_ref().unwrap().kind,
+        ErrorKind::SourceUnreadable
     );
     assert!(report.outcomes.is_empty());
     assert_eq!(sb.scim.create_count(), 0);
@@ -113,7 +119,7 @@ async fn transient_faults_are_retried_and_the_run_completes() {
         groupsync::sandbox::faults::FaultPlan::parse("503@53:/scim/v2/Groups").unwrap();
     let expected = expected_creates(&opts.groups, &opts.existing, 256);
     let sb = sandbox(opts).await;
-    let syncer = Syncer::new(settings(&sb, &[])).unwrap();
+    let syncer = Syncer::new(settings(&sb, &[]), Store::in_memory().unwrap()).unwrap();
     let report = syncer.run(&req(false), &Quiet).await;
     assert_eq!(
         report.status(),
@@ -132,7 +138,7 @@ async fn dry_run_writes_nothing_and_sends_nothing() {
     let opts = SandboxOptions::seeded(120, 10, 9);
     let expected = expected_creates(&opts.groups, &opts.existing, 256);
     let sb = sandbox(opts).await;
-    let syncer = Syncer::new(settings(&sb, &[])).unwrap();
+    let syncer = Syncer::new(settings(&sb, &[]), Store::in_memory().unwrap()).unwrap();
     let report = syncer.run(&req(true), &Quiet).await;
     assert_eq!(report.status(), RunStatus::DryRun);
     assert_eq!(report.counts().would_create, expected);
@@ -165,7 +171,11 @@ async fn per_group_mode_sends_one_message_per_existing_group() {
         ..SandboxOptions::default()
     })
     .await;
-    let syncer = Syncer::new(settings(&sb, &[("GROUPSYNC_EMAIL__MODE", "per_group")])).unwrap();
+    let syncer = Syncer::new(
+        settings(&sb, &[("GROUPSYNC_EMAIL__MODE", "per_group")]),
+        Store::in_memory().unwrap(),
+    )
+    .unwrap();
     let report = syncer.run(&req(false), &Quiet).await;
     assert_eq!(report.counts().created, 1);
     assert_eq!(report.counts().existed, 3);
@@ -204,7 +214,7 @@ async fn digest_mode_sends_one_message_listing_created_and_existing() {
         ..SandboxOptions::default()
     })
     .await;
-    let syncer = Syncer::new(settings(&sb, &[])).unwrap();
+    let syncer = Syncer::new(settings(&sb, &[]), Store::in_memory().unwrap()).unwrap();
     let report = syncer.run(&req(false), &Quiet).await;
     assert_eq!(report.notices.len(), 1);
     assert_eq!(report.notices[0].error, None);
@@ -230,7 +240,11 @@ async fn a_header_injection_attempt_stays_in_the_subject() {
         ..SandboxOptions::default()
     })
     .await;
-    let syncer = Syncer::new(settings(&sb, &[("GROUPSYNC_EMAIL__MODE", "per_group")])).unwrap();
+    let syncer = Syncer::new(
+        settings(&sb, &[("GROUPSYNC_EMAIL__MODE", "per_group")]),
+        Store::in_memory().unwrap(),
+    )
+    .unwrap();
     syncer.run(&req(false), &Quiet).await;
     let mail = sb.smtp.wait_for(1).await;
     assert_eq!(
@@ -269,7 +283,7 @@ async fn awkward_names_are_found_exactly_and_near_misses_do_not_match() {
     for near in ["quote", "back", "padded", "emoji 🚀", "x"] {
         sb.scim.insert_group(near);
     }
-    let syncer = Syncer::new(settings(&sb, &[])).unwrap();
+    let syncer = Syncer::new(settings(&sb, &[]), Store::in_memory().unwrap()).unwrap();
     let report = syncer.run(&req(false), &Quiet).await;
     assert_eq!(
         report.status(),
@@ -293,7 +307,7 @@ async fn awkward_names_are_found_exactly_and_near_misses_do_not_match() {
         ..SandboxOptions::default()
     })
     .await;
-    let syncer = Syncer::new(settings(&sb, &[])).unwrap();
+    let syncer = Syncer::new(settings(&sb, &[]), Store::in_memory().unwrap()).unwrap();
     let report = syncer.run(&req(false), &Quiet).await;
     assert_eq!(
         report.counts().created,
@@ -316,13 +330,26 @@ async fn awkward_names_are_found_exactly_and_near_misses_do_not_match() {
 #[tokio::test]
 async fn a_rejected_scim_token_stops_the_run_before_any_write() {
     let sb = sandbox(SandboxOptions::seeded(50, 5, 1)).await;
-    let syncer = Syncer::new(settings(&sb, &[("GROUPSYNC_SCIM__TOKEN", "wrong-token")])).unwrap();
+    let syncer = Syncer::new(
+        settings(&sb, &[("GROUPSYNC_SCIM__TOKEN", "wrong-token")]),
+        Store::in_memory().unwrap(),
+    )
+    .unwrap();
     let report = syncer.run(&req(false), &Quiet).await;
     assert_eq!(report.status(), RunStatus::Failed);
     assert!(
-        report.error.as_deref().unwrap().contains("credentials"),
+        report
+            .error
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("credentials"),
         "{:?}",
         report.error
+    );
+    assert_eq!(
+        report.error.as_ref().unwrap().kind,
+        ErrorKind::TargetCredentials
     );
     assert_eq!(sb.scim.create_count(), 0);
     assert_only_the_failure_alert(&sb.smtp.messages());
@@ -332,14 +359,14 @@ async fn a_rejected_scim_token_stops_the_run_before_any_write() {
 #[tokio::test]
 async fn bad_identitynow_credentials_fail_clearly() {
     let sb = sandbox(SandboxOptions::seeded(10, 0, 1)).await;
-    let syncer = Syncer::new(settings(
-        &sb,
-        &[("GROUPSYNC_IDENTITYNOW__CLIENT_SECRET", "nope")],
-    ))
+    let syncer = Syncer::new(
+        settings(&sb, &[("GROUPSYNC_IDENTITYNOW__CLIENT_SECRET", "nope")]),
+        Store::in_memory().unwrap(),
+    )
     .unwrap();
     let report = syncer.run(&req(false), &Quiet).await;
     assert_eq!(report.status(), RunStatus::Failed);
-    let error = report.error.unwrap();
+    let error = report.error.unwrap().message;
     assert!(error.to_lowercase().contains("client"), "{error}");
     assert!(
         !error.contains("nope"),
@@ -399,7 +426,11 @@ async fn names_the_target_cannot_filter_on_are_compared_against_a_full_listing()
         .mount(&scim)
         .await;
     let base = format!("{}/scim/v2", scim.uri());
-    let syncer = Syncer::new(settings(&sb, &[("GROUPSYNC_SCIM__BASE_URL", &base)])).unwrap();
+    let syncer = Syncer::new(
+        settings(&sb, &[("GROUPSYNC_SCIM__BASE_URL", &base)]),
+        Store::in_memory().unwrap(),
+    )
+    .unwrap();
     let report = syncer.run(&req(false), &Quiet).await;
     assert_eq!(
         report.status(),
@@ -436,10 +467,10 @@ async fn listing_mode_reads_the_target_in_a_few_requests_and_agrees_with_lookups
     let opts = SandboxOptions::seeded(300, 40, 11);
     let expected = expected_creates(&opts.groups, &opts.existing, 256);
     let sb = sandbox(opts).await;
-    let syncer = Syncer::new(settings(
-        &sb,
-        &[("GROUPSYNC_SYNC__TARGET_LOOKUP", "listing")],
-    ))
+    let syncer = Syncer::new(
+        settings(&sb, &[("GROUPSYNC_SYNC__TARGET_LOOKUP", "listing")]),
+        Store::in_memory().unwrap(),
+    )
     .unwrap();
     let first = syncer.run(&req(false), &Quiet).await;
     assert_eq!(first.status(), RunStatus::Succeeded, "{:?}", first.error);
@@ -468,24 +499,32 @@ async fn listing_mode_stops_before_any_write_when_the_listing_fails() {
     opts.scim_faults.rules =
         groupsync::sandbox::faults::FaultPlan::parse("500@1:/scim/v2/Groups").unwrap();
     let sb = sandbox(opts).await;
-    let syncer = Syncer::new(settings(
-        &sb,
-        &[
-            ("GROUPSYNC_SYNC__TARGET_LOOKUP", "listing"),
-            ("GROUPSYNC_SCIM__MAX_RETRIES", "0"),
-        ],
-    ))
+    let syncer = Syncer::new(
+        settings(
+            &sb,
+            &[
+                ("GROUPSYNC_SYNC__TARGET_LOOKUP", "listing"),
+                ("GROUPSYNC_SCIM__MAX_RETRIES", "0"),
+            ],
+        ),
+        Store::in_memory().unwrap(),
+    )
     .unwrap();
     let report = syncer.run(&req(false), &Quiet).await;
     assert_eq!(report.status(), RunStatus::Failed);
     assert!(
         report
             .error
-            .as_deref()
+            .as_ref()
             .unwrap()
+            .message
             .contains("nothing was changed"),
         "{:?}",
         report.error
+    );
+    assert_eq!(
+        report.error.as_ref().unwrap().kind,
+        ErrorKind::TargetUnreachable
     );
     assert_eq!(sb.scim.create_count(), 0);
     sb.stop().await;

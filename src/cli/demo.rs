@@ -8,7 +8,7 @@ use super::summary;
 use crate::config::LogFormat;
 use crate::report::RunStatus;
 use crate::sandbox::{Sandbox, SandboxOptions};
-use crate::sync::{Quiet, RunRequest, Syncer};
+use crate::sync::{Quiet, RunRequest, Syncer, TriggerKind};
 use clap::Args;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -58,7 +58,14 @@ async fn demo(sb: &Sandbox, args: &DemoArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let syncer = match Syncer::new(settings) {
+    let store = match crate::store::Store::in_memory() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let syncer = match Syncer::new(settings, store) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -68,7 +75,7 @@ async fn demo(sb: &Sandbox, args: &DemoArgs) -> ExitCode {
     let mut ok = true;
     for pass in ["first", "second"] {
         let before = sb.smtp.messages().len();
-        let req = RunRequest::new("demo", false);
+        let req = RunRequest::new([TriggerKind::Demo], false);
         let report = syncer.run(&req, &Quiet).await;
         println!("\n== {pass} pass ==");
         print!("{}", summary::render(&report, Some(12)));

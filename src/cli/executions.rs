@@ -2,7 +2,7 @@
 //!
 //! The store is SQLite in WAL mode, so this reads while a daemon is writing to it.
 
-use crate::report::{NoticeState, Outcome};
+use super::summary::{counts_line, error_line, notice_line, outcome_line};
 use crate::store::{RunDetail, RunRecord, Store};
 use clap::{Args, Subcommand};
 use std::fmt::Write;
@@ -155,34 +155,14 @@ pub fn details(d: &RunDetail) -> String {
         let _ = writeln!(out, "source {} ({})", s.name, s.id);
     }
     if let Some(e) = &r.error {
-        let _ = writeln!(out, "error: {e}");
+        let _ = writeln!(out, "{}", error_line(e));
     }
-    let _ = writeln!(
-        out,
-        "created {}  would create {}  existed {}  skipped {}  failed {}",
-        c.created, c.would_create, c.existed, c.skipped, c.failed
-    );
+    let _ = writeln!(out, "{}", counts_line(c));
     for o in &d.outcomes {
-        let line = match &o.outcome {
-            Outcome::Created { scim_id } => format!("  created      {:?} -> {scim_id}", o.name),
-            Outcome::Existed { scim_id } => format!("  existed      {:?} ({scim_id})", o.name),
-            Outcome::WouldCreate => format!("  would create {:?}", o.name),
-            Outcome::Skipped { reason } => format!("  skipped      {:?}: {reason}", o.name),
-            Outcome::Failed { error } => format!("  failed       {:?}: {error}", o.name),
-        };
-        let _ = writeln!(out, "{line}");
+        let _ = writeln!(out, "{}", outcome_line(o));
     }
     for n in &d.notices {
-        let error = match (&n.state, &n.error) {
-            (NoticeState::Sent, _) | (_, None) => String::new(),
-            (_, Some(e)) => format!(": {e}"),
-        };
-        let _ = writeln!(
-            out,
-            "  notice {:<6} {:?}{error}",
-            n.state.as_str(),
-            n.subject
-        );
+        let _ = writeln!(out, "{}", notice_line(n));
     }
     out
 }

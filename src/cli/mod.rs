@@ -14,7 +14,7 @@ mod summary;
 use crate::config::{self, LogFormat, Settings};
 use crate::report::RunStatus;
 use crate::store::Store;
-use crate::sync::{RunRequest, Syncer};
+use crate::sync::{RunRequest, Syncer, TriggerKind};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -106,7 +106,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
             let Some(settings) = load(&cli.config, log_format) else {
                 return ExitCode::from(2);
             };
-            run_once(settings, dry_run, json, "cli").await
+            run_once(settings, dry_run, json, TriggerKind::Cli).await
         }
         Command::Serve => {
             let Some(settings) = load(&cli.config, log_format) else {
@@ -159,7 +159,7 @@ pub(crate) async fn run_once(
     settings: Arc<Settings>,
     dry_run: bool,
     json: bool,
-    trigger: &str,
+    trigger: TriggerKind,
 ) -> ExitCode {
     let show_progress = !json && settings.log.format == LogFormat::Text;
     let store = match Store::open(&settings.store.path) {
@@ -169,15 +169,15 @@ pub(crate) async fn run_once(
             return ExitCode::from(2);
         }
     };
-    let syncer = match Syncer::new(settings) {
-        Ok(s) => s.with_store(store),
+    let syncer = match Syncer::new(settings, store) {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
     let progress = progress::Terminal::new(show_progress);
-    let request = RunRequest::new(trigger, dry_run);
+    let request = RunRequest::new([trigger], dry_run);
     let report = syncer.run(&request, &progress).await;
     progress.finish();
     if json {

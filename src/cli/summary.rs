@@ -1,7 +1,51 @@
-//! The human-readable summary of a run, printed on stdout.
+//! The human-readable printout of a run, on stdout: `groupsync run` prints it from the
+//! report, `groupsync executions show` from the history, with the same lines.
 
-use crate::report::{NoticeState, Outcome, RunReport};
+use crate::report::{
+    Counts, GroupOutcome, NoticeOutcome, NoticeState, Outcome, RunFailure, RunReport,
+};
 use std::fmt::Write;
+
+/// `error (kind): message`, for a run that stopped.
+pub fn error_line(e: &RunFailure) -> String {
+    format!("error ({}): {}", e.kind, e.message)
+}
+
+/// The counts of every outcome.
+pub fn counts_line(c: &Counts) -> String {
+    format!(
+        "created {}  would create {}  existed {}  skipped {}  failed {}",
+        c.created, c.would_create, c.existed, c.skipped, c.failed
+    )
+}
+
+/// One group; the name is quoted with Rust's escaping so tabs, newlines and trailing
+/// spaces stay visible.
+pub fn outcome_line(o: &GroupOutcome) -> String {
+    match &o.outcome {
+        Outcome::Created { scim_id } => format!("  created      {:?} -> {scim_id}", o.name),
+        Outcome::Existed { scim_id } => format!("  existed      {:?} ({scim_id})", o.name),
+        Outcome::WouldCreate => format!("  would create {:?}", o.name),
+        Outcome::Skipped { reason } => format!("  skipped      {:?}: {reason}", o.name),
+        Outcome::Failed { error } => format!("  failed       {:?}: {error}", o.name),
+    }
+}
+
+/// One notice and where it is.
+pub fn notice_line(n: &NoticeOutcome) -> String {
+    let error = match (n.state, &n.error) {
+        (NoticeState::Sent, _) | (_, None) => String::new(),
+        (_, Some(e)) => format!(": {e}"),
+    };
+    match n.state {
+        NoticeState::Sent => format!("  notice sent  {:?}", n.subject),
+        NoticeState::Queued => format!(
+            "  notice queued {:?} (the mail server is unavailable; a later run sends it){error}",
+            n.subject
+        ),
+        NoticeState::Failed => format!("  notice FAILED {:?}{error}", n.subject),
+    }
+}
 
 /// Names are quoted with Rust's escaping so tabs, newlines and trailing spaces stay visible.
 /// At most `limit` groups are listed (all when `None`), the rest counted.
@@ -27,13 +71,9 @@ pub fn render(r: &RunReport, limit: Option<usize>) -> String {
     );
     let _ = writeln!(out, "source {source}: {} groups, {secs:.2}s", c.source);
     if let Some(e) = &r.error {
-        let _ = writeln!(out, "error: {e}");
+        let _ = writeln!(out, "{}", error_line(e));
     }
-    let _ = writeln!(
-        out,
-        "created {}  would create {}  existed {}  skipped {}  failed {}",
-        c.created, c.would_create, c.existed, c.skipped, c.failed
-    );
+    let _ = writeln!(out, "{}", counts_line(&c));
     let mut listed = 0;
     let mut unlisted = 0;
     for o in &r.outcomes {
@@ -45,14 +85,7 @@ pub fn render(r: &RunReport, limit: Option<usize>) -> String {
             continue;
         }
         listed += 1;
-        let line = match &o.outcome {
-            Outcome::Created { scim_id } => format!("  created      {:?} -> {scim_id}", o.name),
-            Outcome::WouldCreate => format!("  would create {:?}", o.name),
-            Outcome::Skipped { reason } => format!("  skipped      {:?}: {reason}", o.name),
-            Outcome::Failed { error } => format!("  failed       {:?}: {error}", o.name),
-            Outcome::Existed { scim_id } => format!("  exists       {:?} ({scim_id})", o.name),
-        };
-        let _ = writeln!(out, "{line}");
+        let _ = writeln!(out, "{}", outcome_line(o));
     }
     if unlisted > 0 {
         let _ = writeln!(
@@ -61,20 +94,98 @@ pub fn render(r: &RunReport, limit: Option<usize>) -> String {
         );
     }
     for n in &r.notices {
-        let error = n
-            .error
-            .as_deref()
-            .map(|e| format!(": {e}"))
-            .unwrap_or_default();
-        let line = match n.state {
-            NoticeState::Sent => format!("  notice sent  {:?}", n.subject),
-            NoticeState::Queued => format!(
-                "  notice queued {:?} (the mail server is unavailable; a later run sends it){error}",
-                n.subject
-            ),
-            NoticeState::Failed => format!("  notice FAILED {:?}{error}", n.subject),
-        };
-        let _ = writeln!(out, "{line}");
+        let _ = writeln!(out, "{}", notice_line(n));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::executions::details;
+    use crate::domain::RunId;
+    use crate::report::{ErrorKind, SkipReason};
+    use crate::store::{RunDetail, RunRecord};
+    use chrono::Utc;
+
+    fn group(name: &str, outcome: Outcome) -> GroupOutcome {
+        GroupOutcome {
+            source_id: format!("id-{name}"),
+            name: name.into(),
+            outcome,
+        }
+    }
+
+    #[test]
+    fn run_and_executions_show_print_a_run_with_the_same_lines() {
+        let mut r = RunReport::started(RunId::new(), Utc::now(), false);
+        r.outcomes = vec![
+            group(
+                "New",
+                Outcome::Created {
+                    scim_id: "s1".into(),
+                },
+            ),
+            group(
+                "Old",
+                Outcome::Existed {
+                    scim_id: "s2".into(),
+                },
+            ),
+            group(
+                " ",
+                Outcome::Skipped {
+                    reason: SkipReason::EmptyName,
+                },
+            ),
+            group(
+                "Bad",
+                Outcome::Failed {
+                    error: "the SCIM server failed (502)".into(),
+                },
+            ),
+        ];
+        r.error = Some(RunFailure::new(
+            ErrorKind::Shutdown,
+            "groupsync was stopped",
+        ));
+        r.notices = vec![
+            NoticeOutcome {
+                key: "k1".into(),
+                subject: "digest".into(),
+                state: NoticeState::Sent,
+                error: None,
+            },
+            NoticeOutcome {
+                key: "k2".into(),
+                subject: "alert".into(),
+                state: NoticeState::Queued,
+                error: Some("connection refused".into()),
+            },
+        ];
+        let printed = render(&r, None);
+        let shown = details(&RunDetail {
+            run: RunRecord::of(&r, "cli"),
+            outcomes: r.outcomes.clone(),
+            notices: r.notices.clone(),
+        });
+        let mut shared = vec![
+            "error (shutdown): groupsync was stopped".to_owned(),
+            counts_line(&r.counts()),
+        ];
+        shared.extend(
+            r.outcomes
+                .iter()
+                .filter(|o| !matches!(o.outcome, Outcome::Existed { .. }))
+                .map(outcome_line),
+        );
+        shared.extend(r.notices.iter().map(notice_line));
+        for line in shared {
+            assert!(printed.lines().any(|l| l == line), "{line:?} in {printed}");
+            assert!(shown.lines().any(|l| l == line), "{line:?} in {shown}");
+        }
+        // the run's own summary leaves out groups that already existed; the history lists them
+        assert!(shown.contains("  existed      \"Old\" (s2)"), "{shown}");
+        assert!(!printed.contains("exists "), "{printed}");
+    }
 }

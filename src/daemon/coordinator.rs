@@ -8,7 +8,7 @@
 
 use crate::domain::RunId;
 use crate::report::RunReport;
-use crate::sync::RunRequest;
+use crate::sync::{RunError, RunRequest, Triggers};
 use crate::telemetry::{self, daemon as event};
 use chrono::{DateTime, Utc};
 use std::collections::VecDeque;
@@ -19,25 +19,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
-/// What asked for a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TriggerKind {
-    Schedule,
-    Webhook,
-    Poll,
-    Manual,
-}
-
-impl TriggerKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TriggerKind::Schedule => "schedule",
-            TriggerKind::Webhook => "webhook",
-            TriggerKind::Poll => "poll",
-            TriggerKind::Manual => "manual",
-        }
-    }
-}
+pub use crate::sync::TriggerKind;
 
 /// A finished run and what caused it, as the history and `/runs/{id}` want it.
 #[derive(Debug, Clone)]
@@ -88,17 +70,8 @@ pub trait Runner: Send + Sync + 'static {
 
     /// The report of a run that had to be stopped (shutdown past the grace period, or
     /// the run's task died); `why` says which.
-    fn interrupted(&self, req: &RunRequest, started_at: DateTime<Utc>, why: String) -> RunReport {
-        RunReport {
-            run_id: req.run_id.clone(),
-            started_at,
-            finished_at: Utc::now(),
-            dry_run: req.dry_run,
-            source: None,
-            outcomes: vec![],
-            error: Some(why),
-            notices: vec![],
-        }
+    fn interrupted(&self, req: &RunRequest, started_at: DateTime<Utc>, why: RunError) -> RunReport {
+        RunReport::failed(req.run_id.clone(), started_at, req.dry_run, why.failure())
     }
 }
 
@@ -109,8 +82,7 @@ struct Pending {
 
 impl Pending {
     fn trigger(&self) -> String {
-        let names: Vec<&str> = self.kinds.iter().map(|k| k.as_str()).collect();
-        names.join("+")
+        Triggers(&self.kinds).to_string()
     }
 }
 
@@ -286,7 +258,7 @@ impl Coordinator {
         event::run_in_progress(true);
         let req = RunRequest {
             run_id: pending.run_id,
-            trigger: trigger.clone(),
+            triggers: pending.kinds,
             dry_run: false,
         };
         Some((req, trigger))
@@ -313,10 +285,10 @@ impl Coordinator {
                         task.abort();
                         let _ = task.await;
                         event::run_interrupted(grace.as_secs());
-                        let why = format!(
+                        let why = RunError::Shutdown(format!(
                             "groupsync was stopped and the run did not finish within server.shutdown_grace_secs ({} s)",
                             grace.as_secs()
-                        );
+                        ));
                         return self.interrupted(runner, &req, trigger, started_at, why);
                     }
                 }
@@ -325,7 +297,7 @@ impl Coordinator {
         match joined {
             Ok(report) => FinishedRun { trigger, report },
             Err(e) => {
-                let why = format!("the run stopped unexpectedly: {e}");
+                let why = RunError::Internal(e.to_string());
                 self.interrupted(runner, &req, trigger, started_at, why)
             }
         }
@@ -338,7 +310,7 @@ impl Coordinator {
         req: &RunRequest,
         trigger: String,
         started_at: DateTime<Utc>,
-        why: String,
+        why: RunError,
     ) -> FinishedRun {
         let report = runner.interrupted(req, started_at, why);
         telemetry::run_span(&req.run_id, &trigger)

@@ -118,12 +118,7 @@ async fn twenty_triggers_during_a_run_make_exactly_one_follow_up() {
     let snap = c.snapshot();
     assert_eq!((snap.started, snap.finished), (2, 2));
     assert_eq!((snap.running, snap.pending), (None, None));
-    let triggers: Vec<String> = seen
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|r| r.trigger.clone())
-        .collect();
+    let triggers: Vec<String> = seen.lock().unwrap().iter().map(|r| r.trigger()).collect();
     assert_eq!(triggers, ["schedule", "poll+webhook"]);
 
     shutdown.cancel();
@@ -194,11 +189,12 @@ async fn a_run_longer_than_the_grace_period_is_stopped_and_reported() {
 
     let run = next_finished(&mut finished).await;
     assert_eq!(run.report.run_id, id);
-    let error = run.report.error.as_deref().unwrap();
+    let error = run.report.error.as_ref().unwrap();
     assert!(
-        error.contains("server.shutdown_grace_secs (30 s)"),
+        error.message.contains("server.shutdown_grace_secs (30 s)"),
         "{error}"
     );
+    assert_eq!(error.kind.as_str(), "shutdown");
     assert_eq!(c.snapshot().running, None);
 }
 

@@ -6,10 +6,10 @@
 //! for a while, and a run that reached the target counts as one, so probes do not add
 //! load to the target.
 
-use crate::identitynow;
+use crate::identitynow::{self, IdnError};
 use crate::report::{Outcome, RunReport};
-use crate::scim;
-use crate::store::Store;
+use crate::scim::{self, ScimError};
+use crate::store::{Store, StoreError};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -32,12 +32,27 @@ pub struct Check {
 }
 
 impl Check {
-    fn from(result: Result<(), String>) -> Check {
+    fn from(result: Result<(), CheckError>) -> Check {
         Check {
             ok: result.is_ok(),
-            error: result.err(),
+            error: result.err().map(|e| e.to_string()),
         }
     }
+}
+
+/// Why a check failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Token(#[from] IdnError),
+    #[error(transparent)]
+    Scim(#[from] ScimError),
+    #[error("no answer within {} s", .0.as_secs())]
+    Timeout(Duration),
+    #[error("the check did not complete: {0}")]
+    Incomplete(#[from] tokio::task::JoinError),
 }
 
 /// The `/readyz` answer.
@@ -112,29 +127,23 @@ impl Health {
         *self.scim_seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
     }
 
-    async fn store(&self) -> Result<(), String> {
+    async fn store(&self) -> Result<(), CheckError> {
         let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || store.check_writable()).await {
-            Ok(result) => result.map_err(|e| e.to_string()),
-            Err(e) => Err(format!("the check did not complete: {e}")),
-        }
+        Ok(tokio::task::spawn_blocking(move || store.check_writable()).await??)
     }
 
-    async fn token(&self) -> Result<(), String> {
-        bounded(async { self.source.check_token().await.map_err(|e| e.to_string()) }).await
+    async fn token(&self) -> Result<(), CheckError> {
+        bounded(async { Ok(self.source.check_token().await?) }).await
     }
 
-    async fn scim(&self) -> Result<(), String> {
+    async fn scim(&self) -> Result<(), CheckError> {
         let seen = *self.scim_seen.lock().unwrap_or_else(|p| p.into_inner());
         if seen.is_some_and(|at| at.elapsed() < SCIM_FRESH) {
             return Ok(());
         }
         let result = bounded(async {
-            self.target
-                .find_by_display_name(PROBE_NAME)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
+            self.target.find_by_display_name(PROBE_NAME).await?;
+            Ok(())
         })
         .await;
         // Only a good answer is kept: after a failure the next probe asks again.
@@ -145,8 +154,8 @@ impl Health {
     }
 }
 
-async fn bounded(check: impl Future<Output = Result<(), String>>) -> Result<(), String> {
+async fn bounded(check: impl Future<Output = Result<(), CheckError>>) -> Result<(), CheckError> {
     tokio::time::timeout(CHECK_TIMEOUT, check)
         .await
-        .unwrap_or_else(|_| Err(format!("no answer within {} s", CHECK_TIMEOUT.as_secs())))
+        .unwrap_or(Err(CheckError::Timeout(CHECK_TIMEOUT)))
 }

@@ -88,7 +88,7 @@ impl Daemon {
     /// Builds the clients and opens the store (creating it if needed).
     pub fn new(settings: Arc<Settings>) -> Result<Daemon, DaemonError> {
         let store = Store::open(&settings.store.path)?;
-        let syncer = Arc::new(Syncer::new(settings.clone())?.with_store(store.clone()));
+        let syncer = Arc::new(Syncer::new(settings.clone(), store.clone())?);
         let source = Arc::new(AdSource::new(
             settings.identitynow.source.clone(),
             syncer.source().clone(),

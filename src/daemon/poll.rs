@@ -13,10 +13,10 @@
 //! point and runs nothing: what happened before the daemon existed is not news, and the
 //! schedule or a manual run makes the first sync.
 
-use super::coordinator::{Coordinator, FinishedRun, TriggerKind};
-use super::source::AdSource;
+use super::coordinator::{Coordinator, FinishedRun, ShuttingDown, TriggerKind};
+use super::source::{AdSource, ResolveError};
 use crate::domain::RunId;
-use crate::identitynow::{self, AggregationKind, TaskStatus};
+use crate::identitynow::{self, AggregationKind, IdnError, TaskStatus};
 use crate::report::RunStatus;
 use crate::store::{Store, StoreError};
 use crate::telemetry::daemon as event;
@@ -52,6 +52,21 @@ pub enum PollOutcome {
     /// Nothing new (or the new one is already being handled).
     Unchanged,
     Failed(String),
+}
+
+/// Why a poll failed (its text is what [`PollOutcome::Failed`] and the log say).
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    #[error("cannot resolve the AD source: {0}")]
+    Source(#[from] ResolveError),
+    #[error(transparent)]
+    Tasks(#[from] IdnError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the store call did not complete: {0}")]
+    StoreCall(#[from] tokio::task::JoinError),
+    #[error(transparent)]
+    Refused(#[from] ShuttingDown),
 }
 
 /// Group aggregations groupsync started itself before a scheduled run: that run covers
@@ -139,7 +154,10 @@ impl Poller {
 
     /// One poll.
     pub async fn tick(&self) -> PollOutcome {
-        let outcome = self.poll().await;
+        let outcome = self
+            .poll()
+            .await
+            .unwrap_or_else(|e| PollOutcome::Failed(e.to_string()));
         let (result, detail) = match &outcome {
             PollOutcome::Triggered(id) => ("new", id.to_string()),
             PollOutcome::Baseline => ("baseline", String::new()),
@@ -150,30 +168,22 @@ impl Poller {
         outcome
     }
 
-    async fn poll(&self) -> PollOutcome {
+    async fn poll(&self) -> Result<PollOutcome, PollError> {
         if let Some(run) = self.awaited_run_finished() {
             self.settle(&run).await;
         }
-        let source_id = match self.source.id().await {
-            Ok(id) => id,
-            Err(e) => return PollOutcome::Failed(format!("cannot resolve the AD source: {e}")),
-        };
+        let source_id = self.source.id().await?;
         let mut new = vec![];
         let mut baseline = false;
         for kind in KINDS {
-            let latest = match self.client.latest_aggregation(&source_id, kind).await {
-                Ok(latest) => latest.as_ref().and_then(finished_successfully),
-                Err(e) => return PollOutcome::Failed(e.to_string()),
-            };
-            match self.load(kind).await {
-                Err(e) => return PollOutcome::Failed(e),
-                Ok(None) => {
+            let latest = self.client.latest_aggregation(&source_id, kind).await?;
+            let latest = latest.as_ref().and_then(finished_successfully);
+            match self.load(kind).await? {
+                None => {
                     baseline = true;
-                    if let Err(e) = self.save(kind, latest.as_ref()).await {
-                        return PollOutcome::Failed(e);
-                    }
+                    self.save(kind, latest.as_ref()).await?;
                 }
-                Ok(Some(handled)) => {
+                Some(handled) => {
                     if let Some(latest) = latest.filter(|l| is_news(handled.as_ref(), l)) {
                         new.push((kind, latest));
                     }
@@ -184,38 +194,36 @@ impl Poller {
     }
 
     /// Triggers a run for new aggregations not yet being handled.
-    async fn act_on(&self, new: Vec<(AggregationKind, Seen)>, baseline: bool) -> PollOutcome {
+    async fn act_on(
+        &self,
+        new: Vec<(AggregationKind, Seen)>,
+        baseline: bool,
+    ) -> Result<PollOutcome, PollError> {
         let mut marks = vec![];
         for (kind, seen) in new {
             if self.own.take(&seen.id) {
-                if let Err(e) = self.save(kind, Some(&seen)).await {
-                    return PollOutcome::Failed(e);
-                }
+                self.save(kind, Some(&seen)).await?;
             } else if !self.is_awaited(&seen) {
                 marks.push((kind, seen));
             }
         }
         if marks.is_empty() {
-            return if baseline {
+            return Ok(if baseline {
                 PollOutcome::Baseline
             } else {
                 PollOutcome::Unchanged
-            };
+            });
         }
-        match self.coordinator.trigger(TriggerKind::Poll) {
-            Ok(run_id) => {
-                let mut awaiting = self.awaiting.lock().unwrap_or_else(|p| p.into_inner());
-                // A later run also covers what an earlier one was awaited for.
-                let mut all = awaiting.take().map(|a| a.marks).unwrap_or_default();
-                all.extend(marks);
-                *awaiting = Some(Awaiting {
-                    run_id: run_id.clone(),
-                    marks: all,
-                });
-                PollOutcome::Triggered(run_id)
-            }
-            Err(e) => PollOutcome::Failed(e.to_string()),
-        }
+        let run_id = self.coordinator.trigger(TriggerKind::Poll)?;
+        let mut awaiting = self.awaiting.lock().unwrap_or_else(|p| p.into_inner());
+        // A later run also covers what an earlier one was awaited for.
+        let mut all = awaiting.take().map(|a| a.marks).unwrap_or_default();
+        all.extend(marks);
+        *awaiting = Some(Awaiting {
+            run_id: run_id.clone(),
+            marks: all,
+        });
+        Ok(PollOutcome::Triggered(run_id))
     }
 
     fn is_awaited(&self, seen: &Seen) -> bool {
@@ -265,21 +273,21 @@ impl Poller {
         }
         for (kind, seen) in marks {
             if let Err(e) = self.save(kind, Some(&seen)).await {
-                event::store_failed("recording a handled aggregation", &e);
+                event::store_failed("recording a handled aggregation", &e.to_string());
             }
         }
     }
 
     /// The last handled aggregation: `None` if this store was never polled,
     /// `Some(None)` if it was but no successful aggregation existed then.
-    async fn load(&self, kind: AggregationKind) -> Result<Option<Option<Seen>>, String> {
+    async fn load(&self, kind: AggregationKind) -> Result<Option<Option<Seen>>, PollError> {
         let store = self.store.clone();
         let text = blocking(move || store.get_state(state_key(kind))).await?;
         // An unreadable value counts as never polled: the next poll records a new start.
         Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
     }
 
-    async fn save(&self, kind: AggregationKind, seen: Option<&Seen>) -> Result<(), String> {
+    async fn save(&self, kind: AggregationKind, seen: Option<&Seen>) -> Result<(), PollError> {
         let store = self.store.clone();
         let text = serde_json::to_string(&seen).unwrap_or_else(|_| "null".into());
         blocking(move || store.set_state(state_key(kind), &text)).await?;
@@ -307,11 +315,8 @@ fn finished_successfully(task: &TaskStatus) -> Option<Seen> {
 /// Runs a store call off the async threads (SQLite may wait for a lock).
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, String> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(result) => result.map_err(|e| e.to_string()),
-        Err(e) => Err(format!("the store call did not complete: {e}")),
-    }
+) -> Result<T, PollError> {
+    Ok(tokio::task::spawn_blocking(f).await??)
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use super::source::AdSource;
 use crate::config::Settings;
 use crate::domain::RunId;
 use crate::identitynow::FetchProgress;
-use crate::report::RunReport;
-use crate::sync::{Progress, RunRequest, Syncer};
+use crate::report::{RunFailure, RunReport};
+use crate::sync::{Progress, RunError, RunRequest, Syncer, TriggerKind};
 use crate::telemetry;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -91,7 +91,7 @@ impl SyncRunner {
         });
         if self.wants_aggregation(&req) {
             self.refresh_groups()
-                .instrument(telemetry::run_span(&req.run_id, &req.trigger))
+                .instrument(telemetry::run_span(&req.run_id, &req.trigger()))
                 .await;
         }
         let report = self.syncer.run(&req, &Tracker(&self.progress)).await;
@@ -103,8 +103,7 @@ impl SyncRunner {
     }
 
     fn wants_aggregation(&self, req: &RunRequest) -> bool {
-        self.settings.poll.start_group_aggregation
-            && req.trigger.split('+').any(|k| k == "schedule")
+        self.settings.poll.start_group_aggregation && req.triggers.contains(&TriggerKind::Schedule)
     }
 
     async fn refresh_groups(&self) {
@@ -136,7 +135,7 @@ impl Runner for SyncRunner {
     }
 
     /// Says how far the run had come: creates counted as done are in the target.
-    fn interrupted(&self, req: &RunRequest, started_at: DateTime<Utc>, why: String) -> RunReport {
+    fn interrupted(&self, req: &RunRequest, started_at: DateTime<Utc>, why: RunError) -> RunReport {
         let p = self.progress.borrow().clone();
         let detail = if p.run_id.as_ref() == Some(&req.run_id) && p.to_create > 0 {
             format!(
@@ -146,15 +145,7 @@ impl Runner for SyncRunner {
         } else {
             format!("{why}; no group had been created yet")
         };
-        RunReport {
-            run_id: req.run_id.clone(),
-            started_at,
-            finished_at: Utc::now(),
-            dry_run: req.dry_run,
-            source: None,
-            outcomes: vec![],
-            error: Some(detail),
-            notices: vec![],
-        }
+        let failure = RunFailure::new(why.kind(), detail);
+        RunReport::failed(req.run_id.clone(), started_at, req.dry_run, failure)
     }
 }

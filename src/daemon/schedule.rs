@@ -219,7 +219,11 @@ mod tests {
     impl crate::daemon::coordinator::Runner for Stamp {
         fn run(&self, req: crate::sync::RunRequest) -> crate::daemon::coordinator::RunFuture {
             self.at.lock().unwrap().push(self.clock.now().to_rfc3339());
-            let report = self.interrupted(&req, Utc::now(), "stand-in".into());
+            let report = self.interrupted(
+                &req,
+                Utc::now(),
+                crate::sync::RunError::Internal("stand-in".into()),
+            );
             Box::pin(async move { report })
         }
     }

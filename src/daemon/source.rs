@@ -5,12 +5,21 @@
 //! run's report, so a tenant that was unreachable at start-up costs nothing later.
 
 use crate::config::SourceRef;
-use crate::identitynow;
+use crate::identitynow::{self, IdnError};
 use std::sync::Mutex;
 use std::time::Duration;
 
 /// How long a webhook or poll waits for the source to be resolved.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The source id could not be learnt.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("no answer within {} s", .0.as_secs())]
+    Timeout(Duration),
+    #[error(transparent)]
+    Source(#[from] IdnError),
+}
 
 pub struct AdSource {
     configured: SourceRef,
@@ -36,7 +45,7 @@ impl AdSource {
     }
 
     /// The source id, resolving it (within a few seconds) if not yet known.
-    pub async fn id(&self) -> Result<String, String> {
+    pub async fn id(&self) -> Result<String, ResolveError> {
         if let Some(id) = self.known() {
             return Ok(id);
         }
@@ -45,8 +54,7 @@ impl AdSource {
             self.client.resolve_source(&self.configured),
         )
         .await
-        .map_err(|_| format!("no answer within {} s", RESOLVE_TIMEOUT.as_secs()))?
-        .map_err(|e| e.to_string())?;
+        .map_err(|_| ResolveError::Timeout(RESOLVE_TIMEOUT))??;
         self.learn(&resolved.id);
         Ok(resolved.id)
     }

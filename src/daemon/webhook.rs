@@ -77,7 +77,7 @@ async fn act_on(app: &App, event: AggregationEvent) -> Response {
         }
         Ok(_) => {}
         // Missing an event is worse than one run too many: go ahead.
-        Err(e) => log::source_unknown(&e),
+        Err(e) => log::source_unknown(&e.to_string()),
     }
     if !event.succeeded() {
         let why = format!(

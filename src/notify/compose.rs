@@ -91,7 +91,12 @@ fn digest_body(report: &RunReport, source: &str) -> String {
         section(&mut body, title, &report.outcomes, pick);
     }
     if let Some(error) = &report.error {
-        let _ = write!(body, "\nThe run stopped early: {}\n", one_line(error));
+        let _ = write!(
+            body,
+            "\nThe run stopped early ({}): {}\n",
+            error.kind,
+            one_line(&error.message)
+        );
     }
     body
 }

@@ -61,7 +61,12 @@ fn failing_notice(report: &RunReport) -> Notice {
         report.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
     );
     if let Some(error) = &report.error {
-        let _ = writeln!(body, "\nThe run stopped: {}", one_line(error));
+        let _ = writeln!(
+            body,
+            "\nThe run stopped ({}): {}",
+            error.kind,
+            one_line(&error.message)
+        );
     }
     let failed: Vec<(&str, &str)> = report
         .outcomes

@@ -10,6 +10,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
     // 2: execution history, the notice outbox, the groups already reported
     HISTORY,
+    // 3: the kind of error that stopped a run (`source_unreadable`, …); NULL for runs
+    // recorded before, which read back as `unknown`
+    "ALTER TABLE runs ADD COLUMN error_kind TEXT;",
 ];
 
 /// Timestamps are UTC RFC 3339 with nine fraction digits, so text order is time order.

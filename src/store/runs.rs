@@ -4,7 +4,9 @@
 
 use super::{Store, StoreError, time_at, ts};
 use crate::domain::RunId;
-use crate::report::{Counts, GroupOutcome, NoticeOutcome, Outcome, RunReport, SourceInfo};
+use crate::report::{
+    Counts, ErrorKind, GroupOutcome, NoticeOutcome, Outcome, RunFailure, RunReport, SourceInfo,
+};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
@@ -22,7 +24,8 @@ pub struct RunRecord {
     pub status: String,
     pub dry_run: bool,
     pub source: Option<SourceInfo>,
-    pub error: Option<String>,
+    /// Why the run stopped; runs recorded before kinds were kept read back as `unknown`.
+    pub error: Option<RunFailure>,
     pub counts: Counts,
 }
 
@@ -77,7 +80,7 @@ pub const OUTCOME_KINDS: [&str; 5] = ["created", "existed", "would_create", "ski
 
 const RUN_COLUMNS: &str = "id, trigger, started_at, finished_at, status, dry_run, source_id, \
      source_name, error, groups_source, groups_created, groups_existed, groups_would_create, \
-     groups_skipped, groups_failed";
+     groups_skipped, groups_failed, error_kind";
 
 impl Store {
     /// The most recent runs, newest first; with `before`, those that started before that run.
@@ -190,7 +193,7 @@ pub(super) fn insert(
 ) -> rusqlite::Result<()> {
     let c = &run.counts;
     conn.execute(
-        &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"),
+        &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"),
         params![
             run.id,
             run.trigger,
@@ -200,13 +203,14 @@ pub(super) fn insert(
             run.dry_run,
             run.source.as_ref().map(|s| &s.id),
             run.source.as_ref().map(|s| &s.name),
-            run.error,
+            run.error.as_ref().map(|e| &e.message),
             c.source as i64,
             c.created as i64,
             c.existed as i64,
             c.would_create as i64,
             c.skipped as i64,
             c.failed as i64,
+            run.error.as_ref().map(|e| e.kind.as_str()),
         ],
     )?;
     let mut stmt = conn.prepare(
@@ -259,6 +263,8 @@ fn run_from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
     let count = |i: usize| -> rusqlite::Result<usize> { Ok(r.get::<_, i64>(i)?.max(0) as usize) };
     let source_id: Option<String> = r.get(6)?;
     let source_name: Option<String> = r.get(7)?;
+    let error: Option<String> = r.get(8)?;
+    let error_kind: Option<String> = r.get(15)?;
     Ok(RunRecord {
         id: r.get(0)?,
         trigger: r.get(1)?,
@@ -270,7 +276,12 @@ fn run_from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
             id,
             name: source_name.unwrap_or_default(),
         }),
-        error: r.get(8)?,
+        error: error.map(|message| RunFailure {
+            kind: error_kind
+                .as_deref()
+                .map_or(ErrorKind::Unknown, ErrorKind::parse),
+            message,
+        }),
         counts: Counts {
             source: count(9)?,
             created: count(10)?,

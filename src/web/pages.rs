@@ -142,7 +142,7 @@ fn run_row(r: &RunRecord) -> String {
     let error = r
         .error
         .as_ref()
-        .map(|e| format!("<div class=\"small problem\">{}</div>", esc(e)))
+        .map(|e| format!("<div class=\"small problem\">{}</div>", esc(&e.message)))
         .unwrap_or_default();
     let source = r
         .source
@@ -207,7 +207,7 @@ fn run_body(d: &RunDetail, shown: Option<&str>) -> String {
         out.push_str("<p class=\"muted\">Dry run: nothing was created and nothing was sent.</p>");
     }
     if let Some(e) = &r.error {
-        let _ = write!(out, "<p class=\"problem\">{}</p>", esc(e));
+        let _ = write!(out, "<p class=\"problem\">{}</p>", esc(&e.message));
     }
     out.push_str("<h2>Groups</h2>");
     out.push_str(&filters(d, shown));

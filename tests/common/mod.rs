@@ -3,8 +3,8 @@
 
 use groupsync::config::Settings;
 use groupsync::domain::{SourceGroup, fold_name};
-use groupsync::plan::{self, Rules};
 use groupsync::sandbox::{Sandbox, SandboxOptions};
+use groupsync::sync::plan::{self, Rules};
 use std::collections::HashSet;
 use std::sync::Arc;
 

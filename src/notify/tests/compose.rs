@@ -1,7 +1,9 @@
 use crate::config::{EmailMode, EmailSettings};
 use crate::domain::RunId;
 use crate::notify::{Notice, compose};
-use crate::report::{GroupOutcome, Outcome, RunReport, SkipReason, SourceInfo};
+use crate::report::{
+    ErrorKind, GroupOutcome, Outcome, RunFailure, RunReport, SkipReason, SourceInfo,
+};
 use chrono::Utc;
 
 fn settings(mode: EmailMode) -> EmailSettings {
@@ -213,4 +215,21 @@ fn templates_from_the_settings_are_used() {
     let n = &compose(&s, &report(vec![existed("e1", "HR")]))[0];
     assert_eq!(n.subject, "[Corp AD] HR");
     assert_eq!(n.body, "HR\n\n-- \ngroupsync");
+}
+
+#[test]
+fn a_digest_of_a_run_that_stopped_names_the_kind_of_failure() {
+    let mut r = report(vec![created("e1", "Finance")]);
+    r.error = Some(RunFailure::new(
+        ErrorKind::Shutdown,
+        "groupsync was stopped; 1 of 2 creates had completed",
+    ));
+    let notices = compose(&settings(EmailMode::Digest), &r);
+    assert!(
+        notices[0]
+            .body
+            .contains("The run stopped early (shutdown): groupsync was stopped; 1 of 2"),
+        "{}",
+        notices[0].body
+    );
 }

@@ -2,7 +2,7 @@
 
 use crate::domain::RunId;
 use crate::notify::once::{alert, newly_reported, unreported};
-use crate::report::{GroupOutcome, Outcome, RunReport};
+use crate::report::{ErrorKind, GroupOutcome, Outcome, RunFailure, RunReport};
 use chrono::Utc;
 use std::collections::HashSet;
 
@@ -68,7 +68,10 @@ fn a_failure_alerts_once_and_a_recovery_once() {
     let ok = report(&[("Finance", created())]);
     let bad = report(&[("Finance", failed())]);
     let mut aborted = report(&[]);
-    aborted.error = Some("cannot read the source's groups".into());
+    aborted.error = Some(RunFailure::new(
+        ErrorKind::SourceUnreadable,
+        "cannot read the source's groups",
+    ));
 
     // first run succeeds: nothing to say
     assert_eq!(alert(None, &ok), (None, Some(false)));
@@ -104,7 +107,10 @@ fn a_failure_alerts_once_and_a_recovery_once() {
 fn dry_runs_neither_alert_nor_change_the_state() {
     let mut r = report(&[]);
     r.dry_run = true;
-    r.error = Some("source unreadable".into());
+    r.error = Some(RunFailure::new(
+        ErrorKind::SourceUnreadable,
+        "source unreadable",
+    ));
     assert_eq!(alert(Some(false), &r), (None, None));
 }
 
@@ -120,4 +126,21 @@ fn a_long_list_of_failures_is_cut_short() {
         "{body}"
     );
     assert!(body.contains("and 10 more"), "{body}");
+}
+
+#[test]
+fn the_failure_alert_names_the_kind_of_failure() {
+    let mut r = report(&[]);
+    r.error = Some(RunFailure::new(
+        ErrorKind::TargetCredentials,
+        "the SCIM target refused our credentials; nothing was changed",
+    ));
+    let (notice, _) = alert(None, &r);
+    let body = notice.expect("a failed run alerts").body;
+    assert!(
+        body.contains(
+            "The run stopped (target_credentials): the SCIM target refused our credentials"
+        ),
+        "{body}"
+    );
 }

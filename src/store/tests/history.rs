@@ -3,7 +3,8 @@
 use crate::domain::RunId;
 use crate::notify::Notice;
 use crate::report::{
-    GroupOutcome, NoticeState, Outcome, RunReport, RunStatus, SkipReason, SourceInfo,
+    ErrorKind, GroupOutcome, NoticeState, Outcome, RunFailure, RunReport, RunStatus, SkipReason,
+    SourceInfo,
 };
 use crate::store::{Recording, RunRecord, Store, StoreError};
 use chrono::{TimeDelta, TimeZone, Utc};
@@ -121,13 +122,58 @@ fn a_failed_run_without_source_reads_back() {
     let mut failed = report(0);
     failed.outcomes.clear();
     failed.source = None;
-    failed.error = Some("cannot read the source's groups; nothing was changed".into());
+    failed.error = Some(RunFailure::new(
+        ErrorKind::SourceUnreadable,
+        "cannot read the source's groups; nothing was changed",
+    ));
     record(&store, &failed, "cli", &[]);
     let back = store.run(&failed.run_id.0).unwrap().unwrap();
     assert_eq!(back.run.status, "failed");
     assert_eq!(back.run.source, None);
     assert_eq!(back.run.error, failed.error);
     assert!(back.outcomes.is_empty());
+}
+
+#[test]
+fn the_error_kind_is_stored_and_read_back() {
+    let store = Store::in_memory().unwrap();
+    let mut failed = report(0);
+    failed.error = Some(RunFailure::new(
+        ErrorKind::TargetUnreachable,
+        "every lookup in the SCIM target failed; nothing was changed",
+    ));
+    record(&store, &failed, "cli", &[]);
+    let kind: Option<String> = store
+        .conn()
+        .query_row("SELECT error_kind FROM runs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kind.as_deref(), Some("target_unreachable"));
+    let back = store.runs(1, None).unwrap().remove(0);
+    assert_eq!(back.error.unwrap().kind, ErrorKind::TargetUnreachable);
+    let json = serde_json::to_value(store.run(&failed.run_id.0).unwrap().unwrap()).unwrap();
+    assert_eq!(json["error"]["kind"], "target_unreachable");
+    assert_eq!(
+        json["error"]["message"],
+        "every lookup in the SCIM target failed; nothing was changed"
+    );
+}
+
+#[test]
+fn an_error_recorded_without_a_kind_reads_back_as_unknown() {
+    let store = Store::in_memory().unwrap();
+    let mut failed = report(0);
+    failed.error = Some(RunFailure::new(ErrorKind::Store, "disk full"));
+    record(&store, &failed, "cli", &[]);
+    // as a version without the column left it
+    store
+        .conn()
+        .execute("UPDATE runs SET error_kind = NULL", [])
+        .unwrap();
+    let back = store.run(&failed.run_id.0).unwrap().unwrap();
+    assert_eq!(
+        back.run.error,
+        Some(RunFailure::new(ErrorKind::Unknown, "disk full"))
+    );
 }
 
 #[test]

@@ -7,7 +7,9 @@
 
 use crate::domain::{SourceGroup, TargetGroup, fold_name};
 use crate::report::SkipReason;
+use crate::scim::ScimError;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The rules the plan applies (from `[sync]`).
 #[derive(Debug, Clone, Copy)]
@@ -17,7 +19,19 @@ pub struct Rules {
 
 /// What the target said about one name: the groups it holds under it (case-insensitive),
 /// or why it could not be asked.
-pub type Lookup = Result<Vec<TargetGroup>, String>;
+pub type Lookup = Result<Vec<TargetGroup>, LookupError>;
+
+/// Why the target could not say whether it holds a name.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    /// The lookup by name failed.
+    #[error(transparent)]
+    Target(ScimError),
+    /// The target refused to filter on the name, and the listing it fell back on failed
+    /// (one listing serves many names, hence shared).
+    #[error("the filter was refused and listing the groups failed: {0}")]
+    Listing(Arc<ScimError>),
+}
 
 /// Lookups keyed by [`fold_name`] of the source name.
 pub type Lookups = HashMap<String, Lookup>;
@@ -129,7 +143,7 @@ pub fn plan(groups: &[SourceGroup], lookups: &Lookups, rules: Rules) -> Plan {
 fn decide(group: &SourceGroup, lookup: Option<&Lookup>) -> Action {
     match lookup {
         None => Action::LookupFailed("the target was not asked about this group".into()),
-        Some(Err(e)) => Action::LookupFailed(e.clone()),
+        Some(Err(e)) => Action::LookupFailed(e.to_string()),
         Some(Ok(found)) => {
             let key = fold_name(&group.name);
             let mut matching = found.iter().filter(|t| fold_name(&t.display_name) == key);
@@ -296,11 +310,16 @@ mod tests {
     #[test]
     fn nothing_is_created_without_a_successful_lookup() {
         let groups = vec![src("A"), src("B")];
-        let lookups: Lookups = [("a".to_string(), Err("503 after retries".to_string()))].into();
+        let unavailable = ScimError::Server {
+            status: 503,
+            retry_after: None,
+            detail: crate::scim::Detail::default(),
+        };
+        let lookups: Lookups = [("a".to_string(), Err(LookupError::Target(unavailable)))].into();
         let p = plan(&groups, &lookups, RULES);
         assert_eq!(
             p.items[0].action,
-            Action::LookupFailed("503 after retries".into())
+            Action::LookupFailed("the SCIM server failed (503)".into())
         );
         assert!(matches!(p.items[1].action, Action::LookupFailed(_)));
         assert_eq!(p.creates().count(), 0);

@@ -4,21 +4,21 @@
 //! re-sent blindly: when its outcome is unknown (timeout, reset, 5xx) the group is looked
 //! up first, and only re-posted if it is still missing.
 
+use super::plan::{Action, Plan};
 use crate::domain::SourceGroup;
-use crate::plan::{Action, Plan};
 use crate::report::{GroupOutcome, Outcome};
-use crate::retry::{Classify, Disposition, RetryPolicy};
-use crate::scim::{self, CreateOutcome};
+use crate::retry::{Classify, Disposition, RetryPolicy, retry};
+use crate::scim::{self, CreateOutcome, ScimError};
 use crate::telemetry::event;
 use futures_util::StreamExt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ApplyOptions {
     pub concurrency: usize,
     pub dry_run: bool,
-    /// How often an unknown-outcome create may be attempted again (after a lookup).
+    /// How often an unknown-outcome create may be attempted again (after a lookup), and
+    /// how long to wait before it.
     pub retry: RetryPolicy,
 }
 
@@ -79,46 +79,70 @@ fn settled(action: &Action) -> Outcome {
     }
 }
 
+/// Why one attempt at a create did not settle the group.
+#[derive(Debug, thiserror::Error)]
+enum AttemptError {
+    /// The POST failed; retried (after a lookup) when its outcome is unknown.
+    #[error("{0}")]
+    Post(ScimError),
+    /// Before posting again, the lookup failed: whether the group exists is unknown, so
+    /// nothing is sent again.
+    #[error(
+        "create failed ({post}) and the follow-up lookup failed too ({lookup}); the group may or may not exist"
+    )]
+    Lookup { post: String, lookup: ScimError },
+}
+
+impl Classify for AttemptError {
+    fn disposition(&self) -> Disposition {
+        match self {
+            AttemptError::Post(e) => e.disposition(),
+            AttemptError::Lookup { .. } => Disposition::GiveUp,
+        }
+    }
+}
+
+/// What an attempt learnt: the group is in the target, under this id.
+enum Landed {
+    Created(String),
+    AlreadyExists,
+}
+
+/// Posts the group, retrying with the crate's [`RetryPolicy`] (jittered back-off,
+/// `Retry-After` honoured up to its cap). Every attempt after the first looks the group up
+/// before posting: the earlier POST may have reached the target.
 async fn create(target: &scim::Client, group: &SourceGroup, policy: &RetryPolicy) -> Outcome {
-    let mut attempt = 0;
-    loop {
-        let error = match target.create_group(&group.name, None).await {
-            Ok(CreateOutcome::Created(t)) => {
-                event::group_created(&group.name, &t.id);
-                return Outcome::Created { scim_id: t.id };
+    let attempts = AtomicUsize::new(0);
+    let last_post = std::sync::Mutex::new(String::new());
+    let attempt = || async {
+        if attempts.fetch_add(1, Ordering::Relaxed) > 0 {
+            let post = last_post.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            match target.find_by_display_name(&group.name).await {
+                Ok(found) if !found.is_empty() => return Ok(Landed::Created(found[0].id.clone())),
+                Ok(_) => {}
+                Err(lookup) => return Err(AttemptError::Lookup { post, lookup }),
             }
-            Ok(CreateOutcome::AlreadyExists) => return existing(target, group).await,
-            Err(e) => e,
-        };
-        let Disposition::RetryLater { after } = error.disposition() else {
-            return failed(group, error.to_string());
-        };
-        if attempt >= policy.max_retries {
-            return failed(
-                group,
-                format!("{error} (gave up after {} attempts)", attempt + 1),
-            );
         }
-        // The POST may or may not have reached the target: look before posting again.
-        match target.find_by_display_name(&group.name).await {
-            Ok(found) if !found.is_empty() => {
-                event::group_created(&group.name, &found[0].id);
-                return Outcome::Created {
-                    scim_id: found[0].id.clone(),
-                };
-            }
-            Ok(_) => {}
+        match target.create_group(&group.name, None).await {
+            Ok(CreateOutcome::Created(t)) => Ok(Landed::Created(t.id)),
+            Ok(CreateOutcome::AlreadyExists) => Ok(Landed::AlreadyExists),
             Err(e) => {
-                return failed(
-                    group,
-                    format!(
-                        "create failed ({error}) and the follow-up lookup failed too ({e}); the group may or may not exist"
-                    ),
-                );
+                *last_post.lock().unwrap_or_else(|p| p.into_inner()) = e.to_string();
+                Err(AttemptError::Post(e))
             }
         }
-        tokio::time::sleep(after.unwrap_or_else(|| backoff(policy, attempt))).await;
-        attempt += 1;
+    };
+    match retry(policy, attempt).await {
+        Ok(Landed::Created(id)) => {
+            event::group_created(&group.name, &id);
+            Outcome::Created { scim_id: id }
+        }
+        Ok(Landed::AlreadyExists) => existing(target, group).await,
+        Err(e) if matches!(e.disposition(), Disposition::RetryLater { .. }) => {
+            let n = attempts.load(Ordering::Relaxed);
+            failed(group, format!("{e} (gave up after {n} attempts)"))
+        }
+        Err(e) => failed(group, e.to_string()),
     }
 }
 
@@ -139,9 +163,4 @@ async fn existing(target: &scim::Client, group: &SourceGroup) -> Outcome {
 fn failed(group: &SourceGroup, error: String) -> Outcome {
     event::group_failed(&group.name, &error);
     Outcome::Failed { error }
-}
-
-fn backoff(policy: &RetryPolicy, attempt: usize) -> Duration {
-    let factor = 1u32 << attempt.min(16);
-    (policy.min_delay * factor).min(policy.max_delay)
 }

@@ -1,0 +1,139 @@
+//! What the target holds under each candidate name, asked before the plan decides.
+//!
+//! Lookups run with bounded concurrency; if the target refuses our credentials, or
+//! cannot be reached for any group, the run stops before its first write.
+
+use super::plan::{LookupError, Lookups};
+use super::{Progress, RunError, Syncer};
+use crate::config::TargetLookup;
+use crate::domain::{SourceGroup, TargetGroup, fold_name};
+use crate::retry::{Classify, Disposition};
+use crate::scim::ScimError;
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Page size when listing every target group (the fallback for unfilterable names).
+const LISTING_PAGE_SIZE: usize = 500;
+
+impl Syncer {
+    /// Looks the candidates up as `sync.target_lookup` says.
+    pub(super) async fn look_up(
+        &self,
+        candidates: Vec<&SourceGroup>,
+        progress: &dyn Progress,
+    ) -> Result<Lookups, RunError> {
+        match self.settings.sync.target_lookup {
+            TargetLookup::PerGroup => self.look_up_each(candidates, progress).await,
+            TargetLookup::Listing => self.look_up_in_listing(candidates, progress).await,
+        }
+    }
+
+    /// Asks the target about every candidate name. Stops the run when the target
+    /// refuses our credentials or every lookup failed: then it is the target, not a group.
+    async fn look_up_each(
+        &self,
+        candidates: Vec<&SourceGroup>,
+        progress: &dyn Progress,
+    ) -> Result<Lookups, RunError> {
+        let total = candidates.len();
+        let mut done = 0;
+        let mut lookups = Lookups::new();
+        // Owned names in the stream keep the run's future `Send` (spawnable by the daemon).
+        let names: Vec<String> = candidates.iter().map(|g| g.name.clone()).collect();
+        let mut results = futures_util::stream::iter(names)
+            .map(|name| async move {
+                let found = self.target.find_by_display_name(&name).await;
+                (fold_name(&name), found)
+            })
+            .buffer_unordered(self.settings.sync.lookup_concurrency);
+        let mut unfilterable = vec![];
+        while let Some((key, result)) = results.next().await {
+            done += 1;
+            progress.checked(done, total);
+            let result = match result {
+                Ok(found) => Ok(found),
+                Err(e) if e.disposition() == Disposition::Reauthenticate => {
+                    return Err(RunError::TargetCredentials(e));
+                }
+                Err(ScimError::InvalidFilter { .. }) => {
+                    unfilterable.push(key);
+                    continue;
+                }
+                Err(e) => Err(LookupError::Target(e)),
+            };
+            lookups.insert(key, result);
+        }
+        drop(results);
+        if !unfilterable.is_empty() {
+            self.look_up_by_listing(unfilterable, &mut lookups).await;
+        }
+        if lookups.values().all(Result::is_err) {
+            // Every lookup failed (or there were none): one of the errors says why.
+            if let Some(e) = lookups.into_values().find_map(Result::err) {
+                return Err(RunError::LookupsFailed(e));
+            }
+            return Ok(Lookups::new());
+        }
+        Ok(lookups)
+    }
+
+    /// Some servers cannot filter on names with special characters (400 invalidFilter);
+    /// for those names, list every group once and compare locally, as RFC 7644 allows.
+    async fn look_up_by_listing(&self, keys: Vec<String>, lookups: &mut Lookups) {
+        tracing::warn!(
+            names = keys.len(),
+            "the SCIM target refused the filter for some names; comparing against a full listing"
+        );
+        let listing = self
+            .target
+            .list_groups(LISTING_PAGE_SIZE)
+            .await
+            .map(|all| by_name(&all))
+            .map_err(Arc::new);
+        for key in keys {
+            let result = match &listing {
+                Ok(index) => Ok(index.get(&key).cloned().unwrap_or_default()),
+                Err(e) => Err(LookupError::Listing(e.clone())),
+            };
+            lookups.insert(key, result);
+        }
+    }
+
+    /// `sync.target_lookup = "listing"`: one paged listing of the target instead of a
+    /// lookup per group. A listing that fails stops the run: without it nothing is known.
+    async fn look_up_in_listing(
+        &self,
+        candidates: Vec<&SourceGroup>,
+        progress: &dyn Progress,
+    ) -> Result<Lookups, RunError> {
+        let all = self
+            .target
+            .list_groups(LISTING_PAGE_SIZE)
+            .await
+            .map_err(|e| RunError::target(e, RunError::ListingFailed))?;
+        let index = by_name(&all);
+        let lookups: Lookups = candidates
+            .iter()
+            .map(|g| {
+                let key = fold_name(&g.name);
+                let found = index.get(&key).cloned().unwrap_or_default();
+                (key, Ok(found))
+            })
+            .collect();
+        progress.checked(candidates.len(), candidates.len());
+        Ok(lookups)
+    }
+}
+
+/// The target's groups by folded name (a name may be held more than once).
+fn by_name(all: &[TargetGroup]) -> HashMap<String, Vec<TargetGroup>> {
+    let mut index: HashMap<String, Vec<TargetGroup>> = HashMap::new();
+    for g in all {
+        index
+            .entry(fold_name(&g.display_name))
+            .or_default()
+            .push(g.clone());
+    }
+    index
+}
