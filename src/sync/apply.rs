@@ -140,7 +140,8 @@ async fn create(target: &scim::Client, group: &SourceGroup, policy: &RetryPolicy
         Ok(Landed::AlreadyExists) => existing(target, group).await,
         Err(e) if matches!(e.disposition(), Disposition::RetryLater { .. }) => {
             let n = attempts.load(Ordering::Relaxed);
-            failed(group, format!("{e} (gave up after {n} attempts)"))
+            let plural = if n == 1 { "" } else { "s" };
+            failed(group, format!("{e} (gave up after {n} attempt{plural})"))
         }
         Err(e) => failed(group, e.to_string()),
     }
