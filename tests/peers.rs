@@ -5,8 +5,8 @@ mod common;
 
 use common::*;
 use groupsync::report::RunStatus;
-use groupsync::sandbox::{SandboxOptions, seed};
 use groupsync::sync::{Quiet, RunRequest, Syncer};
+use groupsync_sandbox::{SandboxOptions, seed};
 
 #[tokio::test]
 async fn groupsync_creates_every_missing_group_exactly_once_in_scim2_server() {

@@ -5,6 +5,8 @@
 //! times do not reveal how much of a guess was right.
 
 use crate::config::WebhookAuth;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use http::HeaderMap;
 use http::header::AUTHORIZATION;
 use secrecy::{ExposeSecret, SecretString};
@@ -18,8 +20,7 @@ pub fn bearer(headers: &HeaderMap, expected: &SecretString) -> bool {
 
 /// Whether `headers` carry `Basic <base64(username:password)>`.
 pub fn basic(headers: &HeaderMap, username: &str, password: &SecretString) -> bool {
-    let expected =
-        crate::b64::encode(format!("{username}:{}", password.expose_secret()).as_bytes());
+    let expected = STANDARD.encode(format!("{username}:{}", password.expose_secret()).as_bytes());
     credential(headers, "basic").is_some_and(|given| same(given.as_bytes(), expected.as_bytes()))
 }
 

@@ -3,6 +3,8 @@
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use http::{StatusCode, header};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
@@ -45,7 +47,7 @@ fn presented_token(value: &str) -> Option<String> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = String::from_utf8(crate::b64::decode(rest.trim())?).ok()?;
+    let decoded = String::from_utf8(STANDARD.decode(rest.trim()).ok()?).ok()?;
     let (_user, password) = decoded.split_once(':')?;
     Some(password.to_owned())
 }
