@@ -4,11 +4,13 @@
 //!
 //! `cargo bench --bench sync` (release build). Traffic stays on 127.0.0.1.
 
-use groupsync::sandbox::faults::FaultPlan;
-use groupsync::sandbox::{Sandbox, SandboxOptions};
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use groupsync::store::Store;
 use groupsync::sync::{Quiet, RunRequest, Syncer, TriggerKind};
-use std::sync::Arc;
+use groupsync_sandbox::faults::FaultPlan;
+use groupsync_sandbox::{Sandbox, SandboxOptions};
 use std::time::{Duration, Instant};
 
 struct Scenario {
@@ -67,7 +69,7 @@ async fn measure(s: &Scenario) {
     let sb = Sandbox::start(opts).await.expect("sandbox starts");
     let mut env = vec![("GROUPSYNC_EMAIL__ENABLED", "false")];
     env.extend_from_slice(s.env);
-    let syncer = Syncer::new(Arc::new(sb.settings(&env)), Store::in_memory().unwrap())
+    let syncer = Syncer::new(common::settings(&sb, &env), Store::in_memory().unwrap())
         .expect("settings are valid");
     for pass in ["first (creates)", "second (no-op)"] {
         let start = Instant::now();

@@ -19,10 +19,13 @@
 //! - [`retry`]: "should we retry?" (each client's errors) apart from "how long to wait".
 //! - [`store`]: SQLite: the execution history, the notice outbox, trigger state.
 //! - [`web`]: the history over HTTP: JSON and a server-rendered dashboard.
-//! - [`sandbox`]: a simulated tenant, SCIM server and SMTP sink on 127.0.0.1, for the
-//!   demo, the tests and the benchmarks.
+//!
+//! The simulated tenant, SCIM server and SMTP sink on 127.0.0.1 behind the `demo` and
+//! `sandbox` commands, the tests and the benchmarks are a crate of their own,
+//! `groupsync-sandbox` (`crates/groupsync-sandbox`), which does not depend on this one. The
+//! `sandbox` cargo feature (on by default) brings the two commands; without it the binary
+//! holds only the product.
 
-mod b64;
 pub mod cli;
 pub mod config;
 pub mod daemon;
@@ -31,7 +34,6 @@ pub mod identitynow;
 pub mod notify;
 pub mod report;
 pub mod retry;
-pub mod sandbox;
 pub mod scim;
 pub mod store;
 pub mod sync;

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use groupsync::sandbox::{self, Sandbox, SandboxOptions};
+use groupsync_sandbox::{self as sandbox, Sandbox, SandboxOptions};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

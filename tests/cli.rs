@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use groupsync::sandbox::{self, SandboxOptions};
+use groupsync_sandbox::{self as sandbox, SandboxOptions};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
@@ -165,7 +165,7 @@ async fn some_groups_failing_exits_1_and_lists_them() {
     let mut opts = SandboxOptions::seeded(40, 0, 4);
     // every second request to /Groups fails and nothing is retried: some lookups fail
     opts.scim_faults.rules =
-        groupsync::sandbox::faults::FaultPlan::parse("500@2:/scim/v2/Groups").unwrap();
+        groupsync_sandbox::faults::FaultPlan::parse("500@2:/scim/v2/Groups").unwrap();
     let sb = sandbox(opts).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sandbox.toml");

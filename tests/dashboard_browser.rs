@@ -10,10 +10,10 @@ mod common;
 use chrono::{TimeDelta, Utc};
 use common::*;
 use groupsync::report::RunReport;
-use groupsync::sandbox::SandboxOptions;
 use groupsync::store::Store;
 use groupsync::sync::{Quiet, RunRequest, Syncer, TriggerKind};
 use groupsync::web::{DashboardInputs, Readiness, WebState, routes};
+use groupsync_sandbox::SandboxOptions;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -79,7 +79,7 @@ async fn browse(chromium: &Path, profile: &Path, action: &str, url: &str) -> Out
 
 /// Three real runs against the sandbox (one of them dry) and a failing one.
 async fn recorded_runs(store: &Store) -> Vec<RunReport> {
-    let mut groups = groupsync::sandbox::seed::generate_groups(40, 3);
+    let mut groups = groupsync_sandbox::seed::generate_groups(40, 3);
     groups.push(HOSTILE.into());
     let sb = sandbox(SandboxOptions {
         groups,

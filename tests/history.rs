@@ -6,10 +6,10 @@ mod common;
 use common::*;
 use groupsync::report::{NoticeState, RunReport, RunStatus};
 use groupsync::retry::RetryPolicy;
-use groupsync::sandbox::smtp::ReceivedMail;
-use groupsync::sandbox::{AD_SOURCE_ID, Sandbox, SandboxOptions};
 use groupsync::store::Store;
 use groupsync::sync::{Quiet, RunRequest, Syncer, TriggerKind};
+use groupsync_sandbox::smtp::ReceivedMail;
+use groupsync_sandbox::{AD_SOURCE_ID, Sandbox, SandboxOptions};
 use std::collections::HashSet;
 use std::time::Duration;
 

@@ -5,9 +5,9 @@ mod common;
 
 use common::*;
 use groupsync::report::RunStatus;
-use groupsync::sandbox::{SandboxOptions, seed};
 use groupsync::store::Store;
 use groupsync::sync::{Quiet, RunRequest, Syncer, TriggerKind};
+use groupsync_sandbox::{SandboxOptions, seed};
 
 #[tokio::test]
 async fn groupsync_creates_every_missing_group_exactly_once_in_scim2_server() {

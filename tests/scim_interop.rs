@@ -4,7 +4,7 @@
 
 mod common;
 
-use groupsync::sandbox::{SCIM_TOKEN, Sandbox, SandboxOptions};
+use groupsync_sandbox::{SCIM_TOKEN, Sandbox, SandboxOptions};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 

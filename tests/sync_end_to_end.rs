@@ -4,16 +4,16 @@ mod common;
 
 use common::*;
 use groupsync::report::{ErrorKind, Outcome, RunStatus};
-use groupsync::sandbox::SandboxOptions;
 use groupsync::store::Store;
 use groupsync::sync::{Quiet, RunRequest, Syncer, TriggerKind};
+use groupsync_sandbox::SandboxOptions;
 
 fn req(dry_run: bool) -> RunRequest {
     RunRequest::new([TriggerKind::Cli], dry_run)
 }
 
 /// A run that stopped sends no digest, only the alert that runs are failing.
-fn assert_only_the_failure_alert(mail: &[groupsync::sandbox::smtp::ReceivedMail]) {
+fn assert_only_the_failure_alert(mail: &[groupsync_sandbox::smtp::ReceivedMail]) {
     let subjects: Vec<String> = mail
         .iter()
         .map(|m| m.subject().unwrap_or_default())
@@ -74,7 +74,7 @@ async fn a_failing_page_aborts_the_run_with_zero_writes() {
     let mut opts = SandboxOptions::seeded(600, 0, 3);
     // page 1 answers, page 2 fails; without retries the run must stop before any create
     opts.idn_faults.rules =
-        groupsync::sandbox::faults::FaultPlan::parse("500@2:/v2025/entitlements").unwrap();
+        groupsync_sandbox::faults::FaultPlan::parse("500@2:/v2025/entitlements").unwrap();
     let sb = sandbox(opts).await;
     let syncer = Syncer::new(
         settings(&sb, &[("GROUPSYNC_IDENTITYNOW__MAX_RETRIES", "0")]),
@@ -111,12 +111,12 @@ async fn a_failing_page_aborts_the_run_with_zero_writes() {
 #[tokio::test]
 async fn transient_faults_are_retried_and_the_run_completes() {
     let mut opts = SandboxOptions::seeded(600, 20, 5);
-    opts.idn_faults.rules = groupsync::sandbox::faults::FaultPlan::parse(
+    opts.idn_faults.rules = groupsync_sandbox::faults::FaultPlan::parse(
         "503@3:/v2025/entitlements,401@4:/v2025/entitlements",
     )
     .unwrap();
     opts.scim_faults.rules =
-        groupsync::sandbox::faults::FaultPlan::parse("503@53:/scim/v2/Groups").unwrap();
+        groupsync_sandbox::faults::FaultPlan::parse("503@53:/scim/v2/Groups").unwrap();
     let expected = expected_creates(&opts.groups, &opts.existing, 256);
     let sb = sandbox(opts).await;
     let syncer = Syncer::new(settings(&sb, &[]), Store::in_memory().unwrap()).unwrap();
@@ -497,7 +497,7 @@ async fn listing_mode_reads_the_target_in_a_few_requests_and_agrees_with_lookups
 async fn listing_mode_stops_before_any_write_when_the_listing_fails() {
     let mut opts = SandboxOptions::seeded(50, 0, 2);
     opts.scim_faults.rules =
-        groupsync::sandbox::faults::FaultPlan::parse("500@1:/scim/v2/Groups").unwrap();
+        groupsync_sandbox::faults::FaultPlan::parse("500@1:/scim/v2/Groups").unwrap();
     let sb = sandbox(opts).await;
     let syncer = Syncer::new(
         settings(

@@ -7,9 +7,9 @@
 use super::summary;
 use crate::config::LogFormat;
 use crate::report::RunStatus;
-use crate::sandbox::{Sandbox, SandboxOptions};
 use crate::sync::{Quiet, RunRequest, Syncer, TriggerKind};
 use clap::Args;
+use groupsync_sandbox::{Sandbox, SandboxOptions};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -98,7 +98,7 @@ async fn demo(sb: &Sandbox, args: &DemoArgs) -> ExitCode {
 }
 
 /// A received message, its body cut after 20 lines.
-fn print_mail(m: &crate::sandbox::smtp::ReceivedMail) {
+fn print_mail(m: &groupsync_sandbox::smtp::ReceivedMail) {
     println!("To: {}", m.rcpt_to.join(", "));
     println!("Subject: {}", m.subject().unwrap_or_default());
     let body = m.body_text();

@@ -1,12 +1,15 @@
-//! The command line: `run`, `serve`, `sources`, `check`, `executions`, `demo`, `sandbox`.
+//! The command line: `run`, `serve`, `sources`, `check`, `executions`, and with the
+//! `sandbox` feature (on by default) `demo` and `sandbox`.
 //!
 //! Exit codes: 0 success, 1 the sync failed or some groups failed, 2 bad configuration or
 //! usage. The summary goes to stdout; logs go to stderr.
 
 mod check;
+#[cfg(feature = "sandbox")]
 mod demo;
 mod executions;
 mod progress;
+#[cfg(feature = "sandbox")]
 mod sandbox_cmd;
 mod serve;
 mod summary;
@@ -71,8 +74,10 @@ enum Command {
         send_test_email: bool,
     },
     /// Start the built-in sandbox, sync twice against it and show what happened.
+    #[cfg(feature = "sandbox")]
     Demo(demo::DemoArgs),
     /// Serve a simulated tenant, SCIM server and SMTP sink on this machine until stopped.
+    #[cfg(feature = "sandbox")]
     Sandbox(sandbox_cmd::SandboxArgs),
 }
 
@@ -98,7 +103,9 @@ async fn dispatch(cli: Cli) -> ExitCode {
         LogFormatArg::Json => LogFormat::Json,
     });
     match cli.command {
+        #[cfg(feature = "sandbox")]
         Command::Demo(args) => demo::run(args, log_format.unwrap_or(LogFormat::Text)).await,
+        #[cfg(feature = "sandbox")]
         Command::Sandbox(args) => {
             sandbox_cmd::run(args, log_format.unwrap_or(LogFormat::Text)).await
         }

@@ -3,10 +3,11 @@
 //! The first lines on stdout say where each service listens and which credentials to use;
 //! request logs go to stderr.
 
+use super::serve::wait_for_signal;
 use crate::config::LogFormat;
-use crate::sandbox::faults::FaultPlan;
-use crate::sandbox::{self, Sandbox, SandboxOptions, seed};
 use clap::Args;
+use groupsync_sandbox::faults::FaultPlan;
+use groupsync_sandbox::{self as sandbox, Sandbox, SandboxOptions, seed};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -143,26 +144,4 @@ pub async fn run(args: SandboxArgs, log_format: LogFormat) -> ExitCode {
     wait_for_signal().await;
     sb.stop().await;
     ExitCode::SUCCESS
-}
-
-/// Waits for SIGINT or SIGTERM (Kubernetes and systemd send SIGTERM).
-pub async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

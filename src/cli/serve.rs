@@ -1,6 +1,5 @@
 //! `groupsync serve`: bind `server.listen`, run the daemon until SIGTERM or SIGINT.
 
-use super::sandbox_cmd::wait_for_signal;
 use crate::config::Settings;
 use crate::daemon;
 use std::process::ExitCode;
@@ -33,4 +32,26 @@ pub async fn run(settings: Arc<Settings>) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Waits for SIGINT or SIGTERM (Kubernetes and systemd send SIGTERM).
+pub async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
 }

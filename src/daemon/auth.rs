@@ -7,6 +7,8 @@
 //! secret is.
 
 use crate::config::{Credentials, WebhookAuth};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use http::HeaderMap;
 use http::header::AUTHORIZATION;
 use secrecy::{ExposeSecret, SecretString};
@@ -21,8 +23,7 @@ pub fn bearer(headers: &HeaderMap, expected: &SecretString) -> bool {
 
 /// Whether `headers` carry `Basic <base64(username:password)>`.
 pub fn basic(headers: &HeaderMap, username: &str, password: &SecretString) -> bool {
-    let expected =
-        crate::b64::encode(format!("{username}:{}", password.expose_secret()).as_bytes());
+    let expected = STANDARD.encode(format!("{username}:{}", password.expose_secret()).as_bytes());
     credential(headers, "basic").is_some_and(|given| same(given.as_bytes(), expected.as_bytes()))
 }
 
@@ -68,7 +69,7 @@ fn presented_token(value: &str) -> Option<String> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = String::from_utf8(crate::b64::decode(rest)?).ok()?;
+    let decoded = String::from_utf8(STANDARD.decode(rest).ok()?).ok()?;
     let (_user, password) = decoded.split_once(':')?;
     Some(password.to_owned())
 }

@@ -37,14 +37,25 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::{AD_SOURCE_ID, OTHER_SOURCE_ID, Sandbox, SandboxOptions};
+    use crate::config::Settings;
+    use groupsync_sandbox::{AD_SOURCE_ID, OTHER_SOURCE_ID, Sandbox, SandboxOptions};
+
+    /// The sandbox's configuration with these environment overrides.
+    fn settings(sb: &Sandbox, overrides: &[(&str, &str)]) -> Settings {
+        let env = overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_toml_and_env(&sb.config_toml(), &env)
+            .expect("the sandbox writes a valid configuration")
+    }
 
     #[tokio::test]
     async fn reads_one_page_and_the_total() {
         let sb = Sandbox::start(SandboxOptions::seeded(30, 0, 3))
             .await
             .unwrap();
-        let settings = sb.settings(&[("GROUPSYNC_IDENTITYNOW__PAGE_SIZE", "7")]);
+        let settings = settings(&sb, &[("GROUPSYNC_IDENTITYNOW__PAGE_SIZE", "7")]);
         let client = Client::new(&settings.identitynow).unwrap();
         let page = client.first_page(AD_SOURCE_ID).await.unwrap();
         assert_eq!((page.returned, page.total), (7, Some(30)));
@@ -62,10 +73,13 @@ mod tests {
         let sb = Sandbox::start(SandboxOptions::seeded(5, 0, 3))
             .await
             .unwrap();
-        let settings = sb.settings(&[
-            ("GROUPSYNC_IDENTITYNOW__CLIENT_SECRET", "wrong"),
-            ("GROUPSYNC_IDENTITYNOW__MAX_RETRIES", "0"),
-        ]);
+        let settings = settings(
+            &sb,
+            &[
+                ("GROUPSYNC_IDENTITYNOW__CLIENT_SECRET", "wrong"),
+                ("GROUPSYNC_IDENTITYNOW__MAX_RETRIES", "0"),
+            ],
+        );
         let client = Client::new(&settings.identitynow).unwrap();
         let err = client.first_page(AD_SOURCE_ID).await.unwrap_err();
         assert!(matches!(err, IdnError::BadCredentials { .. }), "{err}");

@@ -3,8 +3,8 @@
 
 use groupsync::config::Settings;
 use groupsync::domain::{SourceGroup, fold_name};
-use groupsync::sandbox::{Sandbox, SandboxOptions};
 use groupsync::sync::plan::{self, Rules};
+use groupsync_sandbox::{Sandbox, SandboxOptions};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -14,8 +14,16 @@ pub async fn sandbox(opts: SandboxOptions) -> Sandbox {
         .expect("sandbox starts on 127.0.0.1")
 }
 
+/// Settings read from the configuration the sandbox writes, with these environment
+/// overrides (`GROUPSYNC_<SECTION>__<KEY>`).
 pub fn settings(sb: &Sandbox, overrides: &[(&str, &str)]) -> Arc<Settings> {
-    Arc::new(sb.settings(overrides))
+    let env = overrides
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let settings = Settings::from_toml_and_env(&sb.config_toml(), &env)
+        .expect("the sandbox writes a valid configuration");
+    Arc::new(settings)
 }
 
 /// Source groups as the plan sees them, from bare names.

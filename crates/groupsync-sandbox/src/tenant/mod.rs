@@ -22,7 +22,7 @@ mod tests;
 
 pub use tasks::{AggregationKind, TaskCompletion, TaskReturn, TaskStatus, TaskTarget};
 
-use crate::sandbox::faults::{self, FaultPlan, Faults, Flavor};
+use crate::faults::{self, FaultPlan, Faults, Flavor};
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
@@ -138,7 +138,7 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     let started = tokio::time::Instant::now();
     let resp = next.run(req).await;
     tracing::info!(
-        target: "groupsync::sandbox::tenant",
+        target: "groupsync_sandbox::tenant",
         %method, path, status = resp.status().as_u16(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "identitynow request"

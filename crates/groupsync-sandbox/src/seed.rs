@@ -6,7 +6,7 @@
 //! name, padding spaces, a 300+ character name, a tab), because those are the names that
 //! break filters, escaping and duplicate detection downstream.
 
-use crate::domain::fold_name;
+use crate::names::fold_case;
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -206,13 +206,13 @@ struct Names {
 
 impl Names {
     fn claim(&mut self, name: String) -> String {
-        if self.taken.insert(fold_name(&name)) {
+        if self.taken.insert(fold_case(&name)) {
             return name;
         }
         loop {
             self.suffix += 1;
             let candidate = format!("{name} {}", self.suffix);
-            if self.taken.insert(fold_name(&candidate)) {
+            if self.taken.insert(fold_case(&candidate)) {
                 return candidate;
             }
         }
@@ -222,7 +222,7 @@ impl Names {
     fn fresh(&mut self, rng: &mut SplitMix64) -> String {
         for _ in 0..8 {
             let name = plain_name(rng);
-            if !self.taken.contains(&fold_name(&name)) {
+            if !self.taken.contains(&fold_case(&name)) {
                 return self.claim(name);
             }
         }
@@ -323,7 +323,7 @@ pub fn pick_existing(groups: &[String], m: usize, seed: u64) -> Vec<String> {
     let mut seen = HashSet::new();
     let mut chosen: Vec<usize> = shuffled(groups.len(), &mut rng)
         .into_iter()
-        .filter(|&i| seen.insert(fold_name(&groups[i])))
+        .filter(|&i| seen.insert(fold_case(&groups[i])))
         .take(m)
         .collect();
     chosen.sort_unstable();
@@ -396,7 +396,7 @@ mod tests {
             assert!(any(&|n| n.contains('\t')));
             let mut folds = HashMap::<String, usize>::new();
             for n in &names {
-                *folds.entry(fold_name(n)).or_default() += 1;
+                *folds.entry(fold_case(n)).or_default() += 1;
             }
             assert_eq!(
                 folds.values().filter(|&&c| c == 2).count(),
@@ -413,7 +413,7 @@ mod tests {
         assert_eq!(exact.len(), names.len(), "no exact duplicates");
         let mut by_fold = HashMap::<String, Vec<&String>>::new();
         for n in &names {
-            by_fold.entry(fold_name(n)).or_default().push(n);
+            by_fold.entry(fold_case(n)).or_default().push(n);
         }
         let twins: Vec<_> = by_fold.values().filter(|v| v.len() > 1).collect();
         assert!(twins.iter().all(|v| v.len() == 2));
@@ -436,13 +436,13 @@ mod tests {
         assert_eq!(picked, pick_existing(&groups, 50, 11));
         assert_ne!(picked, pick_existing(&groups, 50, 12));
         assert_eq!(picked.len(), 50);
-        let folds: HashSet<String> = picked.iter().map(|n| fold_name(n)).collect();
+        let folds: HashSet<String> = picked.iter().map(|n| fold_case(n)).collect();
         assert_eq!(folds.len(), 50);
         assert!(picked.iter().all(|p| groups.contains(p)));
         let twins: Vec<String> = ["Sales", "SALES", "HR", "hr"].map(String::from).to_vec();
         let two = pick_existing(&twins, 4, 1);
         assert_eq!(two.len(), 2);
-        assert_ne!(fold_name(&two[0]), fold_name(&two[1]));
+        assert_ne!(fold_case(&two[0]), fold_case(&two[1]));
         assert!(pick_existing(&groups, 0, 1).is_empty());
     }
 

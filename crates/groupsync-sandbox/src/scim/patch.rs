@@ -239,7 +239,7 @@ fn members_value(value: &Value) -> Result<Vec<Member>, ScimError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::scim::group::GroupInput;
+    use crate::scim::group::GroupInput;
     use serde_json::json;
 
     fn group() -> Group {

@@ -2,7 +2,7 @@
 //! they look on the wire (Source and Entitlement objects of the official schemas).
 
 use super::SimSource;
-use crate::sandbox::seed::mix64;
+use crate::seed::mix64;
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

@@ -164,7 +164,7 @@ impl Collection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::tenant::filter::Op;
+    use crate::tenant::filter::Op;
 
     const RULES: Rules = Rules {
         fields: &[FieldSpec {

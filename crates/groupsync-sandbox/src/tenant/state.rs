@@ -4,7 +4,7 @@ use super::auth::TokenBook;
 use super::catalog::Catalog;
 use super::ratelimit::RateLimiter;
 use super::tasks::TaskBook;
-use crate::sandbox::faults::Faults;
+use crate::faults::Faults;
 use chrono::{DateTime, TimeDelta, Utc};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

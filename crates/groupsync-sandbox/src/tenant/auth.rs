@@ -7,13 +7,14 @@
 use super::catalog::stable_id;
 use super::errors::ApiError;
 use super::state::{AppState, lock};
-use crate::b64;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -90,7 +91,10 @@ fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, String), Tok
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = b64::decode(encoded.trim()).and_then(|b| String::from_utf8(b).ok());
+    let decoded = STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok());
     Some(match decoded.as_deref().and_then(|d| d.split_once(':')) {
         Some((id, secret)) => Ok((form_decode(id), form_decode(secret))),
         None => Err(TokenError::InvalidClient),
@@ -147,9 +151,9 @@ fn mint(state: &AppState, client_id: &str, jti: &str) -> String {
         .collect();
     format!(
         "{}.{}.{}",
-        b64::encode_url(header.to_string().as_bytes()),
-        b64::encode_url(claims.to_string().as_bytes()),
-        b64::encode_url(&signature)
+        URL_SAFE_NO_PAD.encode(header.to_string().as_bytes()),
+        URL_SAFE_NO_PAD.encode(claims.to_string().as_bytes()),
+        URL_SAFE_NO_PAD.encode(&signature)
     )
 }
 

@@ -7,7 +7,7 @@ use super::group::{Group, GroupInput};
 use super::list::{ListParams, Projection, list_response};
 use super::patch::Patch;
 use super::query::Query;
-use crate::domain::fold_name;
+use crate::names::fold_case;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
@@ -61,7 +61,7 @@ pub async fn create(
     let input = GroupInput::from_body(&body.map_err(body_error)?)?;
     let group = {
         let mut store = shared.store();
-        if shared.unique_display_names && store.name_taken(&fold_name(&input.display_name), None) {
+        if shared.unique_display_names && store.name_taken(&fold_case(&input.display_name), None) {
             return Err(taken(&input.display_name));
         }
         store.insert(input).clone()

@@ -2,6 +2,8 @@
 //! with RFC 2047 encoded-words decoded, and the text body decoded from
 //! quoted-printable or base64, taking the `text/plain` part of a multipart message.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT;
 /// One message as the sink received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedMail {
@@ -117,6 +119,13 @@ fn next_encoded_word(s: &str) -> Option<EncodedWord> {
     None
 }
 
+/// Base64 as mail carries it: broken into lines, padded or not; `None` when it is not
+/// base64 at all.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    STANDARD_PAD_INDIFFERENT.decode(compact).ok()
+}
+
 fn parse_encoded_word(s: &str, start: usize) -> Option<EncodedWord> {
     let inner = &s[start + 2..];
     let (charset, rest) = inner.split_once('?')?;
@@ -127,7 +136,7 @@ fn parse_encoded_word(s: &str, start: usize) -> Option<EncodedWord> {
         return None;
     }
     let bytes = match encoding {
-        "B" | "b" => crate::b64::decode(text)?,
+        "B" | "b" => base64_decode(text)?,
         "Q" | "q" => q_decode(text),
         _ => return None,
     };
@@ -177,7 +186,7 @@ fn entity_text(entity: &str) -> String {
     }
     let encoding = find_header(&headers, "Content-Transfer-Encoding").unwrap_or_default();
     let bytes = match encoding.trim().to_ascii_lowercase().as_str() {
-        "base64" => crate::b64::decode(body).unwrap_or_else(|| body.as_bytes().to_vec()),
+        "base64" => base64_decode(body).unwrap_or_else(|| body.as_bytes().to_vec()),
         "quoted-printable" => qp_decode(body),
         _ => body.as_bytes().to_vec(),
     };

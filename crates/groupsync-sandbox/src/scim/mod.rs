@@ -27,8 +27,7 @@ mod tests;
 pub use auth::ScimServerAuth;
 pub use error::ScimError;
 
-use crate::domain::TargetGroup;
-use crate::sandbox::faults::{self, FaultPlan, Faults, Flavor};
+use crate::faults::{self, FaultPlan, Faults, Flavor};
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
@@ -94,6 +93,16 @@ impl Shared {
 }
 
 /// The sandbox SCIM server; clones share the same groups and counters.
+/// One group as the server holds it, without its members: what [`ScimServer::groups`]
+/// shows to a test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupSummary {
+    /// The id the server assigned.
+    pub id: String,
+    pub display_name: String,
+    pub external_id: Option<String>,
+}
+
 #[derive(Clone)]
 pub struct ScimServer {
     shared: Arc<Shared>,
@@ -173,11 +182,11 @@ impl ScimServer {
     }
 
     /// A snapshot of the groups, in creation order.
-    pub fn groups(&self) -> Vec<TargetGroup> {
+    pub fn groups(&self) -> Vec<GroupSummary> {
         self.shared
             .store()
             .iter()
-            .map(|g| TargetGroup {
+            .map(|g| GroupSummary {
                 id: g.id.clone(),
                 display_name: g.display_name.clone(),
                 external_id: g.external_id.clone(),

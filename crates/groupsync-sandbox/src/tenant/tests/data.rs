@@ -1,7 +1,7 @@
 //! Sources and entitlements: filters, paging, shapes, errors.
 
 use super::{Running, SRC, error_text, opts};
-use crate::sandbox::tenant::*;
+use crate::tenant::*;
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::collections::HashSet;
@@ -133,7 +133,7 @@ async fn all_pages(t: &Running, token: &str, page: usize) -> (Vec<String>, Vec<S
 #[tokio::test]
 async fn entitlement_paging_sees_every_group_exactly_once() {
     for n in [0, 1, 250, 251] {
-        let groups = crate::sandbox::seed::generate_groups(n, n as u64);
+        let groups = crate::seed::generate_groups(n, n as u64);
         let t = Running::start(TenantOptions {
             rate_limit: None,
             ..opts(groups.clone())

@@ -6,7 +6,7 @@
 //! is an error that names the problem, so a client's mistake shows up in the sandbox
 //! instead of silently matching nothing.
 
-use crate::domain::fold_name;
+use crate::names::fold_case;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -310,8 +310,8 @@ fn term_matches(term: &Term, value: Option<&str>) -> bool {
     let Some(value) = value else {
         return term.op == Op::IsNull;
     };
-    let value = fold_name(value);
-    let mut wanted = term.values.iter().map(|v| fold_name(v));
+    let value = fold_case(value);
+    let mut wanted = term.values.iter().map(|v| fold_case(v));
     match term.op {
         Op::Eq | Op::In => wanted.any(|w| w == value),
         Op::Sw => wanted.any(|w| value.starts_with(&w)),

@@ -4,8 +4,13 @@
 //! everything can be tried without a SailPoint tenant or an Alation instance.
 //! [`Sandbox::start`] binds the three listeners (port 0 picks free ports), seeds them,
 //! and [`Sandbox::config_toml`] writes a groupsync configuration that works against them.
+//!
+//! The servers follow their own rules, not groupsync's: names compare as a Java server
+//! compares them ([`names`]), and nothing here depends on the groupsync crate, so a
+//! mistake in groupsync cannot be repeated by the stand-in it is tested against.
 
 pub mod faults;
+pub mod names;
 pub mod scim;
 pub mod seed;
 pub mod smtp;
@@ -215,16 +220,6 @@ auth = "bearer"
 token = "{WEBHOOK_TOKEN}"
 "#
         )
-    }
-
-    /// Settings parsed from [`Sandbox::config_toml`], with the given environment overrides.
-    pub fn settings(&self, overrides: &[(&str, &str)]) -> crate::config::Settings {
-        let env = overrides
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        crate::config::Settings::from_toml_and_env(&self.config_toml(), &env)
-            .expect("the sandbox writes a valid configuration")
     }
 
     /// Stops the three servers and waits for them.

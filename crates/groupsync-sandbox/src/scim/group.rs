@@ -2,7 +2,7 @@
 //! body is checked (RFC 7643 §4.2, §8.7.1).
 
 use super::error::ScimError;
-use crate::domain::fold_name;
+use crate::names::fold_case;
 use serde_json::{Map, Value, json};
 
 pub const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -23,7 +23,7 @@ pub struct Member {
 pub struct Group {
     pub id: String,
     pub display_name: String,
-    /// `fold_name(display_name)`, kept so that filters and the uniqueness check do not
+    /// `fold_case(display_name)`, kept so that filters and the uniqueness check do not
     /// fold every group's name on every request.
     pub folded: String,
     pub external_id: Option<String>,
@@ -46,7 +46,7 @@ impl Group {
     pub fn new(id: String, input: GroupInput, now: String, version: u64) -> Self {
         Group {
             id,
-            folded: fold_name(&input.display_name),
+            folded: fold_case(&input.display_name),
             display_name: input.display_name,
             external_id: input.external_id,
             members: input.members,
@@ -64,7 +64,7 @@ impl Group {
     }
 
     pub fn set_display_name(&mut self, name: String) {
-        self.folded = fold_name(&name);
+        self.folded = fold_case(&name);
         self.display_name = name;
     }
 

@@ -3,13 +3,13 @@
 //! Resolving once per request does the schema work (unknown attribute, wrong value type,
 //! case folding of the operand) up front, so matching thousands of groups is cheap.
 //! Case rules are those of RFC 7643 §8.7.1 and scim2-server: `displayName`,
-//! `members.display` and `members.type` ignore case (through [`fold_name`]); `id`,
+//! `members.display` and `members.type` ignore case (through [`fold_case`]); `id`,
 //! `externalId`, `members.value`, `members.$ref` and `meta.*` compare exactly.
 
 use super::error::ScimError;
 use super::filter::{self, AttrPath, CompValue, CompareOp, Filter};
 use super::group::{GROUP_URN, Group, Member};
-use crate::domain::fold_name;
+use crate::names::fold_case;
 use std::borrow::Cow;
 
 /// An attribute of a Group, or of one of its members.
@@ -203,7 +203,7 @@ fn compare(attr: Attr, op: CompareOp, value: &CompValue) -> Result<Query, String
         return Ok(Query::Constant(op == CompareOp::Ne));
     }
     let operand = match value {
-        CompValue::Str(s) if attr.ignores_case() => Some(fold_name(s)),
+        CompValue::Str(s) if attr.ignores_case() => Some(fold_case(s)),
         CompValue::Str(s) => Some(s.clone()),
         CompValue::Null if matches!(op, CompareOp::Eq | CompareOp::Ne) => None,
         other => {
@@ -263,7 +263,7 @@ fn member_value(member: &Member, field: MemberAttr) -> Option<Cow<'_, str>> {
     }?;
     let attr = Attr::Member(field);
     Some(if attr.ignores_case() {
-        Cow::Owned(fold_name(raw))
+        Cow::Owned(fold_case(raw))
     } else {
         Cow::Borrowed(raw.as_str())
     })
@@ -295,7 +295,7 @@ fn compare_values(values: &[Cow<'_, str>], op: CompareOp, operand: Option<&str>)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::scim::group::GroupInput;
+    use crate::scim::group::GroupInput;
 
     fn group(id: &str, name: &str, external_id: Option<&str>, members: &[&str]) -> Group {
         let members = members

@@ -8,6 +8,8 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use std::fmt;
 use std::sync::Arc;
@@ -56,9 +58,7 @@ impl ScimServerAuth {
             ScimServerAuth::Basic { username, password }
             | ScimServerAuth::Either {
                 username, password, ..
-            } => Some(crate::b64::encode(
-                format!("{username}:{password}").as_bytes(),
-            )),
+            } => Some(STANDARD.encode(format!("{username}:{password}").as_bytes())),
             ScimServerAuth::Bearer(_) => None,
         }
     }

@@ -1,7 +1,7 @@
 //! Task status, load-entitlements, the aggregation event, fault injection.
 
 use super::{Running, SRC, error_text, opts};
-use crate::sandbox::tenant::*;
+use crate::tenant::*;
 use axum::Router;
 use axum::routing::post;
 use reqwest::StatusCode;
