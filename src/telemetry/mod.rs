@@ -8,33 +8,86 @@
 //!
 //! Logs go to stderr (stdout carries the summary); every line of a run is inside the
 //! `run` span ([`run_span`]), so it carries the run id in both text and JSON output.
+//!
+//! When stderr is a terminal and logs are text, log lines are written through the
+//! [`progress_bars`], so a progress bar stays below them instead of being broken up; the
+//! one line per created group drops to debug while a bar counts the groups
+//! ([`run_log::group_created`]). Colours only on a terminal, and not when `NO_COLOR` is set.
 
 pub mod daemon_log;
 pub mod metric;
 pub mod run_log;
 
 use crate::config::LogFormat;
+use indicatif::MultiProgress;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tracing_indicatif::IndicatifWriter;
+use tracing_indicatif::writer::Stderr;
 use tracing_subscriber::EnvFilter;
+
+/// The progress bars log lines are printed above; set only when they can be shown.
+static BARS: OnceLock<MultiProgress> = OnceLock::new();
+/// True while a progress bar counts a run's groups.
+static BAR_SHOWN: AtomicBool = AtomicBool::new(false);
 
 /// Installs the global subscriber. `RUST_LOG`, when set, overrides `level`.
 pub fn init(format: LogFormat, level: &str) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    let terminal = std::io::stderr().is_terminal();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_ansi(colours(terminal, std::env::var_os("NO_COLOR")));
     // A second init (tests, demo) keeps the first subscriber.
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text if bars_possible(terminal, format) => {
+            let bars = MultiProgress::new();
+            let installed = builder
+                .with_writer(IndicatifWriter::<Stderr>::new(bars.clone()))
+                .try_init();
+            if installed.is_ok() {
+                let _ = BARS.set(bars);
+            }
+            installed
+        }
+        LogFormat::Text => builder.with_writer(std::io::stderr).try_init(),
         LogFormat::Json => builder
+            .with_writer(std::io::stderr)
             .json()
             .with_current_span(true)
             .with_span_list(false)
             .try_init(),
     };
+}
+
+/// Colours only on a terminal, and never when `NO_COLOR` is set to anything.
+fn colours(stderr_is_terminal: bool, no_color: Option<OsString>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
+/// A progress bar only on a terminal, and never among JSON logs.
+fn bars_possible(stderr_is_terminal: bool, format: LogFormat) -> bool {
+    stderr_is_terminal && format == LogFormat::Text
+}
+
+/// Where a progress bar goes, so log lines print above it; `None` when stderr is not a
+/// terminal, logs are JSON, or logging was set up without [`init`].
+pub fn progress_bars() -> Option<&'static MultiProgress> {
+    BARS.get()
+}
+
+/// Says whether a progress bar is counting a run's groups ([`progress_bars`]).
+pub fn set_bar_shown(shown: bool) {
+    BAR_SHOWN.store(shown, Ordering::Relaxed);
+}
+
+fn bar_shown() -> bool {
+    BAR_SHOWN.load(Ordering::Relaxed)
 }
 
 /// The span every log line of one run is emitted in.
@@ -65,4 +118,26 @@ pub fn prometheus() -> PrometheusHandle {
             handle
         })
         .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{bars_possible, colours};
+    use crate::config::LogFormat;
+
+    #[test]
+    fn no_progress_bar_unless_stderr_is_a_terminal_and_logs_are_text() {
+        assert!(bars_possible(true, LogFormat::Text));
+        assert!(!bars_possible(false, LogFormat::Text));
+        assert!(!bars_possible(true, LogFormat::Json));
+        assert!(!bars_possible(false, LogFormat::Json));
+    }
+
+    #[test]
+    fn colours_only_on_a_terminal_without_no_color() {
+        assert!(colours(true, None));
+        assert!(colours(true, Some("".into())));
+        assert!(!colours(true, Some("1".into())));
+        assert!(!colours(false, None));
+    }
 }

@@ -4,6 +4,7 @@
 
 use super::metric;
 use crate::report::{RunReport, RunStatus};
+use tracing::Level;
 
 /// One HTTP exchange with IdentityNow (`identitynow`) or the SCIM target (`scim`).
 pub fn upstream(service: &'static str, status: u16) {
@@ -20,8 +21,22 @@ pub fn run_started(trigger: &str, dry_run: bool) {
     tracing::info!(dry_run, "run started by {trigger}");
 }
 
+/// One line per created group: info, or debug while a progress bar counts the groups
+/// (a terminal would otherwise scroll a line per group past the bar).
 pub fn group_created(name: &str, scim_id: &str) {
-    tracing::info!(group = name, scim_id, "created group");
+    created_line(super::bar_shown(), name, scim_id);
+}
+
+fn created_line(bar_shown: bool, name: &str, scim_id: &str) {
+    match per_group_level(bar_shown) {
+        Level::DEBUG => tracing::debug!(group = name, scim_id, "created group"),
+        _ => tracing::info!(group = name, scim_id, "created group"),
+    }
+}
+
+/// The level of the one line per created group.
+fn per_group_level(bar_shown: bool) -> Level {
+    if bar_shown { Level::DEBUG } else { Level::INFO }
 }
 
 pub fn group_failed(name: &str, error: &str) {
@@ -101,11 +116,13 @@ pub fn run_finished(trigger: &str, report: &RunReport) {
 
 #[cfg(test)]
 mod tests {
-    use crate::telemetry::{metric, run_log};
+    use super::{created_line, per_group_level};
     use crate::domain::RunId;
     use crate::report::{ErrorKind, RunFailure, RunReport};
+    use crate::telemetry::{metric, run_log};
     use chrono::Utc;
     use metrics_exporter_prometheus::PrometheusBuilder;
+    use std::sync::{Arc, Mutex};
 
     #[test]
     fn a_failed_run_is_counted_with_the_kind_of_failure_as_its_reason() {
@@ -136,6 +153,46 @@ mod tests {
         assert!(
             line("outcome=\"succeeded\"").contains("reason=\"none\""),
             "{text}"
+        );
+    }
+
+    /// The text lines logged at `info` and above while `f` runs.
+    fn info_lines(f: impl FnOnce()) -> String {
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn a_created_group_is_logged_at_debug_only_while_a_progress_bar_is_shown() {
+        assert_eq!(per_group_level(true), tracing::Level::DEBUG);
+        assert_eq!(per_group_level(false), tracing::Level::INFO);
+        let plain = info_lines(|| created_line(false, "Finance", "g-1"));
+        assert!(
+            plain.contains("INFO") && plain.contains("created group") && plain.contains("Finance"),
+            "{plain}"
+        );
+        let under_bar = info_lines(|| created_line(true, "Finance", "g-1"));
+        assert_eq!(
+            under_bar, "",
+            "an info filter shows no per-group line under a bar"
         );
     }
 }
