@@ -196,7 +196,7 @@ impl Daemon {
         let syncer = self.syncer.clone();
         tokio::spawn(async move {
             if let Err(e) = syncer.flush_outbox().await {
-                tracing::error!(error = %e, "cannot send the notices left in the outbox");
+                daemon_log::outbox_not_flushed(&e.to_string());
             }
         });
     }

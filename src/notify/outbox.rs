@@ -120,7 +120,7 @@ impl Outbox {
     async fn send(&self, notice: &Notice) -> (NoticeState, Option<String>) {
         match retry(&self.retry, || self.mailer.send(notice)).await {
             Ok(()) => {
-                run_log::notice_sent(&notice.key);
+                run_log::notice_sent(&notice.key, self.mailer.recipients());
                 (NoticeState::Sent, None)
             }
             Err(e) if e.is_relay_problem() => {

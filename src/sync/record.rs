@@ -136,7 +136,7 @@ impl Syncer {
 pub(super) fn pruned(result: Result<usize, StoreError>) {
     match result {
         Ok(0) => {}
-        Ok(n) => tracing::info!(runs = n, "deleted runs past the retention period"),
+        Ok(n) => run_log::old_runs_deleted(n),
         Err(e) => run_log::store_failed("delete old runs", &e.to_string()),
     }
 }

@@ -26,6 +26,11 @@ pub fn stopping(grace_secs: u64, run_in_progress: bool) {
     }
 }
 
+/// Notices left queued by an earlier process could not be sent at start-up.
+pub fn outbox_not_flushed(error: &str) {
+    tracing::error!(error, "cannot send the notices left in the outbox");
+}
+
 pub fn stopped() {
     tracing::info!("groupsync serve stopped");
 }

@@ -6,6 +6,9 @@
 //! - [`run_log`]: the log events of one run.
 //! - [`daemon_log`]: the log events of `groupsync serve`.
 //!
+//! The clients ([`crate::identitynow`], [`crate::scim`], [`crate::retry`]) log the details
+//! of their own exchanges (pages, token renewals, retries) where they happen.
+//!
 //! Logs go to stderr (stdout carries the summary); every line of a run is inside the
 //! `run` span ([`run_span`]), so it carries the run id in both text and JSON output.
 //!

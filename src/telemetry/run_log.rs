@@ -43,8 +43,8 @@ pub fn group_failed(name: &str, error: &str) {
     tracing::warn!(group = name, error, "group failed");
 }
 
-pub fn notice_sent(key: &str) {
-    tracing::info!(notice = key, "notice sent");
+pub fn notice_sent(key: &str, recipients: usize) {
+    tracing::info!(notice = key, recipients, "notice sent");
     metrics::counter!(metric::NOTICES, metric::RESULT => "sent").increment(1);
 }
 
@@ -65,6 +65,20 @@ pub fn notice_deferred(key: &str, error: &str) {
 /// The store could not be read or written; the run goes on without it.
 pub fn store_failed(action: &str, error: &str) {
     tracing::error!(action, error, "store operation failed");
+}
+
+/// Runs older than `store.retention_days` were deleted.
+pub fn old_runs_deleted(runs: usize) {
+    tracing::info!(runs, "deleted runs past the retention period");
+}
+
+/// The SCIM target refused the `displayName` filter for `names` names; they are compared
+/// against a full listing instead.
+pub fn filter_refused(names: usize) {
+    tracing::warn!(
+        names,
+        "the SCIM target refused the filter for some names; comparing against a full listing"
+    );
 }
 
 /// The `reason` label of a finished run.
