@@ -149,6 +149,13 @@ async fn a_full_run_logs_no_secret_and_exits_0() {
     .await
     .unwrap();
     assert_eq!(out.status.code(), Some(0));
+    // text logs to a pipe (a container's or a service manager's log) carry no colour codes
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("run finished"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "ANSI escape in a piped log: {stderr:?}"
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
         report["outcomes"]

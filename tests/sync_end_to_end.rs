@@ -40,19 +40,22 @@ async fn first_run_creates_the_missing_groups_and_the_second_creates_none() {
     );
     assert_eq!(sb.scim.create_count() as usize, expected);
     assert_no_duplicates(sb.scim.groups().into_iter().map(|g| g.display_name));
-    // every created group is in the target under exactly its source name
-    let held: Vec<String> = sb
+    // every created group is in the target under exactly its source name, and carries
+    // its entitlement id as externalId
+    let held: Vec<(String, Option<String>)> = sb
         .scim
         .groups()
         .into_iter()
-        .map(|g| g.display_name)
+        .map(|g| (g.display_name, g.external_id))
         .collect();
     for o in &first.outcomes {
         if let Outcome::Created { .. } = o.outcome {
+            let entry = (o.name.clone(), Some(o.source_id.clone()));
             assert!(
-                held.contains(&o.name),
-                "{:?} missing from the target",
-                o.name
+                held.contains(&entry),
+                "{:?} missing from the target, or without externalId {:?}",
+                o.name,
+                o.source_id
             );
         }
     }

@@ -123,7 +123,7 @@ async fn create(target: &scim::Client, group: &SourceGroup, policy: &RetryPolicy
                 Err(lookup) => return Err(AttemptError::Lookup { post, lookup }),
             }
         }
-        match target.create_group(&group.name, None).await {
+        match target.create_group(&group.name, Some(&group.id)).await {
             Ok(CreateOutcome::Created(t)) => Ok(Landed::Created(t.id)),
             Ok(CreateOutcome::AlreadyExists) => Ok(Landed::AlreadyExists),
             Err(e) => {

@@ -68,9 +68,10 @@ pub fn init(format: LogFormat, level: &str) {
     };
 }
 
-/// Colours only on a terminal, and never when `NO_COLOR` is set to anything.
+/// Colours only when stderr is a terminal and `NO_COLOR` is unset (a container's or a
+/// service manager's log gets plain text).
 fn colours(stderr_is_terminal: bool, no_color: Option<OsString>) -> bool {
-    stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
+    stderr_is_terminal && no_color.is_none()
 }
 
 /// A progress bar only on a terminal, and never among JSON logs.
@@ -139,8 +140,8 @@ mod tests {
     #[test]
     fn colours_only_on_a_terminal_without_no_color() {
         assert!(colours(true, None));
-        assert!(colours(true, Some("".into())));
         assert!(!colours(true, Some("1".into())));
+        assert!(!colours(true, Some("".into())));
         assert!(!colours(false, None));
     }
 }

@@ -34,7 +34,6 @@ pub fn as_source(names: &[String]) -> Vec<SourceGroup> {
         .map(|(i, n)| SourceGroup {
             id: format!("{i}"),
             name: n.clone(),
-            value: None,
         })
         .collect()
 }
