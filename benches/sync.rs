@@ -4,7 +4,7 @@
 //!
 //! `cargo bench --bench sync` (release build). Traffic stays on 127.0.0.1.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/e2e/harness.rs"]
 mod common;
 
 use groupsync::store::Store;

@@ -4,9 +4,7 @@
 //! No test sleeps: each waits for the daemon's own signals (finished runs, the
 //! coordinator's state, run progress), always under a timeout.
 
-mod common;
-
-use common::*;
+use crate::harness::*;
 use groupsync::config::Settings;
 use groupsync::daemon::coordinator::{Coordinator, FinishedRun, Snapshot};
 use groupsync::daemon::poll::{OwnAggregations, PollOutcome, Poller};

@@ -1,9 +1,7 @@
 //! The binary as a user runs it: exit codes, configuration errors, logs without secrets,
 //! the sandbox command's first lines, the execution history, and the demo.
 
-mod common;
-
-use common::*;
+use crate::harness::*;
 use groupsync_sandbox::{self as sandbox, SandboxOptions};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

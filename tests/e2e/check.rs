@@ -1,9 +1,7 @@
 //! `groupsync check` as an operator runs it, against the sandbox: everything passes on a
 //! good configuration, and each broken piece is named on its own line with exit status 1.
 
-mod common;
-
-use common::*;
+use crate::harness::*;
 use groupsync_sandbox::{self as sandbox, Sandbox, SandboxOptions};
 use std::path::{Path, PathBuf};
 use std::process::Command;

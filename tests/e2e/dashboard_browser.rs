@@ -5,10 +5,8 @@
 //! the test says so and returns, unless GROUPSYNC_REQUIRE_PEERS=1. Set
 //! GROUPSYNC_SCREENSHOT_DIR to keep the screenshots.
 
-mod common;
-
 use chrono::{TimeDelta, Utc};
-use common::*;
+use crate::harness::*;
 use groupsync::report::RunReport;
 use groupsync::store::Store;
 use groupsync::sync::{Quiet, RunRequest, Syncer, TriggerKind};

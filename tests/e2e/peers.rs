@@ -1,9 +1,7 @@
 //! groupsync against the real third-party peers CI starts: scim2-server as the SCIM target,
 //! aiosmtpd as the SMTP server. Locally, without them, these tests say so and do nothing.
 
-mod common;
-
-use common::*;
+use crate::harness::*;
 use groupsync::report::RunStatus;
 use groupsync::store::Store;
 use groupsync::sync::{Quiet, RunRequest, Syncer, TriggerKind};

@@ -1,9 +1,7 @@
 //! The execution history and the notice outbox end to end: the sandbox's tenant, SCIM
 //! server and real SMTP sink, a store in memory or in a file.
 
-mod common;
-
-use common::*;
+use crate::harness::*;
 use groupsync::report::{NoticeState, RunReport, RunStatus};
 use groupsync::retry::RetryPolicy;
 use groupsync::store::Store;

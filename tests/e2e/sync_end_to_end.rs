@@ -1,8 +1,6 @@
 //! End-to-end runs of the pipeline against the sandbox: real HTTP, real SMTP.
 
-mod common;
-
-use common::*;
+use crate::harness::*;
 use groupsync::report::{ErrorKind, Outcome, RunStatus};
 use groupsync::store::Store;
 use groupsync::sync::{Quiet, RunRequest, Syncer, TriggerKind};

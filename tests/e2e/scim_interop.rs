@@ -2,8 +2,6 @@
 //! independent scim2-server: both must give the same answers (status, totals, error type),
 //! and those answers must be the ones RFC 7644 asks for.
 
-mod common;
-
 use groupsync_sandbox::{SCIM_TOKEN, Sandbox, SandboxOptions};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
@@ -287,7 +285,7 @@ async fn the_sandbox_scim_server_answers_as_rfc_7644_asks() {
 
 #[tokio::test]
 async fn the_sandbox_and_scim2_server_give_the_same_answers() {
-    let Some(base) = common::peer("GROUPSYNC_TEST_SCIM2_URL") else {
+    let Some(base) = crate::harness::peer("GROUPSYNC_TEST_SCIM2_URL") else {
         return;
     };
     let token = std::env::var("GROUPSYNC_TEST_SCIM2_TOKEN").unwrap_or_default();
