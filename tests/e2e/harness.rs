@@ -1,33 +1,109 @@
-//! Helpers shared by the end-to-end tests: a sandbox, settings for it, the binary.
-#![allow(dead_code)]
+//! What the end-to-end tests share: a sandbox with groupsync configured for it
+//! ([`spawn_app`]), the binary with a clean environment ([`groupsync`]), and a few checks.
 
 use groupsync::config::Settings;
 use groupsync::domain::{SourceGroup, fold_name};
 use groupsync::sync::plan::{self, Rules};
 use groupsync_sandbox::{Sandbox, SandboxOptions};
 use std::collections::HashSet;
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::process::{Command, Output};
 use std::sync::Arc;
+use tempfile::TempDir;
 
-pub async fn sandbox(opts: SandboxOptions) -> Sandbox {
-    Sandbox::start(opts)
-        .await
-        .expect("sandbox starts on 127.0.0.1")
+/// A running sandbox (tenant, SCIM server, SMTP sink on 127.0.0.1) and groupsync configured
+/// for it: the sandbox's configuration written to a file, the store in a temporary folder.
+/// It reads as the [`Sandbox`] it holds (`app.scim`, `app.smtp`, `app.tenant`).
+pub struct TestApp {
+    sandbox: Sandbox,
+    dir: TempDir,
+    /// The configuration file the sandbox wrote, for the binary's `--config`.
+    pub config: PathBuf,
+    /// Where groupsync keeps its history (created on first use).
+    pub store: PathBuf,
 }
 
-/// Settings read from the configuration the sandbox writes, with these environment
-/// overrides (`GROUPSYNC_<SECTION>__<KEY>`).
-pub fn settings(sb: &Sandbox, overrides: &[(&str, &str)]) -> Arc<Settings> {
-    let env = overrides
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let settings = Settings::from_toml_and_env(&sb.config_toml(), &env)
-        .expect("the sandbox writes a valid configuration");
-    Arc::new(settings)
+/// Starts the sandbox with `opts` and configures groupsync for it.
+pub async fn spawn_app(opts: SandboxOptions) -> TestApp {
+    let sandbox = Sandbox::start(opts)
+        .await
+        .expect("sandbox starts on 127.0.0.1");
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let config = dir.path().join("groupsync.toml");
+    std::fs::write(&config, sandbox.config_toml()).expect("the configuration is written");
+    let store = dir.path().join("data/groupsync.db");
+    TestApp {
+        sandbox,
+        dir,
+        config,
+        store,
+    }
+}
+
+impl TestApp {
+    /// Settings read from the sandbox's configuration with the app's store, and these
+    /// environment overrides (`GROUPSYNC_<SECTION>__<KEY>`), which win.
+    pub fn settings(&self, overrides: &[(&str, &str)]) -> Arc<Settings> {
+        let store = self.store.display().to_string();
+        let env = [("GROUPSYNC_STORE__PATH", store.as_str())]
+            .iter()
+            .chain(overrides)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let settings = Settings::from_toml_and_env(&self.sandbox.config_toml(), &env)
+            .expect("the sandbox writes a valid configuration");
+        Arc::new(settings)
+    }
+
+    /// The temporary folder the configuration and the store live in.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// The binary with `--config` and the store of this app; the subcommand follows.
+    pub fn command(&self) -> Command {
+        let mut cmd = groupsync();
+        cmd.env("GROUPSYNC_STORE__PATH", &self.store)
+            .arg("--config")
+            .arg(&self.config);
+        cmd
+    }
+
+    /// Stops the sandbox's servers and waits for them.
+    pub async fn stop(self) {
+        self.sandbox.stop().await;
+    }
+}
+
+impl Deref for TestApp {
+    type Target = Sandbox;
+
+    fn deref(&self) -> &Sandbox {
+        &self.sandbox
+    }
+}
+
+/// The groupsync binary, with no `RUST_LOG`, `GROUPSYNC_CONFIG` or other `GROUPSYNC_*`
+/// variable of the test's own environment.
+pub fn groupsync() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_groupsync"));
+    cmd.env_remove("RUST_LOG").env_remove("GROUPSYNC_CONFIG");
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("GROUPSYNC_")) {
+        cmd.env_remove(k);
+    }
+    cmd
+}
+
+/// Runs `cmd` to the end off the runtime's threads, so the sandbox keeps answering.
+pub async fn output(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().expect("the binary starts"))
+        .await
+        .expect("the blocking task finishes")
 }
 
 /// Source groups as the plan sees them, from bare names.
-pub fn as_source(names: &[String]) -> Vec<SourceGroup> {
+fn as_source(names: &[String]) -> Vec<SourceGroup> {
     names
         .iter()
         .enumerate()
