@@ -559,12 +559,7 @@ async fn shutdown_during_a_run_leaves_only_whole_groups_and_returns_within_the_g
     assert!(error.contains("of 16 creates had completed"), "{error}");
 
     // whatever reached the target is a whole group, made once
-    let held: Vec<String> = app
-        .scim
-        .groups()
-        .into_iter()
-        .map(|g| g.display_name)
-        .collect();
+    let held = app.target_names();
     assert!(held.len() >= 2 && held.len() < 16, "{} groups", held.len());
     assert!(held.iter().all(|n| groups.contains(n)));
     assert_no_duplicates(held.iter().cloned());
@@ -584,7 +579,7 @@ async fn shutdown_during_a_run_leaves_only_whole_groups_and_returns_within_the_g
     let c = run.report.counts();
     assert_eq!((c.existed, c.created), (held.len(), 16 - held.len()));
     assert_eq!(app.scim.groups().len(), 16);
-    assert_no_duplicates(app.scim.groups().into_iter().map(|g| g.display_name));
+    assert_no_duplicates(app.target_names());
     d.stop().await;
     app.stop().await;
 }

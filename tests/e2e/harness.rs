@@ -70,6 +70,16 @@ impl TestApp {
         cmd
     }
 
+    /// The names of the groups in the sandbox's SCIM server.
+    pub fn target_names(&self) -> Vec<String> {
+        self.sandbox
+            .scim
+            .groups()
+            .into_iter()
+            .map(|g| g.display_name)
+            .collect()
+    }
+
     /// Stops the sandbox's servers and waits for them.
     pub async fn stop(self) {
         self.sandbox.stop().await;

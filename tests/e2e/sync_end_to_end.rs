@@ -37,7 +37,7 @@ async fn first_run_creates_the_missing_groups_and_the_second_creates_none() {
         "the seed's awkward names include skips: {c:?}"
     );
     assert_eq!(app.scim.create_count() as usize, expected);
-    assert_no_duplicates(app.scim.groups().into_iter().map(|g| g.display_name));
+    assert_no_duplicates(app.target_names());
     // every created group is in the target under exactly its source name, and carries
     // its entitlement id as externalId
     let held: Vec<(String, Option<String>)> = app
@@ -130,7 +130,7 @@ async fn transient_faults_are_retried_and_the_run_completes() {
         report.counts()
     );
     assert_eq!(report.counts().created, expected);
-    assert_no_duplicates(app.scim.groups().into_iter().map(|g| g.display_name));
+    assert_no_duplicates(app.target_names());
     app.stop().await;
 }
 
@@ -316,12 +316,7 @@ async fn awkward_names_are_found_exactly_and_near_misses_do_not_match() {
         "{:?}",
         report.outcomes
     );
-    let held: Vec<String> = app
-        .scim
-        .groups()
-        .into_iter()
-        .map(|g| g.display_name)
-        .collect();
+    let held = app.target_names();
     for name in &awkward {
         assert_eq!(held.iter().filter(|h| *h == name).count(), 1, "{name:?}");
     }
@@ -481,7 +476,7 @@ async fn listing_mode_reads_the_target_in_a_few_requests_and_agrees_with_lookups
         1 + expected,
         "one listing page, then the creates"
     );
-    assert_no_duplicates(app.scim.groups().into_iter().map(|g| g.display_name));
+    assert_no_duplicates(app.target_names());
     let before = app.scim.request_count();
     let second = syncer.run(&req(false), &Quiet).await;
     assert_eq!(second.counts().created, 0);
