@@ -135,6 +135,11 @@ pub mod event {
         tracing::info!(dry_run, "run started by {trigger}");
     }
 
+    /// `--force`: the guards do not stop this run.
+    pub fn guards_overridden() {
+        tracing::warn!("the guards are overridden for this run (force)");
+    }
+
     pub fn group_created(name: &str, scim_id: &str) {
         tracing::info!(group = name, scim_id, "created group");
     }

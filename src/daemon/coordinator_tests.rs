@@ -34,6 +34,7 @@ impl Runner for Slow {
                 outcomes: vec![],
                 error: None,
                 notices: vec![],
+                guard: None,
             }
         })
     }

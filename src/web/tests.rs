@@ -81,6 +81,7 @@ fn store_with_runs(n: usize) -> (Store, Vec<String>) {
             outcomes,
             error: None,
             notices: vec![],
+            guard: None,
         };
         store
             .record(&Recording {

@@ -68,6 +68,7 @@ pub(super) fn report(minutes: i64) -> RunReport {
         ],
         error: None,
         notices: vec![],
+        guard: None,
     }
 }
 
