@@ -1,0 +1,143 @@
+//! The guards end to end, through the binary against the sandbox: a run pointed at an
+//! empty SCIM server, or at a source whose filter matches nothing, is refused, creates
+//! nothing, exits 4 and is recorded as `refused`; `run --force` lets it through.
+
+mod common;
+
+use common::*;
+use groupsync::sandbox::{Sandbox, SandboxOptions};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_groupsync"));
+    c.env_remove("RUST_LOG").env_remove("GROUPSYNC_CONFIG");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("GROUPSYNC_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+/// The sandbox's configuration and a store, in a temporary directory.
+struct Setup {
+    _dir: tempfile::TempDir,
+    config: PathBuf,
+    store: PathBuf,
+}
+
+impl Setup {
+    fn new(sb: &Sandbox) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("sandbox.toml");
+        std::fs::write(&config, sb.config_toml()).unwrap();
+        let store = dir.path().join("groupsync.db");
+        Setup {
+            _dir: dir,
+            config,
+            store,
+        }
+    }
+
+    /// `groupsync <args>` with this configuration and store, and the variables in `env`.
+    async fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = bin();
+        cmd.arg("--config").arg(&self.config).args(args);
+        cmd.env("GROUPSYNC_STORE__PATH", &self.store);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap()
+    }
+
+    /// The recorded runs, newest first.
+    async fn runs(&self) -> Vec<Value> {
+        let store = self.store.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            bin()
+                .args(["executions", "--store"])
+                .arg(Path::new(&store))
+                .args(["list", "--json"])
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let runs: Value = serde_json::from_slice(&out.stdout).unwrap();
+        runs.as_array().unwrap().clone()
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test]
+async fn an_empty_target_is_refused_until_forced() {
+    let sb = sandbox(SandboxOptions::seeded(40, 0, 3)).await;
+    let empty = sandbox(SandboxOptions::default()).await;
+    let setup = Setup::new(&sb);
+
+    let first = setup.run(&["run"], &[]).await;
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    let created = sb.scim.groups().len();
+    assert!(created > 0);
+
+    // `scim.base_url` changed by mistake: the empty server answers "none" to every lookup.
+    let elsewhere = [("GROUPSYNC_SCIM__BASE_URL", empty.scim_url())];
+    let elsewhere: Vec<(&str, &str)> = elsewhere.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let dry = setup.run(&["run", "--dry-run"], &elsewhere).await;
+    let out = text(&dry);
+    assert_eq!(dry.status.code(), Some(0), "{out}");
+    assert!(out.contains("would create"), "{out}");
+    assert!(out.contains("a real run would be refused"), "{out}");
+    assert!(out.contains("empty_target"), "{out}");
+
+    let refused = setup.run(&["run"], &elsewhere).await;
+    let out = text(&refused);
+    assert_eq!(refused.status.code(), Some(4), "{out}");
+    assert!(out.contains("refused"), "{out}");
+    assert!(out.contains("empty_target"), "{out}");
+    assert!(out.contains("--force"), "{out}");
+    assert!(empty.scim.groups().is_empty(), "nothing is created");
+    let runs = setup.runs().await;
+    assert_eq!(runs[0]["status"], "refused");
+    assert_eq!(runs[0]["error"]["kind"], "guard_refused");
+    assert_eq!(runs[0]["counts"]["created"], 0);
+
+    let forced = setup.run(&["run", "--force"], &elsewhere).await;
+    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced));
+    assert_eq!(empty.scim.groups().len(), created);
+    assert_eq!(setup.runs().await[0]["status"], "succeeded");
+
+    empty.stop().await;
+    sb.stop().await;
+}
+
+#[tokio::test]
+async fn a_source_whose_filter_matches_nothing_is_refused() {
+    let sb = sandbox(SandboxOptions::seeded(20, 0, 4)).await;
+    let setup = Setup::new(&sb);
+    let filter = [(
+        "GROUPSYNC_IDENTITYNOW__ENTITLEMENT_FILTER",
+        "attribute eq \"noSuchAttribute\"",
+    )];
+    let out = setup.run(&["run"], &filter).await;
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{said}");
+    assert!(said.contains("no_source_groups"), "{said}");
+    assert!(said.contains("identitynow.entitlement_filter"), "{said}");
+    assert!(sb.scim.groups().is_empty());
+    let runs = setup.runs().await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["status"], "refused");
+    sb.stop().await;
+}
