@@ -141,3 +141,64 @@ async fn a_source_whose_filter_matches_nothing_is_refused() {
     assert_eq!(runs[0]["status"], "refused");
     sb.stop().await;
 }
+
+#[tokio::test]
+async fn post_runs_with_force_lets_a_refused_run_through() {
+    use groupsync::daemon::Daemon;
+    use groupsync::sandbox::ADMIN_TOKEN;
+    use tokio_util::sync::CancellationToken;
+
+    let sb = sandbox(SandboxOptions::seeded(10, 0, 5)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("groupsync.db");
+    let settings = settings(
+        &sb,
+        &[
+            ("GROUPSYNC_STORE__PATH", store.to_str().unwrap()),
+            ("GROUPSYNC_SERVER__ADMIN_TOKEN", ADMIN_TOKEN),
+            (
+                "GROUPSYNC_IDENTITYNOW__ENTITLEMENT_FILTER",
+                "attribute eq \"noSuchAttribute\"",
+            ),
+        ],
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let runs = format!("http://{}/runs", listener.local_addr().unwrap());
+    let daemon = Daemon::new(settings).expect("the daemon starts");
+    let mut finished = daemon.coordinator().subscribe();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(daemon.run(listener, shutdown.clone()));
+    let post = |body: &'static str| {
+        reqwest::Client::new()
+            .post(&runs)
+            .bearer_auth(ADMIN_TOKEN)
+            .body(body)
+            .send()
+    };
+    let mut next = async || {
+        tokio::time::timeout(std::time::Duration::from_secs(60), finished.recv())
+            .await
+            .expect("a run finishes in time")
+            .unwrap()
+    };
+
+    assert_eq!(post("").await.unwrap().status(), 202);
+    let run = next().await;
+    assert_eq!(run.report.status().as_str(), "refused");
+    assert_eq!(
+        run.report.error.as_ref().unwrap().kind.as_str(),
+        "guard_refused"
+    );
+
+    let bad = post("{\"force\": \"yes\"}").await.unwrap();
+    assert_eq!(bad.status(), 400);
+
+    assert_eq!(post("{\"force\": true}").await.unwrap().status(), 202);
+    let run = next().await;
+    assert_eq!(run.report.status().as_str(), "succeeded", "{:?}", run.report);
+    assert!(run.report.outcomes.is_empty());
+
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+    sb.stop().await;
+}
