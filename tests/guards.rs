@@ -195,7 +195,12 @@ async fn post_runs_with_force_lets_a_refused_run_through() {
 
     assert_eq!(post("{\"force\": true}").await.unwrap().status(), 202);
     let run = next().await;
-    assert_eq!(run.report.status().as_str(), "succeeded", "{:?}", run.report);
+    assert_eq!(
+        run.report.status().as_str(),
+        "succeeded",
+        "{:?}",
+        run.report
+    );
     assert!(run.report.outcomes.is_empty());
 
     shutdown.cancel();

@@ -167,7 +167,11 @@ async fn a_digest_tells_about_an_existing_group_only_the_first_time() {
     let sb = four_groups().await;
     let store = Store::in_memory().unwrap();
     // One new group of six is more than the default create guard lets through.
-    let syncer = syncer(&sb, &[("GROUPSYNC_SAFETY__MAX_CREATE_PERCENT", "20")], &store);
+    let syncer = syncer(
+        &sb,
+        &[("GROUPSYNC_SAFETY__MAX_CREATE_PERCENT", "20")],
+        &store,
+    );
 
     let first = run(&syncer).await;
     assert_eq!(first.notices.len(), 1);

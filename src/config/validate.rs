@@ -1,8 +1,8 @@
 //! Turns [`RawSettings`] into [`Settings`], one section at a time; each check names its key.
 
 use super::raw::{
-    RawCredentials, RawEmail, RawIdentityNow, RawLog, RawPoll, RawSafety, RawScim, RawServer, RawSettings,
-    RawStore, RawSync, RawTrigger, RawWebhook,
+    RawCredentials, RawEmail, RawIdentityNow, RawLog, RawPoll, RawSafety, RawScim, RawServer,
+    RawSettings, RawStore, RawSync, RawTrigger, RawWebhook,
 };
 use super::*;
 use secrecy::ExposeSecret;

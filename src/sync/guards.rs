@@ -223,7 +223,10 @@ mod tests {
         let empty = plan(0, 0);
         assert_eq!(run(&empty, None, false), Some(Tripped::NoSourceGroups));
         let last = success(10, 10, 0);
-        assert_eq!(run(&empty, Some(&last), false), Some(Tripped::NoSourceGroups));
+        assert_eq!(
+            run(&empty, Some(&last), false),
+            Some(Tripped::NoSourceGroups)
+        );
     }
 
     #[test]

@@ -278,7 +278,10 @@ async fn a_refused_run_says_what_to_do() {
         .text()
         .await
         .unwrap();
-    assert!(page.contains("empty_target") && page.contains("12"), "{page}");
+    assert!(
+        page.contains("empty_target") && page.contains("12"),
+        "{page}"
+    );
     assert!(page.contains("A guard refused this run"), "{page}");
     assert!(page.contains("groupsync run --force"), "{page}");
     assert!(page.contains("<code>scim.base_url</code>"), "{page}");

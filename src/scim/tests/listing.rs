@@ -117,7 +117,11 @@ async fn a_total_that_changes_between_pages_is_an_incomplete_listing() {
 async fn a_total_that_lies_is_an_incomplete_listing() {
     let server = MockServer::start().await;
     // Says 1, returns 2: the count cannot be trusted, so neither can the list.
-    pages(&server, vec![(1, 1, vec![group("a", "A"), group("b", "B")])]).await;
+    pages(
+        &server,
+        vec![(1, 1, vec![group("a", "A"), group("b", "B")])],
+    )
+    .await;
     let e = client(&server).list_groups(2).await.unwrap_err();
     incomplete(&e, "more than the totalResults of 1");
 }

@@ -317,7 +317,8 @@ fn the_last_success_of_a_source_ignores_other_sources_and_other_outcomes() {
     assert_eq!(store.last_success_of("src-1").unwrap(), None);
     let succeeded = |minutes: i64, source: &str| {
         let mut r = report(minutes);
-        r.outcomes.retain(|o| !matches!(o.outcome, Outcome::Failed { .. }));
+        r.outcomes
+            .retain(|o| !matches!(o.outcome, Outcome::Failed { .. }));
         r.source = Some(SourceInfo {
             id: source.into(),
             name: "AD".into(),
@@ -334,7 +335,10 @@ fn the_last_success_of_a_source_ignores_other_sources_and_other_outcomes() {
     // A partly failed run of the same source is not a success either.
     record(&store, &report(15), "cli", &[]);
 
-    let last = store.last_success_of("src-1").unwrap().expect("one success");
+    let last = store
+        .last_success_of("src-1")
+        .unwrap()
+        .expect("one success");
     assert_eq!(last.id, first.run_id.0);
     assert_eq!(last.counts, first.counts());
     let refused = store.run(&refused.run_id.0).unwrap().unwrap();
