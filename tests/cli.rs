@@ -6,18 +6,7 @@ mod common;
 use common::*;
 use groupsync::sandbox::{self, SandboxOptions};
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_groupsync"));
-    c.env_remove("RUST_LOG").env_remove("GROUPSYNC_CONFIG");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GROUPSYNC_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
+use std::process::Stdio;
 
 #[test]
 fn a_bad_configuration_exits_2_and_names_the_key() {

@@ -8,18 +8,7 @@ use common::*;
 use groupsync::sandbox::{Sandbox, SandboxOptions};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_groupsync"));
-    c.env_remove("RUST_LOG").env_remove("GROUPSYNC_CONFIG");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GROUPSYNC_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
+use std::process::Output;
 
 /// The sandbox's configuration and a store, in a temporary directory.
 struct Setup {

@@ -68,3 +68,15 @@ pub fn peer(var: &str) -> Option<String> {
         }
     }
 }
+
+/// The `groupsync` binary, without any `GROUPSYNC_*` or `RUST_LOG` variable of the caller.
+pub fn bin() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_groupsync"));
+    c.env_remove("RUST_LOG").env_remove("GROUPSYNC_CONFIG");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("GROUPSYNC_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
