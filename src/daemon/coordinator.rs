@@ -78,6 +78,8 @@ pub trait Runner: Send + Sync + 'static {
 struct Pending {
     run_id: RunId,
     kinds: Vec<TriggerKind>,
+    /// A forced trigger (`POST /runs {"force": true}`) lets the run through the guards.
+    force: bool,
 }
 
 impl Pending {
@@ -143,6 +145,12 @@ impl Coordinator {
 
     /// Asks for a run; returns the id of the run that will serve this trigger.
     pub fn trigger(&self, kind: TriggerKind) -> Result<RunId, ShuttingDown> {
+        self.trigger_with(kind, false)
+    }
+
+    /// As [`Coordinator::trigger`]; with `force`, the run that serves it (this trigger's,
+    /// or the waiting one it joins) is let through the guards once.
+    pub fn trigger_with(&self, kind: TriggerKind, force: bool) -> Result<RunId, ShuttingDown> {
         let mut state = self.lock();
         if !state.accepting {
             daemon_log::trigger_refused(kind.as_str());
@@ -150,6 +158,7 @@ impl Coordinator {
         }
         let run_id = match &mut state.pending {
             Some(pending) => {
+                pending.force |= force;
                 if !pending.kinds.contains(&kind) {
                     pending.kinds.push(kind);
                 }
@@ -161,6 +170,7 @@ impl Coordinator {
                 state.pending = Some(Pending {
                     run_id: run_id.clone(),
                     kinds: vec![kind],
+                    force,
                 });
                 daemon_log::trigger_queued(kind.as_str(), &run_id);
                 self.inner.wake.notify_one();
@@ -260,6 +270,7 @@ impl Coordinator {
             run_id: pending.run_id,
             triggers: pending.kinds,
             dry_run: false,
+            force: pending.force,
         };
         Some((req, trigger))
     }

@@ -268,7 +268,7 @@ impl Poller {
             }
             awaiting.take().map(|a| a.marks).unwrap_or_default()
         };
-        if run.report.status() == RunStatus::Failed {
+        if matches!(run.report.status(), RunStatus::Failed | RunStatus::Refused) {
             return;
         }
         for (kind, seen) in marks {

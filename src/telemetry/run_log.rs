@@ -21,6 +21,11 @@ pub fn run_started(trigger: &str, dry_run: bool) {
     tracing::info!(dry_run, "run started by {trigger}");
 }
 
+/// `--force`: the guards do not stop this run.
+pub fn guards_overridden() {
+    tracing::warn!("the guards are overridden for this run (force)");
+}
+
 /// One line per created group: info, or debug while a progress bar counts the groups
 /// (a terminal would otherwise scroll a line per group past the bar).
 pub fn group_created(name: &str, scim_id: &str) {

@@ -11,6 +11,7 @@ mod cli;
 mod daemon;
 mod dashboard_browser;
 mod docs_config;
+mod guards;
 mod history;
 mod peers;
 mod scim_interop;
