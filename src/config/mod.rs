@@ -303,6 +303,9 @@ pub struct SafetySettings {
     /// A run is refused when it would create more than this percentage of the source's
     /// groups (once a successful run exists).
     pub max_create_percent: u32,
+    /// Up to this many creates never trip the percentage: on a small source one new
+    /// group is already more than 10 %.
+    pub creates_always_allowed: u32,
 }
 
 impl Default for SafetySettings {
@@ -310,6 +313,7 @@ impl Default for SafetySettings {
         SafetySettings {
             max_source_drop_percent: 50,
             max_create_percent: 10,
+            creates_always_allowed: 5,
         }
     }
 }

@@ -143,6 +143,7 @@ pub struct RawSync {
 pub struct RawSafety {
     pub max_source_drop_percent: Option<u32>,
     pub max_create_percent: Option<u32>,
+    pub creates_always_allowed: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -397,6 +397,12 @@ fn safety(r: RawSafety) -> R<SafetySettings> {
             100,
             "safety.max_create_percent",
         )?,
+        creates_always_allowed: in_range(
+            r.creates_always_allowed.unwrap_or(d.creates_always_allowed),
+            0,
+            1_000_000,
+            "safety.creates_always_allowed",
+        )?,
     })
 }
 

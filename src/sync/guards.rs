@@ -13,7 +13,7 @@
 //! 3. `empty_target`: no group was found existing, while the last successful run found or
 //!    created some.
 //! 4. `mass_create`: more than `safety.max_create_percent` of the source's groups would be
-//!    created.
+//!    created, and more than `safety.creates_always_allowed`.
 //!
 //! Before the first successful run only the first applies. `force` lets one run through.
 
@@ -147,7 +147,9 @@ pub fn check(inputs: &Inputs<'_>, safety: &SafetySettings) -> Option<Tripped> {
         });
     }
     let creates = inputs.plan.creates().count();
-    if (creates as u128) * 100 > (now as u128) * u128::from(safety.max_create_percent) {
+    let over_percent =
+        (creates as u128) * 100 > (now as u128) * u128::from(safety.max_create_percent);
+    if over_percent && creates > safety.creates_always_allowed as usize {
         return Some(Tripped::MassCreate {
             creates,
             source: now,
@@ -289,6 +291,31 @@ mod tests {
             }
         );
         assert!(tripped.to_string().contains("scim.base_url"), "{tripped}");
+    }
+
+    #[test]
+    fn a_few_creates_on_a_small_source_always_pass() {
+        // one new group of five is 20 %, but within `creates_always_allowed`
+        let last = success(4, 4, 0);
+        assert_eq!(run(&plan(4, 1), Some(&last), false), None);
+        assert_eq!(run(&plan(4, 5), Some(&last), false), None);
+        let tripped = run(&plan(4, 6), Some(&last), false).unwrap();
+        assert_eq!(tripped.guard(), "mass_create");
+        let percentage_alone = SafetySettings {
+            creates_always_allowed: 0,
+            ..SafetySettings::default()
+        };
+        let p = plan(4, 1);
+        let inputs = Inputs {
+            plan: &p,
+            source_groups: 5,
+            last_success: Some(&last),
+            force: false,
+        };
+        assert_eq!(
+            check(&inputs, &percentage_alone).unwrap().guard(),
+            "mass_create"
+        );
     }
 
     #[test]

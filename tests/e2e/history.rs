@@ -162,12 +162,7 @@ async fn a_restart_between_queueing_and_sending_loses_nothing() {
 async fn a_digest_tells_about_an_existing_group_only_the_first_time() {
     let app = four_groups().await;
     let store = Store::in_memory().unwrap();
-    // One new group of six is more than the default create guard lets through.
-    let syncer = syncer(
-        &app,
-        &[("GROUPSYNC_SAFETY__MAX_CREATE_PERCENT", "20")],
-        &store,
-    );
+    let syncer = syncer(&app, &[], &store);
 
     let first = run(&syncer).await;
     assert_eq!(first.notices.len(), 1);
