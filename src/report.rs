@@ -93,6 +93,8 @@ pub enum RunStatus {
     PartiallyFailed,
     /// Aborted before any write (source unreadable, target unreachable, bad config).
     Failed,
+    /// A guard stopped the run before any write (`sync::guards`); `--force` overrides it.
+    Refused,
     DryRun,
 }
 
@@ -102,6 +104,7 @@ impl RunStatus {
             RunStatus::Succeeded => "succeeded",
             RunStatus::PartiallyFailed => "partially_failed",
             RunStatus::Failed => "failed",
+            RunStatus::Refused => "refused",
             RunStatus::DryRun => "dry_run",
         }
     }
@@ -121,6 +124,10 @@ pub struct RunReport {
     pub error: Option<RunFailure>,
     /// The email notices the run produced and whether each went out.
     pub notices: Vec<NoticeOutcome>,
+    /// The guard this run trips: a refused run also has it as its `error`; a dry run only
+    /// shows it (what a real run would do).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guard: Option<RunFailure>,
 }
 
 /// What kind of failure stopped a run: what a user does about it differs by kind.
@@ -260,6 +267,7 @@ impl RunReport {
             outcomes: vec![],
             error: None,
             notices: vec![],
+            guard: None,
         }
     }
 
@@ -295,8 +303,12 @@ impl RunReport {
     }
 
     pub fn status(&self) -> RunStatus {
-        if self.error.is_some() {
-            RunStatus::Failed
+        if let Some(error) = &self.error {
+            if error.kind == ErrorKind::GuardRefused {
+                RunStatus::Refused
+            } else {
+                RunStatus::Failed
+            }
         } else if self.counts().failed > 0
             || self.notices.iter().any(|n| n.state == NoticeState::Failed)
         {
@@ -331,6 +343,7 @@ mod tests {
             outcomes,
             error: None,
             notices: vec![],
+            guard: None,
         }
     }
 

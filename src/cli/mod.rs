@@ -2,7 +2,8 @@
 //! `sandbox` feature (on by default) `demo` and `sandbox`.
 //!
 //! Exit codes: 0 success, 1 the sync failed or some groups failed, 2 bad configuration or
-//! usage. The summary goes to stdout; logs go to stderr.
+//! usage, 4 a guard refused the run (nothing was written; see `[safety]`, override once
+//! with `run --force`). The summary goes to stdout; logs go to stderr.
 
 mod check;
 #[cfg(feature = "sandbox")]
@@ -58,6 +59,10 @@ enum Command {
         /// Print the report as JSON on stdout instead of the summary.
         #[arg(long)]
         json: bool,
+        /// Let this run through the guards (`[safety]`) once: after checking why one
+        /// refused the last run.
+        #[arg(long)]
+        force: bool,
     },
     /// Run as a daemon: HTTP server, schedule, webhook and polling triggers, until stopped.
     Serve,
@@ -111,11 +116,16 @@ async fn dispatch(cli: Cli) -> ExitCode {
         Command::Sandbox(args) => {
             sandbox_cmd::run(args, log_format.unwrap_or(LogFormat::Text)).await
         }
-        Command::Run { dry_run, json } => {
+        Command::Run {
+            dry_run,
+            json,
+            force,
+        } => {
             let Some(settings) = load(&cli.config, log_format) else {
                 return ExitCode::from(2);
             };
-            run_once(settings, dry_run, json, TriggerKind::Cli).await
+            let request = RunRequest::new([TriggerKind::Cli], dry_run).forced(force);
+            run_once(settings, request, json).await
         }
         Command::Serve => {
             let Some(settings) = load(&cli.config, log_format) else {
@@ -166,14 +176,12 @@ fn load(path: &std::path::Path, log_format: Option<LogFormat>) -> Option<Arc<Set
     }
 }
 
+/// Exit status of a run that a guard refused.
+pub const EXIT_REFUSED: u8 = 4;
+
 /// One sync, recorded in the store, with a summary (or JSON) on stdout; exit 1 unless it
-/// fully succeeded.
-pub(crate) async fn run_once(
-    settings: Arc<Settings>,
-    dry_run: bool,
-    json: bool,
-    trigger: TriggerKind,
-) -> ExitCode {
+/// fully succeeded, 4 when a guard refused it.
+pub(crate) async fn run_once(settings: Arc<Settings>, request: RunRequest, json: bool) -> ExitCode {
     let show_progress = !json && settings.log.format == LogFormat::Text;
     let store = match Store::open(&settings.store.path) {
         Ok(s) => s,
@@ -190,7 +198,6 @@ pub(crate) async fn run_once(
         }
     };
     let progress = progress::Terminal::new(show_progress);
-    let request = RunRequest::new([trigger], dry_run);
     let report = syncer.run(&request, &progress).await;
     progress.finish();
     let printed = if json {
@@ -211,6 +218,7 @@ pub(crate) async fn run_once(
     match report.status() {
         RunStatus::Succeeded | RunStatus::DryRun => ExitCode::SUCCESS,
         RunStatus::PartiallyFailed | RunStatus::Failed => ExitCode::from(1),
+        RunStatus::Refused => ExitCode::from(EXIT_REFUSED),
     }
 }
 

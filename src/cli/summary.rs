@@ -73,6 +73,11 @@ pub fn render(r: &RunReport, limit: Option<usize>) -> String {
     if let Some(e) = &r.error {
         let _ = writeln!(out, "{}", error_line(e));
     }
+    if r.dry_run
+        && let Some(g) = &r.guard
+    {
+        let _ = writeln!(out, "a real run would be refused: {}", g.message);
+    }
     let _ = writeln!(out, "{}", counts_line(&c));
     let mut listed = 0;
     let mut unlisted = 0;

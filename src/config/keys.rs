@@ -65,7 +65,7 @@ mod tests {
         }
         let sections: std::collections::BTreeSet<&str> =
             keys.iter().filter_map(|k| k.split('.').next()).collect();
-        assert_eq!(sections.len(), 10, "{sections:?}");
+        assert_eq!(sections.len(), 11, "{sections:?}");
         assert!(keys.iter().all(|k| k.matches('.').count() == 1), "{keys:?}");
     }
 }

@@ -98,6 +98,7 @@ pub struct Settings {
     pub scim: ScimSettings,
     pub email: EmailSettings,
     pub sync: SyncSettings,
+    pub safety: SafetySettings,
     pub log: LogSettings,
     pub server: ServerSettings,
     pub trigger: TriggerSettings,
@@ -291,6 +292,26 @@ pub struct SyncSettings {
     pub lookup_concurrency: usize,
     pub create_concurrency: usize,
     pub target_lookup: TargetLookup,
+}
+
+/// The guards checked before a run's first write (`[safety]`); see `sync::guards`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SafetySettings {
+    /// A run is refused when the source has lost more than this percentage of the groups
+    /// the last successful run read from it.
+    pub max_source_drop_percent: u32,
+    /// A run is refused when it would create more than this percentage of the source's
+    /// groups (once a successful run exists).
+    pub max_create_percent: u32,
+}
+
+impl Default for SafetySettings {
+    fn default() -> SafetySettings {
+        SafetySettings {
+            max_source_drop_percent: 50,
+            max_create_percent: 10,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

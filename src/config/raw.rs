@@ -16,6 +16,8 @@ pub struct RawSettings {
     #[serde(default)]
     pub sync: RawSync,
     #[serde(default)]
+    pub safety: RawSafety,
+    #[serde(default)]
     pub log: RawLog,
     #[serde(default)]
     pub server: RawServer,
@@ -134,6 +136,13 @@ pub struct RawSync {
     pub lookup_concurrency: Option<usize>,
     pub create_concurrency: Option<usize>,
     pub target_lookup: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSafety {
+    pub max_source_drop_percent: Option<u32>,
+    pub max_create_percent: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,8 +1,8 @@
 //! Turns [`RawSettings`] into [`Settings`], one section at a time; each check names its key.
 
 use super::raw::{
-    RawCredentials, RawEmail, RawIdentityNow, RawLog, RawPoll, RawScim, RawServer, RawSettings,
-    RawStore, RawSync, RawTrigger, RawWebhook,
+    RawCredentials, RawEmail, RawIdentityNow, RawLog, RawPoll, RawSafety, RawScim, RawServer,
+    RawSettings, RawStore, RawSync, RawTrigger, RawWebhook,
 };
 use super::*;
 use secrecy::ExposeSecret;
@@ -15,6 +15,7 @@ pub fn from_raw(raw: RawSettings) -> R<Settings> {
         scim: scim(raw.scim)?,
         email: email(raw.email)?,
         sync: sync(raw.sync)?,
+        safety: safety(raw.safety)?,
         log: log(raw.log)?,
         server: server(raw.server)?,
         trigger: trigger(raw.trigger)?,
@@ -377,6 +378,25 @@ fn sync(r: RawSync) -> R<SyncSettings> {
             "sync.create_concurrency",
         )?,
         target_lookup,
+    })
+}
+
+fn safety(r: RawSafety) -> R<SafetySettings> {
+    let d = SafetySettings::default();
+    Ok(SafetySettings {
+        max_source_drop_percent: in_range(
+            r.max_source_drop_percent
+                .unwrap_or(d.max_source_drop_percent),
+            0,
+            100,
+            "safety.max_source_drop_percent",
+        )?,
+        max_create_percent: in_range(
+            r.max_create_percent.unwrap_or(d.max_create_percent),
+            0,
+            100,
+            "safety.max_create_percent",
+        )?,
     })
 }
 

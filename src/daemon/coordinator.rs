@@ -9,7 +9,7 @@
 use crate::domain::RunId;
 use crate::report::RunReport;
 use crate::sync::{RunError, RunRequest, Triggers};
-use crate::telemetry::{self, daemon as event};
+use crate::telemetry::{self, daemon_log, run_log};
 use chrono::{DateTime, Utc};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -78,6 +78,8 @@ pub trait Runner: Send + Sync + 'static {
 struct Pending {
     run_id: RunId,
     kinds: Vec<TriggerKind>,
+    /// A forced trigger (`POST /runs {"force": true}`) lets the run through the guards.
+    force: bool,
 }
 
 impl Pending {
@@ -143,17 +145,24 @@ impl Coordinator {
 
     /// Asks for a run; returns the id of the run that will serve this trigger.
     pub fn trigger(&self, kind: TriggerKind) -> Result<RunId, ShuttingDown> {
+        self.trigger_with(kind, false)
+    }
+
+    /// As [`Coordinator::trigger`]; with `force`, the run that serves it (this trigger's,
+    /// or the waiting one it joins) is let through the guards once.
+    pub fn trigger_with(&self, kind: TriggerKind, force: bool) -> Result<RunId, ShuttingDown> {
         let mut state = self.lock();
         if !state.accepting {
-            event::trigger_refused(kind.as_str());
+            daemon_log::trigger_refused(kind.as_str());
             return Err(ShuttingDown);
         }
         let run_id = match &mut state.pending {
             Some(pending) => {
+                pending.force |= force;
                 if !pending.kinds.contains(&kind) {
                     pending.kinds.push(kind);
                 }
-                event::trigger_coalesced(kind.as_str(), &pending.run_id, &pending.trigger());
+                daemon_log::trigger_coalesced(kind.as_str(), &pending.run_id, &pending.trigger());
                 pending.run_id.clone()
             }
             None => {
@@ -161,8 +170,9 @@ impl Coordinator {
                 state.pending = Some(Pending {
                     run_id: run_id.clone(),
                     kinds: vec![kind],
+                    force,
                 });
-                event::trigger_queued(kind.as_str(), &run_id);
+                daemon_log::trigger_queued(kind.as_str(), &run_id);
                 self.inner.wake.notify_one();
                 run_id
             }
@@ -255,11 +265,12 @@ impl Coordinator {
         });
         state.started += 1;
         self.publish(&state);
-        event::run_in_progress(true);
+        daemon_log::run_in_progress(true);
         let req = RunRequest {
             run_id: pending.run_id,
             triggers: pending.kinds,
             dry_run: false,
+            force: pending.force,
         };
         Some((req, trigger))
     }
@@ -284,7 +295,7 @@ impl Coordinator {
                         // received completes there; the next run finds it as existing.
                         task.abort();
                         let _ = task.await;
-                        event::run_interrupted(grace.as_secs());
+                        daemon_log::run_interrupted(grace.as_secs());
                         let why = RunError::Shutdown(format!(
                             "groupsync was stopped and the run did not finish within server.shutdown_grace_secs ({} s)",
                             grace.as_secs()
@@ -314,7 +325,7 @@ impl Coordinator {
     ) -> FinishedRun {
         let report = runner.interrupted(req, started_at, why);
         telemetry::run_span(&req.run_id, &trigger)
-            .in_scope(|| telemetry::event::run_finished(&trigger, &report));
+            .in_scope(|| run_log::run_finished(&trigger, &report));
         FinishedRun { trigger, report }
     }
 
@@ -330,7 +341,7 @@ impl Coordinator {
             }
             self.publish(&state);
         }
-        event::run_in_progress(false);
+        daemon_log::run_in_progress(false);
         // Nobody listening is fine.
         let _ = self.inner.finished.send(finished);
     }
@@ -343,7 +354,7 @@ impl Coordinator {
         }
         state.accepting = false;
         if let Some(p) = state.pending.take() {
-            event::pending_dropped(&p.run_id, &p.trigger());
+            daemon_log::pending_dropped(&p.run_id, &p.trigger());
         }
         self.publish(&state);
     }

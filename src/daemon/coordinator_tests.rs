@@ -34,6 +34,7 @@ impl Runner for Slow {
                 outcomes: vec![],
                 error: None,
                 notices: vec![],
+                guard: None,
             }
         })
     }
@@ -212,6 +213,34 @@ async fn only_the_last_runs_are_kept() {
     assert!(c.lookup(&ids[0]).is_none());
     assert!(c.lookup(&ids[1]).is_some());
     assert_eq!(c.last_finished().unwrap().report.run_id, ids[2]);
+    shutdown.cancel();
+    task.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_forced_trigger_forces_the_run_it_joins_and_only_that_run() {
+    let c = Coordinator::new(10);
+    let mut finished = c.subscribe();
+    let (runner, seen) = Slow::new(Duration::from_secs(60));
+    let (shutdown, task) = start(&c, runner, Duration::from_secs(30));
+
+    let first = c.trigger(TriggerKind::Schedule).unwrap();
+    assert_eq!(running(&c).await.run_id, first);
+    let joined = c.trigger(TriggerKind::Webhook).unwrap();
+    assert_eq!(c.trigger_with(TriggerKind::Manual, true).unwrap(), joined);
+    next_finished(&mut finished).await;
+    next_finished(&mut finished).await;
+    let after = c.trigger(TriggerKind::Schedule).unwrap();
+    next_finished(&mut finished).await;
+
+    let forced: Vec<(RunId, bool)> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| (r.run_id.clone(), r.force))
+        .collect();
+    assert_eq!(forced, [(first, false), (joined, true), (after, false)]);
+
     shutdown.cancel();
     task.await.unwrap();
 }

@@ -96,12 +96,42 @@ fn refusal(app: &App, headers: &HeaderMap) -> Option<Response> {
     Some(resp)
 }
 
-/// `POST /runs`: a manual run, answered with its id at once.
-async fn start_run(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+/// The optional JSON body of `POST /runs`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunOptions {
+    /// Let this run through the guards once.
+    #[serde(default)]
+    force: bool,
+}
+
+/// `POST /runs`: a manual run, answered with its id at once. An empty body, or
+/// `{"force": true}` to let the run through the guards.
+async fn start_run(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     if let Some(resp) = refusal(&app, &headers) {
         return resp;
     }
-    match app.coordinator.trigger(TriggerKind::Manual) {
+    let options = if body.iter().all(u8::is_ascii_whitespace) {
+        RunOptions::default()
+    } else {
+        match serde_json::from_slice::<RunOptions>(&body) {
+            Ok(o) => o,
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("the body must be empty or {{\"force\": true|false}}: {e}"),
+                );
+            }
+        }
+    };
+    match app
+        .coordinator
+        .trigger_with(TriggerKind::Manual, options.force)
+    {
         Ok(run_id) => (StatusCode::ACCEPTED, Json(json!({ "run_id": run_id }))).into_response(),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
     }

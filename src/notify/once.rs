@@ -36,14 +36,15 @@ pub fn newly_reported(report: &RunReport, reported: &HashSet<String>) -> Vec<Str
 
 /// The alert `report` calls for, given whether the run before it failed (`None`: there was
 /// none), and whether runs are failing now. A failing run after a success (or as the first
-/// run) alerts once; the first success after failures says so once. Dry runs change nothing.
+/// run) alerts once; the first success after failures says so once. A run a guard refused
+/// counts as failing: it alerts once, with what to do. Dry runs change nothing.
 pub fn alert(previous: Option<bool>, report: &RunReport) -> (Option<Notice>, Option<bool>) {
     if report.dry_run {
         return (None, None);
     }
     let failing = matches!(
         report.status(),
-        RunStatus::Failed | RunStatus::PartiallyFailed
+        RunStatus::Failed | RunStatus::PartiallyFailed | RunStatus::Refused
     );
     let notice = match (previous, failing) {
         (Some(true), true) | (Some(false) | None, false) => None,

@@ -60,6 +60,10 @@ pub enum ScimError {
     Malformed { what: String },
     #[error("the SCIM server's answer is inconsistent: {detail}")]
     Inconsistent { detail: String },
+    /// A listing whose resources do not add up to its `totalResults`: groupsync never acts
+    /// on part of a listing.
+    #[error("the SCIM listing is incomplete (nothing is decided on part of it): {detail}")]
+    IncompleteListing { detail: String },
     /// The server said 2xx to a create but the group cannot be found yet; the caller looks
     /// it up again before any new create.
     #[error("the group was created but cannot be found yet: {0}")]
@@ -87,7 +91,8 @@ impl Classify for ScimError {
             | Duplicate { .. }
             | Rejected { .. }
             | Malformed { .. }
-            | Inconsistent { .. } => Disposition::GiveUp,
+            | Inconsistent { .. }
+            | IncompleteListing { .. } => Disposition::GiveUp,
         }
     }
 }

@@ -57,7 +57,10 @@ impl Client {
     }
 
     /// Collects the resources of every page, `query(start_index, count)` building each
-    /// page's query, until `totalResults` is reached or a page comes back empty.
+    /// page's query, until `totalResults` is reached. The listing is complete or an error:
+    /// a page that comes back empty (or short of the last one) before `totalResults`, more
+    /// resources than `totalResults`, or a `totalResults` that changes between pages is
+    /// [`ScimError::IncompleteListing`], never a shorter list.
     async fn all_pages(
         &self,
         query: impl Fn(usize, usize) -> String,
@@ -65,16 +68,42 @@ impl Client {
     ) -> Result<Vec<Value>, ScimError> {
         let mut resources = Vec::new();
         let mut start = 1;
+        let mut total = None;
         for _ in 0..MAX_PAGES {
             let url = self.groups_url_with(&query(start, count.unwrap_or(0)));
             let page = wire::list_page(self.get_json(&url).await?)?;
+            let expected = *total.get_or_insert(page.total);
+            if page.total != expected {
+                return Err(ScimError::IncompleteListing {
+                    detail: format!(
+                        "totalResults changed from {expected} to {} between pages",
+                        page.total
+                    ),
+                });
+            }
             let returned = page.resources.len();
-            if returned == 0 && resources.is_empty() && page.total > 0 {
+            if returned == 0 && resources.is_empty() && expected > 0 {
                 return Err(inconsistent(&page));
             }
             resources.extend(page.resources);
-            if returned == 0 || resources.len() >= page.total {
+            if resources.len() > expected {
+                return Err(ScimError::IncompleteListing {
+                    detail: format!(
+                        "{} resources returned, more than the totalResults of {expected}",
+                        resources.len()
+                    ),
+                });
+            }
+            if resources.len() == expected {
                 return Ok(resources);
+            }
+            if returned == 0 {
+                return Err(ScimError::IncompleteListing {
+                    detail: format!(
+                        "a page came back empty after {} of the {expected} results",
+                        resources.len()
+                    ),
+                });
             }
             start += returned;
         }

@@ -13,6 +13,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 3: the kind of error that stopped a run (`source_unreadable`, …); NULL for runs
     // recorded before, which read back as `unknown`
     "ALTER TABLE runs ADD COLUMN error_kind TEXT;",
+    // 4: the guards read the last successful run of a source
+    "CREATE INDEX runs_by_source_status ON runs (source_id, status, started_at);",
 ];
 
 /// Timestamps are UTC RFC 3339 with nine fraction digits, so text order is time order.

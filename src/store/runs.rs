@@ -19,7 +19,7 @@ pub struct RunRecord {
     pub trigger: String,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
-    /// `succeeded`, `partially_failed`, `failed`, `dry_run` (kept as text, so a status a
+    /// `succeeded`, `partially_failed`, `failed`, `refused`, `dry_run` (kept as text, so a status a
     /// later version adds still reads back).
     pub status: String,
     pub dry_run: bool,
@@ -69,8 +69,13 @@ impl RunDetail {
             dry_run: self.run.dry_run,
             source: self.run.source,
             outcomes: self.outcomes,
-            error: self.run.error,
             notices: self.notices,
+            guard: self
+                .run
+                .error
+                .clone()
+                .filter(|e| e.kind == ErrorKind::GuardRefused),
+            error: self.run.error,
         }
     }
 }
@@ -119,6 +124,19 @@ impl Store {
         );
         self.conn()
             .query_row(&sql, [], run_from_row)
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// The most recent successful run of the AD source `source_id`, whatever target it
+    /// wrote to: what the guards compare a run with.
+    pub fn last_success_of(&self, source_id: &str) -> Result<Option<RunRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE status = 'succeeded' AND source_id = ?1 \
+             ORDER BY started_at DESC, id DESC LIMIT 1"
+        );
+        self.conn()
+            .query_row(&sql, [source_id], run_from_row)
             .optional()
             .map_err(|e| self.err(e))
     }

@@ -1,9 +1,10 @@
-//! One run of the pipeline: source → plan → apply → record and notify, producing a
+//! One run of the pipeline: source → plan → guards → apply → record and notify, producing a
 //! [`RunReport`]. Each stage has its module; this one holds the [`Syncer`] and the order.
 //!
 //! - [`source`]: the AD source and all its groups from IdentityNow, or an error.
 //! - [`lookup`]: what the target holds under each candidate name.
 //! - [`plan`]: a pure function from the groups and the lookups to one action per group.
+//! - [`guards`]: whether the plan may be applied at all, against the last successful run.
 //! - [`apply`]: the creates, with bounded concurrency.
 //! - [`record`]: the run and its notices written to the store, then the notices sent.
 //!
@@ -11,6 +12,7 @@
 
 pub mod apply;
 mod error;
+pub mod guards;
 mod lookup;
 pub mod plan;
 mod record;
@@ -26,7 +28,7 @@ use crate::report::RunReport;
 use crate::retry::RetryPolicy;
 use crate::scim;
 use crate::store::{Store, StoreError};
-use crate::telemetry::{self, event};
+use crate::telemetry::{self, run_log};
 use apply::{ApplyOptions, apply};
 use chrono::Utc;
 use plan::Rules;
@@ -95,6 +97,8 @@ pub struct RunRequest {
     /// What caused the run, in order of arrival (several when triggers coalesced).
     pub triggers: Vec<TriggerKind>,
     pub dry_run: bool,
+    /// Let the run through the [`guards`] (`run --force`, `POST /runs {"force": true}`).
+    pub force: bool,
 }
 
 impl RunRequest {
@@ -103,7 +107,13 @@ impl RunRequest {
             run_id: RunId::new(),
             triggers: triggers.into_iter().collect(),
             dry_run,
+            force: false,
         }
+    }
+
+    /// The same request, overriding the guards once.
+    pub fn forced(self, force: bool) -> RunRequest {
+        RunRequest { force, ..self }
     }
 
     /// The triggers joined by `+` (`webhook+schedule`), for logs and the history.
@@ -183,7 +193,7 @@ impl Syncer {
         let trigger = req.trigger();
         let span = telemetry::run_span(&req.run_id, &trigger);
         async {
-            event::run_started(&trigger, req.dry_run);
+            run_log::run_started(&trigger, req.dry_run);
             if !req.dry_run {
                 self.flush_before_run().await;
             }
@@ -193,7 +203,7 @@ impl Syncer {
             }
             report.finished_at = Utc::now();
             self.record(req, &mut report).await;
-            event::run_finished(&trigger, &report);
+            run_log::run_finished(&trigger, &report);
             report
         }
         .instrument(span)
@@ -217,6 +227,7 @@ impl Syncer {
             .look_up(plan::candidates(&groups, rules), progress)
             .await?;
         let plan = plan::plan(&groups, &lookups, rules);
+        self.guard(req, &plan, groups.len(), report).await?;
         let creates = plan.creates().count();
         let opts = ApplyOptions {
             concurrency: self.settings.sync.create_concurrency,
@@ -226,6 +237,38 @@ impl Syncer {
         let on_created = |n: usize| progress.created(n, creates);
         report.outcomes = apply(&plan, &self.target, opts, &on_created).await;
         Ok(())
+    }
+
+    /// The guards stage: refuses the run (a dry run only notes it) when a guard trips.
+    async fn guard(
+        &self,
+        req: &RunRequest,
+        plan: &plan::Plan,
+        source_groups: usize,
+        report: &mut RunReport,
+    ) -> Result<(), RunError> {
+        let source_id = report.source.as_ref().map(|s| s.id.clone());
+        let last = match source_id {
+            Some(id) => self.store.call(move |s| s.last_success_of(&id)).await?,
+            None => None,
+        };
+        let inputs = guards::Inputs {
+            plan,
+            source_groups,
+            last_success: last.as_ref(),
+            force: req.force,
+        };
+        if req.force {
+            run_log::guards_overridden();
+        }
+        let Some(tripped) = guards::check(&inputs, &self.settings.safety) else {
+            return Ok(());
+        };
+        report.guard = Some(tripped.refusal().failure());
+        if req.dry_run {
+            return Ok(());
+        }
+        Err(tripped.refusal())
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::html::{badge, card, duration, error_page, esc, page, url_part, when};
 use super::{DashboardInputs, Problem, WebState, outcome_filter, paging};
-use crate::report::{NoticeOutcome, Outcome};
+use crate::report::{NoticeOutcome, Outcome, RunStatus};
 use crate::store::{OUTCOME_KINDS, RunDetail, RunRecord};
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
@@ -176,6 +176,14 @@ fn num_cell_html(n: usize, html: &str) -> String {
     format!("<td class=\"{class}\">{html}</td>")
 }
 
+/// What to do about a run a guard refused.
+const REFUSED_HELP: &str = "<div class=\"refused\"><h2>A guard refused this run: nothing was written</h2>\
+<p>If the key the message names is wrong (<code>scim.base_url</code>, the SCIM token, \
+<code>identitynow.source_id</code> or <code>identitynow.entitlement_filter</code>), fix it; the next run checks again.</p>\
+<p>If the change is real (a new, empty target, or groups really removed from the source), \
+let one run through: <code>groupsync run --force</code>, or <code>POST /runs</code> with the \
+admin token and the body <code>{\"force\": true}</code>.</p></div>";
+
 fn run_body(d: &RunDetail, shown: Option<&str>) -> String {
     let r = &d.run;
     let mut out = format!(
@@ -208,6 +216,9 @@ fn run_body(d: &RunDetail, shown: Option<&str>) -> String {
     }
     if let Some(e) = &r.error {
         let _ = write!(out, "<p class=\"problem\">{}</p>", esc(&e.message));
+    }
+    if r.status == RunStatus::Refused.as_str() {
+        out.push_str(REFUSED_HELP);
     }
     out.push_str("<h2>Groups</h2>");
     out.push_str(&filters(d, shown));

@@ -81,6 +81,7 @@ fn store_with_runs(n: usize) -> (Store, Vec<String>) {
             outcomes,
             error: None,
             notices: vec![],
+            guard: None,
         };
         store
             .record(&Recording {
@@ -250,5 +251,39 @@ async fn with_an_admin_token_every_route_asks_for_it() {
         .await
         .unwrap();
     assert_eq!(basic.status(), 200);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_run_says_what_to_do() {
+    let store = Store::in_memory().unwrap();
+    let mut report = RunReport::started(RunId::new(), Utc::now(), false);
+    let refusal = crate::sync::guards::Tripped::EmptyTarget { before: 12 }.refusal();
+    report.error = Some(refusal.failure());
+    store
+        .record(&Recording {
+            run: &RunRecord::of(&report, "schedule"),
+            outcomes: &[],
+            notices: &[],
+            reported: &[],
+            failing: None,
+        })
+        .unwrap();
+    let server = Server::start(WebState::new(store)).await;
+    let list = server.get("/").await.text().await.unwrap();
+    assert!(list.contains("status refused"), "{list}");
+    let page = server
+        .get(&format!("/history/{}", report.run_id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("empty_target") && page.contains("12"),
+        "{page}"
+    );
+    assert!(page.contains("A guard refused this run"), "{page}");
+    assert!(page.contains("groupsync run --force"), "{page}");
+    assert!(page.contains("<code>scim.base_url</code>"), "{page}");
     server.stop().await;
 }

@@ -59,6 +59,7 @@ fn report(outcomes: Vec<GroupOutcome>) -> RunReport {
         }),
         outcomes,
         notices: vec![],
+        guard: None,
         error: None,
     }
 }

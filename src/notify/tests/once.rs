@@ -23,6 +23,7 @@ fn report(outcomes: &[(&str, Outcome)]) -> RunReport {
             .collect(),
         error: None,
         notices: vec![],
+        guard: None,
     }
 }
 

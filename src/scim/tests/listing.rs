@@ -1,4 +1,5 @@
 use super::*;
+use crate::retry::{Classify, Disposition};
 use wiremock::Mock;
 use wiremock::matchers::{method, path};
 
@@ -30,25 +31,125 @@ async fn list_groups_reads_every_page() {
     assert_eq!(ids(&groups), ["a", "b", "c"]);
 }
 
+/// Mounts one answer per page: `(startIndex, totalResults, resources)`.
+async fn pages(server: &MockServer, pages: Vec<(usize, usize, Vec<Value>)>) {
+    for (start, total, resources) in pages {
+        Mock::given(method("GET"))
+            .and(path(GROUPS))
+            .and(page_query(start))
+            .respond_with(scim_json(list(total, resources)))
+            .expect(1)
+            .mount(server)
+            .await;
+    }
+}
+
+fn incomplete(e: &ScimError, says: &str) {
+    assert!(matches!(e, ScimError::IncompleteListing { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(text.contains("incomplete") && text.contains(says), "{text}");
+}
+
 #[tokio::test]
-async fn list_groups_stops_on_an_empty_page() {
+async fn an_empty_page_before_the_total_is_an_incomplete_listing() {
+    let server = MockServer::start().await;
+    pages(
+        &server,
+        vec![
+            (1, 9, vec![group("a", "A"), group("b", "B")]),
+            (3, 9, vec![]),
+        ],
+    )
+    .await;
+    let e = client(&server).list_groups(2).await.unwrap_err();
+    incomplete(&e, "after 2 of the 9");
+    assert_eq!(e.disposition(), Disposition::GiveUp);
+}
+
+#[tokio::test]
+async fn a_page_cut_short_is_followed_and_must_still_add_up() {
+    let server = MockServer::start().await;
+    // The second page is short; the third continues where it stopped, then runs dry.
+    pages(
+        &server,
+        vec![
+            (1, 5, vec![group("a", "A"), group("b", "B")]),
+            (3, 5, vec![group("c", "C")]),
+            (4, 5, vec![]),
+        ],
+    )
+    .await;
+    let e = client(&server).list_groups(2).await.unwrap_err();
+    incomplete(&e, "after 3 of the 5");
+}
+
+#[tokio::test]
+async fn a_short_page_that_is_made_up_later_is_complete() {
+    let server = MockServer::start().await;
+    pages(
+        &server,
+        vec![
+            (1, 3, vec![group("a", "A")]),
+            (2, 3, vec![group("b", "B"), group("c", "C")]),
+        ],
+    )
+    .await;
+    let groups = client(&server).list_groups(2).await.unwrap();
+    assert_eq!(ids(&groups), ["a", "b", "c"]);
+}
+
+#[tokio::test]
+async fn a_total_that_changes_between_pages_is_an_incomplete_listing() {
+    let server = MockServer::start().await;
+    pages(
+        &server,
+        vec![
+            (1, 4, vec![group("a", "A"), group("b", "B")]),
+            (3, 3, vec![group("c", "C")]),
+        ],
+    )
+    .await;
+    let e = client(&server).list_groups(2).await.unwrap_err();
+    incomplete(&e, "changed from 4 to 3");
+}
+
+#[tokio::test]
+async fn a_total_that_lies_is_an_incomplete_listing() {
+    let server = MockServer::start().await;
+    // Says 1, returns 2: the count cannot be trusted, so neither can the list.
+    pages(
+        &server,
+        vec![(1, 1, vec![group("a", "A"), group("b", "B")])],
+    )
+    .await;
+    let e = client(&server).list_groups(2).await.unwrap_err();
+    incomplete(&e, "more than the totalResults of 1");
+}
+
+#[tokio::test]
+async fn a_lookup_cut_short_is_an_error_not_a_miss() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path(GROUPS))
-        .and(page_query(1))
-        .respond_with(scim_json(list(9, vec![group("a", "A"), group("b", "B")])))
+        .and(lookup("%22Ops%22"))
+        .respond_with(scim_json(list(3, vec![group("1", "Ops-old")])))
         .expect(1)
         .mount(&server)
         .await;
     Mock::given(method("GET"))
         .and(path(GROUPS))
-        .and(page_query(3))
-        .respond_with(scim_json(list(9, vec![])))
+        .and(raw_query(
+            "filter=displayName%20eq%20%22Ops%22&excludedAttributes=members&startIndex=2",
+        ))
+        .respond_with(scim_json(list(3, vec![])))
         .expect(1)
         .mount(&server)
         .await;
-    let groups = client(&server).list_groups(2).await.unwrap();
-    assert_eq!(ids(&groups), ["a", "b"]);
+    let e = client(&server)
+        .find_by_display_name("Ops")
+        .await
+        .unwrap_err();
+    incomplete(&e, "after 1 of the 3");
 }
 
 #[tokio::test]

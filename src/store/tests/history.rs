@@ -68,6 +68,7 @@ pub(super) fn report(minutes: i64) -> RunReport {
         ],
         error: None,
         notices: vec![],
+        guard: None,
     }
 }
 
@@ -308,4 +309,42 @@ fn recording_is_all_or_nothing() {
     assert!(store.pending_notices(10).unwrap().is_empty());
     assert!(store.reported_groups().unwrap().is_empty());
     assert_eq!(store.failing().unwrap(), None);
+}
+
+#[test]
+fn the_last_success_of_a_source_ignores_other_sources_and_other_outcomes() {
+    let store = Store::in_memory().unwrap();
+    assert_eq!(store.last_success_of("src-1").unwrap(), None);
+    let succeeded = |minutes: i64, source: &str| {
+        let mut r = report(minutes);
+        r.outcomes
+            .retain(|o| !matches!(o.outcome, Outcome::Failed { .. }));
+        r.source = Some(SourceInfo {
+            id: source.into(),
+            name: "AD".into(),
+        });
+        r
+    };
+    let first = succeeded(0, "src-1");
+    record(&store, &first, "cli", &[]);
+    record(&store, &succeeded(5, "src-2"), "cli", &[]);
+    let mut refused = succeeded(10, "src-1");
+    refused.outcomes.clear();
+    refused.error = Some(RunFailure::new(ErrorKind::GuardRefused, "refused"));
+    record(&store, &refused, "cli", &[]);
+    // A partly failed run of the same source is not a success either.
+    record(&store, &report(15), "cli", &[]);
+
+    let last = store
+        .last_success_of("src-1")
+        .unwrap()
+        .expect("one success");
+    assert_eq!(last.id, first.run_id.0);
+    assert_eq!(last.counts, first.counts());
+    let refused = store.run(&refused.run_id.0).unwrap().unwrap();
+    assert_eq!(refused.run.status, RunStatus::Refused.as_str());
+    assert_eq!(
+        refused.into_report().guard.map(|g| g.kind),
+        Some(ErrorKind::GuardRefused)
+    );
 }
