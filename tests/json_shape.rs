@@ -1,6 +1,7 @@
 //! A run's JSON is one shape everywhere (`run --json`, `executions show --json`,
 //! `GET /runs/{id}`, `GET /executions/{id}`) and is the one `docs/json.md` shows; the
 //! history commands survive a reader that stops early and need only the store.
+#![allow(clippy::unwrap_used)]
 
 use groupsync::config::Settings;
 use groupsync::daemon::Daemon;

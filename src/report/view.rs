@@ -28,14 +28,23 @@ pub struct RunView {
     pub counts: Counts,
     /// Why the run stopped (`null` when it did not).
     pub error: Option<RunFailure>,
+    /// The guard the run trips: a refused run's (also its `error`), or what would refuse a
+    /// real run in place of this dry run (shown by the run itself; the history keeps only
+    /// a refused run's). `null` when none.
+    pub guard: Option<RunFailure>,
     /// One per source group, in source order.
     pub outcomes: Vec<GroupOutcome>,
     pub notices: Vec<NoticeOutcome>,
 }
 
 impl RunView {
-    /// The view of a recorded run with its outcomes and notices.
-    pub fn new(run: RunRecord, outcomes: Vec<GroupOutcome>, notices: Vec<NoticeOutcome>) -> Self {
+    /// The view of a recorded run with its outcomes, notices and the guard it trips.
+    pub fn new(
+        run: RunRecord,
+        outcomes: Vec<GroupOutcome>,
+        notices: Vec<NoticeOutcome>,
+        guard: Option<RunFailure>,
+    ) -> Self {
         RunView {
             run_id: run.id.clone(),
             id: run.id,
@@ -53,6 +62,7 @@ impl RunView {
             source: run.source,
             counts: run.counts,
             error: run.error,
+            guard,
             outcomes,
             notices,
         }
@@ -64,13 +74,15 @@ impl RunView {
             RunRecord::of(report, trigger),
             report.outcomes.clone(),
             report.notices.clone(),
+            report.guard.clone(),
         )
     }
 }
 
 impl From<RunDetail> for RunView {
     fn from(d: RunDetail) -> Self {
-        RunView::new(d.run, d.outcomes, d.notices)
+        let guard = d.run.guard();
+        RunView::new(d.run, d.outcomes, d.notices, guard)
     }
 }
 
