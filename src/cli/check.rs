@@ -83,7 +83,8 @@ struct Printer {
 impl Printer {
     fn put(&mut self, line: Line) {
         self.failed |= line.status == Status::Fail;
-        println!("{line}");
+        // a stdout that cannot be written (other than closed) fails the command
+        self.failed |= super::out::line(&line).is_err();
     }
 }
 

@@ -4,7 +4,7 @@
 //! them all and creates nothing. Both summaries and the messages the SMTP sink received
 //! are printed.
 
-use super::summary;
+use super::{out, summary};
 use crate::config::LogFormat;
 use crate::report::RunStatus;
 use crate::sync::{Quiet, RunRequest, Syncer, TriggerKind};
@@ -36,18 +36,19 @@ pub async fn run(args: DemoArgs, log_format: LogFormat) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let code = demo(&sb, &args).await;
+    let code = demo(&sb, &args).await.unwrap_or_else(|code| code);
     sb.stop().await;
     code
 }
 
-async fn demo(sb: &Sandbox, args: &DemoArgs) -> ExitCode {
-    println!(
+/// The demo's exit status; `Err` when stdout could not be written.
+async fn demo(sb: &Sandbox, args: &DemoArgs) -> Result<ExitCode, ExitCode> {
+    out::line(format_args!(
         "sandbox: identitynow {}  scim {}  smtp {}",
         sb.idn_url(),
         sb.scim_url(),
         sb.smtp_addr
-    );
+    ))?;
     let settings = match crate::config::Settings::from_toml_and_env(
         &sb.config_toml(),
         &[("GROUPSYNC_EMAIL__MODE".to_string(), args.mode.clone())].into(),
@@ -55,21 +56,21 @@ async fn demo(sb: &Sandbox, args: &DemoArgs) -> ExitCode {
         Ok(s) => Arc::new(s),
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            return Ok(ExitCode::from(2));
         }
     };
     let store = match crate::store::Store::in_memory() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(1);
+            return Ok(ExitCode::from(1));
         }
     };
     let syncer = match Syncer::new(settings, store) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(1);
+            return Ok(ExitCode::from(1));
         }
     };
     let mut ok = true;
@@ -77,37 +78,45 @@ async fn demo(sb: &Sandbox, args: &DemoArgs) -> ExitCode {
         let before = sb.smtp.messages().len();
         let req = RunRequest::new([TriggerKind::Demo], false);
         let report = syncer.run(&req, &Quiet).await;
-        println!("\n== {pass} pass ==");
-        print!("{}", summary::render(&report, Some(12)));
+        out::line(format_args!("\n== {pass} pass =="))?;
+        out::print(summary::render(&report, Some(12)))?;
         ok &= report.status() == RunStatus::Succeeded;
         let mail = sb.smtp.messages();
-        println!(
+        out::line(format_args!(
             "-- {} message(s) received by the SMTP sink --",
             mail.len() - before
-        );
+        ))?;
         for m in &mail[before..] {
-            print_mail(m);
+            out::print(mail_text(m))?;
         }
     }
-    println!("SCIM server now holds {} groups", sb.scim.groups().len());
-    if ok {
+    out::line(format_args!(
+        "SCIM server now holds {} groups",
+        sb.scim.groups().len()
+    ))?;
+    Ok(if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
-    }
+    })
 }
 
 /// A received message, its body cut after 20 lines.
-fn print_mail(m: &groupsync_sandbox::smtp::ReceivedMail) {
-    println!("To: {}", m.rcpt_to.join(", "));
-    println!("Subject: {}", m.subject().unwrap_or_default());
+fn mail_text(m: &groupsync_sandbox::smtp::ReceivedMail) -> String {
+    let mut text = format!(
+        "To: {}\nSubject: {}\n",
+        m.rcpt_to.join(", "),
+        m.subject().unwrap_or_default()
+    );
     let body = m.body_text();
     let lines: Vec<&str> = body.trim_end().lines().collect();
     for line in lines.iter().take(20) {
-        println!("{line}");
+        text += line;
+        text.push('\n');
     }
     if lines.len() > 20 {
-        println!("[… {} more lines]", lines.len() - 20);
+        text += &format!("[… {} more lines]\n", lines.len() - 20);
     }
-    println!();
+    text.push('\n');
+    text
 }

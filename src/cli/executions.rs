@@ -2,7 +2,9 @@
 //!
 //! The store is SQLite in WAL mode, so this reads while a daemon is writing to it.
 
+use super::out;
 use super::summary::{counts_line, error_line, notice_line, outcome_line};
+use crate::report::RunView;
 use crate::store::{RunDetail, RunRecord, Store};
 use clap::{Args, Subcommand};
 use std::fmt::Write;
@@ -55,8 +57,7 @@ pub fn run(args: &ExecutionsArgs, path: &Path) -> ExitCode {
         );
         return match args.command {
             ExecutionsCommand::List { json: true, .. } => {
-                println!("[]");
-                ExitCode::SUCCESS
+                out::line("[]").err().unwrap_or(ExitCode::SUCCESS)
             }
             ExecutionsCommand::List { .. } => ExitCode::SUCCESS,
             ExecutionsCommand::Show { .. } => ExitCode::from(1),
@@ -74,7 +75,7 @@ pub fn run(args: &ExecutionsArgs, path: &Path) -> ExitCode {
         ExecutionsCommand::Show { id, json } => show(&store, id, *json),
     };
     match printed {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(text) => out::print(text).err().unwrap_or(ExitCode::SUCCESS),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(1)
@@ -82,50 +83,62 @@ pub fn run(args: &ExecutionsArgs, path: &Path) -> ExitCode {
     }
 }
 
-fn list(store: &Store, limit: usize, json: bool) -> Result<(), String> {
+/// The text of `list`.
+fn list(store: &Store, limit: usize, json: bool) -> Result<String, String> {
     let runs = store.runs(limit, None).map_err(|e| e.to_string())?;
     if json {
-        println!("{}", to_json(&runs)?);
+        to_json(&runs)
     } else {
-        print!("{}", table(&runs));
+        Ok(table(&runs))
     }
-    Ok(())
 }
 
-fn show(store: &Store, id: &str, json: bool) -> Result<(), String> {
+/// The text of `show`; as JSON, the shape `groupsync run --json` prints.
+fn show(store: &Store, id: &str, json: bool) -> Result<String, String> {
     let detail = store
         .run(id)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no execution with id {id:?}"))?;
     if json {
-        println!("{}", to_json(&detail)?);
+        to_json(&RunView::from(detail))
     } else {
-        print!("{}", details(&detail));
+        Ok(details(&detail))
     }
-    Ok(())
 }
 
+/// Pretty JSON and a newline.
 fn to_json(value: &impl serde::Serialize) -> Result<String, String> {
-    serde_json::to_string_pretty(value).map_err(|e| e.to_string())
+    serde_json::to_string_pretty(value)
+        .map(|text| text + "\n")
+        .map_err(|e| e.to_string())
 }
 
 /// One line per run; the trigger is last because it can be long (`webhook+schedule`).
+/// What a dry run would have created has its own column: it was not created.
 pub fn table(runs: &[RunRecord]) -> String {
     let mut out = format!(
-        "{:<36}  {:<19}  {:>8}  {:<16}  {:>7} {:>7} {:>7} {:>6}  TRIGGER\n",
-        "ID", "STARTED (UTC)", "DURATION", "STATUS", "CREATED", "EXISTED", "SKIPPED", "FAILED"
+        "{:<36}  {:<19}  {:>8}  {:<16}  {:>7} {:>12} {:>7} {:>7} {:>6}  TRIGGER\n",
+        "ID",
+        "STARTED (UTC)",
+        "DURATION",
+        "STATUS",
+        "CREATED",
+        "WOULD CREATE",
+        "EXISTED",
+        "SKIPPED",
+        "FAILED"
     );
     for r in runs {
         let c = &r.counts;
-        let created = if r.dry_run { c.would_create } else { c.created };
         let _ = writeln!(
             out,
-            "{:<36}  {:<19}  {:>8}  {:<16}  {:>7} {:>7} {:>7} {:>6}  {}",
+            "{:<36}  {:<19}  {:>8}  {:<16}  {:>7} {:>12} {:>7} {:>7} {:>6}  {}",
             r.id,
             r.started_at.format("%Y-%m-%d %H:%M:%S"),
             seconds(r),
             r.status,
-            created,
+            c.created,
+            c.would_create,
             c.existed,
             c.skipped,
             c.failed,
@@ -165,4 +178,49 @@ pub fn details(d: &RunDetail) -> String {
         let _ = writeln!(out, "{}", notice_line(n));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::RunId;
+    use crate::report::{GroupOutcome, Outcome, RunReport};
+    use chrono::Utc;
+
+    fn record(dry_run: bool, outcome: Outcome) -> RunRecord {
+        let mut r = RunReport::started(RunId::new(), Utc::now(), dry_run);
+        r.outcomes = (0..3)
+            .map(|i| GroupOutcome {
+                source_id: format!("e{i}"),
+                name: format!("Group {i}"),
+                outcome: outcome.clone(),
+            })
+            .collect();
+        RunRecord::of(&r, "cli")
+    }
+
+    /// The numbers of a run's line, after its id, start, duration and status.
+    fn numbers(line: &str) -> Vec<&str> {
+        line.split_whitespace().skip(5).take(5).collect()
+    }
+
+    #[test]
+    fn a_dry_run_would_create_in_its_own_column_never_as_created() {
+        let dry = record(true, Outcome::WouldCreate);
+        let real = record(
+            false,
+            Outcome::Created {
+                scim_id: "s".into(),
+            },
+        );
+        let printed = table(&[dry.clone(), real.clone()]);
+        let lines: Vec<&str> = printed.lines().collect();
+        assert_eq!(
+            lines[0].split_whitespace().collect::<Vec<_>>()[5..11],
+            ["CREATED", "WOULD", "CREATE", "EXISTED", "SKIPPED", "FAILED"]
+        );
+        assert!(lines[1].starts_with(&dry.id) && lines[2].starts_with(&real.id));
+        assert_eq!(numbers(lines[1]), ["0", "3", "0", "0", "0"], "{printed}");
+        assert_eq!(numbers(lines[2]), ["3", "0", "0", "0", "0"], "{printed}");
+    }
 }

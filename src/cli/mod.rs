@@ -9,17 +9,19 @@ mod check;
 #[cfg(feature = "sandbox")]
 mod demo;
 mod executions;
+mod out;
 mod progress;
 #[cfg(feature = "sandbox")]
 mod sandbox_cmd;
 mod serve;
 mod summary;
 
-use crate::config::{self, LogFormat, Settings};
-use crate::report::RunStatus;
+use crate::config::{self, LogFormat, Settings, StoreSettings};
+use crate::report::{RunStatus, RunView};
 use crate::store::Store;
 use crate::sync::{RunRequest, Syncer, TriggerKind};
 use clap::{Parser, Subcommand, ValueEnum};
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -135,10 +137,14 @@ async fn dispatch(cli: Cli) -> ExitCode {
             if let Some(path) = args.store_path() {
                 return executions::run(&args, path);
             }
-            let Some(settings) = load(&cli.config, log_format) else {
-                return ExitCode::from(2);
-            };
-            executions::run(&args, &settings.store.path)
+            // only the store is needed: the configuration may be absent or incomplete
+            match StoreSettings::load(&cli.config) {
+                Ok(store) => executions::run(&args, &store.path),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
         }
         Command::Check { send_test_email } => match load(&cli.config, log_format) {
             Some(settings) => check::run(&settings, send_test_email).await,
@@ -194,13 +200,20 @@ pub(crate) async fn run_once(settings: Arc<Settings>, request: RunRequest, json:
     let progress = progress::Terminal::new(show_progress);
     let report = syncer.run(&request, &progress).await;
     progress.finish();
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
+    let printed = if json {
+        let view = RunView::of_report(&report, &request.trigger());
+        match serde_json::to_string_pretty(&view) {
+            Ok(text) => out::line(text),
+            Err(e) => {
+                eprintln!("error: {e}");
+                Err(ExitCode::from(1))
+            }
+        }
     } else {
-        print!("{}", summary::render(&report, None));
+        out::print(summary::render(&report, None))
+    };
+    if let Err(code) = printed {
+        return code;
     }
     match report.status() {
         RunStatus::Succeeded | RunStatus::DryRun => ExitCode::SUCCESS,
@@ -217,29 +230,28 @@ async fn sources(settings: Arc<Settings>, name: Option<String>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match client.list_sources(name.as_deref()).await {
-        Ok(list) if list.is_empty() => {
-            println!(
-                "no sources{}",
-                name.map(|n| format!(" named {n:?}")).unwrap_or_default()
-            );
-            ExitCode::SUCCESS
-        }
+    let printed = match client.list_sources(name.as_deref()).await {
+        Ok(list) if list.is_empty() => out::line(format_args!(
+            "no sources{}",
+            name.map(|n| format!(" named {n:?}")).unwrap_or_default()
+        )),
         Ok(list) => {
-            println!("{:<34}  {:<32}  NAME", "ID", "TYPE");
+            let mut table = format!("{:<34}  {:<32}  NAME\n", "ID", "TYPE");
             for s in list {
-                println!(
+                let _ = writeln!(
+                    table,
                     "{:<34}  {:<32}  {}",
                     s.id,
                     s.source_type.as_deref().unwrap_or("-"),
                     s.name
                 );
             }
-            ExitCode::SUCCESS
+            out::print(table)
         }
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(1)
+            return ExitCode::from(1);
         }
-    }
+    };
+    printed.err().unwrap_or(ExitCode::SUCCESS)
 }

@@ -3,6 +3,7 @@
 //! The first lines on stdout say where each service listens and which credentials to use;
 //! request logs go to stderr.
 
+use super::out;
 use super::serve::wait_for_signal;
 use crate::config::LogFormat;
 use clap::Args;
@@ -120,16 +121,17 @@ pub async fn run(args: SandboxArgs, log_format: LogFormat) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    println!("identitynow {}", sb.idn_url());
-    println!("scim {}", sb.scim_url());
-    println!("smtp {}", sb.smtp_addr);
-    println!("client_id {}", sandbox::CLIENT_ID);
-    println!("client_secret {}", sandbox::CLIENT_SECRET);
-    println!("scim_token {}", sandbox::SCIM_TOKEN);
-    println!("webhook_token {}", sandbox::WEBHOOK_TOKEN);
-    println!("admin_token {}", sandbox::ADMIN_TOKEN);
-    println!(
-        "source {} {:?} ({groups} groups, {existing} already in SCIM)",
+    let mut services = format!(
+        "identitynow {}\nscim {}\nsmtp {}\nclient_id {}\nclient_secret {}\nscim_token {}\n\
+         webhook_token {}\nadmin_token {}\nsource {} {:?} ({groups} groups, {existing} already in SCIM)\n",
+        sb.idn_url(),
+        sb.scim_url(),
+        sb.smtp_addr,
+        sandbox::CLIENT_ID,
+        sandbox::CLIENT_SECRET,
+        sandbox::SCIM_TOKEN,
+        sandbox::WEBHOOK_TOKEN,
+        sandbox::ADMIN_TOKEN,
         sandbox::AD_SOURCE_ID,
         sandbox::AD_SOURCE_NAME
     );
@@ -139,7 +141,11 @@ pub async fn run(args: SandboxArgs, log_format: LogFormat) -> ExitCode {
             sb.stop().await;
             return ExitCode::from(1);
         }
-        println!("config {}", path.display());
+        services += &format!("config {}\n", path.display());
+    }
+    if let Err(code) = out::print(services) {
+        sb.stop().await;
+        return code;
     }
     wait_for_signal().await;
     sb.stop().await;

@@ -345,21 +345,7 @@ impl Settings {
         required: bool,
         env: &HashMap<String, String>,
     ) -> Result<Settings, LoadError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => String::new(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(LoadError::Missing {
-                    path: path.display().to_string(),
-                });
-            }
-            Err(source) => {
-                return Err(LoadError::Read {
-                    path: path.display().to_string(),
-                    source,
-                });
-            }
-        };
+        let text = read_file(path, required)?;
         Self::from_named_toml_and_env(&path.display().to_string(), &text, env)
     }
 
@@ -378,6 +364,41 @@ impl Settings {
         env: &HashMap<String, String>,
     ) -> Result<Settings, LoadError> {
         Ok(from_raw(source::read(name, text, env)?)?)
+    }
+}
+
+impl StoreSettings {
+    /// Only the `[store]` section, from the file at `path` if it exists and the
+    /// environment: what reading the history needs. The rest of the configuration may be
+    /// missing or incomplete.
+    pub fn load(path: &Path) -> Result<StoreSettings, LoadError> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        Self::load_with_env(path, &env)
+    }
+
+    /// As [`StoreSettings::load`], with the environment given.
+    pub fn load_with_env(
+        path: &Path,
+        env: &HashMap<String, String>,
+    ) -> Result<StoreSettings, LoadError> {
+        let text = read_file(path, false)?;
+        let raw = source::read(&path.display().to_string(), &text, env)?;
+        Ok(validate::store(raw.store)?)
+    }
+}
+
+/// The text of the configuration file; empty when it does not exist and is not `required`.
+fn read_file(path: &Path, required: bool) -> Result<String, LoadError> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(String::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(LoadError::Missing {
+            path: path.display().to_string(),
+        }),
+        Err(source) => Err(LoadError::Read {
+            path: path.display().to_string(),
+            source,
+        }),
     }
 }
 

@@ -564,3 +564,29 @@ fn a_missing_file_says_how_to_make_one() {
     let err = Settings::load_with_env(&path, false, &HashMap::new()).unwrap_err();
     assert!(matches!(err, LoadError::Invalid(_)), "{err}");
 }
+
+#[test]
+fn the_store_alone_needs_no_complete_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("groupsync.toml");
+    let none = HashMap::new();
+    // no file: the default store
+    let store = StoreSettings::load_with_env(&path, &none).unwrap();
+    assert_eq!(store.path, std::path::Path::new("data/groupsync.db"));
+    // a file with only a store, which a run would refuse
+    std::fs::write(&path, "[store]\npath = \"history/runs.db\"\n").unwrap();
+    assert!(Settings::load_with_env(&path, true, &none).is_err());
+    let store = StoreSettings::load_with_env(&path, &none).unwrap();
+    assert_eq!(store.path, std::path::Path::new("history/runs.db"));
+    // the environment still overrides the file
+    let env = [(
+        "GROUPSYNC_STORE__PATH".to_owned(),
+        "elsewhere.db".to_owned(),
+    )]
+    .into();
+    let store = StoreSettings::load_with_env(&path, &env).unwrap();
+    assert_eq!(store.path, std::path::Path::new("elsewhere.db"));
+    // a file that is not valid still says so
+    std::fs::write(&path, "[store]\npth = \"x\"\n").unwrap();
+    assert!(StoreSettings::load_with_env(&path, &none).is_err());
+}

@@ -536,7 +536,7 @@ fn poll(r: RawPoll) -> R<PollSettings> {
     })
 }
 
-fn store(r: RawStore) -> R<StoreSettings> {
+pub(super) fn store(r: RawStore) -> R<StoreSettings> {
     let path = r.path.unwrap_or_else(|| "data/groupsync.db".into());
     if path.trim().is_empty() {
         return Err(ConfigError::new("store.path", "must not be empty"));

@@ -8,6 +8,7 @@ use super::source::AdSource;
 use super::webhook;
 use crate::config::Settings;
 use crate::domain::RunId;
+use crate::report::RunView;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -136,8 +137,8 @@ async fn start_run(
     }
 }
 
-/// `GET /runs/{id}`: the report of a finished run (200), or where a pending or running
-/// run stands (202); 404 for ids this process does not know.
+/// `GET /runs/{id}`: the report of a finished run (200, as a [`RunView`]), or where a
+/// pending or running run stands (202); 404 for ids this process does not know.
 async fn run_report(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -150,16 +151,21 @@ async fn run_report(
     }
     let run_id = RunId(id);
     match app.coordinator.lookup(&run_id) {
-        Some(RunState::Finished(run)) => Json(&run.report).into_response(),
+        Some(RunState::Finished(run)) => {
+            Json(RunView::of_report(&run.report, &run.trigger)).into_response()
+        }
         Some(RunState::Pending { trigger }) => {
-            let body = json!({ "run_id": run_id, "state": "pending", "trigger": trigger });
+            let body = json!({
+                "id": run_id, "run_id": run_id, "state": "pending", "trigger": trigger,
+            });
             (StatusCode::ACCEPTED, Json(body)).into_response()
         }
         Some(RunState::Running { trigger }) => {
             let progress = app.progress.borrow().clone();
             let progress = (progress.run_id.as_ref() == Some(&run_id)).then_some(progress);
             let body = json!({
-                "run_id": run_id, "state": "running", "trigger": trigger, "progress": progress,
+                "id": run_id, "run_id": run_id, "state": "running", "trigger": trigger,
+                "progress": progress,
             });
             (StatusCode::ACCEPTED, Json(body)).into_response()
         }

@@ -45,6 +45,13 @@ impl RunRecord {
         }
     }
 
+    /// The guard that refused the run, if one did (a dry run's guard is not recorded).
+    pub fn guard(&self) -> Option<RunFailure> {
+        self.error
+            .clone()
+            .filter(|e| e.kind == ErrorKind::GuardRefused)
+    }
+
     pub fn duration(&self) -> chrono::Duration {
         self.finished_at - self.started_at
     }
@@ -62,6 +69,7 @@ pub struct RunDetail {
 impl RunDetail {
     /// The report the run produced, as it was recorded.
     pub fn into_report(self) -> RunReport {
+        let guard = self.run.guard();
         RunReport {
             run_id: RunId(self.run.id),
             started_at: self.run.started_at,
@@ -70,11 +78,7 @@ impl RunDetail {
             source: self.run.source,
             outcomes: self.outcomes,
             notices: self.notices,
-            guard: self
-                .run
-                .error
-                .clone()
-                .filter(|e| e.kind == ErrorKind::GuardRefused),
+            guard,
             error: self.run.error,
         }
     }

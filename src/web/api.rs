@@ -1,6 +1,7 @@
 //! The history as JSON.
 
 use super::{Problem, WebState, outcome_filter, paging};
+use crate::report::RunView;
 use crate::store::{RunDetail, RunRecord};
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -23,13 +24,14 @@ pub(super) async fn list(
     respond(page(&state, &query).await)
 }
 
-/// `GET /executions/{id}?outcome=`
+/// `GET /executions/{id}?outcome=`: the run as `groupsync run --json` prints it (with
+/// only the outcomes of one kind when `outcome` is given).
 pub(super) async fn show(
     State(state): State<WebState>,
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    respond(detail(&state, id, &query).await)
+    respond(detail(&state, id, &query).await.map(RunView::from))
 }
 
 async fn page(state: &WebState, query: &HashMap<String, String>) -> Result<ExecutionPage, Problem> {

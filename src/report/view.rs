@@ -1,0 +1,135 @@
+//! The one JSON shape of a run: `groupsync run --json`, `groupsync executions show --json`,
+//! `GET /runs/{id}` (once the run finished) and `GET /executions/{id}` all print a
+//! [`RunView`]. `docs/json.md` describes it field by field.
+
+use super::{Counts, GroupOutcome, NoticeOutcome, RunFailure, RunReport, SourceInfo};
+use crate::store::{RunDetail, RunRecord};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A finished run as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunView {
+    /// The run's id.
+    pub id: String,
+    /// The same id under its former name, kept for one release; read `id`.
+    pub run_id: String,
+    /// `succeeded`, `partially_failed`, `failed` or `dry_run`.
+    pub status: String,
+    /// What caused the run, joined by `+` (`webhook+schedule`).
+    pub trigger: String,
+    /// The same, one kind per element, in order of arrival.
+    pub triggers: Vec<String>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub dry_run: bool,
+    /// The AD source, as resolved (`null` if the run failed before resolving it).
+    pub source: Option<SourceInfo>,
+    pub counts: Counts,
+    /// Why the run stopped (`null` when it did not).
+    pub error: Option<RunFailure>,
+    /// The guard the run trips: a refused run's (also its `error`), or what would refuse a
+    /// real run in place of this dry run (shown by the run itself; the history keeps only
+    /// a refused run's). `null` when none.
+    pub guard: Option<RunFailure>,
+    /// One per source group, in source order.
+    pub outcomes: Vec<GroupOutcome>,
+    pub notices: Vec<NoticeOutcome>,
+}
+
+impl RunView {
+    /// The view of a recorded run with its outcomes, notices and the guard it trips.
+    pub fn new(
+        run: RunRecord,
+        outcomes: Vec<GroupOutcome>,
+        notices: Vec<NoticeOutcome>,
+        guard: Option<RunFailure>,
+    ) -> Self {
+        RunView {
+            run_id: run.id.clone(),
+            id: run.id,
+            status: run.status,
+            triggers: run
+                .trigger
+                .split('+')
+                .filter(|k| !k.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            trigger: run.trigger,
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            dry_run: run.dry_run,
+            source: run.source,
+            counts: run.counts,
+            error: run.error,
+            guard,
+            outcomes,
+            notices,
+        }
+    }
+
+    /// The view of `report`, a run caused by `trigger` (kinds joined by `+`).
+    pub fn of_report(report: &RunReport, trigger: &str) -> Self {
+        RunView::new(
+            RunRecord::of(report, trigger),
+            report.outcomes.clone(),
+            report.notices.clone(),
+            report.guard.clone(),
+        )
+    }
+}
+
+impl From<RunDetail> for RunView {
+    fn from(d: RunDetail) -> Self {
+        let guard = d.run.guard();
+        RunView::new(d.run, d.outcomes, d.notices, guard)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::RunId;
+    use crate::report::{ErrorKind, Outcome};
+
+    #[test]
+    fn a_report_and_its_record_give_the_same_view() {
+        let mut r = RunReport::started(RunId::new(), Utc::now(), true);
+        r.outcomes.push(GroupOutcome {
+            source_id: "e1".into(),
+            name: "Finance".into(),
+            outcome: Outcome::WouldCreate,
+        });
+        let view = RunView::of_report(&r, "webhook+schedule");
+        assert_eq!(view.id, r.run_id.0);
+        assert_eq!(view.run_id, view.id);
+        assert_eq!(view.status, "dry_run");
+        assert_eq!(view.triggers, ["webhook", "schedule"]);
+        assert_eq!(view.counts.would_create, 1);
+        let detail = RunDetail {
+            run: RunRecord::of(&r, "webhook+schedule"),
+            outcomes: r.outcomes.clone(),
+            notices: vec![],
+        };
+        assert_eq!(RunView::from(detail), view);
+    }
+
+    #[test]
+    fn the_error_is_typed_or_null() {
+        let ok = RunReport::started(RunId::new(), Utc::now(), false);
+        let json = serde_json::to_value(RunView::of_report(&ok, "cli")).unwrap();
+        assert!(json["error"].is_null());
+        let failed = RunReport::failed(
+            RunId::new(),
+            Utc::now(),
+            false,
+            RunFailure::new(ErrorKind::Store, "disk full"),
+        );
+        let json = serde_json::to_value(RunView::of_report(&failed, "cli")).unwrap();
+        assert_eq!(
+            json["error"],
+            serde_json::json!({"kind": "store", "message": "disk full"})
+        );
+        assert_eq!(json["status"], "failed");
+    }
+}
