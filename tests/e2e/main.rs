@@ -13,6 +13,7 @@ mod dashboard_browser;
 mod docs_config;
 mod guards;
 mod history;
+mod json_shape;
 mod peers;
 mod scim_interop;
 mod sync_end_to_end;

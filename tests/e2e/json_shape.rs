@@ -1,8 +1,8 @@
 //! A run's JSON is one shape everywhere (`run --json`, `executions show --json`,
 //! `GET /runs/{id}`, `GET /executions/{id}`) and is the one `docs/json.md` shows; the
 //! history commands survive a reader that stops early and need only the store.
-#![allow(clippy::unwrap_used)]
 
+use crate::harness::{groupsync as bin, output};
 use groupsync::config::Settings;
 use groupsync::daemon::Daemon;
 use groupsync::domain::RunId;
@@ -13,7 +13,7 @@ use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -21,25 +21,6 @@ use tokio_util::sync::CancellationToken;
 const ADMIN_TOKEN: &str = "admin-token-json-0123";
 /// Long enough for any run here; a test that waits longer has failed.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-/// The binary, with no configuration or log settings from the environment.
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_groupsync"));
-    c.env_remove("RUST_LOG");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GROUPSYNC_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
-
-/// Runs the binary with `args` off the async runtime.
-async fn output(mut cmd: Command) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap()
-}
 
 fn json(out: &Output) -> Value {
     assert!(
