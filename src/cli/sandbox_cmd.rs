@@ -7,7 +7,8 @@ use super::serve::wait_for_signal;
 use crate::config::LogFormat;
 use clap::Args;
 use groupsync_sandbox::faults::FaultPlan;
-use groupsync_sandbox::{self as sandbox, Sandbox, SandboxOptions, seed};
+use groupsync_sandbox::tenant::STATS_PATH;
+use groupsync_sandbox::{self as sandbox, Credential, Sandbox, SandboxOptions, seed};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,9 +64,20 @@ pub struct SandboxArgs {
     /// The SCIM server refuses duplicate display names with 409.
     #[arg(long)]
     unique_names: bool,
-    /// Write a complete groupsync configuration for this sandbox to FILE.
+    /// The kind of credential the tenant issues tokens for: `api-client` (an API client
+    /// with the client-credentials grant, no user behind it) or `pat` (an ORG_ADMIN's
+    /// personal access token). Operations whose official `security` lists only a user's
+    /// token (`/v2026/entitlements`, `load-entitlements`, …) refuse an API client's with 403.
+    #[arg(long, default_value = "api-client", value_parser = parse_credential)]
+    credential: Credential,
+    /// Write a complete groupsync configuration for this sandbox to FILE (with the
+    /// client id and secret of --credential).
     #[arg(long, value_name = "FILE")]
     write_config: Option<PathBuf>,
+}
+
+fn parse_credential(text: &str) -> Result<Credential, String> {
+    text.parse()
 }
 
 impl SandboxArgs {
@@ -99,6 +111,7 @@ impl SandboxArgs {
             scim_faults: plan(&self.scim_faults, "scim-faults")?,
             scim_page_cap: self.scim_page_cap.max(1),
             unique_names: self.unique_names,
+            credential: self.credential,
         })
     }
 }
@@ -123,11 +136,18 @@ pub async fn run(args: SandboxArgs, log_format: LogFormat) -> ExitCode {
     println!("identitynow {}", sb.idn_url());
     println!("scim {}", sb.scim_url());
     println!("smtp {}", sb.smtp_addr);
-    println!("client_id {}", sandbox::CLIENT_ID);
-    println!("client_secret {}", sandbox::CLIENT_SECRET);
+    let (client_id, client_secret) = sb.client_credentials();
+    println!("credential {}", sb.credential.as_str());
+    println!("client_id {client_id}");
+    println!("client_secret {client_secret}");
     println!("scim_token {}", sandbox::SCIM_TOKEN);
     println!("webhook_token {}", sandbox::WEBHOOK_TOKEN);
     println!("admin_token {}", sandbox::ADMIN_TOKEN);
+    println!(
+        "stats {}{STATS_PATH} {}/sandbox/stats",
+        sb.idn_url(),
+        sb.scim_url()
+    );
     println!(
         "source {} {:?} ({groups} groups, {existing} already in SCIM)",
         sandbox::AD_SOURCE_ID,

@@ -4,6 +4,7 @@
 //! entitlements; `tasks.rs` task status, aggregation events and faults.
 
 mod data;
+mod scale;
 mod tasks;
 
 use super::*;
