@@ -4,9 +4,7 @@
 //!
 //! `cargo bench --bench sync` (release build). Traffic stays on 127.0.0.1.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
+use groupsync::config::Settings;
 use groupsync::store::Store;
 use groupsync::sync::{Quiet, RunRequest, Syncer, TriggerKind};
 use groupsync_sandbox::faults::FaultPlan;
@@ -67,10 +65,15 @@ async fn measure(s: &Scenario) {
         rules: vec![],
     };
     let sb = Sandbox::start(opts).await.expect("sandbox starts");
-    let mut env = vec![("GROUPSYNC_EMAIL__ENABLED", "false")];
-    env.extend_from_slice(s.env);
-    let syncer = Syncer::new(common::settings(&sb, &env), Store::in_memory().unwrap())
-        .expect("settings are valid");
+    let env = [("GROUPSYNC_EMAIL__ENABLED", "false")]
+        .iter()
+        .chain(s.env)
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let settings = Settings::from_toml_and_env(&sb.config_toml(), &env)
+        .expect("the sandbox writes a valid configuration");
+    let store = Store::in_memory().expect("an in-memory store");
+    let syncer = Syncer::new(settings.into(), store).expect("settings are valid");
     for pass in ["first (creates)", "second (no-op)"] {
         let start = Instant::now();
         let report = syncer

@@ -2,9 +2,12 @@
 """Checks the deployment files where no container engine or cluster is at hand.
 
   verify.py dockerfile STAGE   the Dockerfile parses (with Docker's own parser), pins the
-                               Rust of rust-toolchain.toml, runs deploy/build.sh, copies its
-                               output to /, starts a binary that the staged tree holds, as a
-                               numeric non-root user that the Kubernetes manifests also use.
+                               Rust of rust-toolchain.toml, runs deploy/build.sh (the default
+                               target with --no-default-features, the `sandbox` target that
+                               docker-compose.yml builds with the default features), copies
+                               its output to /, starts a binary that the staged tree holds,
+                               as a numeric non-root user that the Kubernetes manifests also
+                               use.
   verify.py compose BIN WORK   runs docker-compose.yml's two services as local processes:
                                the sandbox with its command, then `check` and `run` with the
                                groupsync service's command and environment. Volumes become
@@ -42,14 +45,44 @@ def toolchain_channel():
 
 
 def stages(commands):
-    """The Dockerfile's instructions, grouped by FROM."""
+    """The Dockerfile's stages in order, as (name, instructions); an unnamed stage's name
+    is None."""
     groups = []
     for c in commands:
         if c.cmd.upper() == "FROM":
-            groups.append([])
+            value = list(c.value)
+            name = value[2] if len(value) == 3 and value[1].upper() == "AS" else None
+            groups.append((name, []))
         if groups:
-            groups[-1].append(c)
+            groups[-1][1].append(c)
     return groups
+
+
+def lineage(all_stages, index):
+    """The instructions of stage `index` preceded by those of the stages it is built FROM."""
+    named = {name: i for i, (name, _) in enumerate(all_stages[:index]) if name}
+    chain = []
+    while index is not None:
+        instructions = all_stages[index][1]
+        chain = instructions + chain
+        index = named.get(instructions[0].value[0])
+    return chain
+
+
+def builder_of(all_stages, chain):
+    """The stage whose /out/ the chain copies to /, and its deploy/build.sh command."""
+    copies = [c for c in chain if c.cmd.upper() == "COPY" and list(c.value) == ["/out/", "/"]]
+    froms = [f.split("=", 1)[1] for c in copies for f in c.flags if f.startswith("--from=")]
+    if not froms:
+        fail("the runtime stage does not copy a builder's /out/ to /")
+    builds = [s for name, s in all_stages if name == froms[-1]]
+    if not builds:
+        fail(f"COPY --from={froms[-1]} names no stage")
+    runs = [" ".join(c.value) for c in builds[0] if c.cmd.upper() == "RUN"]
+    found = [r for r in runs if r.startswith("deploy/build.sh /out")]
+    if not found:
+        fail(f"the builder stage {froms[-1]} does not run deploy/build.sh /out: {runs}")
+    return froms[-1], found[-1].split()[2:]
 
 
 def manifests(name):
@@ -76,13 +109,24 @@ def check_dockerfile(stage_dir):
     if args.get("RUST_VERSION") != toolchain_channel():
         fail(f"Dockerfile ARG RUST_VERSION={args.get('RUST_VERSION')} but "
              f"rust-toolchain.toml pins {toolchain_channel()}")
-    build, runtime = stages(commands)[0], stages(commands)[-1]
-    runs = [" ".join(c.value) for c in build if c.cmd.upper() == "RUN"]
-    if not any(r.startswith("deploy/build.sh /out") for r in runs):
-        fail(f"the builder stage does not run deploy/build.sh /out: {runs}")
-    copies = [c for c in runtime if c.cmd.upper() == "COPY"]
-    if not any("--from=build" in c.flags and list(c.value) == ["/out/", "/"] for c in copies):
-        fail("the runtime stage does not copy the builder's /out/ to /")
+    all_stages = stages(commands)
+    # The default target (the last stage) ships the lean binary.
+    runtime = lineage(all_stages, len(all_stages) - 1)
+    builder, flags = builder_of(all_stages, runtime)
+    if "--no-default-features" not in flags:
+        fail(f"the image's builder {builder} must build with --no-default-features: {flags}")
+    # The `sandbox` target, which docker-compose.yml's sandbox service builds, has the
+    # sandbox command: the default features.
+    names = [name for name, _ in all_stages]
+    if "sandbox" not in names:
+        fail("no `sandbox` stage for docker-compose.yml's sandbox service")
+    sandbox_builder, sandbox_flags = builder_of(all_stages, lineage(all_stages, names.index("sandbox")))
+    if "--no-default-features" in sandbox_flags:
+        fail(f"the sandbox target's builder {sandbox_builder} leaves out the sandbox command")
+    with open(DEPLOY / "docker-compose.yml") as f:
+        compose = yaml.safe_load(f)["services"]
+    if compose["sandbox"].get("build", {}).get("target") != "sandbox":
+        fail("docker-compose.yml's sandbox service must build the Dockerfile's `sandbox` target")
     user = [c.value[0] for c in runtime if c.cmd.upper() == "USER"][-1]
     uid = user.split(":")[0]
     if not uid.isdigit() or int(uid) == 0:
@@ -108,8 +152,9 @@ def check_dockerfile(stage_dir):
     store = config.get("store", {}).get("path", "")
     if not any(store.startswith(v.rstrip("/") + "/") for v in volumes):
         fail(f"the ConfigMap's store.path is not on the image's volume {volumes}")
-    print(f"Dockerfile: Rust {args['RUST_VERSION']}, builds with deploy/build.sh, runs "
-          f"`{entrypoint[0]} {cmd}` as uid {uid}, volume {volumes}; matches the manifests")
+    print(f"Dockerfile: Rust {args['RUST_VERSION']}, builds with deploy/build.sh "
+          f"{' '.join(flags)} (target sandbox: {' '.join(sandbox_flags) or 'default features'}), "
+          f"runs `{entrypoint[0]} {cmd}` as uid {uid}, volume {volumes}; matches the manifests")
 
 
 def free_port():

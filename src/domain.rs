@@ -12,8 +12,6 @@ pub struct SourceGroup {
     pub id: String,
     /// The display name; this becomes the SCIM `displayName`.
     pub name: String,
-    /// The native value: the group's distinguished name for AD.
-    pub value: Option<String>,
 }
 
 /// One group as the SCIM target holds it.

@@ -4,7 +4,7 @@
 //! Both clients go through [`exchange`]; each turns a [`Reply`] or an [`UpstreamError`]
 //! into its own errors and decides itself what is worth retrying.
 
-use crate::telemetry::event;
+use crate::telemetry::run_log;
 use http::{HeaderMap, StatusCode};
 
 /// The largest body read from an upstream answer. An entitlement page of 250 items or a
@@ -48,10 +48,10 @@ pub async fn exchange_capped(
     let mut response = request
         .send()
         .await
-        .inspect_err(|_| event::upstream_unanswered(service))
+        .inspect_err(|_| run_log::upstream_unanswered(service))
         .map_err(UpstreamError::Transport)?;
     let status = response.status();
-    event::upstream(service, status.as_u16());
+    run_log::upstream(service, status.as_u16());
     let headers = response.headers().clone();
     let body = read_capped(&mut response, limit).await?;
     Ok(Reply {

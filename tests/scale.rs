@@ -2,14 +2,17 @@
 //! and a source past the 10,000-record window, read with `searchAfter` on `/v2026`.
 //!
 //! They take real seconds: the client's limiter waits out each 10-second window.
+#![allow(clippy::unwrap_used)]
 
-mod common;
+#[allow(dead_code)]
+#[path = "e2e/harness.rs"]
+mod harness;
 
-use common::*;
 use groupsync::report::RunStatus;
 use groupsync::store::Store;
 use groupsync::sync::{Quiet, RunRequest, Syncer, TriggerKind};
-use groupsync_sandbox::{Credential, Sandbox, SandboxOptions};
+use groupsync_sandbox::{Credential, SandboxOptions};
+use harness::*;
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -22,7 +25,7 @@ async fn get_stats(url: String) -> Value {
         .expect("the stats are JSON")
 }
 
-async fn tenant_stats(sb: &Sandbox) -> Value {
+async fn tenant_stats(sb: &TestApp) -> Value {
     get_stats(format!("{}/sandbox/stats", sb.idn_url())).await
 }
 
@@ -47,8 +50,8 @@ async fn three_hundred_pages_stay_inside_the_rate_limit() {
     let opts = SandboxOptions::seeded(3_000, 0, 21);
     assert_eq!(opts.rate_limit, Some(100), "the tenant's limit is on");
     let groups = opts.groups.clone();
-    let sb = sandbox(opts).await;
-    let settings = settings(&sb, &[("GROUPSYNC_IDENTITYNOW__PAGE_SIZE", "10")]);
+    let sb = spawn_app(opts).await;
+    let settings = sb.settings(&[("GROUPSYNC_IDENTITYNOW__PAGE_SIZE", "10")]);
     let budget = settings.identitynow.requests_per_10s as u64;
     let syncer = Syncer::new(settings, Store::in_memory().unwrap()).unwrap();
 
@@ -86,9 +89,9 @@ async fn twenty_thousand_groups_with_a_personal_access_token_on_v2026() {
     };
     let groups = opts.groups.clone();
     let expected = expected_creates(&opts.groups, &opts.existing, 256);
-    let sb = sandbox(opts).await;
+    let sb = spawn_app(opts).await;
     let syncer = Syncer::new(
-        settings(&sb, &[("GROUPSYNC_IDENTITYNOW__API_VERSION", "v2026")]),
+        sb.settings(&[("GROUPSYNC_IDENTITYNOW__API_VERSION", "v2026")]),
         Store::in_memory().unwrap(),
     )
     .unwrap();
@@ -100,7 +103,7 @@ async fn twenty_thousand_groups_with_a_personal_access_token_on_v2026() {
     assert_each_once(&groups, run.outcomes.iter().map(|o| o.name.clone()));
     assert_eq!(run.counts().created, expected);
     assert_eq!(sb.scim.create_count() as usize, expected);
-    assert_no_duplicates(sb.scim.groups().into_iter().map(|g| g.display_name));
+    assert_no_duplicates(sb.target_names());
 
     let stats = tenant_stats(&sb).await;
     assert!(
@@ -116,9 +119,9 @@ async fn twenty_thousand_groups_with_a_personal_access_token_on_v2026() {
 
 #[tokio::test]
 async fn v2026_refuses_an_api_client() {
-    let sb = sandbox(SandboxOptions::seeded(20, 0, 23)).await;
+    let sb = spawn_app(SandboxOptions::seeded(20, 0, 23)).await;
     let syncer = Syncer::new(
-        settings(&sb, &[("GROUPSYNC_IDENTITYNOW__API_VERSION", "v2026")]),
+        sb.settings(&[("GROUPSYNC_IDENTITYNOW__API_VERSION", "v2026")]),
         Store::in_memory().unwrap(),
     )
     .unwrap();

@@ -7,7 +7,7 @@
 
 use super::poll::OwnAggregations;
 use crate::identitynow::{self, TaskStatus};
-use crate::telemetry::daemon as event;
+use crate::telemetry::daemon_log;
 use std::time::Duration;
 
 /// How an aggregation ended, as far as the run is concerned.
@@ -29,9 +29,9 @@ pub async fn refresh_groups(
 ) -> Aggregation {
     let outcome = start_and_wait(client, source_id, own, timeout, step).await;
     match &outcome {
-        Aggregation::Succeeded { task_id } => event::aggregation("succeeded", task_id),
-        Aggregation::Failed(e) => event::aggregation("failed", e),
-        Aggregation::TimedOut { task_id } => event::aggregation(
+        Aggregation::Succeeded { task_id } => daemon_log::aggregation("succeeded", task_id),
+        Aggregation::Failed(e) => daemon_log::aggregation("failed", e),
+        Aggregation::TimedOut { task_id } => daemon_log::aggregation(
             "timed_out",
             &format!("task {task_id} not finished after {} s", timeout.as_secs()),
         ),
@@ -51,7 +51,7 @@ async fn start_and_wait(
         Err(e) => return Aggregation::Failed(format!("cannot start it: {e}")),
     };
     own.add(&task.id);
-    event::aggregation("started", &task.id);
+    daemon_log::aggregation("started", &task.id);
     match tokio::time::timeout(timeout, wait(client, &task.id, step)).await {
         Err(_) => Aggregation::TimedOut { task_id: task.id },
         Ok(Err(e)) => Aggregation::Failed(format!("task {}: {e}", task.id)),

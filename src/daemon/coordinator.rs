@@ -9,7 +9,7 @@
 use crate::domain::RunId;
 use crate::report::RunReport;
 use crate::sync::{RunError, RunRequest, Triggers};
-use crate::telemetry::{self, daemon as event};
+use crate::telemetry::{self, daemon_log, run_log};
 use chrono::{DateTime, Utc};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -145,7 +145,7 @@ impl Coordinator {
     pub fn trigger(&self, kind: TriggerKind) -> Result<RunId, ShuttingDown> {
         let mut state = self.lock();
         if !state.accepting {
-            event::trigger_refused(kind.as_str());
+            daemon_log::trigger_refused(kind.as_str());
             return Err(ShuttingDown);
         }
         let run_id = match &mut state.pending {
@@ -153,7 +153,7 @@ impl Coordinator {
                 if !pending.kinds.contains(&kind) {
                     pending.kinds.push(kind);
                 }
-                event::trigger_coalesced(kind.as_str(), &pending.run_id, &pending.trigger());
+                daemon_log::trigger_coalesced(kind.as_str(), &pending.run_id, &pending.trigger());
                 pending.run_id.clone()
             }
             None => {
@@ -162,7 +162,7 @@ impl Coordinator {
                     run_id: run_id.clone(),
                     kinds: vec![kind],
                 });
-                event::trigger_queued(kind.as_str(), &run_id);
+                daemon_log::trigger_queued(kind.as_str(), &run_id);
                 self.inner.wake.notify_one();
                 run_id
             }
@@ -255,7 +255,7 @@ impl Coordinator {
         });
         state.started += 1;
         self.publish(&state);
-        event::run_in_progress(true);
+        daemon_log::run_in_progress(true);
         let req = RunRequest {
             run_id: pending.run_id,
             triggers: pending.kinds,
@@ -284,7 +284,7 @@ impl Coordinator {
                         // received completes there; the next run finds it as existing.
                         task.abort();
                         let _ = task.await;
-                        event::run_interrupted(grace.as_secs());
+                        daemon_log::run_interrupted(grace.as_secs());
                         let why = RunError::Shutdown(format!(
                             "groupsync was stopped and the run did not finish within server.shutdown_grace_secs ({} s)",
                             grace.as_secs()
@@ -314,7 +314,7 @@ impl Coordinator {
     ) -> FinishedRun {
         let report = runner.interrupted(req, started_at, why);
         telemetry::run_span(&req.run_id, &trigger)
-            .in_scope(|| telemetry::event::run_finished(&trigger, &report));
+            .in_scope(|| run_log::run_finished(&trigger, &report));
         FinishedRun { trigger, report }
     }
 
@@ -330,7 +330,7 @@ impl Coordinator {
             }
             self.publish(&state);
         }
-        event::run_in_progress(false);
+        daemon_log::run_in_progress(false);
         // Nobody listening is fine.
         let _ = self.inner.finished.send(finished);
     }
@@ -343,7 +343,7 @@ impl Coordinator {
         }
         state.accepting = false;
         if let Some(p) = state.pending.take() {
-            event::pending_dropped(&p.run_id, &p.trigger());
+            daemon_log::pending_dropped(&p.run_id, &p.trigger());
         }
         self.publish(&state);
     }

@@ -2,7 +2,7 @@
 //!
 //! - `coordinator`: one run at a time; triggers during a run coalesce into one follow-up.
 //! - `schedule`: the cron trigger, in the configured time zone.
-//! - `webhook` (+ `event`, `auth`): SailPoint's "Account Aggregation Completed" event.
+//! - `webhook` (+ `payload`, `auth`): SailPoint's "Account Aggregation Completed" event.
 //! - `poll`: task-status polling, with what was handled kept in the store.
 //! - `aggregate`: a group aggregation before scheduled runs, when configured.
 //! - `runner`: the sync pipeline as the coordinator runs it, with its progress.
@@ -14,9 +14,9 @@
 pub mod aggregate;
 pub mod auth;
 pub mod coordinator;
-pub mod event;
 pub mod health;
 pub mod http;
+pub mod payload;
 pub mod poll;
 pub mod runner;
 pub mod schedule;
@@ -27,7 +27,7 @@ use crate::config::{Settings, WebhookAuth};
 use crate::identitynow;
 use crate::store::{Store, StoreError};
 use crate::sync::{SetupError, Syncer};
-use crate::telemetry::{self, daemon as log};
+use crate::telemetry::{self, daemon_log};
 use coordinator::Coordinator;
 use health::Health;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -152,9 +152,9 @@ impl Daemon {
             .local_addr()
             .map(|a| a.to_string())
             .unwrap_or_else(|_| "?".into());
-        log::started(&listen, &self.describe_triggers());
+        daemon_log::started(&listen, &self.describe_triggers());
         if matches!(self.settings.webhook.auth, Some(WebhookAuth::None)) {
-            log::unauthenticated_webhook();
+            daemon_log::unauthenticated_webhook();
         }
         let grace = self.settings.server.shutdown_grace;
         let stop = shutdown.child_token();
@@ -176,7 +176,7 @@ impl Daemon {
         };
         // From here on everything ends within the grace period.
         stop.cancel();
-        log::stopping(
+        daemon_log::stopping(
             grace.as_secs(),
             self.coordinator.snapshot().running.is_some(),
         );
@@ -186,7 +186,7 @@ impl Daemon {
         for task in loops {
             within(task, deadline).await;
         }
-        log::stopped();
+        daemon_log::stopped();
         result
     }
 
@@ -196,7 +196,7 @@ impl Daemon {
         let syncer = self.syncer.clone();
         tokio::spawn(async move {
             if let Err(e) = syncer.flush_outbox().await {
-                tracing::error!(error = %e, "cannot send the notices left in the outbox");
+                daemon_log::outbox_not_flushed(&e.to_string());
             }
         });
     }

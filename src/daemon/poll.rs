@@ -19,7 +19,7 @@ use crate::domain::RunId;
 use crate::identitynow::{self, AggregationKind, IdnError, TaskStatus};
 use crate::report::RunStatus;
 use crate::store::{Store, StoreError};
-use crate::telemetry::daemon as event;
+use crate::telemetry::daemon_log;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -164,7 +164,7 @@ impl Poller {
             PollOutcome::Unchanged => ("unchanged", String::new()),
             PollOutcome::Failed(e) => ("failed", e.clone()),
         };
-        event::poll(result, &detail);
+        daemon_log::poll(result, &detail);
         outcome
     }
 
@@ -273,7 +273,7 @@ impl Poller {
         }
         for (kind, seen) in marks {
             if let Err(e) = self.save(kind, Some(&seen)).await {
-                event::store_failed("recording a handled aggregation", &e.to_string());
+                daemon_log::handled_aggregation_not_recorded(&e.to_string());
             }
         }
     }
@@ -291,7 +291,7 @@ impl Poller {
         let store = self.store.clone();
         let text = serde_json::to_string(&seen).unwrap_or_else(|_| "null".into());
         blocking(move || store.set_state(state_key(kind), &text)).await?;
-        event::poll_state_saved(state_key(kind), seen.map_or("-", |s| s.id.as_str()));
+        daemon_log::poll_state_saved(state_key(kind), seen.map_or("-", |s| s.id.as_str()));
         Ok(())
     }
 }

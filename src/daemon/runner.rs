@@ -12,7 +12,7 @@ use crate::domain::RunId;
 use crate::identitynow::FetchProgress;
 use crate::report::{RunFailure, RunReport};
 use crate::sync::{Progress, RunError, RunRequest, Syncer, TriggerKind};
-use crate::telemetry;
+use crate::telemetry::{self, daemon_log};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::sync::Arc;
@@ -118,10 +118,9 @@ impl SyncRunner {
                 )
                 .await;
             }
-            Err(e) => telemetry::daemon::aggregation(
-                "failed",
-                &format!("cannot resolve the AD source: {e}"),
-            ),
+            Err(e) => {
+                daemon_log::aggregation("failed", &format!("cannot resolve the AD source: {e}"))
+            }
         }
     }
 }

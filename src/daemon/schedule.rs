@@ -9,7 +9,7 @@
 
 use super::coordinator::{Coordinator, TriggerKind};
 use crate::config::Schedule;
-use crate::telemetry::daemon as event;
+use crate::telemetry::daemon_log;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
@@ -75,7 +75,7 @@ pub async fn run(
     let mut after = clock.now();
     loop {
         let Some(next) = next_fire(&schedule, after) else {
-            event::schedule_exhausted(&schedule.expression);
+            daemon_log::schedule_exhausted(&schedule.expression);
             return;
         };
         log_next(&schedule, next);
@@ -102,7 +102,7 @@ pub async fn run(
 
 fn log_next(schedule: &Schedule, next: DateTime<Utc>) {
     let local = next.with_timezone(&schedule.timezone);
-    event::next_fire(next, &local.format("%Y-%m-%d %H:%M:%S %Z").to_string());
+    daemon_log::next_fire(next, &local.format("%Y-%m-%d %H:%M:%S %Z").to_string());
 }
 
 #[cfg(test)]

@@ -8,9 +8,9 @@
 
 use super::auth;
 use super::coordinator::TriggerKind;
-use super::event::{self, AggregationEvent};
 use super::http::{App, error};
-use crate::telemetry::daemon as log;
+use super::payload::{self, AggregationCompleted};
+use crate::telemetry::daemon_log;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -30,7 +30,7 @@ pub async fn account_aggregation_completed(
         return error(StatusCode::NOT_FOUND, "the webhook is not enabled");
     };
     if !auth::webhook(&headers, expected) {
-        log::webhook("unauthorized", "wrong or missing Authorization header");
+        daemon_log::webhook("unauthorized", "wrong or missing Authorization header");
         let mut resp = error(StatusCode::UNAUTHORIZED, "wrong or missing credentials");
         resp.headers_mut().insert(
             header::WWW_AUTHENTICATE,
@@ -42,10 +42,10 @@ pub async fn account_aggregation_completed(
         Ok(body) => body,
         Err(rejection) => return refused_body(rejection),
     };
-    match event::parse(&body) {
-        Ok(event) => act_on(&app, event).await,
+    match payload::parse(&body) {
+        Ok(completed) => act_on(&app, completed).await,
         Err(e) => {
-            log::webhook("bad_request", &e.to_string());
+            daemon_log::webhook("bad_request", &e.to_string());
             error(StatusCode::BAD_REQUEST, &e.to_string())
         }
     }
@@ -54,46 +54,46 @@ pub async fn account_aggregation_completed(
 fn refused_body(rejection: BytesRejection) -> Response {
     let status = rejection.status();
     if status == StatusCode::PAYLOAD_TOO_LARGE {
-        log::webhook("too_large", "body over webhook.max_body_kib");
+        daemon_log::webhook("too_large", "body over webhook.max_body_kib");
         return error(
             status,
             "the body is larger than webhook.max_body_kib allows",
         );
     }
-    log::webhook("bad_request", &rejection.body_text());
+    daemon_log::webhook("bad_request", &rejection.body_text());
     error(status, &rejection.body_text())
 }
 
 /// Decides what a well-formed event causes.
-async fn act_on(app: &App, event: AggregationEvent) -> Response {
+async fn act_on(app: &App, completed: AggregationCompleted) -> Response {
     match app.source.id().await {
-        Ok(ours) if ours != event.source_id => {
+        Ok(ours) if ours != completed.source_id => {
             let why = format!(
                 "event for source {} ({:?}), not the AD source {ours}",
-                event.source_id, event.source_name
+                completed.source_id, completed.source_name
             );
-            log::webhook("other_source", &why);
+            daemon_log::webhook("other_source", &why);
             return ignored(&why);
         }
         Ok(_) => {}
         // Missing an event is worse than one run too many: go ahead.
-        Err(e) => log::source_unknown(&e.to_string()),
+        Err(e) => daemon_log::source_unknown(&e.to_string()),
     }
-    if !event.succeeded() {
+    if !completed.succeeded() {
         let why = format!(
             "the aggregation of {} ended with status {:?}; nothing to sync",
-            event.source_name, event.status
+            completed.source_name, completed.status
         );
-        log::webhook("not_success", &why);
+        daemon_log::webhook("not_success", &why);
         return ignored(&why);
     }
     match app.coordinator.trigger(TriggerKind::Webhook) {
         Ok(run_id) => {
-            log::webhook("accepted", &run_id.to_string());
+            daemon_log::webhook("accepted", &run_id.to_string());
             (StatusCode::ACCEPTED, Json(json!({ "run_id": run_id }))).into_response()
         }
         Err(e) => {
-            log::webhook("refused", &e.to_string());
+            daemon_log::webhook("refused", &e.to_string());
             error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string())
         }
     }

@@ -265,7 +265,6 @@ fn group(item: &Value) -> Result<SourceGroup, String> {
     Ok(SourceGroup {
         id: id.to_owned(),
         name: name.to_owned(),
-        value: text("value").map(str::to_owned),
     })
 }
 
@@ -304,7 +303,6 @@ mod tests {
                 .map(|id| SourceGroup {
                     id: (*id).into(),
                     name: format!("G{id}"),
-                    value: None,
                 })
                 .collect(),
             total,
@@ -349,7 +347,7 @@ mod tests {
     fn items_need_string_ids_and_names() {
         let g =
             group(&serde_json::json!({"id": "1", "name": "N", "value": "CN=N", "x": 1})).unwrap();
-        assert_eq!(g.value.as_deref(), Some("CN=N"));
+        assert_eq!((g.id.as_str(), g.name.as_str()), ("1", "N"));
         assert!(
             group(&serde_json::json!({"name": "N"}))
                 .unwrap_err()

@@ -131,8 +131,12 @@ impl Mailer {
     pub async fn send(&self, notice: &Notice) -> Result<(), NotifyError> {
         let message = self.message(notice)?;
         self.transport.send(message).await?;
-        tracing::info!(key = %notice.key, recipients = self.to.len(), "notice sent");
         Ok(())
+    }
+
+    /// How many addresses each message goes to.
+    pub fn recipients(&self) -> usize {
+        self.to.len()
     }
 
     /// Connects (with TLS and authentication as configured) and checks the server answers.

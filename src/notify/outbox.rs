@@ -11,7 +11,7 @@ use super::{Mailer, Notice};
 use crate::report::{NoticeOutcome, NoticeState};
 use crate::retry::{RetryPolicy, retry};
 use crate::store::{QueuedNotice, Store, StoreError};
-use crate::telemetry::event;
+use crate::telemetry::run_log;
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -120,15 +120,15 @@ impl Outbox {
     async fn send(&self, notice: &Notice) -> (NoticeState, Option<String>) {
         match retry(&self.retry, || self.mailer.send(notice)).await {
             Ok(()) => {
-                event::notice_sent(&notice.key);
+                run_log::notice_sent(&notice.key, self.mailer.recipients());
                 (NoticeState::Sent, None)
             }
             Err(e) if e.is_relay_problem() => {
-                event::notice_deferred(&notice.key, &e.to_string());
+                run_log::notice_deferred(&notice.key, &e.to_string());
                 (NoticeState::Queued, Some(e.to_string()))
             }
             Err(e) => {
-                event::notice_failed(&notice.key, &e.to_string());
+                run_log::notice_failed(&notice.key, &e.to_string());
                 (NoticeState::Failed, Some(e.to_string()))
             }
         }

@@ -9,7 +9,7 @@ use crate::domain::SourceGroup;
 use crate::report::{GroupOutcome, Outcome};
 use crate::retry::{Classify, Disposition, RetryPolicy, retry};
 use crate::scim::{self, CreateOutcome, ScimError};
-use crate::telemetry::event;
+use crate::telemetry::run_log;
 use futures_util::StreamExt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -123,7 +123,7 @@ async fn create(target: &scim::Client, group: &SourceGroup, policy: &RetryPolicy
                 Err(lookup) => return Err(AttemptError::Lookup { post, lookup }),
             }
         }
-        match target.create_group(&group.name, None).await {
+        match target.create_group(&group.name, Some(&group.id)).await {
             Ok(CreateOutcome::Created(t)) => Ok(Landed::Created(t.id)),
             Ok(CreateOutcome::AlreadyExists) => Ok(Landed::AlreadyExists),
             Err(e) => {
@@ -134,7 +134,7 @@ async fn create(target: &scim::Client, group: &SourceGroup, policy: &RetryPolicy
     };
     match retry(policy, attempt).await {
         Ok(Landed::Created(id)) => {
-            event::group_created(&group.name, &id);
+            run_log::group_created(&group.name, &id);
             Outcome::Created { scim_id: id }
         }
         Ok(Landed::AlreadyExists) => existing(target, group).await,
@@ -162,6 +162,6 @@ async fn existing(target: &scim::Client, group: &SourceGroup) -> Outcome {
 }
 
 fn failed(group: &SourceGroup, error: String) -> Outcome {
-    event::group_failed(&group.name, &error);
+    run_log::group_failed(&group.name, &error);
     Outcome::Failed { error }
 }

@@ -9,6 +9,7 @@ use crate::config::TargetLookup;
 use crate::domain::{SourceGroup, TargetGroup, fold_name};
 use crate::retry::{Classify, Disposition};
 use crate::scim::ScimError;
+use crate::telemetry::run_log;
 use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -81,10 +82,7 @@ impl Syncer {
     /// Some servers cannot filter on names with special characters (400 invalidFilter);
     /// for those names, list every group once and compare locally, as RFC 7644 allows.
     async fn look_up_by_listing(&self, keys: Vec<String>, lookups: &mut Lookups) {
-        tracing::warn!(
-            names = keys.len(),
-            "the SCIM target refused the filter for some names; comparing against a full listing"
-        );
+        run_log::filter_refused(keys.len());
         let listing = self
             .target
             .list_groups(LISTING_PAGE_SIZE)

@@ -26,7 +26,7 @@ use crate::report::RunReport;
 use crate::retry::RetryPolicy;
 use crate::scim;
 use crate::store::{Store, StoreError};
-use crate::telemetry::{self, event};
+use crate::telemetry::{self, run_log};
 use apply::{ApplyOptions, apply};
 use chrono::Utc;
 use plan::Rules;
@@ -183,7 +183,7 @@ impl Syncer {
         let trigger = req.trigger();
         let span = telemetry::run_span(&req.run_id, &trigger);
         async {
-            event::run_started(&trigger, req.dry_run);
+            run_log::run_started(&trigger, req.dry_run);
             if !req.dry_run {
                 self.flush_before_run().await;
             }
@@ -193,7 +193,7 @@ impl Syncer {
             }
             report.finished_at = Utc::now();
             self.record(req, &mut report).await;
-            event::run_finished(&trigger, &report);
+            run_log::run_finished(&trigger, &report);
             report
         }
         .instrument(span)

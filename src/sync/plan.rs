@@ -170,7 +170,6 @@ mod tests {
         SourceGroup {
             id: format!("id-{name}"),
             name: name.into(),
-            value: None,
         }
     }
 

@@ -13,7 +13,7 @@ use crate::config::EmailMode;
 use crate::notify::{self, Notice, once};
 use crate::report::RunReport;
 use crate::store::{Recording, RunRecord, StoreError};
-use crate::telemetry::event;
+use crate::telemetry::run_log;
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 
@@ -50,7 +50,7 @@ impl Syncer {
             })
             .await;
         if let Err(e) = recorded {
-            event::store_failed("record the run", &e.to_string());
+            run_log::store_failed("record the run", &e.to_string());
             if let Some(outbox) = &self.outbox {
                 report.notices = outbox.send_unrecorded(&unsent).await;
             }
@@ -64,7 +64,7 @@ impl Syncer {
             .call(move |s| s.finish_run(&id, at, status))
             .await
         {
-            event::store_failed("record the end of the run", &e.to_string());
+            run_log::store_failed("record the end of the run", &e.to_string());
         }
         let cutoff = self.retention_cutoff();
         pruned(self.store.call(move |s| s.prune(cutoff)).await);
@@ -77,7 +77,7 @@ impl Syncer {
             .call(|s| Ok((s.reported_groups()?, s.failing()?)))
             .await;
         let (reported, previous) = remembered.unwrap_or_else(|e| {
-            event::store_failed("read what earlier runs reported", &e.to_string());
+            run_log::store_failed("read what earlier runs reported", &e.to_string());
             (HashSet::new(), None)
         });
         let (alert, failing) = once::alert(previous, report);
@@ -109,19 +109,19 @@ impl Syncer {
             return;
         };
         if let Err(e) = outbox.flush().await {
-            event::store_failed("send the outbox", &e.to_string());
+            run_log::store_failed("send the outbox", &e.to_string());
         }
         let id = report.run_id.0.clone();
         match self.store.call(move |s| s.notices_of_run(&id)).await {
             Ok(notices) => report.notices = notices,
-            Err(e) => event::store_failed("read the run's notices", &e.to_string()),
+            Err(e) => run_log::store_failed("read the run's notices", &e.to_string()),
         }
     }
 
     /// Flushes notices left from earlier runs, so they go out even if this run fails.
     pub(super) async fn flush_before_run(&self) {
         if let Err(e) = self.flush_outbox().await {
-            event::store_failed("send the outbox", &e.to_string());
+            run_log::store_failed("send the outbox", &e.to_string());
         }
     }
 
@@ -136,7 +136,7 @@ impl Syncer {
 pub(super) fn pruned(result: Result<usize, StoreError>) {
     match result {
         Ok(0) => {}
-        Ok(n) => tracing::info!(runs = n, "deleted runs past the retention period"),
-        Err(e) => event::store_failed("delete old runs", &e.to_string()),
+        Ok(n) => run_log::old_runs_deleted(n),
+        Err(e) => run_log::store_failed("delete old runs", &e.to_string()),
     }
 }

@@ -97,7 +97,6 @@ impl Directory {
             .map(|i| SourceGroup {
                 id: format!("{:032x}", (i as u128 * 7919 + 13) % 1_000_003),
                 name: format!("Group {i}"),
-                value: Some(format!("CN=Group {i},OU=Groups,DC=corp,DC=example,DC=com")),
             })
             .collect();
         groups.sort_by(|a, b| a.id.cmp(&b.id));
@@ -129,7 +128,8 @@ impl Respond for Directory {
             .iter()
             .map(|g| {
                 json!({
-                    "id": g.id, "name": g.name, "value": g.value,
+                    "id": g.id, "name": g.name,
+                    "value": format!("CN={},OU=Groups,DC=corp,DC=example,DC=com", g.name),
                     "attribute": "memberOf", "sourceSchemaObjectType": "group",
                     "privileged": false, "requestable": true,
                     "source": {"id": SOURCE_ID, "type": "SOURCE", "name": "Active Directory"}

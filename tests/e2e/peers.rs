@@ -1,9 +1,7 @@
 //! groupsync against the real third-party peers CI starts: scim2-server as the SCIM target,
 //! aiosmtpd as the SMTP server. Locally, without them, these tests say so and do nothing.
 
-mod common;
-
-use common::*;
+use crate::harness::*;
 use groupsync::report::RunStatus;
 use groupsync::store::Store;
 use groupsync::sync::{Quiet, RunRequest, Syncer, TriggerKind};
@@ -29,25 +27,22 @@ async fn groupsync_creates_every_missing_group_exactly_once_in_scim2_server() {
         .collect();
     groups.push(format!("  padded {tag}  "));
     groups.push(format!("quote \" {tag} \\ back"));
-    let sb = sandbox(SandboxOptions {
+    let app = spawn_app(SandboxOptions {
         groups: groups.clone(),
         ..SandboxOptions::default()
     })
     .await;
     let subject = format!("groupsync {tag}: {{created}} created, {{existing}} existing");
     let smtp_url = format!("smtp://{smtp_addr}");
-    let settings = settings(
-        &sb,
-        &[
-            ("GROUPSYNC_SCIM__BASE_URL", &scim_url),
-            ("GROUPSYNC_SCIM__TOKEN", &token),
-            ("GROUPSYNC_EMAIL__SMTP_URL", &smtp_url),
-            ("GROUPSYNC_EMAIL__DIGEST_SUBJECT_TEMPLATE", &subject),
-            // scim2-server serves one connection at a time (HTTP/1.0, backlog 5)
-            ("GROUPSYNC_SYNC__LOOKUP_CONCURRENCY", "4"),
-            ("GROUPSYNC_SYNC__CREATE_CONCURRENCY", "4"),
-        ],
-    );
+    let settings = app.settings(&[
+        ("GROUPSYNC_SCIM__BASE_URL", &scim_url),
+        ("GROUPSYNC_SCIM__TOKEN", &token),
+        ("GROUPSYNC_EMAIL__SMTP_URL", &smtp_url),
+        ("GROUPSYNC_EMAIL__DIGEST_SUBJECT_TEMPLATE", &subject),
+        // scim2-server serves one connection at a time (HTTP/1.0, backlog 5)
+        ("GROUPSYNC_SYNC__LOOKUP_CONCURRENCY", "4"),
+        ("GROUPSYNC_SYNC__CREATE_CONCURRENCY", "4"),
+    ]);
     let syncer = Syncer::new(settings, Store::in_memory().unwrap()).unwrap();
     let expected = expected_creates(&groups, &[], 256);
     let req = RunRequest::new([TriggerKind::Cli], false);
@@ -88,5 +83,5 @@ async fn groupsync_creates_every_missing_group_exactly_once_in_scim2_server() {
         }
     }
     assert_eq!(found, 1, "digest messages for this test in the Maildir");
-    sb.stop().await;
+    app.stop().await;
 }

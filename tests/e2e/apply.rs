@@ -39,7 +39,6 @@ fn plan_to_create(name: &str) -> Plan {
             group: SourceGroup {
                 id: "e1".into(),
                 name: name.into(),
-                value: None,
             },
             action: Action::Create,
         }],
@@ -234,7 +233,6 @@ async fn outcomes_keep_the_plan_order_and_dry_runs_write_nothing() {
             group: SourceGroup {
                 id: n.into(),
                 name: n.into(),
-                value: None,
             },
             action: Action::Create,
         });

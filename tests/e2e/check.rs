@@ -1,12 +1,8 @@
 //! `groupsync check` as an operator runs it, against the sandbox: everything passes on a
 //! good configuration, and each broken piece is named on its own line with exit status 1.
 
-mod common;
-
-use common::*;
-use groupsync_sandbox::{self as sandbox, Sandbox, SandboxOptions};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use crate::harness::*;
+use groupsync_sandbox::{self as sandbox, SandboxOptions};
 
 /// What one run of `groupsync check` printed.
 struct Checked {
@@ -38,53 +34,19 @@ impl Checked {
     }
 }
 
-/// A sandbox and a configuration file for it, with the store in a temporary folder.
-struct Setup {
-    sb: Sandbox,
-    dir: tempfile::TempDir,
-    config: PathBuf,
+async fn setup() -> TestApp {
+    spawn_app(SandboxOptions::seeded(40, 4, 11)).await
 }
 
-async fn setup() -> Setup {
-    let sb = sandbox(SandboxOptions::seeded(40, 4, 11)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("groupsync.toml");
-    std::fs::write(&config, sb.config_toml()).unwrap();
-    Setup { sb, dir, config }
-}
-
-impl Setup {
-    fn store(&self) -> String {
-        self.dir
-            .path()
-            .join("data/groupsync.db")
-            .display()
-            .to_string()
-    }
-
-    /// Runs the binary off the runtime's threads, so the sandbox keeps answering.
-    async fn check(&self, env: &[(&str, &str)], args: &[&str]) -> Checked {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_groupsync"));
-        cmd.env_remove("RUST_LOG");
-        for (k, _) in std::env::vars() {
-            if k.starts_with("GROUPSYNC_") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.env("GROUPSYNC_STORE__PATH", self.store());
-        cmd.envs(env.iter().copied());
-        cmd.arg("--config")
-            .arg(&self.config)
-            .arg("check")
-            .args(args);
-        let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-            .await
-            .unwrap();
-        Checked {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+/// Runs `groupsync check` with these variables and arguments.
+async fn check(app: &TestApp, env: &[(&str, &str)], args: &[&str]) -> Checked {
+    let mut cmd = app.command();
+    cmd.envs(env.iter().copied()).arg("check").args(args);
+    let out = output(cmd).await;
+    Checked {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 
@@ -102,7 +64,7 @@ const ALL: [&str; 8] = [
 #[tokio::test]
 async fn a_good_configuration_passes_every_check() {
     let s = setup().await;
-    let out = s.check(&[], &[]).await;
+    let out = check(&s, &[], &[]).await;
     assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
     for name in ALL {
         let line = out.line(name);
@@ -117,18 +79,18 @@ async fn a_good_configuration_passes_every_check() {
         out.line("identitynow groups")
             .contains("40 group entitlements")
     );
-    assert!(out.line("store").contains(&s.store()));
-    assert!(Path::new(&s.store()).exists(), "the store was created");
-    assert!(s.sb.smtp.messages().is_empty(), "no mail without the flag");
-    assert_eq!(s.sb.scim.create_count(), 0, "nothing was created");
+    assert!(out.line("store").contains(&s.store.display().to_string()));
+    assert!(s.store.exists(), "the store was created");
+    assert!(s.smtp.messages().is_empty(), "no mail without the flag");
+    assert_eq!(s.scim.create_count(), 0, "nothing was created");
 
-    let out = s.check(&[], &["--send-test-email"]).await;
+    let out = check(&s, &[], &["--send-test-email"]).await;
     assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
     assert!(
         out.line("smtp test email")
             .starts_with("ok   smtp test email: sent to iam-team@sandbox.test")
     );
-    let mails = s.sb.smtp.messages();
+    let mails = s.smtp.messages();
     assert_eq!(mails.len(), 1);
     assert_eq!(
         mails[0].subject().as_deref(),
@@ -137,15 +99,13 @@ async fn a_good_configuration_passes_every_check() {
     for secret in [sandbox::CLIENT_SECRET, sandbox::SCIM_TOKEN] {
         assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));
     }
-    s.sb.stop().await;
+    s.stop().await;
 }
 
 #[tokio::test]
 async fn a_broken_scim_token_fails_the_scim_checks_only() {
     let s = setup().await;
-    let out = s
-        .check(&[("GROUPSYNC_SCIM__TOKEN", "expired-token")], &[])
-        .await;
+    let out = check(&s, &[("GROUPSYNC_SCIM__TOKEN", "expired-token")], &[]).await;
     assert_eq!(out.code, Some(1), "{}", out.stdout);
     let line = out.line("scim groups");
     assert!(line.starts_with("FAIL scim groups: 401 "), "{line}");
@@ -164,18 +124,18 @@ async fn a_broken_scim_token_fails_the_scim_checks_only() {
         !out.stdout.contains("expired-token"),
         "the token is not printed"
     );
-    s.sb.stop().await;
+    s.stop().await;
 }
 
 #[tokio::test]
 async fn a_wrong_identitynow_secret_fails_the_token_and_skips_what_needs_it() {
     let s = setup().await;
-    let out = s
-        .check(
-            &[("GROUPSYNC_IDENTITYNOW__CLIENT_SECRET", "wrong-secret")],
-            &[],
-        )
-        .await;
+    let out = check(
+        &s,
+        &[("GROUPSYNC_IDENTITYNOW__CLIENT_SECRET", "wrong-secret")],
+        &[],
+    )
+    .await;
     assert_eq!(out.code, Some(1), "{}", out.stdout);
     let line = out.line("identitynow token");
     assert!(line.starts_with("FAIL identitynow token: "), "{line}");
@@ -187,18 +147,18 @@ async fn a_wrong_identitynow_secret_fails_the_token_and_skips_what_needs_it() {
     assert!(out.line("identitynow groups").starts_with("skip"));
     assert_eq!(out.failed().len(), 1, "{}", out.stdout);
     assert!(!out.stdout.contains("wrong-secret"));
-    s.sb.stop().await;
+    s.stop().await;
 }
 
 #[tokio::test]
 async fn a_wrong_source_name_is_named() {
     let s = setup().await;
-    let out = s
-        .check(
-            &[("GROUPSYNC_IDENTITYNOW__SOURCE_NAME", "Active Directory EU")],
-            &[],
-        )
-        .await;
+    let out = check(
+        &s,
+        &[("GROUPSYNC_IDENTITYNOW__SOURCE_NAME", "Active Directory EU")],
+        &[],
+    )
+    .await;
     assert_eq!(out.code, Some(1), "{}", out.stdout);
     let line = out.line("identitynow source");
     assert!(line.starts_with("FAIL identitynow source: "), "{line}");
@@ -208,14 +168,14 @@ async fn a_wrong_source_name_is_named() {
     );
     assert!(out.line("identitynow token").starts_with("ok"));
     assert!(out.line("identitynow groups").starts_with("skip"));
-    s.sb.stop().await;
+    s.stop().await;
 }
 
 #[tokio::test]
 async fn an_smtp_server_that_refuses_fails_the_smtp_check() {
     let s = setup().await;
-    s.sb.smtp.set_refusing(true);
-    let out = s.check(&[], &["--send-test-email"]).await;
+    s.smtp.set_refusing(true);
+    let out = check(&s, &[], &["--send-test-email"]).await;
     assert_eq!(out.code, Some(1), "{}", out.stdout);
     let line = out.line("smtp");
     assert!(
@@ -225,18 +185,18 @@ async fn an_smtp_server_that_refuses_fails_the_smtp_check() {
     assert!(line.contains("— hint: "), "{line}");
     assert!(out.line("smtp test email").starts_with("skip"));
     assert_eq!(out.failed().len(), 1, "{}", out.stdout);
-    assert!(s.sb.smtp.messages().is_empty());
-    s.sb.stop().await;
+    assert!(s.smtp.messages().is_empty());
+    s.stop().await;
 }
 
 #[tokio::test]
 async fn an_unwritable_store_path_fails_the_store_check() {
     let s = setup().await;
     // A regular file where the store's folder should be: refused even to root.
-    let blocker = s.dir.path().join("not-a-folder");
+    let blocker = s.dir().join("not-a-folder");
     std::fs::write(&blocker, "x").unwrap();
     let path = blocker.join("groupsync.db").display().to_string();
-    let out = s.check(&[("GROUPSYNC_STORE__PATH", &path)], &[]).await;
+    let out = check(&s, &[("GROUPSYNC_STORE__PATH", &path)], &[]).await;
     assert_eq!(out.code, Some(1), "{}", out.stdout);
     let line = out.line("store");
     assert!(
@@ -245,14 +205,14 @@ async fn an_unwritable_store_path_fails_the_store_check() {
     );
     assert!(line.contains("hint: "), "{line}");
     assert_eq!(out.failed().len(), 1, "{}", out.stdout);
-    s.sb.stop().await;
+    s.stop().await;
 }
 
 #[tokio::test]
 async fn a_scim_url_without_the_scim_path_gets_the_path_hint() {
     let s = setup().await;
-    let wrong = format!("http://{}/api", s.sb.scim_addr);
-    let out = s.check(&[("GROUPSYNC_SCIM__BASE_URL", &wrong)], &[]).await;
+    let wrong = format!("http://{}/api", s.scim_addr);
+    let out = check(&s, &[("GROUPSYNC_SCIM__BASE_URL", &wrong)], &[]).await;
     assert_eq!(out.code, Some(1), "{}", out.stdout);
     assert!(out.line("scim discovery").starts_with("warn"));
     let line = out.line("scim groups");
@@ -260,15 +220,13 @@ async fn a_scim_url_without_the_scim_path_gets_the_path_hint() {
         line.contains("404") && line.contains("end in /scim/v2"),
         "{line}"
     );
-    s.sb.stop().await;
+    s.stop().await;
 }
 
 #[tokio::test]
 async fn a_configuration_that_does_not_load_exits_2() {
     let s = setup().await;
-    let out = s
-        .check(&[("GROUPSYNC_IDENTITYNOW__PAGE_SIZE", "900")], &[])
-        .await;
+    let out = check(&s, &[("GROUPSYNC_IDENTITYNOW__PAGE_SIZE", "900")], &[]).await;
     assert_eq!(out.code, Some(2));
     assert!(
         out.stderr.contains("identitynow.page_size"),
@@ -276,20 +234,20 @@ async fn a_configuration_that_does_not_load_exits_2() {
         out.stderr
     );
     assert!(out.stdout.is_empty(), "{}", out.stdout);
-    s.sb.stop().await;
+    s.stop().await;
 }
 
 #[tokio::test]
 async fn disabled_email_is_skipped_unless_a_test_message_is_asked_for() {
     let s = setup().await;
     let off = [("GROUPSYNC_EMAIL__ENABLED", "false")];
-    let out = s.check(&off, &[]).await;
+    let out = check(&s, &off, &[]).await;
     assert_eq!(out.code, Some(0), "{}", out.stdout);
     assert!(out.line("smtp").starts_with("skip smtp: email is disabled"));
     assert!(out.line("smtp test email").starts_with("skip"));
-    let out = s.check(&off, &["--send-test-email"]).await;
+    let out = check(&s, &off, &["--send-test-email"]).await;
     assert_eq!(out.code, Some(1), "{}", out.stdout);
     assert!(out.line("smtp test email").starts_with("FAIL"));
     assert_eq!(out.failed().len(), 1, "{}", out.stdout);
-    s.sb.stop().await;
+    s.stop().await;
 }

@@ -2,9 +2,8 @@
 //! independent scim2-server: both must give the same answers (status, totals, error type),
 //! and those answers must be the ones RFC 7644 asks for.
 
-mod common;
-
-use groupsync_sandbox::{SCIM_TOKEN, Sandbox, SandboxOptions};
+use crate::harness::{peer, spawn_app};
+use groupsync_sandbox::{SCIM_TOKEN, SandboxOptions};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 
@@ -274,20 +273,20 @@ fn tag() -> String {
 
 #[tokio::test]
 async fn the_sandbox_scim_server_answers_as_rfc_7644_asks() {
-    let sb = Sandbox::start(SandboxOptions::default()).await.unwrap();
+    let app = spawn_app(SandboxOptions::default()).await;
     let t = Target {
-        base: sb.scim_url(),
+        base: app.scim_url(),
         token: SCIM_TOKEN.into(),
         http: reqwest::Client::new(),
     };
     let got = normalise(scenarios(&t, &tag()).await);
     assert_eq!(got, expected());
-    sb.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn the_sandbox_and_scim2_server_give_the_same_answers() {
-    let Some(base) = common::peer("GROUPSYNC_TEST_SCIM2_URL") else {
+    let Some(base) = peer("GROUPSYNC_TEST_SCIM2_URL") else {
         return;
     };
     let token = std::env::var("GROUPSYNC_TEST_SCIM2_TOKEN").unwrap_or_default();
@@ -296,9 +295,9 @@ async fn the_sandbox_and_scim2_server_give_the_same_answers() {
         token,
         http: reqwest::Client::new(),
     };
-    let sb = Sandbox::start(SandboxOptions::default()).await.unwrap();
+    let app = spawn_app(SandboxOptions::default()).await;
     let ours = Target {
-        base: sb.scim_url(),
+        base: app.scim_url(),
         token: SCIM_TOKEN.into(),
         http: reqwest::Client::new(),
     };
@@ -308,5 +307,5 @@ async fn the_sandbox_and_scim2_server_give_the_same_answers() {
     for ((name, a), (_, b)) in theirs.iter().zip(&mine) {
         assert_eq!(a, b, "scenario {name:?}: scim2-server vs sandbox");
     }
-    sb.stop().await;
+    app.stop().await;
 }

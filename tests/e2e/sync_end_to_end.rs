@@ -1,8 +1,6 @@
 //! End-to-end runs of the pipeline against the sandbox: real HTTP, real SMTP.
 
-mod common;
-
-use common::*;
+use crate::harness::*;
 use groupsync::report::{ErrorKind, Outcome, RunStatus};
 use groupsync::store::Store;
 use groupsync::sync::{Quiet, RunRequest, Syncer, TriggerKind};
@@ -25,8 +23,8 @@ fn assert_only_the_failure_alert(mail: &[groupsync_sandbox::smtp::ReceivedMail])
 async fn first_run_creates_the_missing_groups_and_the_second_creates_none() {
     let opts = SandboxOptions::seeded(300, 40, 11);
     let expected = expected_creates(&opts.groups, &opts.existing, 256);
-    let sb = sandbox(opts.clone()).await;
-    let syncer = Syncer::new(settings(&sb, &[]), Store::in_memory().unwrap()).unwrap();
+    let app = spawn_app(opts.clone()).await;
+    let syncer = Syncer::new(app.settings(&[]), Store::in_memory().unwrap()).unwrap();
 
     let first = syncer.run(&req(false), &Quiet).await;
     assert_eq!(first.status(), RunStatus::Succeeded, "{:?}", first.error);
@@ -38,21 +36,24 @@ async fn first_run_creates_the_missing_groups_and_the_second_creates_none() {
         c.skipped >= 2,
         "the seed's awkward names include skips: {c:?}"
     );
-    assert_eq!(sb.scim.create_count() as usize, expected);
-    assert_no_duplicates(sb.scim.groups().into_iter().map(|g| g.display_name));
-    // every created group is in the target under exactly its source name
-    let held: Vec<String> = sb
+    assert_eq!(app.scim.create_count() as usize, expected);
+    assert_no_duplicates(app.target_names());
+    // every created group is in the target under exactly its source name, and carries
+    // its entitlement id as externalId
+    let held: Vec<(String, Option<String>)> = app
         .scim
         .groups()
         .into_iter()
-        .map(|g| g.display_name)
+        .map(|g| (g.display_name, g.external_id))
         .collect();
     for o in &first.outcomes {
         if let Outcome::Created { .. } = o.outcome {
+            let entry = (o.name.clone(), Some(o.source_id.clone()));
             assert!(
-                held.contains(&o.name),
-                "{:?} missing from the target",
-                o.name
+                held.contains(&entry),
+                "{:?} missing from the target, or without externalId {:?}",
+                o.name,
+                o.source_id
             );
         }
     }
@@ -62,11 +63,11 @@ async fn first_run_creates_the_missing_groups_and_the_second_creates_none() {
     assert_eq!(second.counts().created, 0);
     assert_eq!(second.counts().existed, c.existed + c.created);
     assert_eq!(
-        sb.scim.create_count() as usize,
+        app.scim.create_count() as usize,
         expected,
         "the second run wrote nothing"
     );
-    sb.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -75,9 +76,9 @@ async fn a_failing_page_aborts_the_run_with_zero_writes() {
     // page 1 answers, page 2 fails; without retries the run must stop before any create
     opts.idn_faults.rules =
         groupsync_sandbox::faults::FaultPlan::parse("500@2:/v2025/entitlements").unwrap();
-    let sb = sandbox(opts).await;
+    let app = spawn_app(opts).await;
     let syncer = Syncer::new(
-        settings(&sb, &[("GROUPSYNC_IDENTITYNOW__MAX_RETRIES", "0")]),
+        app.settings(&[("GROUPSYNC_IDENTITYNOW__MAX_RETRIES", "0")]),
         Store::in_memory().unwrap(),
     )
     .unwrap();
@@ -98,14 +99,14 @@ async fn a_failing_page_aborts_the_run_with_zero_writes() {
         ErrorKind::SourceUnreadable
     );
     assert!(report.outcomes.is_empty());
-    assert_eq!(sb.scim.create_count(), 0);
+    assert_eq!(app.scim.create_count(), 0);
     assert_eq!(
-        sb.scim.request_count(),
+        app.scim.request_count(),
         0,
         "not even a lookup on a partial list"
     );
-    assert_only_the_failure_alert(&sb.smtp.messages());
-    sb.stop().await;
+    assert_only_the_failure_alert(&app.smtp.messages());
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -118,8 +119,8 @@ async fn transient_faults_are_retried_and_the_run_completes() {
     opts.scim_faults.rules =
         groupsync_sandbox::faults::FaultPlan::parse("503@53:/scim/v2/Groups").unwrap();
     let expected = expected_creates(&opts.groups, &opts.existing, 256);
-    let sb = sandbox(opts).await;
-    let syncer = Syncer::new(settings(&sb, &[]), Store::in_memory().unwrap()).unwrap();
+    let app = spawn_app(opts).await;
+    let syncer = Syncer::new(app.settings(&[]), Store::in_memory().unwrap()).unwrap();
     let report = syncer.run(&req(false), &Quiet).await;
     assert_eq!(
         report.status(),
@@ -129,24 +130,24 @@ async fn transient_faults_are_retried_and_the_run_completes() {
         report.counts()
     );
     assert_eq!(report.counts().created, expected);
-    assert_no_duplicates(sb.scim.groups().into_iter().map(|g| g.display_name));
-    sb.stop().await;
+    assert_no_duplicates(app.target_names());
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn dry_run_writes_nothing_and_sends_nothing() {
     let opts = SandboxOptions::seeded(120, 10, 9);
     let expected = expected_creates(&opts.groups, &opts.existing, 256);
-    let sb = sandbox(opts).await;
-    let syncer = Syncer::new(settings(&sb, &[]), Store::in_memory().unwrap()).unwrap();
+    let app = spawn_app(opts).await;
+    let syncer = Syncer::new(app.settings(&[]), Store::in_memory().unwrap()).unwrap();
     let report = syncer.run(&req(true), &Quiet).await;
     assert_eq!(report.status(), RunStatus::DryRun);
     assert_eq!(report.counts().would_create, expected);
     assert_eq!(report.counts().created, 0);
-    assert_eq!(sb.scim.create_count(), 0);
+    assert_eq!(app.scim.create_count(), 0);
     assert!(report.notices.is_empty());
-    assert!(sb.smtp.messages().is_empty());
-    sb.stop().await;
+    assert!(app.smtp.messages().is_empty());
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -165,21 +166,21 @@ async fn per_group_mode_sends_one_message_per_existing_group() {
         "R&D \"Core\" \\ Ops".to_string(),
         "équipe données 📊".to_string(),
     ];
-    let sb = sandbox(SandboxOptions {
+    let app = spawn_app(SandboxOptions {
         groups,
         existing,
         ..SandboxOptions::default()
     })
     .await;
     let syncer = Syncer::new(
-        settings(&sb, &[("GROUPSYNC_EMAIL__MODE", "per_group")]),
+        app.settings(&[("GROUPSYNC_EMAIL__MODE", "per_group")]),
         Store::in_memory().unwrap(),
     )
     .unwrap();
     let report = syncer.run(&req(false), &Quiet).await;
     assert_eq!(report.counts().created, 1);
     assert_eq!(report.counts().existed, 3);
-    let mail = sb.smtp.wait_for(3).await;
+    let mail = app.smtp.wait_for(3).await;
     assert_eq!(mail.len(), 3);
     let mut subjects: Vec<String> = mail.iter().map(|m| m.subject().unwrap()).collect();
     subjects.sort();
@@ -199,7 +200,7 @@ async fn per_group_mode_sends_one_message_per_existing_group() {
             m.body_text()
         );
     }
-    sb.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -208,17 +209,17 @@ async fn digest_mode_sends_one_message_listing_created_and_existing() {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let sb = sandbox(SandboxOptions {
+    let app = spawn_app(SandboxOptions {
         groups,
         existing: vec!["ops".into()],
         ..SandboxOptions::default()
     })
     .await;
-    let syncer = Syncer::new(settings(&sb, &[]), Store::in_memory().unwrap()).unwrap();
+    let syncer = Syncer::new(app.settings(&[]), Store::in_memory().unwrap()).unwrap();
     let report = syncer.run(&req(false), &Quiet).await;
     assert_eq!(report.notices.len(), 1);
     assert_eq!(report.notices[0].error, None);
-    let mail = sb.smtp.wait_for(1).await;
+    let mail = app.smtp.wait_for(1).await;
     assert_eq!(mail.len(), 1);
     assert_eq!(
         mail[0].subject().unwrap(),
@@ -228,25 +229,25 @@ async fn digest_mode_sends_one_message_listing_created_and_existing() {
     for name in ["Finance", "Sales", "Ops"] {
         assert!(body.contains(name), "{name} not in digest: {body}");
     }
-    sb.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn a_header_injection_attempt_stays_in_the_subject() {
     let groups = vec!["Evil\r\nBcc: victim@example.com".to_string()];
-    let sb = sandbox(SandboxOptions {
+    let app = spawn_app(SandboxOptions {
         groups: groups.clone(),
         existing: groups,
         ..SandboxOptions::default()
     })
     .await;
     let syncer = Syncer::new(
-        settings(&sb, &[("GROUPSYNC_EMAIL__MODE", "per_group")]),
+        app.settings(&[("GROUPSYNC_EMAIL__MODE", "per_group")]),
         Store::in_memory().unwrap(),
     )
     .unwrap();
     syncer.run(&req(false), &Quiet).await;
-    let mail = sb.smtp.wait_for(1).await;
+    let mail = app.smtp.wait_for(1).await;
     assert_eq!(
         mail[0].rcpt_to,
         vec!["iam-team@sandbox.test"],
@@ -254,7 +255,7 @@ async fn a_header_injection_attempt_stays_in_the_subject() {
     );
     assert!(mail[0].header("Bcc").is_none());
     assert!(mail[0].subject().unwrap().contains("Evil"));
-    sb.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -273,7 +274,7 @@ async fn awkward_names_are_found_exactly_and_near_misses_do_not_match() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let sb = sandbox(SandboxOptions {
+    let app = spawn_app(SandboxOptions {
         groups: awkward.clone(),
         existing: awkward.clone(),
         ..SandboxOptions::default()
@@ -281,9 +282,9 @@ async fn awkward_names_are_found_exactly_and_near_misses_do_not_match() {
     .await;
     // near misses the target also holds: they must never be taken for the source's groups
     for near in ["quote", "back", "padded", "emoji 🚀", "x"] {
-        sb.scim.insert_group(near);
+        app.scim.insert_group(near);
     }
-    let syncer = Syncer::new(settings(&sb, &[]), Store::in_memory().unwrap()).unwrap();
+    let syncer = Syncer::new(app.settings(&[]), Store::in_memory().unwrap()).unwrap();
     let report = syncer.run(&req(false), &Quiet).await;
     assert_eq!(
         report.status(),
@@ -297,17 +298,17 @@ async fn awkward_names_are_found_exactly_and_near_misses_do_not_match() {
         "{:?}",
         report.outcomes
     );
-    assert_eq!(sb.scim.create_count(), 0);
-    sb.stop().await;
+    assert_eq!(app.scim.create_count(), 0);
+    app.stop().await;
 
     // and when the target holds only the near misses, every awkward name is created once
-    let sb = sandbox(SandboxOptions {
+    let app = spawn_app(SandboxOptions {
         groups: awkward.clone(),
         existing: vec!["quote".into(), "padded".into(), "x".into()],
         ..SandboxOptions::default()
     })
     .await;
-    let syncer = Syncer::new(settings(&sb, &[]), Store::in_memory().unwrap()).unwrap();
+    let syncer = Syncer::new(app.settings(&[]), Store::in_memory().unwrap()).unwrap();
     let report = syncer.run(&req(false), &Quiet).await;
     assert_eq!(
         report.counts().created,
@@ -315,23 +316,18 @@ async fn awkward_names_are_found_exactly_and_near_misses_do_not_match() {
         "{:?}",
         report.outcomes
     );
-    let held: Vec<String> = sb
-        .scim
-        .groups()
-        .into_iter()
-        .map(|g| g.display_name)
-        .collect();
+    let held = app.target_names();
     for name in &awkward {
         assert_eq!(held.iter().filter(|h| *h == name).count(), 1, "{name:?}");
     }
-    sb.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn a_rejected_scim_token_stops_the_run_before_any_write() {
-    let sb = sandbox(SandboxOptions::seeded(50, 5, 1)).await;
+    let app = spawn_app(SandboxOptions::seeded(50, 5, 1)).await;
     let syncer = Syncer::new(
-        settings(&sb, &[("GROUPSYNC_SCIM__TOKEN", "wrong-token")]),
+        app.settings(&[("GROUPSYNC_SCIM__TOKEN", "wrong-token")]),
         Store::in_memory().unwrap(),
     )
     .unwrap();
@@ -351,16 +347,16 @@ async fn a_rejected_scim_token_stops_the_run_before_any_write() {
         report.error.as_ref().unwrap().kind,
         ErrorKind::TargetCredentials
     );
-    assert_eq!(sb.scim.create_count(), 0);
-    assert_only_the_failure_alert(&sb.smtp.messages());
-    sb.stop().await;
+    assert_eq!(app.scim.create_count(), 0);
+    assert_only_the_failure_alert(&app.smtp.messages());
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn bad_identitynow_credentials_fail_clearly() {
-    let sb = sandbox(SandboxOptions::seeded(10, 0, 1)).await;
+    let app = spawn_app(SandboxOptions::seeded(10, 0, 1)).await;
     let syncer = Syncer::new(
-        settings(&sb, &[("GROUPSYNC_IDENTITYNOW__CLIENT_SECRET", "nope")]),
+        app.settings(&[("GROUPSYNC_IDENTITYNOW__CLIENT_SECRET", "nope")]),
         Store::in_memory().unwrap(),
     )
     .unwrap();
@@ -372,7 +368,7 @@ async fn bad_identitynow_credentials_fail_clearly() {
         !error.contains("nope"),
         "the secret must not be echoed: {error}"
     );
-    sb.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -381,7 +377,7 @@ async fn names_the_target_cannot_filter_on_are_compared_against_a_full_listing()
     use wiremock::matchers::{method, path, query_param, query_param_is_missing};
     use wiremock::{Mock, MockServer, ResponseTemplate};
     let awkward = "quote \" name";
-    let sb = sandbox(SandboxOptions {
+    let app = spawn_app(SandboxOptions {
         groups: vec!["plain".into(), awkward.into()],
         ..SandboxOptions::default()
     })
@@ -427,7 +423,7 @@ async fn names_the_target_cannot_filter_on_are_compared_against_a_full_listing()
         .await;
     let base = format!("{}/scim/v2", scim.uri());
     let syncer = Syncer::new(
-        settings(&sb, &[("GROUPSYNC_SCIM__BASE_URL", &base)]),
+        app.settings(&[("GROUPSYNC_SCIM__BASE_URL", &base)]),
         Store::in_memory().unwrap(),
     )
     .unwrap();
@@ -459,16 +455,16 @@ async fn names_the_target_cannot_filter_on_are_compared_against_a_full_listing()
             scim_id: "n-1".into()
         }
     );
-    sb.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn listing_mode_reads_the_target_in_a_few_requests_and_agrees_with_lookups() {
     let opts = SandboxOptions::seeded(300, 40, 11);
     let expected = expected_creates(&opts.groups, &opts.existing, 256);
-    let sb = sandbox(opts).await;
+    let app = spawn_app(opts).await;
     let syncer = Syncer::new(
-        settings(&sb, &[("GROUPSYNC_SYNC__TARGET_LOOKUP", "listing")]),
+        app.settings(&[("GROUPSYNC_SYNC__TARGET_LOOKUP", "listing")]),
         Store::in_memory().unwrap(),
     )
     .unwrap();
@@ -476,21 +472,21 @@ async fn listing_mode_reads_the_target_in_a_few_requests_and_agrees_with_lookups
     assert_eq!(first.status(), RunStatus::Succeeded, "{:?}", first.error);
     assert_eq!(first.counts().created, expected);
     assert_eq!(
-        sb.scim.request_count() as usize,
+        app.scim.request_count() as usize,
         1 + expected,
         "one listing page, then the creates"
     );
-    assert_no_duplicates(sb.scim.groups().into_iter().map(|g| g.display_name));
-    let before = sb.scim.request_count();
+    assert_no_duplicates(app.target_names());
+    let before = app.scim.request_count();
     let second = syncer.run(&req(false), &Quiet).await;
     assert_eq!(second.counts().created, 0);
     assert_eq!(second.counts().existed, first.counts().existed + expected);
     assert_eq!(
-        sb.scim.request_count() - before,
+        app.scim.request_count() - before,
         1,
         "the no-op run costs one listing page"
     );
-    sb.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -498,15 +494,12 @@ async fn listing_mode_stops_before_any_write_when_the_listing_fails() {
     let mut opts = SandboxOptions::seeded(50, 0, 2);
     opts.scim_faults.rules =
         groupsync_sandbox::faults::FaultPlan::parse("500@1:/scim/v2/Groups").unwrap();
-    let sb = sandbox(opts).await;
+    let app = spawn_app(opts).await;
     let syncer = Syncer::new(
-        settings(
-            &sb,
-            &[
-                ("GROUPSYNC_SYNC__TARGET_LOOKUP", "listing"),
-                ("GROUPSYNC_SCIM__MAX_RETRIES", "0"),
-            ],
-        ),
+        app.settings(&[
+            ("GROUPSYNC_SYNC__TARGET_LOOKUP", "listing"),
+            ("GROUPSYNC_SCIM__MAX_RETRIES", "0"),
+        ]),
         Store::in_memory().unwrap(),
     )
     .unwrap();
@@ -526,6 +519,6 @@ async fn listing_mode_stops_before_any_write_when_the_listing_fails() {
         report.error.as_ref().unwrap().kind,
         ErrorKind::TargetUnreachable
     );
-    assert_eq!(sb.scim.create_count(), 0);
-    sb.stop().await;
+    assert_eq!(app.scim.create_count(), 0);
+    app.stop().await;
 }

@@ -1,30 +1,17 @@
 //! The binary as a user runs it: exit codes, configuration errors, logs without secrets,
 //! the sandbox command's first lines, the execution history, and the demo.
 
-mod common;
-
-use common::*;
+use crate::harness::*;
 use groupsync_sandbox::{self as sandbox, SandboxOptions};
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_groupsync"));
-    c.env_remove("RUST_LOG").env_remove("GROUPSYNC_CONFIG");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("GROUPSYNC_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
+use std::process::Stdio;
 
 #[test]
 fn a_bad_configuration_exits_2_and_names_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
     std::fs::write(&path, "[identitynow]\ntenant_url = \"ftp://x\"\n").unwrap();
-    let out = bin()
+    let out = groupsync()
         .args(["--config", path.to_str().unwrap(), "run"])
         .output()
         .unwrap();
@@ -32,7 +19,7 @@ fn a_bad_configuration_exits_2_and_names_the_key() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("identitynow.tenant_url"), "{err}");
 
-    let out = bin()
+    let out = groupsync()
         .args([
             "--config",
             dir.path().join("missing.toml").to_str().unwrap(),
@@ -43,7 +30,10 @@ fn a_bad_configuration_exits_2_and_names_the_key() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));
 
-    let out = bin().args(["run", "--no-such-flag"]).output().unwrap();
+    let out = groupsync()
+        .args(["run", "--no-such-flag"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -53,7 +43,7 @@ fn configuration_errors_point_to_the_place_and_never_show_a_secret() {
     let path = dir.path().join("groupsync.toml");
     let run = |text: &str| {
         std::fs::write(&path, text).unwrap();
-        let out = bin()
+        let out = groupsync()
             .args(["--config", path.to_str().unwrap(), "check"])
             .output()
             .unwrap();
@@ -79,7 +69,7 @@ fn configuration_errors_point_to_the_place_and_never_show_a_secret() {
         "{err}"
     );
 
-    let out = bin()
+    let out = groupsync()
         .args([
             "--config",
             dir.path().join("none.toml").to_str().unwrap(),
@@ -97,28 +87,11 @@ fn configuration_errors_point_to_the_place_and_never_show_a_secret() {
 
 #[tokio::test]
 async fn a_full_run_logs_no_secret_and_exits_0() {
-    let sb = sandbox(SandboxOptions::seeded(60, 5, 2)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("sandbox.toml");
-    std::fs::write(&path, sb.config_toml()).unwrap();
-    let store = dir.path().join("groupsync.db");
-    let (path2, store2) = (path.clone(), store.clone());
-    let out = tokio::task::spawn_blocking(move || {
-        bin()
-            .args([
-                "--config",
-                path2.to_str().unwrap(),
-                "--log-format",
-                "json",
-                "run",
-            ])
-            .env("GROUPSYNC_STORE__PATH", &store2)
-            .env("RUST_LOG", "debug")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let app = spawn_app(SandboxOptions::seeded(60, 5, 2)).await;
+    let mut run = app.command();
+    run.args(["--log-format", "json", "run"])
+        .env("RUST_LOG", "debug");
+    let out = output(run).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
@@ -139,16 +112,17 @@ async fn a_full_run_logs_no_secret_and_exits_0() {
         assert!(l.contains("run_id"), "line without run id: {l}");
     }
     // a second run creates nothing and exits 0
-    let out = tokio::task::spawn_blocking(move || {
-        bin()
-            .args(["--config", path.to_str().unwrap(), "run", "--json"])
-            .env("GROUPSYNC_STORE__PATH", &store)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let mut again = app.command();
+    again.args(["run", "--json"]);
+    let out = output(again).await;
     assert_eq!(out.status.code(), Some(0));
+    // text logs to a pipe (a container's or a service manager's log) carry no colour codes
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("run finished"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "ANSI escape in a piped log: {stderr:?}"
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
         report["outcomes"]
@@ -157,7 +131,7 @@ async fn a_full_run_logs_no_secret_and_exits_0() {
             .iter()
             .all(|o| o["outcome"] != "created")
     );
-    sb.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -166,32 +140,22 @@ async fn some_groups_failing_exits_1_and_lists_them() {
     // every second request to /Groups fails and nothing is retried: some lookups fail
     opts.scim_faults.rules =
         groupsync_sandbox::faults::FaultPlan::parse("500@2:/scim/v2/Groups").unwrap();
-    let sb = sandbox(opts).await;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("sandbox.toml");
-    std::fs::write(&path, sb.config_toml()).unwrap();
-    let out = tokio::task::spawn_blocking(move || {
-        bin()
-            .args(["--config", path.to_str().unwrap(), "run"])
-            .env("GROUPSYNC_SCIM__MAX_RETRIES", "0")
-            .env("GROUPSYNC_STORE__PATH", path.with_file_name("groupsync.db"))
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let app = spawn_app(opts).await;
+    let mut run = app.command();
+    run.arg("run").env("GROUPSYNC_SCIM__MAX_RETRIES", "0");
+    let out = output(run).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("partially_failed"), "{stdout}");
     assert!(stdout.contains("  failed "), "{stdout}");
-    sb.stop().await;
+    app.stop().await;
 }
 
 #[test]
 fn the_sandbox_command_prints_its_services_first() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("sb.toml");
-    let mut child = bin()
+    let mut child = groupsync()
         .args([
             "sandbox",
             "--groups",
@@ -228,7 +192,7 @@ fn the_sandbox_command_prints_its_services_first() {
     );
     assert!(rest.len() < 10, "the config line never came: {rest:?}");
     // the written config works: a dry run against the running sandbox succeeds
-    let out = bin()
+    let out = groupsync()
         .args(["--config", cfg.to_str().unwrap(), "run", "--dry-run"])
         .env("GROUPSYNC_STORE__PATH", dir.path().join("groupsync.db"))
         .output()
@@ -246,7 +210,7 @@ fn the_sandbox_command_prints_its_services_first() {
 
 #[test]
 fn demo_exits_0_and_the_second_pass_creates_nothing() {
-    let out = bin()
+    let out = groupsync()
         .args(["demo", "--groups", "80", "--existing", "10"])
         .output()
         .unwrap();
@@ -276,38 +240,23 @@ fn demo_exits_0_and_the_second_pass_creates_nothing() {
 
 #[tokio::test]
 async fn runs_are_recorded_and_executions_reads_them_back() {
-    let sb = sandbox(SandboxOptions::seeded(30, 5, 8)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("sandbox.toml");
-    std::fs::write(&config, sb.config_toml()).unwrap();
-    let store = dir.path().join("data/groupsync.db");
-    let (config, store) = (
-        config.to_str().unwrap().to_owned(),
-        store.to_str().unwrap().to_owned(),
-    );
-    let out = tokio::task::spawn_blocking(move || {
-        let with_store = |args: &[&str]| {
-            bin()
-                .arg("--config")
-                .arg(&config)
-                .args(args)
-                .env("GROUPSYNC_STORE__PATH", &store)
-                .output()
-                .unwrap()
-        };
-        let dry = with_store(&["run", "--dry-run"]);
-        let real = with_store(&["run"]);
-        let listed = with_store(&["executions", "list", "--json"]);
-        // with --store, no configuration is needed
-        let table = bin()
-            .args(["executions", "--store", &store, "list", "--limit", "1"])
-            .output()
-            .unwrap();
-        (dry, real, listed, table, store)
-    })
-    .await
-    .unwrap();
-    let (dry, real, listed, table, store) = out;
+    let app = spawn_app(SandboxOptions::seeded(30, 5, 8)).await;
+    let store = app.store.to_str().unwrap();
+    let with_config = |args: &[&str]| {
+        let mut cmd = app.command();
+        cmd.args(args);
+        output(cmd)
+    };
+    // with --store, no configuration is needed
+    let with_store = |args: &[&str]| {
+        let mut cmd = groupsync();
+        cmd.args(["executions", "--store", store]).args(args);
+        output(cmd)
+    };
+    let dry = with_config(&["run", "--dry-run"]).await;
+    let real = with_config(&["run"]).await;
+    let listed = with_config(&["executions", "list", "--json"]).await;
+    let table = with_store(&["list", "--limit", "1"]).await;
     assert_eq!(dry.status.code(), Some(0));
     assert_eq!(real.status.code(), Some(0));
     let runs: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
@@ -325,20 +274,14 @@ async fn runs_are_recorded_and_executions_reads_them_back() {
     let id = runs[0]["id"].as_str().unwrap().to_owned();
     assert!(table.contains(&id), "{table}");
 
-    let show = bin()
-        .args(["executions", "--store", &store, "show", &id])
-        .output()
-        .unwrap();
+    let show = with_store(&["show", &id]).await;
     let text = String::from_utf8_lossy(&show.stdout);
     assert_eq!(show.status.code(), Some(0), "{text}");
     assert!(text.contains("  created      "), "{text}");
     assert!(text.contains("  existed      "), "{text}");
     assert!(text.contains("notice sent"), "{text}");
-    let missing = bin()
-        .args(["executions", "--store", &store, "show", "no-such-run"])
-        .output()
-        .unwrap();
+    let missing = with_store(&["show", "no-such-run"]).await;
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no-such-run"));
-    sb.stop().await;
+    app.stop().await;
 }

@@ -5,10 +5,8 @@
 //! the test says so and returns, unless GROUPSYNC_REQUIRE_PEERS=1. Set
 //! GROUPSYNC_SCREENSHOT_DIR to keep the screenshots.
 
-mod common;
-
+use crate::harness::*;
 use chrono::{TimeDelta, Utc};
-use common::*;
 use groupsync::report::RunReport;
 use groupsync::store::Store;
 use groupsync::sync::{Quiet, RunRequest, Syncer, TriggerKind};
@@ -81,15 +79,15 @@ async fn browse(chromium: &Path, profile: &Path, action: &str, url: &str) -> Out
 async fn recorded_runs(store: &Store) -> Vec<RunReport> {
     let mut groups = groupsync_sandbox::seed::generate_groups(40, 3);
     groups.push(HOSTILE.into());
-    let sb = sandbox(SandboxOptions {
+    let app = spawn_app(SandboxOptions {
         groups,
         existing: vec!["GG-Finance-UK-Operators".into()],
         ..SandboxOptions::default()
     })
     .await;
-    let syncer = Syncer::new(settings(&sb, &[]), store.clone()).unwrap();
+    let syncer = Syncer::new(app.settings(&[]), store.clone()).unwrap();
     let broken = Syncer::new(
-        settings(&sb, &[("GROUPSYNC_SCIM__TOKEN", "revoked")]),
+        app.settings(&[("GROUPSYNC_SCIM__TOKEN", "revoked")]),
         store.clone(),
     )
     .unwrap();
@@ -116,7 +114,7 @@ async fn recorded_runs(store: &Store) -> Vec<RunReport> {
             )
             .await,
     );
-    sb.stop().await;
+    app.stop().await;
     reports
 }
 

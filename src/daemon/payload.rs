@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 /// What groupsync needs from the event.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AggregationEvent {
+pub struct AggregationCompleted {
     pub source_id: String,
     pub source_name: String,
     /// `Success`, `Failed` or `Terminated`; anything but `Success` is a failure.
@@ -18,7 +18,7 @@ pub struct AggregationEvent {
     pub completed: DateTime<Utc>,
 }
 
-impl AggregationEvent {
+impl AggregationCompleted {
     pub fn succeeded(&self) -> bool {
         self.status == "Success"
     }
@@ -26,7 +26,7 @@ impl AggregationEvent {
 
 /// Why a delivery was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum EventError {
+pub enum PayloadError {
     #[error("the body is not JSON: {0}")]
     NotJson(String),
     #[error("field `{0}` is missing")]
@@ -41,9 +41,9 @@ pub enum EventError {
 const STATS: [&str; 5] = ["scanned", "unchanged", "changed", "added", "removed"];
 
 /// Reads and checks a delivery's body.
-pub fn parse(body: &[u8]) -> Result<AggregationEvent, EventError> {
+pub fn parse(body: &[u8]) -> Result<AggregationCompleted, PayloadError> {
     let value: Value =
-        serde_json::from_slice(body).map_err(|e| EventError::NotJson(e.to_string()))?;
+        serde_json::from_slice(body).map_err(|e| PayloadError::NotJson(e.to_string()))?;
     let root = object(&value, "(the body)")?;
     let source = object(field(root, "", "source")?, "source")?;
     string(field(source, "source.", "type")?, "source.type")?;
@@ -60,7 +60,7 @@ pub fn parse(body: &[u8]) -> Result<AggregationEvent, EventError> {
         let path = format!("stats.{name}");
         count(field(stats, "stats.", name)?, &path)?;
     }
-    Ok(AggregationEvent {
+    Ok(AggregationCompleted {
         source_id: source_id.to_owned(),
         source_name: source_name.to_owned(),
         status: status.to_owned(),
@@ -72,28 +72,28 @@ fn field<'a>(
     parent: &'a Map<String, Value>,
     prefix: &str,
     name: &str,
-) -> Result<&'a Value, EventError> {
+) -> Result<&'a Value, PayloadError> {
     parent
         .get(name)
-        .ok_or_else(|| EventError::Missing(format!("{prefix}{name}")))
+        .ok_or_else(|| PayloadError::Missing(format!("{prefix}{name}")))
 }
 
-fn wrong(field: &str, expected: &'static str) -> EventError {
-    EventError::WrongType {
+fn wrong(field: &str, expected: &'static str) -> PayloadError {
+    PayloadError::WrongType {
         field: field.to_owned(),
         expected,
     }
 }
 
-fn object<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>, EventError> {
+fn object<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>, PayloadError> {
     v.as_object().ok_or_else(|| wrong(path, "an object"))
 }
 
-fn string<'a>(v: &'a Value, path: &str) -> Result<&'a str, EventError> {
+fn string<'a>(v: &'a Value, path: &str) -> Result<&'a str, PayloadError> {
     v.as_str().ok_or_else(|| wrong(path, "a string"))
 }
 
-fn date_time(v: &Value, path: &str) -> Result<DateTime<Utc>, EventError> {
+fn date_time(v: &Value, path: &str) -> Result<DateTime<Utc>, PayloadError> {
     let text = v
         .as_str()
         .ok_or_else(|| wrong(path, "a date-time string"))?;
@@ -107,7 +107,7 @@ fn date_time(v: &Value, path: &str) -> Result<DateTime<Utc>, EventError> {
         })
 }
 
-fn strings_or_null(v: &Value, path: &str) -> Result<(), EventError> {
+fn strings_or_null(v: &Value, path: &str) -> Result<(), PayloadError> {
     match v {
         Value::Null => Ok(()),
         Value::Array(items) if items.iter().all(Value::is_string) => Ok(()),
@@ -115,7 +115,7 @@ fn strings_or_null(v: &Value, path: &str) -> Result<(), EventError> {
     }
 }
 
-fn count(v: &Value, path: &str) -> Result<u64, EventError> {
+fn count(v: &Value, path: &str) -> Result<u64, PayloadError> {
     v.as_u64()
         .ok_or_else(|| wrong(path, "a whole number, 0 or more"))
 }
@@ -138,7 +138,7 @@ mod tests {
         })
     }
 
-    fn parse_value(v: &Value) -> Result<AggregationEvent, EventError> {
+    fn parse_value(v: &Value) -> Result<AggregationCompleted, PayloadError> {
         parse(v.to_string().as_bytes())
     }
 
@@ -172,14 +172,14 @@ mod tests {
         ] {
             let mut v = sample();
             v.as_object_mut().unwrap().remove(path);
-            assert_eq!(parse_value(&v), Err(EventError::Missing(path.into())));
+            assert_eq!(parse_value(&v), Err(PayloadError::Missing(path.into())));
         }
         for name in ["type", "id", "name"] {
             let mut v = sample();
             v["source"].as_object_mut().unwrap().remove(name);
             assert_eq!(
                 parse_value(&v),
-                Err(EventError::Missing(format!("source.{name}")))
+                Err(PayloadError::Missing(format!("source.{name}")))
             );
         }
         for name in STATS {
@@ -187,7 +187,7 @@ mod tests {
             v["stats"].as_object_mut().unwrap().remove(name);
             assert_eq!(
                 parse_value(&v),
-                Err(EventError::Missing(format!("stats.{name}")))
+                Err(PayloadError::Missing(format!("stats.{name}")))
             );
         }
     }
@@ -207,7 +207,7 @@ mod tests {
             let mut v = sample();
             v[key] = value;
             match parse_value(&v) {
-                Err(EventError::WrongType { field, .. }) => assert_eq!(field, path),
+                Err(PayloadError::WrongType { field, .. }) => assert_eq!(field, path),
                 other => panic!("{key}: {other:?}"),
             }
         }
@@ -230,11 +230,11 @@ mod tests {
     fn not_json_and_not_an_object_are_refused() {
         assert!(matches!(
             parse(b"{\"source\":"),
-            Err(EventError::NotJson(_))
+            Err(PayloadError::NotJson(_))
         ));
         assert!(matches!(
             parse(b"[1,2]"),
-            Err(EventError::WrongType { field, .. }) if field == "(the body)"
+            Err(PayloadError::WrongType { field, .. }) if field == "(the body)"
         ));
     }
 

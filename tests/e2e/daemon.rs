@@ -4,9 +4,7 @@
 //! No test sleeps: each waits for the daemon's own signals (finished runs, the
 //! coordinator's state, run progress), always under a timeout.
 
-mod common;
-
-use common::*;
+use crate::harness::*;
 use groupsync::config::Settings;
 use groupsync::daemon::coordinator::{Coordinator, FinishedRun, Snapshot};
 use groupsync::daemon::poll::{OwnAggregations, PollOutcome, Poller};
@@ -18,7 +16,7 @@ use groupsync::identitynow;
 use groupsync::report::RunStatus;
 use groupsync_sandbox::faults::FaultPlan;
 use groupsync_sandbox::tenant::{self, AggregationKind, TaskCompletion};
-use groupsync_sandbox::{self as sandbox, AD_SOURCE_ID, OTHER_SOURCE_ID, Sandbox, SandboxOptions};
+use groupsync_sandbox::{self as sandbox, AD_SOURCE_ID, OTHER_SOURCE_ID, SandboxOptions};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -87,18 +85,15 @@ impl Running {
     }
 }
 
-/// Settings for the sandbox with a store in `dir`, the webhook on and an admin token.
-fn daemon_settings(sb: &Sandbox, dir: &tempfile::TempDir, more: &[(&str, &str)]) -> Arc<Settings> {
-    let store = dir.path().join("groupsync.db");
-    let store = store.to_str().unwrap();
+/// Settings for the app with the webhook on and an admin token.
+fn daemon_settings(app: &TestApp, more: &[(&str, &str)]) -> Arc<Settings> {
     let mut overrides = vec![
-        ("GROUPSYNC_STORE__PATH", store),
         ("GROUPSYNC_WEBHOOK__ENABLED", "true"),
         ("GROUPSYNC_WEBHOOK__TOKEN", HOOK_TOKEN),
         ("GROUPSYNC_SERVER__ADMIN_TOKEN", ADMIN_TOKEN),
     ];
     overrides.extend_from_slice(more);
-    settings(sb, &overrides)
+    app.settings(&overrides)
 }
 
 fn names(prefix: &str, n: usize) -> Vec<String> {
@@ -146,13 +141,12 @@ fn run_id(body: &Value) -> RunId {
 
 #[tokio::test]
 async fn the_webhook_refuses_what_it_should_and_runs_once_for_a_good_event() {
-    let sb = sandbox(SandboxOptions {
+    let app = spawn_app(SandboxOptions {
         groups: names("Hook", 3),
         ..SandboxOptions::default()
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let settings = daemon_settings(&sb, &dir, &[("GROUPSYNC_WEBHOOK__MAX_BODY_KIB", "1")]);
+    let settings = daemon_settings(&app, &[("GROUPSYNC_WEBHOOK__MAX_BODY_KIB", "1")]);
     let mut d = start(settings).await;
     let hook = d.hook_url();
     let good = Some(bearer(HOOK_TOKEN));
@@ -166,7 +160,7 @@ async fn the_webhook_refuses_what_it_should_and_runs_once_for_a_good_event() {
     let basic = format!("Basic {HOOK_TOKEN}");
     assert_eq!(post(&hook, Some(&basic), body(&event)).await.0, 401);
     assert_eq!(
-        sb.tenant
+        app.tenant
             .fire_account_aggregation_completed(&hook, AD_SOURCE_ID, "Success", None)
             .await,
         Ok(401)
@@ -215,12 +209,12 @@ async fn the_webhook_refuses_what_it_should_and_runs_once_for_a_good_event() {
             .unwrap()
             .contains(OTHER_SOURCE_ID)
     );
-    let fired = sb
+    let fired = app
         .tenant
         .fire_account_aggregation_completed(&hook, AD_SOURCE_ID, "Failed", good)
         .await;
     assert_eq!(fired, Ok(202));
-    let fired = sb
+    let fired = app
         .tenant
         .fire_account_aggregation_completed(&hook, OTHER_SOURCE_ID, "Success", good)
         .await;
@@ -233,7 +227,7 @@ async fn the_webhook_refuses_what_it_should_and_runs_once_for_a_good_event() {
     );
 
     // a good event: 202 at once, then exactly one run
-    let fired = sb
+    let fired = app
         .tenant
         .fire_account_aggregation_completed(&hook, AD_SOURCE_ID, "Success", good)
         .await;
@@ -264,18 +258,17 @@ async fn the_webhook_refuses_what_it_should_and_runs_once_for_a_good_event() {
         assert!(metrics.contains(&line), "{line} missing from /metrics");
     }
     d.stop().await;
-    sb.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn manual_runs_need_the_admin_token_and_their_reports_can_be_read() {
-    let sb = sandbox(SandboxOptions {
+    let app = spawn_app(SandboxOptions {
         groups: names("Manual", 2),
         ..SandboxOptions::default()
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut d = start(daemon_settings(&sb, &dir, &[])).await;
+    let mut d = start(daemon_settings(&app, &[])).await;
     let runs = format!("{}/runs", d.url);
 
     assert_eq!(post(&runs, None, None).await.0, 401);
@@ -297,15 +290,13 @@ async fn manual_runs_need_the_admin_token_and_their_reports_can_be_read() {
     let (status, text) = get(&format!("{}/readyz", d.url)).await;
     assert_eq!(status, 200, "{text}");
     d.stop().await;
-    sb.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn without_an_admin_token_manual_runs_are_forbidden_and_a_disabled_webhook_is_absent() {
-    let sb = sandbox(SandboxOptions::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("g.db");
-    let settings = settings(&sb, &[("GROUPSYNC_STORE__PATH", store.to_str().unwrap())]);
+    let app = spawn_app(SandboxOptions::default()).await;
+    let settings = app.settings(&[]);
     let d = start(settings).await;
     let (status, answer) = post(&format!("{}/runs", d.url), Some("Bearer x"), None).await;
     assert_eq!(status, 403);
@@ -322,14 +313,13 @@ async fn without_an_admin_token_manual_runs_are_forbidden_and_a_disabled_webhook
     );
     assert_eq!(d.coordinator.snapshot().started, 0);
     d.stop().await;
-    sb.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn readiness_names_the_check_that_fails() {
-    let sb = sandbox(SandboxOptions::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let settings = daemon_settings(&sb, &dir, &[("GROUPSYNC_SCIM__TOKEN", "not-the-token")]);
+    let app = spawn_app(SandboxOptions::default()).await;
+    let settings = daemon_settings(&app, &[("GROUPSYNC_SCIM__TOKEN", "not-the-token")]);
     let d = start(settings).await;
     let (status, text) = get(&format!("{}/readyz", d.url)).await;
     assert_eq!(status, 503, "{text}");
@@ -342,7 +332,7 @@ async fn readiness_names_the_check_that_fails() {
     assert_eq!(body["checks"]["store"]["ok"], json!(true));
     assert_eq!(body["checks"]["identitynow_token"]["ok"], json!(true));
     d.stop().await;
-    sb.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -351,15 +341,14 @@ async fn twenty_events_during_a_run_make_exactly_one_follow_up_run() {
         latency: Duration::from_millis(150),
         rules: vec![],
     };
-    let sb = sandbox(SandboxOptions {
+    let app = spawn_app(SandboxOptions {
         groups: names("Burst", 20),
         idn_faults: slow.clone(),
         scim_faults: slow,
         ..SandboxOptions::default()
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut d = start(daemon_settings(&sb, &dir, &[])).await;
+    let mut d = start(daemon_settings(&app, &[])).await;
     let hook = d.hook_url();
     let auth = bearer(HOOK_TOKEN);
     let event = aggregation_event(AD_SOURCE_ID, "Success").to_string();
@@ -397,9 +386,9 @@ async fn twenty_events_during_a_run_make_exactly_one_follow_up_run() {
     let snap = d.coordinator.snapshot();
     assert_eq!((snap.started, snap.finished), (2, 2));
     assert_eq!(snap.pending, None);
-    assert_eq!(sb.scim.create_count(), 20);
+    assert_eq!(app.scim.create_count(), 20);
     d.stop().await;
-    sb.stop().await;
+    app.stop().await;
 }
 
 /// A poller over its own coordinator (no runs happen unless a test drives them).
@@ -421,13 +410,12 @@ fn poller(settings: &Settings, coordinator: &Coordinator) -> Poller {
 
 #[tokio::test]
 async fn polling_runs_once_per_new_aggregation_also_after_a_restart() {
-    let sb = sandbox(SandboxOptions {
+    let app = spawn_app(SandboxOptions {
         groups: names("Poll", 2),
         ..SandboxOptions::default()
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let settings = daemon_settings(&sb, &dir, &[]);
+    let settings = daemon_settings(&app, &[]);
 
     // first life: a fresh store records where things stand and runs nothing
     let daemon = Daemon::new(settings.clone()).unwrap();
@@ -445,7 +433,7 @@ async fn polling_runs_once_per_new_aggregation_also_after_a_restart() {
             task: tokio::spawn(daemon.run(listener, shutdown)),
         }
     };
-    sb.tenant.complete_aggregation(
+    app.tenant.complete_aggregation(
         AD_SOURCE_ID,
         AggregationKind::Accounts,
         TaskCompletion::Success,
@@ -454,7 +442,7 @@ async fn polling_runs_once_per_new_aggregation_also_after_a_restart() {
     assert_eq!(p.tick().await, PollOutcome::Unchanged);
 
     // a new successful aggregation: one run, and not again
-    sb.tenant.complete_aggregation(
+    app.tenant.complete_aggregation(
         AD_SOURCE_ID,
         AggregationKind::Accounts,
         TaskCompletion::Success,
@@ -476,12 +464,12 @@ async fn polling_runs_once_per_new_aggregation_also_after_a_restart() {
     assert_eq!(p.tick().await, PollOutcome::Unchanged);
 
     // failed aggregations and other sources' aggregations run nothing
-    sb.tenant.complete_aggregation(
+    app.tenant.complete_aggregation(
         AD_SOURCE_ID,
         AggregationKind::Entitlements,
         TaskCompletion::Error,
     );
-    sb.tenant.complete_aggregation(
+    app.tenant.complete_aggregation(
         OTHER_SOURCE_ID,
         AggregationKind::Accounts,
         TaskCompletion::Success,
@@ -498,7 +486,7 @@ async fn polling_runs_once_per_new_aggregation_also_after_a_restart() {
         PollOutcome::Unchanged,
         "handled before the restart"
     );
-    sb.tenant.complete_aggregation(
+    app.tenant.complete_aggregation(
         AD_SOURCE_ID,
         AggregationKind::Entitlements,
         TaskCompletion::Success,
@@ -517,13 +505,13 @@ async fn polling_runs_once_per_new_aggregation_also_after_a_restart() {
         matches!(p.tick().await, PollOutcome::Triggered(_)),
         "at least once"
     );
-    sb.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn shutdown_during_a_run_leaves_only_whole_groups_and_returns_within_the_grace() {
     let groups = names("Stop", 16);
-    let sb = sandbox(SandboxOptions {
+    let app = spawn_app(SandboxOptions {
         groups: groups.clone(),
         scim_faults: FaultPlan {
             latency: Duration::from_millis(150),
@@ -532,12 +520,11 @@ async fn shutdown_during_a_run_leaves_only_whole_groups_and_returns_within_the_g
         ..SandboxOptions::default()
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
     let more = [
         ("GROUPSYNC_SYNC__CREATE_CONCURRENCY", "1"),
         ("GROUPSYNC_SERVER__SHUTDOWN_GRACE_SECS", "1"),
     ];
-    let settings = daemon_settings(&sb, &dir, &more);
+    let settings = daemon_settings(&app, &more);
     let mut d = start(settings.clone()).await;
     let (_, answer) = post(&format!("{}/runs", d.url), Some(&bearer(ADMIN_TOKEN)), None).await;
     let id = run_id(&answer);
@@ -572,16 +559,11 @@ async fn shutdown_during_a_run_leaves_only_whole_groups_and_returns_within_the_g
     assert!(error.contains("of 16 creates had completed"), "{error}");
 
     // whatever reached the target is a whole group, made once
-    let held: Vec<String> = sb
-        .scim
-        .groups()
-        .into_iter()
-        .map(|g| g.display_name)
-        .collect();
+    let held = app.target_names();
     assert!(held.len() >= 2 && held.len() < 16, "{} groups", held.len());
     assert!(held.iter().all(|n| groups.contains(n)));
     assert_no_duplicates(held.iter().cloned());
-    assert_eq!(sb.scim.create_count() as usize, held.len());
+    assert_eq!(app.scim.create_count() as usize, held.len());
 
     // the next process finishes the job without doubles
     let mut d = start(settings).await;
@@ -596,10 +578,10 @@ async fn shutdown_during_a_run_leaves_only_whole_groups_and_returns_within_the_g
     );
     let c = run.report.counts();
     assert_eq!((c.existed, c.created), (held.len(), 16 - held.len()));
-    assert_eq!(sb.scim.groups().len(), 16);
-    assert_no_duplicates(sb.scim.groups().into_iter().map(|g| g.display_name));
+    assert_eq!(app.scim.groups().len(), 16);
+    assert_no_duplicates(app.target_names());
     d.stop().await;
-    sb.stop().await;
+    app.stop().await;
 }
 
 /// The value of the first sample of `name` whose labels include all of `labels`.
@@ -614,13 +596,12 @@ fn sample(metrics: &str, name: &str, labels: &[&str]) -> f64 {
 
 #[tokio::test]
 async fn metrics_move_after_a_run() {
-    let sb = sandbox(SandboxOptions {
+    let app = spawn_app(SandboxOptions {
         groups: names("Metric", 2),
         ..SandboxOptions::default()
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut d = start(daemon_settings(&sb, &dir, &[])).await;
+    let mut d = start(daemon_settings(&app, &[])).await;
     let metrics_url = format!("{}/metrics", d.url);
     let runs = (
         "groupsync_runs_total{",
@@ -664,7 +645,7 @@ async fn metrics_move_after_a_run() {
         "{after}"
     );
     d.stop().await;
-    sb.stop().await;
+    app.stop().await;
 }
 
 /// A tenant whose group aggregations take `delay`, beside the sandbox. Starting one
@@ -692,7 +673,7 @@ async fn tenant_with(delay: Duration) -> (String, CancellationToken) {
 
 #[tokio::test]
 async fn a_group_aggregation_is_started_and_waited_for() {
-    let sb = sandbox(SandboxOptions {
+    let app = spawn_app(SandboxOptions {
         credential: sandbox::Credential::Pat,
         ..SandboxOptions::default()
     })
@@ -704,7 +685,7 @@ async fn a_group_aggregation_is_started_and_waited_for() {
         (Duration::from_secs(600), Duration::from_millis(300), false),
     ] {
         let (url, stop) = tenant_with(delay).await;
-        let settings = settings(&sb, &[("GROUPSYNC_IDENTITYNOW__TENANT_URL", &url)]);
+        let settings = app.settings(&[("GROUPSYNC_IDENTITYNOW__TENANT_URL", &url)]);
         let client = identitynow::Client::new(&settings.identitynow).unwrap();
         let got = aggregate::refresh_groups(&client, AD_SOURCE_ID, &own, timeout, step).await;
         match got {
@@ -717,7 +698,7 @@ async fn a_group_aggregation_is_started_and_waited_for() {
         assert!(matches!(missing, aggregate::Aggregation::Failed(e) if e.contains("cannot start")));
         stop.cancel();
     }
-    sb.stop().await;
+    app.stop().await;
 }
 
 /// The address in the "listening" log line, from `--log-format json` output.
@@ -735,29 +716,15 @@ async fn the_serve_command_listens_and_stops_on_sigterm() {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
 
-    let sb = sandbox(SandboxOptions::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("groupsync.toml");
-    let store = dir.path().join("groupsync.db");
+    let app = spawn_app(SandboxOptions::default()).await;
     let toml = format!(
-        "{}\n[server]\nlisten = \"127.0.0.1:0\"\nshutdown_grace_secs = 5\n\n[store]\npath = {:?}\n",
-        sb.config_toml(),
-        store.to_str().unwrap()
+        "{}\n[server]\nlisten = \"127.0.0.1:0\"\nshutdown_grace_secs = 5\n",
+        app.config_toml()
     );
-    std::fs::write(&cfg, toml).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_groupsync"));
-    cmd.env_remove("RUST_LOG").env_remove("GROUPSYNC_CONFIG");
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("GROUPSYNC_")) {
-        cmd.env_remove(k);
-    }
-    let mut child = cmd
-        .args([
-            "--config",
-            cfg.to_str().unwrap(),
-            "--log-format",
-            "json",
-            "serve",
-        ])
+    std::fs::write(&app.config, toml).unwrap();
+    let mut child = app
+        .command()
+        .args(["--log-format", "json", "serve"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -800,14 +767,13 @@ async fn the_serve_command_listens_and_stops_on_sigterm() {
         lines.iter().any(|l| l.contains("groupsync serve stopped")),
         "{lines:#?}"
     );
-    sb.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn the_daemon_serves_its_history_and_dashboard_and_records_every_run() {
-    let sb = sandbox(SandboxOptions::seeded(30, 3, 12)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut d = start(daemon_settings(&sb, &dir, &[])).await;
+    let app = spawn_app(SandboxOptions::seeded(30, 3, 12)).await;
+    let mut d = start(daemon_settings(&app, &[])).await;
     let (status, body) = post(
         &format!("{}/runs", d.url),
         Some(&format!("Bearer {ADMIN_TOKEN}")),
@@ -828,5 +794,5 @@ async fn the_daemon_serves_its_history_and_dashboard_and_records_every_run() {
         "the dashboard lists the run"
     );
     d.stop().await;
-    sb.stop().await;
+    app.stop().await;
 }

@@ -1,15 +1,13 @@
 //! The execution history and the notice outbox end to end: the sandbox's tenant, SCIM
 //! server and real SMTP sink, a store in memory or in a file.
 
-mod common;
-
-use common::*;
+use crate::harness::*;
 use groupsync::report::{NoticeState, RunReport, RunStatus};
 use groupsync::retry::RetryPolicy;
 use groupsync::store::Store;
 use groupsync::sync::{Quiet, RunRequest, Syncer, TriggerKind};
 use groupsync_sandbox::smtp::ReceivedMail;
-use groupsync_sandbox::{AD_SOURCE_ID, Sandbox, SandboxOptions};
+use groupsync_sandbox::{AD_SOURCE_ID, SandboxOptions};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -17,9 +15,9 @@ fn names(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
-/// A sandbox with four AD groups, two of them already in the target.
-async fn four_groups() -> Sandbox {
-    sandbox(SandboxOptions {
+/// The app on a sandbox with four AD groups, two of them already in the target.
+async fn four_groups() -> TestApp {
+    spawn_app(SandboxOptions {
         groups: names(&["Finance", "Sales", "Ops", "HR"]),
         existing: names(&["finance", "SALES"]),
         ..SandboxOptions::default()
@@ -37,8 +35,8 @@ fn quick_retries() -> RetryPolicy {
     }
 }
 
-fn syncer(sb: &Sandbox, overrides: &[(&str, &str)], store: &Store) -> Syncer {
-    Syncer::new(settings(sb, overrides), store.clone())
+fn syncer(app: &TestApp, overrides: &[(&str, &str)], store: &Store) -> Syncer {
+    Syncer::new(app.settings(overrides), store.clone())
         .unwrap()
         .with_notice_retry(quick_retries())
 }
@@ -71,11 +69,11 @@ fn assert_each_once(mail: &[ReceivedMail]) {
 
 #[tokio::test]
 async fn notices_wait_while_smtp_is_down_and_go_out_once_when_it_is_back() {
-    let sb = four_groups().await;
+    let app = four_groups().await;
     let store = Store::in_memory().unwrap();
-    let syncer = syncer(&sb, &[("GROUPSYNC_EMAIL__MODE", "per_group")], &store);
+    let syncer = syncer(&app, &[("GROUPSYNC_EMAIL__MODE", "per_group")], &store);
 
-    sb.smtp.set_refusing(true);
+    app.smtp.set_refusing(true);
     let first = run(&syncer).await;
     let second = run(&syncer).await;
     // one per existing group, every run: the groups the first run created exist for the second
@@ -96,13 +94,13 @@ async fn notices_wait_while_smtp_is_down_and_go_out_once_when_it_is_back() {
     // the one tried says why; the server is down, so the ones after it wait untried
     let why = first.notices[0].error.as_deref().unwrap_or_default();
     assert!(why.contains("421"), "{why}");
-    assert!(sb.smtp.messages().is_empty());
+    assert!(app.smtp.messages().is_empty());
     assert_eq!(store.pending_notices(100).unwrap().len(), 6);
 
-    sb.smtp.set_refusing(false);
+    app.smtp.set_refusing(false);
     let flushed = syncer.flush_outbox().await.unwrap();
     assert_eq!((flushed.sent, flushed.waiting, flushed.failed), (6, 0, 0));
-    let mail = sb.smtp.messages();
+    let mail = app.smtp.messages();
     assert_eq!(mail.len(), 6);
     assert_each_once(&mail);
     let detail = store.run(&first.run_id.0).unwrap().unwrap();
@@ -112,22 +110,20 @@ async fn notices_wait_while_smtp_is_down_and_go_out_once_when_it_is_back() {
     assert_eq!(syncer.flush_outbox().await.unwrap().sent, 0);
     let third = run(&syncer).await;
     assert!(third.notices.iter().all(|n| n.state == NoticeState::Sent));
-    let mail = sb.smtp.messages();
+    let mail = app.smtp.messages();
     assert_eq!(mail.len(), 10);
     assert_each_once(&mail);
-    sb.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn a_restart_between_queueing_and_sending_loses_nothing() {
-    let sb = four_groups().await;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state/groupsync.db");
+    let app = four_groups().await;
     let overrides = [("GROUPSYNC_EMAIL__MODE", "per_group")];
 
-    sb.smtp.set_refusing(true);
-    let store = Store::open(&path).unwrap();
-    let before = syncer(&sb, &overrides, &store);
+    app.smtp.set_refusing(true);
+    let store = Store::open(&app.store).unwrap();
+    let before = syncer(&app, &overrides, &store);
     let report = run(&before).await;
     assert_eq!(report.notices.len(), 2);
     // and one queued by a process that stopped before it could even try
@@ -140,11 +136,11 @@ async fn a_restart_between_queueing_and_sending_loses_nothing() {
     drop(before);
     drop(store);
 
-    sb.smtp.set_refusing(false);
-    let store = Store::open(&path).unwrap();
-    let after = syncer(&sb, &overrides, &store);
+    app.smtp.set_refusing(false);
+    let store = Store::open(&app.store).unwrap();
+    let after = syncer(&app, &overrides, &store);
     assert_eq!(after.flush_outbox().await.unwrap().sent, 3);
-    let mail = sb.smtp.messages();
+    let mail = app.smtp.messages();
     assert_eq!(mail.len(), 3);
     assert_each_once(&mail);
     assert!(subjects(&mail).contains(&"queued before a stop".to_string()));
@@ -159,18 +155,18 @@ async fn a_restart_between_queueing_and_sending_loses_nothing() {
             .iter()
             .all(|n| n.state == NoticeState::Sent)
     );
-    sb.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn a_digest_tells_about_an_existing_group_only_the_first_time() {
-    let sb = four_groups().await;
+    let app = four_groups().await;
     let store = Store::in_memory().unwrap();
-    let syncer = syncer(&sb, &[], &store);
+    let syncer = syncer(&app, &[], &store);
 
     let first = run(&syncer).await;
     assert_eq!(first.notices.len(), 1);
-    let mail = sb.smtp.messages();
+    let mail = app.smtp.messages();
     assert_eq!(
         subjects(&mail),
         vec!["groupsync: 2 created, 2 already existed"]
@@ -183,14 +179,14 @@ async fn a_digest_tells_about_an_existing_group_only_the_first_time() {
         "nothing new: {:?}",
         second.notices
     );
-    assert_eq!(sb.smtp.messages().len(), 1);
+    assert_eq!(app.smtp.messages().len(), 1);
 
     // a new group in AD that Alation already has, and one it lacks
-    sb.tenant.add_group(AD_SOURCE_ID, "Legal");
-    sb.tenant.add_group(AD_SOURCE_ID, "Audit");
-    sb.scim.insert_group("Legal");
+    app.tenant.add_group(AD_SOURCE_ID, "Legal");
+    app.tenant.add_group(AD_SOURCE_ID, "Audit");
+    app.scim.insert_group("Legal");
     run(&syncer).await;
-    let mail = sb.smtp.messages();
+    let mail = app.smtp.messages();
     assert_eq!(mail.len(), 2);
     assert_eq!(
         mail[1].subject().unwrap(),
@@ -218,31 +214,31 @@ async fn a_digest_tells_about_an_existing_group_only_the_first_time() {
     );
     assert_eq!(runs[0].trigger, "cli");
     assert_eq!(runs[3].counts.created, 2);
-    sb.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn per_group_notices_are_not_repeated_when_repeat_is_false() {
-    let sb = four_groups().await;
+    let app = four_groups().await;
     let store = Store::in_memory().unwrap();
     let overrides = [
         ("GROUPSYNC_EMAIL__MODE", "per_group"),
         ("GROUPSYNC_EMAIL__REPEAT", "false"),
     ];
-    let syncer = syncer(&sb, &overrides, &store);
+    let syncer = syncer(&app, &overrides, &store);
     assert_eq!(run(&syncer).await.notices.len(), 2);
     // the two created by the first run now exist, but were reported as created
     assert!(run(&syncer).await.notices.is_empty());
-    assert_eq!(sb.smtp.messages().len(), 2);
-    sb.stop().await;
+    assert_eq!(app.smtp.messages().len(), 2);
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn failing_runs_and_the_recovery_are_each_announced_once() {
-    let sb = four_groups().await;
+    let app = four_groups().await;
     let store = Store::in_memory().unwrap();
-    let healthy = syncer(&sb, &[], &store);
-    let broken = syncer(&sb, &[("GROUPSYNC_SCIM__TOKEN", "revoked")], &store);
+    let healthy = syncer(&app, &[], &store);
+    let broken = syncer(&app, &[("GROUPSYNC_SCIM__TOKEN", "revoked")], &store);
 
     assert_eq!(run(&healthy).await.status(), RunStatus::Succeeded);
     let failed = run(&broken).await;
@@ -261,7 +257,7 @@ async fn failing_runs_and_the_recovery_are_each_announced_once() {
     assert_eq!(recovered.notices.len(), 1);
     assert!(run(&healthy).await.notices.is_empty());
 
-    let mail = sb.smtp.messages();
+    let mail = app.smtp.messages();
     assert_eq!(
         subjects(&mail),
         vec![
@@ -285,5 +281,5 @@ async fn failing_runs_and_the_recovery_are_each_announced_once() {
         statuses,
         vec!["succeeded", "succeeded", "failed", "failed", "succeeded"]
     );
-    sb.stop().await;
+    app.stop().await;
 }

@@ -1,0 +1,147 @@
+//! Logging and metrics: the subscriber and the Prometheus recorder are set up here; what
+//! is logged and counted is in one submodule per concern, each imported under its own name
+//! everywhere:
+//!
+//! - [`metric`]: every metric's name and label.
+//! - [`run_log`]: the log events of one run.
+//! - [`daemon_log`]: the log events of `groupsync serve`.
+//!
+//! The clients ([`crate::identitynow`], [`crate::scim`], [`crate::retry`]) log the details
+//! of their own exchanges (pages, token renewals, retries) where they happen.
+//!
+//! Logs go to stderr (stdout carries the summary); every line of a run is inside the
+//! `run` span ([`run_span`]), so it carries the run id in both text and JSON output.
+//!
+//! When stderr is a terminal and logs are text, log lines are written through the
+//! [`progress_bars`], so a progress bar stays below them instead of being broken up; the
+//! one line per created group drops to debug while a bar counts the groups
+//! ([`run_log::group_created`]). Colours only on a terminal, and not when `NO_COLOR` is set.
+
+pub mod daemon_log;
+pub mod metric;
+pub mod run_log;
+
+use crate::config::LogFormat;
+use indicatif::MultiProgress;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tracing_indicatif::IndicatifWriter;
+use tracing_indicatif::writer::Stderr;
+use tracing_subscriber::EnvFilter;
+
+/// The progress bars log lines are printed above; set only when they can be shown.
+static BARS: OnceLock<MultiProgress> = OnceLock::new();
+/// True while a progress bar counts a run's groups.
+static BAR_SHOWN: AtomicBool = AtomicBool::new(false);
+
+/// Installs the global subscriber. `RUST_LOG`, when set, overrides `level`.
+pub fn init(format: LogFormat, level: &str) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let terminal = std::io::stderr().is_terminal();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(colours(terminal, std::env::var_os("NO_COLOR")));
+    // A second init (tests, demo) keeps the first subscriber.
+    let _ = match format {
+        LogFormat::Text if bars_possible(terminal, format) => {
+            let bars = MultiProgress::new();
+            let installed = builder
+                .with_writer(IndicatifWriter::<Stderr>::new(bars.clone()))
+                .try_init();
+            if installed.is_ok() {
+                let _ = BARS.set(bars);
+            }
+            installed
+        }
+        LogFormat::Text => builder.with_writer(std::io::stderr).try_init(),
+        LogFormat::Json => builder
+            .with_writer(std::io::stderr)
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
+}
+
+/// Colours only when stderr is a terminal and `NO_COLOR` is unset (a container's or a
+/// service manager's log gets plain text).
+fn colours(stderr_is_terminal: bool, no_color: Option<OsString>) -> bool {
+    stderr_is_terminal && no_color.is_none()
+}
+
+/// A progress bar only on a terminal, and never among JSON logs.
+fn bars_possible(stderr_is_terminal: bool, format: LogFormat) -> bool {
+    stderr_is_terminal && format == LogFormat::Text
+}
+
+/// Where a progress bar goes, so log lines print above it; `None` when stderr is not a
+/// terminal, logs are JSON, or logging was set up without [`init`].
+pub fn progress_bars() -> Option<&'static MultiProgress> {
+    BARS.get()
+}
+
+/// Says whether a progress bar is counting a run's groups ([`progress_bars`]).
+pub fn set_bar_shown(shown: bool) {
+    BAR_SHOWN.store(shown, Ordering::Relaxed);
+}
+
+fn bar_shown() -> bool {
+    BAR_SHOWN.load(Ordering::Relaxed)
+}
+
+/// The span every log line of one run is emitted in.
+pub fn run_span(run_id: &crate::domain::RunId, trigger: &str) -> tracing::Span {
+    tracing::info_span!("run", run_id = %run_id, trigger = trigger)
+}
+
+/// The process's Prometheus recorder, installed globally the first time it is asked for
+/// (the metric macros write to the global recorder, so there can be only one).
+pub fn prometheus() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full(metric::RUN_DURATION.into()),
+                    &metric::RUN_DURATION_BUCKETS,
+                )
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!(
+                    "another metrics recorder was installed first; /metrics stays empty"
+                );
+            }
+            metric::describe();
+            handle
+        })
+        .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{bars_possible, colours};
+    use crate::config::LogFormat;
+
+    #[test]
+    fn no_progress_bar_unless_stderr_is_a_terminal_and_logs_are_text() {
+        assert!(bars_possible(true, LogFormat::Text));
+        assert!(!bars_possible(false, LogFormat::Text));
+        assert!(!bars_possible(true, LogFormat::Json));
+        assert!(!bars_possible(false, LogFormat::Json));
+    }
+
+    #[test]
+    fn colours_only_on_a_terminal_without_no_color() {
+        assert!(colours(true, None));
+        assert!(!colours(true, Some("1".into())));
+        assert!(!colours(true, Some("".into())));
+        assert!(!colours(false, None));
+    }
+}

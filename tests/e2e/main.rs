@@ -1,0 +1,17 @@
+//! groupsync's integration tests, one module per area, in one test binary: the product
+//! against the sandbox, its binary as an operator runs it, and the real peers CI starts.
+//! Every server a test starts listens on 127.0.0.1 and is stopped by the test.
+#![allow(clippy::unwrap_used)]
+
+mod harness;
+
+mod apply;
+mod check;
+mod cli;
+mod daemon;
+mod dashboard_browser;
+mod docs_config;
+mod history;
+mod peers;
+mod scim_interop;
+mod sync_end_to_end;
