@@ -106,18 +106,7 @@ async fn tokens_say_which_kind_of_credential_they_are() {
             ..opts(vec![])
         })
         .await;
-        let resp = t
-            .http
-            .post(t.url("/oauth/token"))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", "id-1"),
-                ("client_secret", "s3cret"),
-            ])
-            .send()
-            .await
-            .unwrap();
-        let body: Value = resp.json().await.unwrap();
+        let body = t.token_response().await;
         assert_eq!(body["identity_id"].is_string(), has_user, "{credential:?}");
         let jwt = body["access_token"].as_str().unwrap();
         let claims = jwt.split('.').nth(1).unwrap();
