@@ -84,6 +84,12 @@ enum Command {
     #[cfg(feature = "sandbox")]
     Demo(demo::DemoArgs),
     /// Serve a simulated tenant, SCIM server and SMTP sink on this machine until stopped.
+    ///
+    /// The tenant pages entitlements with offset paging up to 10,000 records (past that,
+    /// 400) and with `searchAfter` on /v2026/entitlements. `GET <tenant>/sandbox/stats`
+    /// and `GET <scim>/sandbox/stats` answer JSON with the requests served by route, the
+    /// 429s, and the most requests in any sliding 10-second window (per client id on the
+    /// tenant, overall on the SCIM server).
     #[cfg(feature = "sandbox")]
     Sandbox(sandbox_cmd::SandboxArgs),
 }

@@ -8,7 +8,8 @@ use super::serve::wait_for_signal;
 use crate::config::LogFormat;
 use clap::Args;
 use groupsync_sandbox::faults::FaultPlan;
-use groupsync_sandbox::{self as sandbox, Sandbox, SandboxOptions, seed};
+use groupsync_sandbox::tenant::STATS_PATH;
+use groupsync_sandbox::{self as sandbox, Credential, Sandbox, SandboxOptions, seed};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,9 +65,20 @@ pub struct SandboxArgs {
     /// The SCIM server refuses duplicate display names with 409.
     #[arg(long)]
     unique_names: bool,
-    /// Write a complete groupsync configuration for this sandbox to FILE.
+    /// The kind of credential the tenant issues tokens for: `api-client` (an API client
+    /// with the client-credentials grant, no user behind it) or `pat` (an ORG_ADMIN's
+    /// personal access token). Operations whose official `security` lists only a user's
+    /// token (`/v2026/entitlements`, `load-entitlements`, …) refuse an API client's with 403.
+    #[arg(long, default_value = "api-client", value_parser = parse_credential)]
+    credential: Credential,
+    /// Write a complete groupsync configuration for this sandbox to FILE (with the
+    /// client id and secret of --credential).
     #[arg(long, value_name = "FILE")]
     write_config: Option<PathBuf>,
+}
+
+fn parse_credential(text: &str) -> Result<Credential, String> {
+    text.parse()
 }
 
 impl SandboxArgs {
@@ -100,6 +112,7 @@ impl SandboxArgs {
             scim_faults: plan(&self.scim_faults, "scim-faults")?,
             scim_page_cap: self.scim_page_cap.max(1),
             unique_names: self.unique_names,
+            credential: self.credential,
         })
     }
 }
@@ -121,17 +134,21 @@ pub async fn run(args: SandboxArgs, log_format: LogFormat) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let (client_id, client_secret) = sb.client_credentials();
     let mut services = format!(
-        "identitynow {}\nscim {}\nsmtp {}\nclient_id {}\nclient_secret {}\nscim_token {}\n\
-         webhook_token {}\nadmin_token {}\nsource {} {:?} ({groups} groups, {existing} already in SCIM)\n",
+        "identitynow {}\nscim {}\nsmtp {}\ncredential {}\nclient_id {client_id}\n\
+         client_secret {client_secret}\nscim_token {}\nwebhook_token {}\nadmin_token {}\n\
+         stats {}{STATS_PATH} {}/sandbox/stats\n\
+         source {} {:?} ({groups} groups, {existing} already in SCIM)\n",
         sb.idn_url(),
         sb.scim_url(),
         sb.smtp_addr,
-        sandbox::CLIENT_ID,
-        sandbox::CLIENT_SECRET,
+        sb.credential.as_str(),
         sandbox::SCIM_TOKEN,
         sandbox::WEBHOOK_TOKEN,
         sandbox::ADMIN_TOKEN,
+        sb.idn_url(),
+        sb.scim_url(),
         sandbox::AD_SOURCE_ID,
         sandbox::AD_SOURCE_NAME
     );

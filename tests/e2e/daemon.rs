@@ -648,11 +648,14 @@ async fn metrics_move_after_a_run() {
     app.stop().await;
 }
 
-/// A tenant whose group aggregations take `delay`, beside the sandbox.
+/// A tenant whose group aggregations take `delay`, beside the sandbox. Starting one
+/// (`load-entitlements`) takes a user's token, so it issues a personal access token's.
 async fn tenant_with(delay: Duration) -> (String, CancellationToken) {
+    let (client_id, client_secret) = sandbox::credentials(sandbox::Credential::Pat);
     let t = tenant::Tenant::new(tenant::TenantOptions {
-        client_id: sandbox::CLIENT_ID.into(),
-        client_secret: sandbox::CLIENT_SECRET.into(),
+        client_id: client_id.into(),
+        client_secret: client_secret.into(),
+        credential: sandbox::Credential::Pat,
         aggregation_delay: delay,
         sources: vec![tenant::SimSource::active_directory(
             AD_SOURCE_ID,
@@ -670,7 +673,11 @@ async fn tenant_with(delay: Duration) -> (String, CancellationToken) {
 
 #[tokio::test]
 async fn a_group_aggregation_is_started_and_waited_for() {
-    let app = spawn_app(SandboxOptions::default()).await;
+    let app = spawn_app(SandboxOptions {
+        credential: sandbox::Credential::Pat,
+        ..SandboxOptions::default()
+    })
+    .await;
     let step = Duration::from_millis(20);
     let own = OwnAggregations::default();
     for (delay, timeout, expect_success) in [

@@ -15,5 +15,6 @@ mod guards;
 mod history;
 mod json_shape;
 mod peers;
+mod scale;
 mod scim_interop;
 mod sync_end_to_end;

@@ -14,11 +14,13 @@ pub mod names;
 pub mod scim;
 pub mod seed;
 pub mod smtp;
+pub mod stats;
 pub mod tenant;
 
 use faults::FaultPlan;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
+pub use tenant::Credential;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -50,6 +52,9 @@ pub struct SandboxOptions {
     pub scim_page_cap: usize,
     /// Whether the SCIM server refuses a second group with the same name (409).
     pub unique_names: bool,
+    /// The kind of credential the tenant issues tokens for: an API client (the default,
+    /// as the seed's setup creates) or a personal access token.
+    pub credential: Credential,
 }
 
 impl Default for SandboxOptions {
@@ -67,6 +72,7 @@ impl Default for SandboxOptions {
             scim_faults: FaultPlan::default(),
             scim_page_cap: 1000,
             unique_names: false,
+            credential: Credential::ApiClient,
         }
     }
 }
@@ -84,9 +90,20 @@ impl SandboxOptions {
     }
 }
 
-/// The credentials the sandbox accepts.
+/// The API client's credentials the sandbox accepts (`Credential::ApiClient`).
 pub const CLIENT_ID: &str = "sandbox-client-0000-0000-000000000000";
 pub const CLIENT_SECRET: &str = "sandbox-client-secret";
+/// The personal access token's credentials the sandbox accepts (`Credential::Pat`).
+pub const PAT_CLIENT_ID: &str = "sandbox-pat-0000-0000-0000-000000000000";
+pub const PAT_CLIENT_SECRET: &str = "sandbox-pat-secret";
+
+/// The client id and secret of a kind of credential.
+pub fn credentials(kind: Credential) -> (&'static str, &'static str) {
+    match kind {
+        Credential::ApiClient => (CLIENT_ID, CLIENT_SECRET),
+        Credential::Pat => (PAT_CLIENT_ID, PAT_CLIENT_SECRET),
+    }
+}
 pub const SCIM_TOKEN: &str = "sandbox-scim-token";
 /// The bearer token the written configuration expects on the aggregation webhook.
 pub const WEBHOOK_TOKEN: &str = "sandbox-webhook-token";
@@ -101,6 +118,8 @@ pub struct Sandbox {
     pub idn_addr: SocketAddr,
     pub scim_addr: SocketAddr,
     pub smtp_addr: SocketAddr,
+    /// The kind of credential the tenant accepts.
+    pub credential: Credential,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
 }
@@ -115,9 +134,11 @@ impl Sandbox {
             scim_listener.local_addr()?,
             smtp_listener.local_addr()?,
         );
+        let (client_id, client_secret) = credentials(opts.credential);
         let tenant = tenant::Tenant::new(tenant::TenantOptions {
-            client_id: CLIENT_ID.into(),
-            client_secret: CLIENT_SECRET.into(),
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            credential: opts.credential,
             token_lifetime: opts.token_lifetime,
             rate_limit: opts.rate_limit,
             faults: opts.idn_faults.clone(),
@@ -160,6 +181,7 @@ impl Sandbox {
             idn_addr,
             scim_addr,
             smtp_addr,
+            credential: opts.credential,
             shutdown,
             tasks,
         })
@@ -173,14 +195,22 @@ impl Sandbox {
         format!("http://{}/scim/v2", self.scim_addr)
     }
 
-    /// A complete groupsync configuration for this sandbox.
+    /// The client id and secret the tenant accepts.
+    pub fn client_credentials(&self) -> (&'static str, &'static str) {
+        credentials(self.credential)
+    }
+
+    /// A complete groupsync configuration for this sandbox, with the credentials of the
+    /// kind it was started with.
     pub fn config_toml(&self) -> String {
+        let (client_id, client_secret) = self.client_credentials();
         format!(
             r#"# groupsync configuration for the sandbox started by `groupsync sandbox`.
 [identitynow]
 tenant_url = "{idn}"
-client_id = "{CLIENT_ID}"
-client_secret = "{CLIENT_SECRET}"
+# {kind}
+client_id = "{client_id}"
+client_secret = "{client_secret}"
 source_name = "{AD_SOURCE_NAME}"
 
 [scim]
@@ -196,6 +226,10 @@ to = ["iam-team@sandbox.test"]
 mode = "digest"
 "#,
             idn = self.idn_url(),
+            kind = match self.credential {
+                Credential::ApiClient => "an API client (client credentials, no user)",
+                Credential::Pat => "a personal access token (an ORG_ADMIN's)",
+            },
             scim = self.scim_url(),
             smtp = self.smtp_addr,
         )

@@ -28,11 +28,12 @@ pub use auth::ScimServerAuth;
 pub use error::ScimError;
 
 use crate::faults::{self, FaultPlan, Faults, Flavor};
+use crate::stats::{Stats, template_of};
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use error::SCIM_JSON;
 use group::GroupInput;
@@ -78,6 +79,7 @@ struct Shared {
     store: Mutex<Store>,
     requests: AtomicU64,
     creates: AtomicU64,
+    stats: Stats,
 }
 
 impl Shared {
@@ -119,6 +121,7 @@ impl ScimServer {
                 store: Mutex::new(Store::default()),
                 requests: AtomicU64::new(0),
                 creates: AtomicU64::new(0),
+                stats: Stats::default(),
             }),
         }
     }
@@ -199,19 +202,52 @@ impl ScimServer {
         self.shared.requests.load(Ordering::Relaxed)
     }
 
+    /// What `GET /sandbox/stats` answers: requests by route, 429s, and the most requests
+    /// in any sliding 10-second window (all clients together) as `max_in_window`.
+    pub fn stats(&self) -> &Stats {
+        &self.shared.stats
+    }
+
     /// Groups created through `POST /Groups`.
     pub fn create_count(&self) -> u64 {
         self.shared.creates.load(Ordering::Relaxed)
     }
 }
 
+/// The paths `GET …/sandbox/stats` answers on (outside the SCIM API: no credentials, no
+/// faults, not counted).
+const STATS_PATHS: [&str; 2] = ["/sandbox/stats", "/scim/v2/sandbox/stats"];
+
+/// The path templates of the routes, for the stats.
+const TEMPLATES: [&str; 7] = [
+    "/scim/v2/Groups",
+    "/scim/v2/Groups/{id}",
+    "/scim/v2/ServiceProviderConfig",
+    "/scim/v2/ResourceTypes",
+    "/scim/v2/ResourceTypes/{id}",
+    "/scim/v2/Schemas",
+    "/scim/v2/Schemas/{id}",
+];
+
+/// The key the SCIM server's sliding-window peak is kept under (all clients together).
+const ALL_CLIENTS: &str = "all";
+
 /// Counts and logs each request, and gives every response the SCIM media type.
 async fn observe(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    shared.requests.fetch_add(1, Ordering::Relaxed);
     let method = req.method().clone();
     let uri = req.uri().clone();
+    if method == http::Method::GET && STATS_PATHS.contains(&uri.path()) {
+        let mut body = shared.stats.to_json();
+        body["max_in_window"] = shared.stats.peak(ALL_CLIENTS).into();
+        return axum::Json(body).into_response();
+    }
+    shared.requests.fetch_add(1, Ordering::Relaxed);
     let started = tokio::time::Instant::now();
+    shared.stats.seen(ALL_CLIENTS, started);
+    let route = template_of(uri.path(), &TEMPLATES).unwrap_or("(unknown path)");
+    let route = format!("{method} {route}");
     let mut resp = next.run(req).await;
+    shared.stats.served(route, resp.status().as_u16());
     resp.headers_mut()
         .entry(header::CONTENT_TYPE)
         .or_insert(HeaderValue::from_static(SCIM_JSON));

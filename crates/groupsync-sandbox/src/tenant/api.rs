@@ -7,6 +7,7 @@ use super::paging::{Collection, Rules, Sorter};
 use super::state::{AppState, lock};
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 
 const SOURCE_RULES: Rules = Rules {
@@ -21,40 +22,63 @@ const SOURCE_RULES: Rules = Rules {
         },
     ],
     sorters: &["id", "name", "type", "created", "modified"],
+    search_after: false,
 };
 
+/// Filterable fields of the entitlement listings, as the official spec lists them (those
+/// the simulated entitlements carry).
+const ENTITLEMENT_FIELDS: &[FieldSpec] = &[
+    FieldSpec {
+        name: "id",
+        ops: &[Op::Eq, Op::In],
+    },
+    FieldSpec {
+        name: "name",
+        ops: &[Op::Eq, Op::In, Op::Sw],
+    },
+    FieldSpec {
+        name: "attribute",
+        ops: &[Op::Eq, Op::In],
+    },
+    FieldSpec {
+        name: "value",
+        ops: &[Op::Eq, Op::In, Op::Sw],
+    },
+    FieldSpec {
+        name: "source.id",
+        ops: &[Op::Eq, Op::In],
+    },
+    FieldSpec {
+        name: "created",
+        ops: &[Op::Gt, Op::Lt, Op::Ge, Op::Le],
+    },
+    FieldSpec {
+        name: "modified",
+        ops: &[Op::Gt, Op::Lt, Op::Ge, Op::Le],
+    },
+];
+
+const ENTITLEMENT_SORTERS: &[&str] = &[
+    "id",
+    "name",
+    "created",
+    "modified",
+    "attribute",
+    "value",
+    "source.id",
+];
+
+/// `/beta`, `/v2024`, `/v2025`: offset paging only.
 const ENTITLEMENT_RULES: Rules = Rules {
-    fields: &[
-        FieldSpec {
-            name: "id",
-            ops: &[Op::Eq, Op::In],
-        },
-        FieldSpec {
-            name: "name",
-            ops: &[Op::Eq, Op::In, Op::Sw],
-        },
-        FieldSpec {
-            name: "attribute",
-            ops: &[Op::Eq, Op::In],
-        },
-        FieldSpec {
-            name: "value",
-            ops: &[Op::Eq, Op::In, Op::Sw],
-        },
-        FieldSpec {
-            name: "source.id",
-            ops: &[Op::Eq, Op::In],
-        },
-    ],
-    sorters: &[
-        "id",
-        "name",
-        "created",
-        "modified",
-        "attribute",
-        "value",
-        "source.id",
-    ],
+    fields: ENTITLEMENT_FIELDS,
+    sorters: ENTITLEMENT_SORTERS,
+    search_after: false,
+};
+
+/// `/v2026` adds `searchAfter`.
+const V2026_ENTITLEMENT_RULES: Rules = Rules {
+    search_after: true,
+    ..ENTITLEMENT_RULES
 };
 
 /// `GET /{version}/sources`.
@@ -128,13 +152,24 @@ fn entitlement_matches(filter: &Filter, item: &Item<'_>) -> bool {
 /// `GET /{version}/entitlements`: sorted by id unless asked otherwise, id breaking ties,
 /// so that offset paging sees each entitlement exactly once.
 ///
+/// Like the search index behind it, a page may not reach past the first 10,000 records
+/// (`offset + limit`); on `/v2026` `searchAfter` moves that window to start strictly after
+/// the given sort values. `X-Total-Count` always counts every match.
+///
 /// Terms on `source.id` and `attribute` are checked once per source, not per group, so a
 /// page of a large source costs little more than walking its ids.
 pub async fn list_entitlements(
     State(state): State<AppState>,
+    uri: Uri,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let c = Collection::parse(query.as_deref(), &ENTITLEMENT_RULES)?;
+    let rules = if uri.path().starts_with("/v2026/") {
+        &V2026_ENTITLEMENT_RULES
+    } else {
+        &ENTITLEMENT_RULES
+    };
+    let c = Collection::parse(query.as_deref(), rules)?;
+    c.check_window()?;
     let (per_source, per_group) = c.filter.split(|f| f == "source.id" || f == "attribute");
     let catalog = lock(&state.catalog);
     let mut found: Vec<Item<'_>> = Vec::new();
@@ -161,12 +196,12 @@ pub async fn list_entitlements(
         field: "id".into(),
         descending: false,
     }];
+    let key = |item: &Item<'_>, f: &str| entitlement_field(item, f).unwrap_or_default();
     if c.sorters != by_id {
-        c.sort(&mut found, |item, f| {
-            entitlement_field(item, f).unwrap_or_default()
-        });
+        c.sort(&mut found, key);
     }
-    Ok(c.page(&found, |(e, id, g)| entitlement_json(e, id, g)))
+    let start = c.start(&found, key);
+    Ok(c.page_from(&found, start, |(e, id, g)| entitlement_json(e, id, g)))
 }
 
 /// `GET /{version}/entitlements/{id}`.

@@ -4,8 +4,10 @@
 //! Credentials are accepted wherever real clients put them: an urlencoded body, the query
 //! string, or HTTP Basic (the oauth2 crate's default).
 
+use super::Credential;
 use super::catalog::stable_id;
 use super::errors::ApiError;
+use super::security;
 use super::state::{AppState, lock};
 use axum::Json;
 use axum::body::Bytes;
@@ -21,24 +23,31 @@ use std::sync::atomic::Ordering;
 use subtle::ConstantTimeEq;
 use tokio::time::Instant;
 
+/// Who a token was issued to: the client id and the kind of credential it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub client_id: String,
+    pub credential: Credential,
+}
+
 /// Issued access tokens and when they stop working.
 #[derive(Debug, Default)]
 pub struct TokenBook {
-    tokens: HashMap<String, (String, Instant)>,
+    tokens: HashMap<String, (Holder, Instant)>,
 }
 
 impl TokenBook {
-    fn issue(&mut self, token: String, client_id: &str, expires: Instant, now: Instant) {
+    fn issue(&mut self, token: String, holder: Holder, expires: Instant, now: Instant) {
         self.tokens.retain(|_, (_, until)| *until > now);
-        self.tokens.insert(token, (client_id.to_owned(), expires));
+        self.tokens.insert(token, (holder, expires));
     }
 
-    /// The client id the token was issued to, if it is known and not expired at `now`.
-    pub fn client_for(&self, token: &str, now: Instant) -> Option<String> {
+    /// Who the token was issued to, if it is known and not expired at `now`.
+    pub fn holder(&self, token: &str, now: Instant) -> Option<Holder> {
         self.tokens
             .get(token)
             .filter(|(_, until)| now < *until)
-            .map(|(client, _)| client.clone())
+            .map(|(holder, _)| holder.clone())
     }
 
     /// Forgets every token: each one answers as expired from now on.
@@ -135,16 +144,29 @@ fn authenticate(
     }
 }
 
-/// A JWT-looking token (header.claims.signature) whose claims say what a real one says.
+/// The user behind a personal access token: an ORG_ADMIN of the simulated tenant.
+const PAT_USER: &str = "sandbox.admin";
+
+fn identity_id(client_id: &str) -> String {
+    stable_id(&["identity", client_id])
+}
+
+/// A JWT-looking token (header.claims.signature) whose claims say what a real one says:
+/// a personal access token names its user and the user's level, an API client's has none.
 fn mint(state: &AppState, client_id: &str, jti: &str) -> String {
     let exp = state.clock.now().timestamp() + state.token_lifetime.as_secs() as i64;
     let header = json!({ "alg": "RS256", "typ": "JWT" });
-    let claims = json!({
+    let mut claims = json!({
         "tenant_id": tenant_id(client_id), "pod": "sandbox", "org": "sandbox",
         "internal": false, "strong_auth": true, "strong_auth_supported": false,
         "authorities": [], "client_id": client_id, "scope": ["sp:scopes:all"],
         "exp": exp, "jti": jti,
     });
+    if state.credential == Credential::Pat {
+        claims["identity_id"] = json!(identity_id(client_id));
+        claims["user_name"] = json!(PAT_USER);
+        claims["authorities"] = json!(["ORG_ADMIN"]);
+    }
     let signature: Vec<u8> = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()]
         .iter()
         .flat_map(|u| u.into_bytes())
@@ -184,9 +206,13 @@ pub async fn token(
     let jti = uuid::Uuid::new_v4().to_string();
     let token = mint(&state, &client_id, &jti);
     let now = Instant::now();
-    lock(&state.tokens).issue(token.clone(), &client_id, now + state.token_lifetime, now);
+    let holder = Holder {
+        client_id: client_id.clone(),
+        credential: state.credential,
+    };
+    lock(&state.tokens).issue(token.clone(), holder, now + state.token_lifetime, now);
     state.tokens_issued.fetch_add(1, Ordering::Relaxed);
-    Json(json!({
+    let mut body = json!({
         "access_token": token,
         "token_type": "bearer",
         "expires_in": state.token_lifetime.as_secs(),
@@ -200,8 +226,12 @@ pub async fn token(
         "strong_auth": true,
         "enabled": true,
         "jti": jti,
-    }))
-    .into_response()
+    });
+    if state.credential == Credential::Pat {
+        body["user_id"] = json!(stable_id(&["user", &client_id]));
+        body["identity_id"] = json!(identity_id(&client_id));
+    }
+    Json(body).into_response()
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -210,15 +240,20 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// Lets a request through only with a valid token and within its client's rate limit.
+/// Lets a request through only with a valid token, within its client's rate limit, and
+/// to an operation that accepts its kind of token.
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let now = Instant::now();
-    let client = bearer(req.headers()).and_then(|t| lock(&state.tokens).client_for(t, now));
-    let Some(client) = client else {
+    let holder = bearer(req.headers()).and_then(|t| lock(&state.tokens).holder(t, now));
+    let Some(holder) = holder else {
         return ApiError::Unauthorized.into_response();
     };
-    if let Err(wait) = state.limiter.check(&client, now) {
+    state.stats.seen(&holder.client_id, now);
+    if let Err(wait) = state.limiter.check(&holder.client_id, now) {
         return ApiError::RateLimited { retry_after: wait }.into_response();
+    }
+    if !security::allows(holder.credential, req.method(), req.uri().path()) {
+        return ApiError::Forbidden.into_response();
     }
     next.run(req).await
 }
@@ -251,11 +286,15 @@ mod tests {
         let mut book = TokenBook::default();
         let t0 = Instant::now();
         let later = t0 + std::time::Duration::from_secs(10);
-        book.issue("t".into(), "c", later, t0);
-        assert_eq!(book.client_for("t", t0).as_deref(), Some("c"));
-        assert_eq!(book.client_for("t", later), None);
-        assert_eq!(book.client_for("other", t0), None);
+        let holder = Holder {
+            client_id: "c".into(),
+            credential: Credential::Pat,
+        };
+        book.issue("t".into(), holder.clone(), later, t0);
+        assert_eq!(book.holder("t", t0), Some(holder));
+        assert_eq!(book.holder("t", later), None);
+        assert_eq!(book.holder("other", t0), None);
         book.expire_all();
-        assert_eq!(book.client_for("t", t0), None);
+        assert_eq!(book.holder("t", t0), None);
     }
 }

@@ -20,6 +20,10 @@ pub enum ApiError {
     NotFound(String),
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// A valid token of a kind the operation does not accept (an API client's token on an
+    /// operation whose `security` lists only `userAuth`).
+    #[error("The server understood the request but refuses to authorize it.")]
+    Forbidden,
     /// Missing, unknown or expired bearer token.
     #[error("JWT validation failed: JWT is expired")]
     Unauthorized,
@@ -63,6 +67,14 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(text) => (
                 StatusCode::NOT_FOUND,
                 Json(error_dto("404 Not found", &text)),
+            )
+                .into_response(),
+            ApiError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                Json(error_dto(
+                    "403 Forbidden",
+                    "The server understood the request but refuses to authorize it.",
+                )),
             )
                 .into_response(),
             ApiError::MethodNotAllowed => (

@@ -7,6 +7,7 @@
 //! instead of silently matching nothing.
 
 use crate::names::fold_case;
+use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -41,6 +42,10 @@ impl Op {
             "isnull" => Op::IsNull,
             _ => return None,
         })
+    }
+
+    fn is_ordering(self) -> bool {
+        matches!(self, Op::Gt | Op::Ge | Op::Lt | Op::Le)
     }
 
     fn name(self) -> &'static str {
@@ -85,6 +90,14 @@ pub enum FilterError {
     UnknownField { field: String, supported: String },
     #[error("filters: operator `{op}` is not supported for field `{field}`")]
     OperatorNotAllowed { field: String, op: &'static str },
+    #[error(
+        "filters: `{field} {op}` needs a date-time such as 2024-01-31T00:00:00Z, not {value:?}"
+    )]
+    NotADateTime {
+        field: String,
+        op: &'static str,
+        value: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,6 +193,19 @@ impl Parser {
         })
     }
 
+    /// A comparison's operand: a quoted string, or a bare date-time as SailPoint's
+    /// examples write them (`created gt 2024-01-01T00:00:00Z`).
+    fn operand(&mut self, after: &str) -> Result<String, FilterError> {
+        let expected = format!("a value after {after}");
+        match self.next(&expected)? {
+            Token::Str(s) | Token::Word(s) => Ok(s),
+            other => Err(FilterError::Expected {
+                expected,
+                found: other.describe(),
+            }),
+        }
+    }
+
     fn string(&mut self, after: &str) -> Result<String, FilterError> {
         let expected = format!("a string literal in double quotes after {after}");
         match self.next(&expected)? {
@@ -216,6 +242,7 @@ impl Parser {
         let values = match op {
             Op::IsNull | Op::Pr => Vec::new(),
             Op::In => self.list(&after)?,
+            Op::Gt | Op::Ge | Op::Lt | Op::Le => vec![self.operand(&after)?],
             _ => vec![self.string(&after)?],
         };
         Ok(Term { field, op, values })
@@ -296,13 +323,43 @@ fn check(term: &Term, fields: &[FieldSpec]) -> Result<(), FilterError> {
             field: term.field.clone(),
             supported: fields.iter().map(|f| f.name).collect::<Vec<_>>().join(", "),
         })?;
-    if spec.ops.contains(&term.op) {
-        Ok(())
-    } else {
-        Err(FilterError::OperatorNotAllowed {
+    if !spec.ops.contains(&term.op) {
+        return Err(FilterError::OperatorNotAllowed {
             field: term.field.clone(),
             op: term.op.name(),
-        })
+        });
+    }
+    if term.op.is_ordering() {
+        for value in &term.values {
+            if date_time(value).is_none() {
+                return Err(FilterError::NotADateTime {
+                    field: term.field.clone(),
+                    op: term.op.name(),
+                    value: value.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn date_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// `gt`, `ge`, `lt`, `le` on date-times (the only ordered fields the endpoints have).
+fn ordered(op: Op, value: &str, wanted: &str) -> bool {
+    let (Some(v), Some(w)) = (date_time(value), date_time(wanted)) else {
+        return false;
+    };
+    match op {
+        Op::Gt => v > w,
+        Op::Ge => v >= w,
+        Op::Lt => v < w,
+        Op::Le => v <= w,
+        _ => false,
     }
 }
 
@@ -310,6 +367,9 @@ fn term_matches(term: &Term, value: Option<&str>) -> bool {
     let Some(value) = value else {
         return term.op == Op::IsNull;
     };
+    if term.op.is_ordering() {
+        return term.values.iter().all(|w| ordered(term.op, value, w));
+    }
     let value = fold_case(value);
     let mut wanted = term.values.iter().map(|v| fold_case(v));
     match term.op {
@@ -351,6 +411,36 @@ mod tests {
         assert_eq!(f.terms[1].values, vec![r#"say "hi" C:\x"#]);
         let g = Filter::parse("completionStatus isnull", FIELDS).unwrap();
         assert_eq!(g.terms[0].op, Op::IsNull);
+    }
+
+    #[test]
+    fn dates_compare_as_instants_quoted_or_bare() {
+        const DATED: &[FieldSpec] = &[FieldSpec {
+            name: "created",
+            ops: &[Op::Gt, Op::Ge, Op::Lt, Op::Le],
+        }];
+        let f = Filter::parse(
+            r#"created ge 2020-01-01T00:00:00Z and created lt "2021-01-01T01:00:00+01:00""#,
+            DATED,
+        )
+        .unwrap();
+        let at = |t: &'static str| move |_: &str| Some(t);
+        assert!(f.matches(at("2020-01-01T00:00:00.000Z")));
+        assert!(f.matches(at("2020-12-31T23:59:59.999Z")));
+        assert!(!f.matches(at("2021-01-01T00:00:00.000Z")), "lt is strict");
+        assert!(!f.matches(at("2019-12-31T23:59:59.999Z")));
+        let g = Filter::parse("created gt 2020-06-01T00:00:00Z", DATED).unwrap();
+        assert!(!g.matches(at("2020-06-01T00:00:00.000Z")), "gt is strict");
+        let le = Filter::parse("created le 2020-06-01T00:00:00Z", DATED).unwrap();
+        assert!(le.matches(at("2020-06-01T00:00:00.000Z")));
+        assert!(matches!(
+            Filter::parse("created gt yesterday", DATED).unwrap_err(),
+            FilterError::NotADateTime { .. }
+        ));
+        assert!(matches!(
+            Filter::parse(r#"created eq "2020-06-01T00:00:00Z""#, DATED).unwrap_err(),
+            FilterError::OperatorNotAllowed { .. }
+        ));
     }
 
     #[test]

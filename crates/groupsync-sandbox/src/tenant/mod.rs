@@ -15,6 +15,7 @@ mod events;
 mod filter;
 mod paging;
 mod ratelimit;
+mod security;
 mod state;
 mod tasks;
 #[cfg(test)]
@@ -23,6 +24,7 @@ mod tests;
 pub use tasks::{AggregationKind, TaskCompletion, TaskReturn, TaskStatus, TaskTarget};
 
 use crate::faults::{self, FaultPlan, Faults, Flavor};
+use crate::stats::{Stats, template_of};
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
@@ -31,7 +33,7 @@ use axum::routing::{get, post};
 use errors::ApiError;
 use state::{AppState, Clock, Shared, lock};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -41,6 +43,9 @@ pub struct TenantOptions {
     /// The only client credentials `/oauth/token` accepts.
     pub client_id: String,
     pub client_secret: String,
+    /// Whether those are an API client's or a personal access token's; operations whose
+    /// `security` lists only `userAuth` refuse an API client's tokens with 403.
+    pub credential: Credential,
     /// How long an access token works; a real tenant says 749 s.
     pub token_lifetime: Duration,
     /// Requests per 10 s per client id (all its tokens together); `None` = unlimited.
@@ -57,11 +62,49 @@ impl Default for TenantOptions {
         TenantOptions {
             client_id: "sandbox-client-id".into(),
             client_secret: "sandbox-client-secret".into(),
+            credential: Credential::ApiClient,
             token_lifetime: Duration::from_secs(749),
             rate_limit: Some(100),
             faults: FaultPlan::default(),
             sources: Vec::new(),
             aggregation_delay: Duration::from_secs(3),
+        }
+    }
+}
+
+/// The two kinds of client credentials SailPoint's spec names (`security` of each
+/// operation): an API client's (`applicationAuth`: no user behind the token) and a
+/// personal access token's (`userAuth`: the token carries its user and user level).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Credential {
+    /// An OAuth API client with the client-credentials grant, as Admin → API Management
+    /// creates it.
+    #[default]
+    ApiClient,
+    /// A user's personal access token (here an ORG_ADMIN's).
+    Pat,
+}
+
+impl Credential {
+    /// `api-client` or `pat`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Credential::ApiClient => "api-client",
+            Credential::Pat => "pat",
+        }
+    }
+}
+
+impl std::str::FromStr for Credential {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "api-client" => Ok(Credential::ApiClient),
+            "pat" => Ok(Credential::Pat),
+            other => Err(format!(
+                "{other:?} is not a credential kind (api-client or pat)"
+            )),
         }
     }
 }
@@ -131,12 +174,43 @@ async fn method_not_allowed() -> Response {
     ApiError::MethodNotAllowed.into_response()
 }
 
+/// Every route's path template, for the stats.
+static TEMPLATES: LazyLock<Vec<String>> = LazyLock::new(|| {
+    let mut all = vec!["/oauth/token".to_owned()];
+    for v in SOURCE_VERSIONS {
+        all.push(format!("/{v}/sources"));
+        all.push(format!("/{v}/sources/{{id}}"));
+    }
+    for v in ENTITLEMENT_VERSIONS {
+        for path in [
+            "entitlements",
+            "entitlements/{id}",
+            "task-status",
+            "task-status/{id}",
+            "sources/{id}/load-entitlements",
+        ] {
+            all.push(format!("/{v}/{path}"));
+        }
+    }
+    all
+});
+
+/// `GET /sandbox/stats` answers outside the API: no token, no faults, not counted.
+pub const STATS_PATH: &str = "/sandbox/stats";
+
 /// Counts every request and logs it (path only: query strings may carry secrets).
 async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    state.requests.fetch_add(1, Ordering::Relaxed);
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    if method == axum::http::Method::GET && path == STATS_PATH {
+        return axum::Json(stats_json(&state)).into_response();
+    }
+    state.requests.fetch_add(1, Ordering::Relaxed);
     let started = tokio::time::Instant::now();
     let resp = next.run(req).await;
+    let route = template_of(&path, &TEMPLATES).unwrap_or("(unknown path)");
+    state
+        .stats
+        .served(format!("{method} {route}"), resp.status().as_u16());
     tracing::info!(
         target: "groupsync_sandbox::tenant",
         %method, path, status = resp.status().as_u16(),
@@ -146,11 +220,20 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     resp
 }
 
+/// The stats with the sliding-window peak of each client id.
+fn stats_json(state: &Shared) -> serde_json::Value {
+    let mut body = state.stats.to_json();
+    body["max_in_window_by_client"] = serde_json::json!(state.stats.peaks());
+    body["rate_limit"] = serde_json::json!(state.limiter.limit());
+    body
+}
+
 impl Tenant {
     pub fn new(opts: TenantOptions) -> Tenant {
         let shared = Shared {
             client_id: opts.client_id,
             client_secret: opts.client_secret,
+            credential: opts.credential,
             token_lifetime: opts.token_lifetime,
             aggregation_delay: opts.aggregation_delay,
             clock: Clock::new(),
@@ -161,6 +244,7 @@ impl Tenant {
             faults: Faults::new(opts.faults, Flavor::IdentityNow),
             requests: AtomicU64::new(0),
             tokens_issued: AtomicU64::new(0),
+            stats: Stats::default(),
         };
         Tenant {
             shared: Arc::new(shared),
@@ -215,6 +299,12 @@ impl Tenant {
     /// HTTP requests received so far (token requests, refusals and faults included).
     pub fn request_count(&self) -> u64 {
         self.shared.requests.load(Ordering::Relaxed)
+    }
+
+    /// What `GET /sandbox/stats` answers: requests by route, 429s served, and the most
+    /// requests of each client id in any sliding 10-second window.
+    pub fn stats(&self) -> serde_json::Value {
+        stats_json(&self.shared)
     }
 
     /// Access tokens issued so far.

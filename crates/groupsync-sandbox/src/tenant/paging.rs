@@ -13,6 +13,10 @@ use std::cmp::Ordering;
 /// The largest `limit` list endpoints accept.
 pub const MAX_LIMIT: usize = 250;
 
+/// How far the search index behind the entitlement listings pages: `offset + limit` may
+/// not pass it (counted from the `searchAfter` position where one is given).
+pub const SEARCH_WINDOW: usize = 10_000;
+
 /// One sort key from `sorters` (`-name` = descending).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sorter {
@@ -28,12 +32,16 @@ pub struct Collection {
     pub count: bool,
     pub filter: Filter,
     pub sorters: Vec<Sorter>,
+    /// `searchAfter`, split at commas: one value per sorter.
+    pub search_after: Option<Vec<String>>,
 }
 
 /// What an endpoint allows to filter and sort on.
 pub struct Rules {
     pub fields: &'static [FieldSpec],
     pub sorters: &'static [&'static str],
+    /// Whether the endpoint takes `searchAfter`; elsewhere the parameter is refused.
+    pub search_after: bool,
 }
 
 /// The first value of each query parameter (later repeats are ignored).
@@ -111,12 +119,67 @@ impl Collection {
             None | Some("") => Vec::new(),
             Some(text) => sorters(text, rules.sorters)?,
         };
+        let search_after = match param(&pairs, "searchAfter") {
+            None => None,
+            Some(_) if !rules.search_after => {
+                return Err(ApiError::BadRequest(
+                    "searchAfter: not a parameter of this endpoint".into(),
+                ));
+            }
+            Some(text) => {
+                let values: Vec<String> = text.split(',').map(str::to_owned).collect();
+                if values.len() != sorters.len() {
+                    return Err(ApiError::BadRequest(format!(
+                        "searchAfter: {} value(s) for {} sorter(s); searchAfter length must \
+                         match the number of sorters",
+                        values.len(),
+                        sorters.len()
+                    )));
+                }
+                Some(values)
+            }
+        };
         Ok(Collection {
             limit,
             offset: number(&pairs, "offset", 0)?,
             count: boolean(&pairs, "count")?,
             filter,
             sorters,
+            search_after,
+        })
+    }
+
+    /// Refuses a page that reaches past the search window, as the search backend does.
+    pub fn check_window(&self) -> Result<(), ApiError> {
+        if self.offset.saturating_add(self.limit) > SEARCH_WINDOW {
+            return Err(ApiError::BadRequest(format!(
+                "offset + limit: {} + {} is more than {SEARCH_WINDOW}, the most records offset \
+                 paging reaches; filter the listing into smaller parts or page with searchAfter",
+                self.offset, self.limit
+            )));
+        }
+        Ok(())
+    }
+
+    /// Compares two items' sort keys (one value per sorter) in the sorters' order.
+    fn compare(&self, a: &[String], b: &[String]) -> Ordering {
+        self.sorters
+            .iter()
+            .zip(a.iter().zip(b))
+            .map(|(s, (x, y))| if s.descending { y.cmp(x) } else { x.cmp(y) })
+            .find(|o| *o != Ordering::Equal)
+            .unwrap_or(Ordering::Equal)
+    }
+
+    /// Where the page starts in `items` (sorted by [`Collection::sort`]): after the
+    /// `searchAfter` values, or at the beginning.
+    pub fn start<T>(&self, items: &[T], key: impl Fn(&T, &str) -> String) -> usize {
+        let Some(after) = &self.search_after else {
+            return 0;
+        };
+        items.partition_point(|t| {
+            let k: Vec<String> = self.sorters.iter().map(|s| key(t, &s.field)).collect();
+            self.compare(&k, after) != Ordering::Greater
         })
     }
 
@@ -131,24 +194,28 @@ impl Collection {
             .drain(..)
             .map(|t| (self.sorters.iter().map(|s| key(&t, &s.field)).collect(), t))
             .collect();
-        keyed.sort_by(|(a, _), (b, _)| {
-            self.sorters
-                .iter()
-                .zip(a.iter().zip(b))
-                .map(|(s, (x, y))| if s.descending { y.cmp(x) } else { x.cmp(y) })
-                .find(|o| *o != Ordering::Equal)
-                .unwrap_or(Ordering::Equal)
-        });
+        keyed.sort_by(|(a, _), (b, _)| self.compare(a, b));
         items.extend(keyed.into_iter().map(|(_, t)| t));
     }
 
     /// The page `offset..offset+limit` of `items`, rendered by `render`, as a JSON array
     /// response (with `X-Total-Count` when asked for).
     pub fn page<T, J: Serialize>(&self, items: &[T], render: impl Fn(&T) -> J) -> Response {
+        self.page_from(items, 0, render)
+    }
+
+    /// Like [`Collection::page`], with `offset` counted from `start`; `X-Total-Count`
+    /// still tells every item.
+    pub fn page_from<T, J: Serialize>(
+        &self,
+        items: &[T],
+        start: usize,
+        render: impl Fn(&T) -> J,
+    ) -> Response {
         let total = items.len();
         let page: Vec<J> = items
             .iter()
-            .skip(self.offset)
+            .skip(start.saturating_add(self.offset))
             .take(self.limit)
             .map(render)
             .collect();
@@ -172,6 +239,7 @@ mod tests {
             ops: &[Op::Eq],
         }],
         sorters: &["name", "id"],
+        search_after: true,
     };
 
     #[test]
@@ -191,6 +259,37 @@ mod tests {
             let name = bad.split('=').next().unwrap();
             assert!(err.to_string().contains(name), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn the_window_and_search_after() {
+        let c = Collection::parse(Some("offset=9750&limit=250"), &RULES).unwrap();
+        assert!(c.check_window().is_ok());
+        let c = Collection::parse(Some("offset=9760&limit=250"), &RULES).unwrap();
+        assert!(c.check_window().unwrap_err().to_string().contains("10000"));
+        let c = Collection::parse(Some("sorters=name,id&searchAfter=b,1"), &RULES).unwrap();
+        assert_eq!(c.search_after, Some(vec!["b".into(), "1".into()]));
+        let mut items = vec![("b", "2"), ("a", "1"), ("b", "1"), ("c", "0")];
+        let key = |t: &(&str, &str), f: &str| if f == "name" { t.0 } else { t.1 }.to_owned();
+        c.sort(&mut items, key);
+        assert_eq!(c.start(&items, key), 2, "strictly after (b, 1)");
+        let c = Collection::parse(Some("sorters=-name,id&searchAfter=b,2"), &RULES).unwrap();
+        c.sort(&mut items, key);
+        assert_eq!(items[c.start(&items, key)], ("a", "1"));
+        for bad in [
+            "searchAfter=x",
+            "sorters=name,id&searchAfter=x",
+            "sorters=id&searchAfter=a,b",
+        ] {
+            let err = Collection::parse(Some(bad), &RULES).unwrap_err();
+            assert!(err.to_string().contains("searchAfter"), "{bad}: {err}");
+        }
+        let elsewhere = Rules {
+            search_after: false,
+            ..RULES
+        };
+        let err = Collection::parse(Some("sorters=id&searchAfter=a"), &elsewhere).unwrap_err();
+        assert!(err.to_string().contains("not a parameter"), "{err}");
     }
 
     #[test]

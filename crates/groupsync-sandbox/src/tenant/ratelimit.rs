@@ -26,6 +26,11 @@ impl RateLimiter {
         }
     }
 
+    /// Requests allowed per window, if limited.
+    pub fn limit(&self) -> Option<u32> {
+        self.limit
+    }
+
     /// Counts a request by `client` at `now`, or says how long until one is allowed.
     /// Refused requests are not counted.
     pub fn check(&self, client: &str, now: Instant) -> Result<(), Duration> {

@@ -1,10 +1,12 @@
 //! What every request handler shares: configuration, clock, tokens, data, counters.
 
+use super::Credential;
 use super::auth::TokenBook;
 use super::catalog::Catalog;
 use super::ratelimit::RateLimiter;
 use super::tasks::TaskBook;
 use crate::faults::Faults;
+use crate::stats::Stats;
 use chrono::{DateTime, TimeDelta, Utc};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -42,6 +44,8 @@ impl Clock {
 pub struct Shared {
     pub client_id: String,
     pub client_secret: String,
+    /// What kind of credential `client_id` is; its tokens carry it.
+    pub credential: Credential,
     pub token_lifetime: Duration,
     pub aggregation_delay: Duration,
     pub clock: Clock,
@@ -53,6 +57,7 @@ pub struct Shared {
     /// Every HTTP request received, whatever its answer.
     pub requests: AtomicU64,
     pub tokens_issued: AtomicU64,
+    pub stats: Stats,
 }
 
 pub type AppState = Arc<Shared>;

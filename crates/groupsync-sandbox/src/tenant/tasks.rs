@@ -287,6 +287,7 @@ const TASK_RULES: Rules = Rules {
         },
     ],
     sorters: &["created"],
+    search_after: false,
 };
 
 fn field<'a>(r: &'a Record, name: &str) -> Option<&'a str> {

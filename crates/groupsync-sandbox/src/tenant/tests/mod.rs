@@ -4,6 +4,7 @@
 //! entitlements; `tasks.rs` task status, aggregation events and faults.
 
 mod data;
+mod scale;
 mod tasks;
 
 use super::*;
@@ -59,7 +60,8 @@ impl Running {
         format!("{}{path}", self.base)
     }
 
-    async fn token(&self) -> String {
+    /// The token endpoint's whole answer for the test client's credentials.
+    async fn token_response(&self) -> Value {
         let resp = self
             .http
             .post(self.url("/oauth/token"))
@@ -72,7 +74,11 @@ impl Running {
             .await
             .unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
-        let body: Value = resp.json().await.unwrap();
+        resp.json().await.unwrap()
+    }
+
+    async fn token(&self) -> String {
+        let body = self.token_response().await;
         body["access_token"].as_str().unwrap().to_owned()
     }
 

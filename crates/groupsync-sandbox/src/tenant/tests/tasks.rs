@@ -11,7 +11,12 @@ use tokio_util::sync::CancellationToken;
 
 #[tokio::test(start_paused = true)]
 async fn load_entitlements_then_task_status() {
-    let t = Running::start(opts(vec!["A".into(), "B".into()])).await;
+    // load-entitlements accepts only a user's token (userAuth).
+    let t = Running::start(TenantOptions {
+        credential: Credential::Pat,
+        ..opts(vec!["A".into(), "B".into()])
+    })
+    .await;
     let token = t.token().await;
     let started = t
         .http
