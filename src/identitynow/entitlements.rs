@@ -136,10 +136,10 @@ impl Client {
         source_id: &str,
         progress: &(dyn Fn(FetchProgress) + Send + Sync),
     ) -> Result<Vec<SourceGroup>, IdnError> {
-        let limit = self.inner.settings.page_size as usize;
         let mut listing = Listing::new(source_id);
         let mut cursor = Cursor::Offset(0);
         loop {
+            let limit = self.page_limit(&cursor);
             let page = self.entitlement_page(source_id, &cursor).await?;
             let len = listing.take(page)?;
             tracing::debug!(
@@ -195,6 +195,19 @@ impl Client {
         }
     }
 
+    /// How many entitlements to ask for from `cursor`: the page size, shortened so that an
+    /// offset page ends at the 10,000-record window (the search backend refuses a request
+    /// past it, even for a source just under the window).
+    fn page_limit(&self, cursor: &Cursor) -> usize {
+        let page_size = self.inner.settings.page_size as usize;
+        match cursor {
+            Cursor::Offset(offset) => {
+                page_size.min(OFFSET_WINDOW.saturating_sub(*offset).max(1) as usize)
+            }
+            Cursor::After(_) => page_size,
+        }
+    }
+
     /// One page of the source's group entitlements, from `cursor`, with the filter, sort
     /// and count of a real run.
     pub(super) async fn entitlement_page(
@@ -210,7 +223,7 @@ impl Client {
         let mut pairs = vec![
             ("filters", filter),
             ("sorters", "id".to_owned()),
-            ("limit", settings.page_size.to_string()),
+            ("limit", self.page_limit(cursor).to_string()),
         ];
         pairs.push(match cursor {
             Cursor::Offset(offset) => ("offset", offset.to_string()),

@@ -129,3 +129,23 @@ async fn v2026_refuses_an_api_client() {
     assert_eq!(sb.scim.create_count(), 0);
     sb.stop().await;
 }
+
+/// A source just under the window with a page size that does not divide 10,000: the last
+/// offset page is shortened to end at the window, which the tenant would refuse to cross.
+#[tokio::test]
+async fn a_source_just_under_the_window_is_read_whole_with_any_page_size() {
+    let opts = SandboxOptions::seeded(9_900, 0, 24);
+    let groups = opts.groups.clone();
+    let sb = spawn_app(opts).await;
+    let syncer = Syncer::new(
+        sb.settings(&[("GROUPSYNC_IDENTITYNOW__PAGE_SIZE", "240")]),
+        Store::in_memory().unwrap(),
+    )
+    .unwrap();
+    let run = syncer
+        .run(&RunRequest::new([TriggerKind::Cli], true), &Quiet)
+        .await;
+    assert_eq!(run.status(), RunStatus::DryRun, "{:?}", run.error);
+    assert_each_once(&groups, run.outcomes.iter().map(|o| o.name.clone()));
+    sb.stop().await;
+}
