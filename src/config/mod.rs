@@ -305,8 +305,8 @@ pub struct SyncSettings {
     /// the faster mode: 10,000 groups (9,000 in the target) at 5 ms a request took 11.4 s
     /// per group and 2.3 s as a listing.
     pub listing_threshold: usize,
-    /// The most groups asked for per listing page; the target's `filter.maxResults`, when
-    /// it is lower, wins.
+    /// The most groups asked for per listing page; with `auto`, the target's
+    /// `filter.maxResults` wins when it is lower.
     pub listing_page_size: usize,
 }
 

@@ -40,7 +40,7 @@ impl Syncer {
         candidates: Vec<&SourceGroup>,
         progress: &dyn Progress,
     ) -> Result<Lookups, RunError> {
-        match self.list_target().await {
+        match self.list_target_within_its_limit().await {
             Ok(all) => Ok(from_listing(&candidates, all, progress)),
             Err(e) if e.disposition() == Disposition::GiveUp => {
                 tracing::warn!(
@@ -54,10 +54,17 @@ impl Syncer {
         }
     }
 
-    /// Every target group, in pages of `sync.listing_page_size` or of the target's
-    /// `filter.maxResults` when it is lower. A `/ServiceProviderConfig` that cannot be read
-    /// leaves the setting alone: the listing itself says whether the target lists.
+    /// Every target group, in pages of `sync.listing_page_size` (a server that caps a page
+    /// lower is still read to the end: paging follows what each page returned).
     async fn list_target(&self) -> Result<Vec<TargetGroup>, ScimError> {
+        let page_size = self.settings.sync.listing_page_size;
+        self.target.list_groups(page_size).await
+    }
+
+    /// As [`Syncer::list_target`], in pages of the target's `filter.maxResults` when it is
+    /// lower than the setting. A `/ServiceProviderConfig` that cannot be read leaves the
+    /// setting alone: the listing itself says whether the target lists.
+    async fn list_target_within_its_limit(&self) -> Result<Vec<TargetGroup>, ScimError> {
         let setting = self.settings.sync.listing_page_size;
         let page_size = match self.target.filter_support().await {
             Ok(support) => support.max_results.map_or(setting, |max| max.min(setting)),
