@@ -165,10 +165,10 @@ pub(crate) fn from_listing(
     let mut lookups = Lookups::new();
     for g in candidates {
         let key = fold_name(&g.name);
-        if !lookups.contains_key(&key) {
-            let found = index.remove(&key).unwrap_or_default();
-            lookups.insert(key, Ok(found));
-        }
+        let found = index.remove(&key);
+        lookups
+            .entry(key)
+            .or_insert_with(|| Ok(found.unwrap_or_default()));
     }
     progress.checked(candidates.len(), candidates.len());
     lookups
