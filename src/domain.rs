@@ -28,8 +28,18 @@ pub struct TargetGroup {
 ///
 /// Every comparison of names in groupsync goes through this one function, so the
 /// policy can change in one place.
+///
+/// Names are lower-cased, except `İ` (capital I with a dot), which stays as it is: its
+/// lower case is two characters (`i` and a combining dot), and a SCIM server comparing one
+/// character at a time (Java's `equalsIgnoreCase`) does not find `i̇` when asked for `İ`.
+/// Folding it would make a listing find a group a lookup by name does not, so the two
+/// lookup modes would plan differently.
 pub fn fold_name(name: &str) -> String {
-    name.to_lowercase()
+    const DOTTED_CAPITAL_I: char = '\u{130}';
+    name.split(DOTTED_CAPITAL_I)
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join(&DOTTED_CAPITAL_I.to_string())
 }
 
 /// Identifies one run in logs, reports and the history.
@@ -64,6 +74,8 @@ mod tests {
         assert_eq!(fold_name("Finance"), fold_name("FINANCE"));
         assert_eq!(fold_name("Équipe"), fold_name("éQUIPE"));
         assert_ne!(fold_name("Finance "), fold_name("Finance"));
+        assert_eq!(fold_name("İSTANBUL-Ops"), "İstanbul-ops");
+        assert_ne!(fold_name("İ"), fold_name("i\u{307}"));
     }
 
     #[test]

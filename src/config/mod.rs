@@ -278,6 +278,10 @@ pub enum EmailMode {
 /// How the target is asked which groups it already holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TargetLookup {
+    /// The default: [`TargetLookup::Listing`] when the run has more candidates than
+    /// `sync.listing_threshold` and the target lists its groups, [`TargetLookup::PerGroup`]
+    /// otherwise (and when the target refuses the listing).
+    Auto,
     /// `GET /Groups?filter=displayName eq "…"` per source group, as the Workflow does.
     PerGroup,
     /// One paged listing of every group, compared locally: a few requests instead of one
@@ -292,6 +296,18 @@ pub struct SyncSettings {
     pub lookup_concurrency: usize,
     pub create_concurrency: usize,
     pub target_lookup: TargetLookup,
+    /// `auto` reads the target as one listing when a run has more candidate groups than this.
+    ///
+    /// The default, 100, comes from counting requests: a per-group run makes one lookup per
+    /// candidate, a listing makes one `/ServiceProviderConfig` read plus one request per
+    /// page (`listing_page_size` groups each). Above 100 candidates the listing makes fewer
+    /// requests for any target of up to 49,000 groups at 500 a page, and it already was
+    /// the faster mode: 10,000 groups (9,000 in the target) at 5 ms a request took 11.4 s
+    /// per group and 2.3 s as a listing.
+    pub listing_threshold: usize,
+    /// The most groups asked for per listing page; with `auto`, the target's
+    /// `filter.maxResults` wins when it is lower.
+    pub listing_page_size: usize,
 }
 
 /// The guards checked before a run's first write (`[safety]`); see `sync::guards`.

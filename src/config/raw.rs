@@ -136,6 +136,8 @@ pub struct RawSync {
     pub lookup_concurrency: Option<usize>,
     pub create_concurrency: Option<usize>,
     pub target_lookup: Option<String>,
+    pub listing_threshold: Option<usize>,
+    pub listing_page_size: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -305,6 +305,16 @@ fn daemon_sections_validate_with_their_key() {
             .target_lookup,
         TargetLookup::Listing
     );
+    let defaults = with("").unwrap().sync;
+    assert_eq!(defaults.target_lookup, TargetLookup::Auto);
+    assert_eq!(
+        (defaults.listing_threshold, defaults.listing_page_size),
+        (100, 500)
+    );
+    assert_eq!(
+        key_of(with("[sync]\nlisting_page_size = 0").unwrap_err()),
+        "sync.listing_page_size"
+    );
     assert_eq!(
         key_of(with("[webhook]\nenabled = true").unwrap_err()),
         "webhook.token"

@@ -348,13 +348,14 @@ fn smtp(r: RawEmail) -> R<SmtpSettings> {
 }
 
 fn sync(r: RawSync) -> R<SyncSettings> {
-    let target_lookup = match r.target_lookup.as_deref().unwrap_or("per_group") {
+    let target_lookup = match r.target_lookup.as_deref().unwrap_or("auto") {
+        "auto" => TargetLookup::Auto,
         "per_group" => TargetLookup::PerGroup,
         "listing" => TargetLookup::Listing,
         other => {
             return Err(ConfigError::new(
                 "sync.target_lookup",
-                format!("must be `per_group` or `listing`, got {other:?}"),
+                format!("must be `auto`, `per_group` or `listing`, got {other:?}"),
             ));
         }
     };
@@ -378,6 +379,18 @@ fn sync(r: RawSync) -> R<SyncSettings> {
             "sync.create_concurrency",
         )?,
         target_lookup,
+        listing_threshold: in_range(
+            r.listing_threshold.unwrap_or(100),
+            0,
+            1_000_000,
+            "sync.listing_threshold",
+        )?,
+        listing_page_size: in_range(
+            r.listing_page_size.unwrap_or(500),
+            1,
+            10_000,
+            "sync.listing_page_size",
+        )?,
     })
 }
 

@@ -19,7 +19,7 @@ mod tests;
 
 pub use create::CreateOutcome;
 pub use error::{Detail, ScimError};
-pub use wire::display_name_filter;
+pub use wire::{FilterSupport, display_name_filter};
 
 use crate::config::{Credentials, ScimSettings};
 use crate::retry::RetryPolicy;

@@ -2,7 +2,7 @@
 //! Every read is safe to repeat, so each HTTP call goes through [`crate::retry::retry`].
 
 use super::error::from_status;
-use super::wire::{self, ListPage};
+use super::wire::{self, FilterSupport, ListPage};
 use super::{Client, ScimError};
 use crate::domain::{TargetGroup, fold_name};
 use crate::upstream::Reply;
@@ -22,31 +22,39 @@ impl Client {
     /// "not found"; any failure is an error, never an empty vector.
     pub async fn find_by_display_name(&self, name: &str) -> Result<Vec<TargetGroup>, ScimError> {
         let wanted = fold_name(name);
-        let resources = self
-            .all_pages(|start, _| wire::lookup_query(name, start), None)
+        let matching = self
+            .all_pages(
+                |start, _| wire::lookup_query(name, start),
+                None,
+                |r| match wire::display_name(&r) {
+                    Some(d) if fold_name(d) == wanted => wire::target_group(&r).map(Some),
+                    _ => Ok(None),
+                },
+            )
             .await?;
-        let matching = resources
-            .iter()
-            .filter(|r| wire::display_name(r).is_some_and(|d| fold_name(d) == wanted))
-            .map(wire::target_group)
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(dedup_by_id(matching))
     }
 
     /// Every group, paged with `startIndex`/`count` and asking only for `displayName` and
     /// `externalId`, for a bulk comparison. Resources without a `displayName` are skipped.
+    /// Each page is turned into compact [`TargetGroup`]s as it arrives, so no more than one
+    /// page of the server's JSON is held at a time.
     pub async fn list_groups(&self, page_size: usize) -> Result<Vec<TargetGroup>, ScimError> {
         if page_size == 0 {
             return Err(ScimError::InvalidArgument(
                 "the page size of a group listing must be at least 1".into(),
             ));
         }
-        let resources = self.all_pages(wire::listing_query, Some(page_size)).await?;
-        let groups = resources
-            .iter()
-            .filter(|r| wire::display_name(r).is_some())
-            .map(wire::target_group)
-            .collect::<Result<Vec<_>, _>>()?;
+        let groups = self
+            .all_pages(
+                wire::listing_query,
+                Some(page_size),
+                |r| match wire::display_name(&r) {
+                    Some(_) => wire::target_group(&r).map(Some),
+                    None => Ok(None),
+                },
+            )
+            .await?;
         Ok(dedup_by_id(groups))
     }
 
@@ -56,17 +64,28 @@ impl Client {
         self.get_json(&self.spc_url).await
     }
 
-    /// Collects the resources of every page, `query(start_index, count)` building each
-    /// page's query, until `totalResults` is reached. The listing is complete or an error:
+    /// What `/ServiceProviderConfig` says about filtering and the size of a page.
+    pub async fn filter_support(&self) -> Result<FilterSupport, ScimError> {
+        self.service_provider_config()
+            .await
+            .map(|spc| wire::filter_support(&spc))
+    }
+
+    /// Reads every page, `query(start_index, count)` building each page's query, until
+    /// `totalResults` is reached; `keep` turns each resource of a page into what the caller
+    /// holds on to (or `None`), and the page's JSON is dropped. The listing is complete or an error:
     /// a page that comes back empty (or short of the last one) before `totalResults`, more
     /// resources than `totalResults`, or a `totalResults` that changes between pages is
     /// [`ScimError::IncompleteListing`], never a shorter list.
-    async fn all_pages(
+    async fn all_pages<T>(
         &self,
         query: impl Fn(usize, usize) -> String,
         count: Option<usize>,
-    ) -> Result<Vec<Value>, ScimError> {
-        let mut resources = Vec::new();
+        mut keep: impl FnMut(Value) -> Result<Option<T>, ScimError>,
+    ) -> Result<Vec<T>, ScimError> {
+        let mut kept = Vec::new();
+        // Resources the server returned so far, kept or not.
+        let mut seen = 0;
         let mut start = 1;
         let mut total = None;
         for _ in 0..MAX_PAGES {
@@ -82,26 +101,29 @@ impl Client {
                 });
             }
             let returned = page.resources.len();
-            if returned == 0 && resources.is_empty() && expected > 0 {
+            if returned == 0 && seen == 0 && expected > 0 {
                 return Err(inconsistent(&page));
             }
-            resources.extend(page.resources);
-            if resources.len() > expected {
+            seen += returned;
+            if seen > expected {
                 return Err(ScimError::IncompleteListing {
                     detail: format!(
-                        "{} resources returned, more than the totalResults of {expected}",
-                        resources.len()
+                        "{seen} resources returned, more than the totalResults of {expected}"
                     ),
                 });
             }
-            if resources.len() == expected {
-                return Ok(resources);
+            for resource in page.resources {
+                if let Some(item) = keep(resource)? {
+                    kept.push(item);
+                }
+            }
+            if seen == expected {
+                return Ok(kept);
             }
             if returned == 0 {
                 return Err(ScimError::IncompleteListing {
                     detail: format!(
-                        "a page came back empty after {} of the {expected} results",
-                        resources.len()
+                        "a page came back empty after {seen} of the {expected} results"
                     ),
                 });
             }

@@ -73,6 +73,33 @@ pub(super) fn list_page(body: Value) -> Result<ListPage, ScimError> {
     })
 }
 
+/// What a `ServiceProviderConfig` says about filtering (RFC 7643 §5), each part `None`
+/// when the server left it out or sent something unreadable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FilterSupport {
+    /// `filter.supported`.
+    pub supported: Option<bool>,
+    /// `filter.maxResults`: the most resources the server returns in one response.
+    pub max_results: Option<usize>,
+}
+
+/// Reads `filter` from a `ServiceProviderConfig` leniently (any case, counts as strings).
+pub(super) fn filter_support(spc: &Value) -> FilterSupport {
+    let Some(filter) = spc
+        .as_object()
+        .and_then(|o| field(o, "filter"))
+        .and_then(Value::as_object)
+    else {
+        return FilterSupport::default();
+    };
+    FilterSupport {
+        supported: field(filter, "supported").and_then(Value::as_bool),
+        max_results: field(filter, "maxResults")
+            .and_then(lenient_usize)
+            .filter(|n| *n > 0),
+    }
+}
+
 /// The `displayName` of a resource, if it has a string one.
 pub(super) fn display_name(resource: &Value) -> Option<&str> {
     resource
@@ -187,6 +214,31 @@ mod tests {
         assert!(matches!(e, ScimError::Malformed { .. }), "{e}");
         let e = list_page(json!([1, 2])).unwrap_err();
         assert!(matches!(e, ScimError::Malformed { .. }), "{e}");
+    }
+
+    #[test]
+    fn filter_support_is_read_leniently() {
+        let spc = json!({"filter": {"supported": true, "maxResults": 200}});
+        assert_eq!(
+            filter_support(&spc),
+            FilterSupport {
+                supported: Some(true),
+                max_results: Some(200)
+            }
+        );
+        let spc = json!({"Filter": {"Supported": false, "maxResults": "50"}});
+        assert_eq!(
+            filter_support(&spc),
+            FilterSupport {
+                supported: Some(false),
+                max_results: Some(50)
+            }
+        );
+        assert_eq!(
+            filter_support(&json!({"filter": {"maxResults": 0}})),
+            FilterSupport::default()
+        );
+        assert_eq!(filter_support(&json!([])), FilterSupport::default());
     }
 
     #[test]

@@ -14,9 +14,6 @@ use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Page size when listing every target group (the fallback for unfilterable names).
-const LISTING_PAGE_SIZE: usize = 500;
-
 impl Syncer {
     /// Looks the candidates up as `sync.target_lookup` says.
     pub(super) async fn look_up(
@@ -24,10 +21,59 @@ impl Syncer {
         candidates: Vec<&SourceGroup>,
         progress: &dyn Progress,
     ) -> Result<Lookups, RunError> {
-        match self.settings.sync.target_lookup {
+        let sync = &self.settings.sync;
+        match sync.target_lookup {
             TargetLookup::PerGroup => self.look_up_each(candidates, progress).await,
             TargetLookup::Listing => self.look_up_in_listing(candidates, progress).await,
+            TargetLookup::Auto if candidates.len() > sync.listing_threshold => {
+                self.look_up_in_listing_or_each(candidates, progress).await
+            }
+            TargetLookup::Auto => self.look_up_each(candidates, progress).await,
         }
+    }
+
+    /// `auto` above the threshold: the listing, or a lookup per group when the target
+    /// refuses to list (an answer retrying cannot change). Refused credentials, or a target
+    /// that could not be reached, stop the run as in `listing` mode.
+    async fn look_up_in_listing_or_each(
+        &self,
+        candidates: Vec<&SourceGroup>,
+        progress: &dyn Progress,
+    ) -> Result<Lookups, RunError> {
+        match self.list_target_within_its_limit().await {
+            Ok(all) => Ok(from_listing(&candidates, all, progress)),
+            Err(e) if e.disposition() == Disposition::GiveUp => {
+                tracing::warn!(
+                    error = %e,
+                    groups = candidates.len(),
+                    "the SCIM target refused to list its groups; looking each group up instead"
+                );
+                self.look_up_each(candidates, progress).await
+            }
+            Err(e) => Err(RunError::target(e, RunError::ListingFailed)),
+        }
+    }
+
+    /// Every target group, in pages of `sync.listing_page_size` (a server that caps a page
+    /// lower is still read to the end: paging follows what each page returned).
+    async fn list_target(&self) -> Result<Vec<TargetGroup>, ScimError> {
+        let page_size = self.settings.sync.listing_page_size;
+        self.target.list_groups(page_size).await
+    }
+
+    /// As [`Syncer::list_target`], in pages of the target's `filter.maxResults` when it is
+    /// lower than the setting. A `/ServiceProviderConfig` that cannot be read leaves the
+    /// setting alone: the listing itself says whether the target lists.
+    async fn list_target_within_its_limit(&self) -> Result<Vec<TargetGroup>, ScimError> {
+        let setting = self.settings.sync.listing_page_size;
+        let page_size = match self.target.filter_support().await {
+            Ok(support) => support.max_results.map_or(setting, |max| max.min(setting)),
+            Err(e) => {
+                tracing::debug!(error = %e, "no ServiceProviderConfig; listing with the configured page size");
+                setting
+            }
+        };
+        self.target.list_groups(page_size).await
     }
 
     /// Asks the target about every candidate name. Stops the run when the target
@@ -83,15 +129,10 @@ impl Syncer {
     /// for those names, list every group once and compare locally, as RFC 7644 allows.
     async fn look_up_by_listing(&self, keys: Vec<String>, lookups: &mut Lookups) {
         run_log::filter_refused(keys.len());
-        let listing = self
-            .target
-            .list_groups(LISTING_PAGE_SIZE)
-            .await
-            .map(|all| by_name(&all))
-            .map_err(Arc::new);
+        let mut listing = self.list_target().await.map(by_name).map_err(Arc::new);
         for key in keys {
-            let result = match &listing {
-                Ok(index) => Ok(index.get(&key).cloned().unwrap_or_default()),
+            let result = match &mut listing {
+                Ok(index) => Ok(index.remove(&key).unwrap_or_default()),
                 Err(e) => Err(LookupError::Listing(e.clone())),
             };
             lookups.insert(key, result);
@@ -106,32 +147,38 @@ impl Syncer {
         progress: &dyn Progress,
     ) -> Result<Lookups, RunError> {
         let all = self
-            .target
-            .list_groups(LISTING_PAGE_SIZE)
+            .list_target()
             .await
             .map_err(|e| RunError::target(e, RunError::ListingFailed))?;
-        let index = by_name(&all);
-        let lookups: Lookups = candidates
-            .iter()
-            .map(|g| {
-                let key = fold_name(&g.name);
-                let found = index.get(&key).cloned().unwrap_or_default();
-                (key, Ok(found))
-            })
-            .collect();
-        progress.checked(candidates.len(), candidates.len());
-        Ok(lookups)
+        Ok(from_listing(&candidates, all, progress))
     }
 }
 
+/// The lookups of `candidates` from a listing of the whole target, compared locally.
+/// Each entry of the index moves into the lookup of its name, without a copy.
+pub(crate) fn from_listing(
+    candidates: &[&SourceGroup],
+    all: Vec<TargetGroup>,
+    progress: &dyn Progress,
+) -> Lookups {
+    let mut index = by_name(all);
+    let mut lookups = Lookups::new();
+    for g in candidates {
+        let key = fold_name(&g.name);
+        let found = index.remove(&key);
+        lookups
+            .entry(key)
+            .or_insert_with(|| Ok(found.unwrap_or_default()));
+    }
+    progress.checked(candidates.len(), candidates.len());
+    lookups
+}
+
 /// The target's groups by folded name (a name may be held more than once).
-fn by_name(all: &[TargetGroup]) -> HashMap<String, Vec<TargetGroup>> {
+fn by_name(all: Vec<TargetGroup>) -> HashMap<String, Vec<TargetGroup>> {
     let mut index: HashMap<String, Vec<TargetGroup>> = HashMap::new();
     for g in all {
-        index
-            .entry(fold_name(&g.display_name))
-            .or_default()
-            .push(g.clone());
+        index.entry(fold_name(&g.display_name)).or_default().push(g);
     }
     index
 }

@@ -14,6 +14,8 @@ pub mod apply;
 mod error;
 pub mod guards;
 mod lookup;
+#[cfg(test)]
+mod lookup_equivalence;
 pub mod plan;
 mod record;
 mod source;

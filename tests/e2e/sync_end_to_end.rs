@@ -522,3 +522,45 @@ async fn listing_mode_stops_before_any_write_when_the_listing_fails() {
     assert_eq!(app.scim.create_count(), 0);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn by_default_a_large_source_reads_the_target_as_one_listing() {
+    // 300 groups is above the default `sync.listing_threshold` (100); a page cap of 100
+    // (advertised as `filter.maxResults`) is below the default page size (500).
+    let mut opts = SandboxOptions::seeded(300, 40, 17);
+    opts.scim_page_cap = 100;
+    let expected = expected_creates(&opts.groups, &opts.existing, 256);
+    let app = spawn_app(opts).await;
+    let syncer = Syncer::new(app.settings(&[]), Store::in_memory().unwrap()).unwrap();
+
+    let first = syncer.run(&req(false), &Quiet).await;
+    assert_eq!(first.status(), RunStatus::Succeeded, "{:?}", first.error);
+    assert_eq!(first.counts().created, expected);
+    assert_eq!(app.scim.create_count() as usize, expected);
+    // /ServiceProviderConfig and the one page of the 40 groups held, then the creates:
+    // no lookup per group
+    assert_eq!(
+        app.scim.request_count() as usize,
+        2 + expected,
+        "requests besides the creates"
+    );
+    assert_no_duplicates(app.target_names());
+
+    let before = app.scim.request_count();
+    let second = syncer.run(&req(false), &Quiet).await;
+    assert_eq!(second.status(), RunStatus::Succeeded, "{:?}", second.error);
+    assert_eq!(second.counts().created, 0);
+    assert_eq!(second.counts().existed, first.counts().existed + expected);
+    assert_eq!(
+        app.scim.create_count() as usize,
+        expected,
+        "nothing created"
+    );
+    // /ServiceProviderConfig, then the held groups in pages of 100
+    let held = app.scim.groups().len();
+    assert_eq!(
+        (app.scim.request_count() - before) as usize,
+        1 + held.div_ceil(100)
+    );
+    app.stop().await;
+}
