@@ -43,11 +43,7 @@ impl Syncer {
         match self.list_target_within_its_limit().await {
             Ok(all) => Ok(from_listing(&candidates, all, progress)),
             Err(e) if e.disposition() == Disposition::GiveUp => {
-                tracing::warn!(
-                    error = %e,
-                    groups = candidates.len(),
-                    "the SCIM target refused to list its groups; looking each group up instead"
-                );
+                run_log::listing_refused(&e, candidates.len());
                 self.look_up_each(candidates, progress).await
             }
             Err(e) => Err(RunError::target(e, RunError::ListingFailed)),
@@ -69,7 +65,7 @@ impl Syncer {
         let page_size = match self.target.filter_support().await {
             Ok(support) => support.max_results.map_or(setting, |max| max.min(setting)),
             Err(e) => {
-                tracing::debug!(error = %e, "no ServiceProviderConfig; listing with the configured page size");
+                run_log::no_service_provider_config(&e);
                 setting
             }
         };

@@ -21,6 +21,20 @@ pub fn run_started(trigger: &str, dry_run: bool) {
     tracing::info!(dry_run, "run started by {trigger}");
 }
 
+/// `sync.target_lookup = "auto"`: the target would not list its groups.
+pub fn listing_refused(error: &dyn std::fmt::Display, groups: usize) {
+    tracing::warn!(
+        error = %error,
+        groups,
+        "the SCIM target refused to list its groups; looking each group up instead"
+    );
+}
+
+/// The target's `/ServiceProviderConfig` could not be read before a listing.
+pub fn no_service_provider_config(error: &dyn std::fmt::Display) {
+    tracing::debug!(error = %error, "no ServiceProviderConfig; listing with the configured page size");
+}
+
 /// `--force`: the guards do not stop this run.
 pub fn guards_overridden() {
     tracing::warn!("the guards are overridden for this run (force)");
