@@ -19,8 +19,9 @@ pub mod tenant;
 
 use faults::FaultPlan;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
-pub use tenant::Credential;
+pub use tenant::{Credential, WebhookTarget};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -55,6 +56,10 @@ pub struct SandboxOptions {
     /// The kind of credential the tenant issues tokens for: an API client (the default,
     /// as the seed's setup creates) or a personal access token.
     pub credential: Credential,
+    /// A Maildir the SMTP sink also writes every message to.
+    pub maildir: Option<PathBuf>,
+    /// Where `POST /sandbox/fire` sends the "Account Aggregation Completed" event.
+    pub fire_webhook: Option<WebhookTarget>,
 }
 
 impl Default for SandboxOptions {
@@ -73,6 +78,8 @@ impl Default for SandboxOptions {
             scim_page_cap: 1000,
             unique_names: false,
             credential: Credential::ApiClient,
+            maildir: None,
+            fire_webhook: None,
         }
     }
 }
@@ -167,10 +174,18 @@ impl Sandbox {
         for name in &opts.existing {
             scim.insert_group(name);
         }
-        let smtp = smtp::SmtpSink::new();
+        let smtp = match opts.maildir {
+            Some(dir) => smtp::SmtpSink::with_maildir(dir)?,
+            None => smtp::SmtpSink::new(),
+        };
+        let idn_app = tenant.router_with(smtp.clone(), opts.fire_webhook, AD_SOURCE_ID);
         let shutdown = CancellationToken::new();
         let tasks = vec![
-            tokio::spawn(tenant.clone().serve(idn_listener, shutdown.clone())),
+            tokio::spawn(tenant::serve_router(
+                idn_app,
+                idn_listener,
+                shutdown.clone(),
+            )),
             tokio::spawn(scim.clone().serve(scim_listener, shutdown.clone())),
             tokio::spawn(smtp.clone().serve(smtp_listener, shutdown.clone())),
         ];

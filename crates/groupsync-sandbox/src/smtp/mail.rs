@@ -32,6 +32,19 @@ impl ReceivedMail {
     pub fn body_text(&self) -> String {
         entity_text(&self.data)
     }
+
+    /// What `GET /sandbox/mail` shows of the message: `subject`, `from` (the `From`
+    /// header, else the envelope sender), `recipients` (the envelope's), `date` (the
+    /// `Date` header, as sent) and `body` (the text).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "subject": self.subject(),
+            "from": self.header("From").unwrap_or_else(|| self.mail_from.clone()),
+            "recipients": self.rcpt_to,
+            "date": self.header("Date"),
+            "body": self.body_text(),
+        })
+    }
 }
 
 /// Splits an entity at the first empty line into header section and body.
@@ -340,5 +353,25 @@ mod tests {
             "--b1--\r\nepilogue"
         ));
         assert_eq!(m.body_text(), "été");
+    }
+
+    #[test]
+    fn the_json_view_has_subject_sender_recipients_date_and_text() {
+        let m = mail(
+            "From: groupsync <g@example.com>\r\nDate: Tue, 1 Jul 2025 09:00:00 +0000\r\nSubject: =?utf-8?q?caf=C3=A9?=\r\n\r\nhello\r\n",
+        );
+        assert_eq!(
+            m.to_json(),
+            serde_json::json!({
+                "subject": "café",
+                "from": "groupsync <g@example.com>",
+                "recipients": ["b@example.com"],
+                "date": "Tue, 1 Jul 2025 09:00:00 +0000",
+                "body": "hello\n",
+            })
+        );
+        let bare = mail("\r\nno headers");
+        assert_eq!(bare.to_json()["from"], "a@example.com");
+        assert_eq!(bare.to_json()["subject"], serde_json::Value::Null);
     }
 }

@@ -6,9 +6,11 @@
 //! connection and many connections at once. [`SmtpSink::set_refusing`] simulates a
 //! mail server that is down: 421 to new connections, 451 to `DATA`.
 //!
-//! `session` is the protocol state machine, `mail` reads the stored messages back.
+//! `session` is the protocol state machine, `mail` reads the stored messages back,
+//! `maildir` also writes each one to a Maildir when the sink has one.
 
 mod mail;
+pub mod maildir;
 mod session;
 #[cfg(test)]
 mod tests;
@@ -17,6 +19,7 @@ pub use mail::ReceivedMail;
 
 use session::{HOSTNAME, MAX_LINE, Session};
 use std::io;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -37,11 +40,30 @@ struct Inner {
     /// Woken on every delivery, for [`SmtpSink::wait_for`].
     arrived: Notify,
     refusing: AtomicBool,
+    /// Where each message is also written, one file each.
+    maildir: Option<PathBuf>,
 }
 
 impl SmtpSink {
     pub fn new() -> SmtpSink {
         SmtpSink::default()
+    }
+
+    /// A sink that also writes every message it receives to the Maildir `dir` (created
+    /// with its `tmp/`, `new/` and `cur/` if missing) before acknowledging it.
+    pub fn with_maildir(dir: PathBuf) -> io::Result<SmtpSink> {
+        maildir::create(&dir)?;
+        Ok(SmtpSink {
+            inner: Arc::new(Inner {
+                maildir: Some(dir),
+                ..Inner::default()
+            }),
+        })
+    }
+
+    /// The Maildir messages are written to, if any.
+    pub fn maildir(&self) -> Option<&std::path::Path> {
+        self.inner.maildir.as_deref()
     }
 
     /// Accepts connections until `shutdown` is cancelled; open sessions are then told
@@ -112,10 +134,17 @@ impl SmtpSink {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn deliver(&self, mail: ReceivedMail) {
+    /// Keeps `mail` (in the Maildir first, when there is one); an error means the message
+    /// was not kept.
+    async fn deliver(&self, mail: ReceivedMail) -> io::Result<()> {
+        if let Some(dir) = &self.inner.maildir {
+            let path = maildir::store(dir, &mail).await?;
+            tracing::debug!(path = %path.display(), "SMTP sink wrote a message to the Maildir");
+        }
         tracing::debug!(from = %mail.mail_from, recipients = mail.rcpt_to.len(), "SMTP sink received a message");
         self.mails().push(mail);
         self.inner.arrived.notify_waiters();
+        Ok(())
     }
 
     async fn connection(self, stream: TcpStream, shutdown: CancellationToken) -> io::Result<()> {
@@ -142,10 +171,14 @@ impl SmtpSink {
                 LineRead::Line => session.on_line(&line, self.refusing()),
             };
             // Stored before the 250 goes out, so a client that saw success finds it.
-            if let Some(mail) = step.delivered {
-                self.deliver(mail);
+            let mut reply = step.reply;
+            if let Some(mail) = step.delivered
+                && let Err(e) = self.deliver(mail).await
+            {
+                tracing::warn!(error = %e, "SMTP sink could not write a message to the Maildir");
+                reply = Some("451 4.3.0 Cannot write the message to the Maildir".into());
             }
-            if let Some(reply) = step.reply {
+            if let Some(reply) = reply {
                 write.write_all(format!("{reply}\r\n").as_bytes()).await?;
             }
             if step.close {

@@ -26,9 +26,12 @@ impl Drop for Running {
 }
 
 async fn start() -> Running {
+    start_sink(SmtpSink::new()).await
+}
+
+async fn start_sink(sink: SmtpSink) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let sink = SmtpSink::new();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(sink.clone().serve(listener, shutdown.clone()));
     Running {
@@ -310,4 +313,34 @@ async fn read_line_caps_memory_and_strips_line_ends() {
     ];
     let got: Vec<(LineRead, &str)> = lines.iter().map(|(r, l)| (*r, l.as_str())).collect();
     assert_eq!(got, want);
+}
+
+#[tokio::test]
+async fn with_a_maildir_every_message_is_a_file_in_new_before_it_is_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mail");
+    let s = start_sink(SmtpSink::with_maildir(root.clone()).unwrap()).await;
+    for n in 1..=2 {
+        let message = Message::builder()
+            .from("groupsync <g@example.com>".parse().unwrap())
+            .to("iam@example.com".parse().unwrap())
+            .subject(format!("notice {n}"))
+            .body(format!("body {n}"))
+            .unwrap();
+        s.transport().send(message).await.unwrap();
+    }
+    let mut files: Vec<_> = std::fs::read_dir(root.join("new"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    files.sort_by_key(|text| text.contains("notice 2"));
+    assert_eq!(files.len(), 2);
+    assert!(files[0].starts_with("Return-Path: <g@example.com>\n"), "{}", files[0]);
+    assert!(files[0].contains("Subject: notice 1\n"), "{}", files[0]);
+    assert!(!files[0].contains('\r'));
+    assert_eq!(std::fs::read_dir(root.join("tmp")).unwrap().count(), 0);
+    assert_eq!(s.sink.maildir(), Some(root.as_path()));
+    let listed: Vec<_> = s.sink.messages().iter().map(|m| m.to_json()).collect();
+    assert_eq!(listed[1]["subject"], "notice 2");
+    s.stop().await;
 }

@@ -26,7 +26,7 @@ pub use tasks::{AggregationKind, TaskCompletion, TaskReturn, TaskStatus, TaskTar
 use crate::faults::{self, FaultPlan, Faults, Flavor};
 use crate::stats::{Stats, template_of};
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{Query, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -198,6 +198,65 @@ static TEMPLATES: LazyLock<Vec<String>> = LazyLock::new(|| {
 /// `GET /sandbox/stats` answers outside the API: no token, no faults, not counted.
 pub const STATS_PATH: &str = "/sandbox/stats";
 
+/// `GET /sandbox/mail`: the messages the SMTP sink received, as JSON, most recent last.
+pub const MAIL_PATH: &str = "/sandbox/mail";
+/// `POST /sandbox/fire[?status=Success|Failed|Terminated]`: fires the "Account Aggregation
+/// Completed" event of the AD source at the sandbox's [`WebhookTarget`].
+pub const FIRE_PATH: &str = "/sandbox/fire";
+
+/// Where `POST /sandbox/fire` sends the event, and the Bearer token it sends with it, as
+/// a trigger subscription with `BEARER_TOKEN` authentication does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookTarget {
+    pub url: String,
+    pub bearer_token: String,
+}
+
+/// What the sandbox's own endpoints reach: the tenant, the SMTP sink, the webhook.
+#[derive(Clone)]
+struct Playground {
+    tenant: Tenant,
+    mail: crate::smtp::SmtpSink,
+    webhook: Option<WebhookTarget>,
+    source_id: String,
+}
+
+async fn list_mail(State(p): State<Playground>) -> Response {
+    let mails: Vec<serde_json::Value> = p.mail.messages().iter().map(|m| m.to_json()).collect();
+    axum::Json(mails).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct FireQuery {
+    status: Option<String>,
+}
+
+async fn fire(State(p): State<Playground>, Query(q): Query<FireQuery>) -> Response {
+    use axum::http::StatusCode;
+    let Some(target) = &p.webhook else {
+        let error = "no webhook to fire at: start the sandbox with --fire-webhook URL[,token]";
+        let body = serde_json::json!({ "error": error });
+        return (StatusCode::CONFLICT, axum::Json(body)).into_response();
+    };
+    let status = q.status.as_deref().unwrap_or("Success");
+    let authorization = format!("Bearer {}", target.bearer_token);
+    let fired = p
+        .tenant
+        .fire_account_aggregation_completed(&target.url, &p.source_id, status, Some(&authorization))
+        .await;
+    match fired {
+        Ok(answered) => {
+            tracing::info!(url = %target.url, answered, "sandbox fired Account Aggregation Completed");
+            let body = serde_json::json!({ "url": target.url, "status": answered });
+            axum::Json(body).into_response()
+        }
+        Err(error) => {
+            let body = serde_json::json!({ "url": target.url, "error": error });
+            (StatusCode::BAD_GATEWAY, axum::Json(body)).into_response()
+        }
+    }
+}
+
 /// Counts every request and logs it (path only: query strings may carry secrets).
 async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
@@ -226,6 +285,17 @@ fn stats_json(state: &Shared) -> serde_json::Value {
     body["max_in_window_by_client"] = serde_json::json!(state.stats.peaks());
     body["rate_limit"] = serde_json::json!(state.limiter.limit());
     body
+}
+
+/// Serves `app` on `listener` until `shutdown` is cancelled.
+pub async fn serve_router(
+    app: Router,
+    listener: tokio::net::TcpListener,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
 }
 
 impl Tenant {
@@ -265,6 +335,28 @@ impl Tenant {
             .layer(middleware::from_fn_with_state(self.shared.clone(), observe))
     }
 
+    /// The tenant's router with the sandbox's own endpoints beside it, outside the API
+    /// (no token, no faults, not counted): [`MAIL_PATH`] reads `mail`, [`FIRE_PATH`]
+    /// fires the event of source `source_id` at `webhook`.
+    pub fn router_with(
+        &self,
+        mail: crate::smtp::SmtpSink,
+        webhook: Option<WebhookTarget>,
+        source_id: &str,
+    ) -> Router {
+        let playground = Playground {
+            tenant: self.clone(),
+            mail,
+            webhook,
+            source_id: source_id.to_owned(),
+        };
+        let own = Router::new()
+            .route(MAIL_PATH, get(list_mail))
+            .route(FIRE_PATH, post(fire))
+            .with_state(playground);
+        self.router().merge(own)
+    }
+
     /// Serves on `listener` until `shutdown` is cancelled.
     pub async fn serve(
         self,
@@ -272,9 +364,7 @@ impl Tenant {
         shutdown: CancellationToken,
     ) -> std::io::Result<()> {
         let app = self.router();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await
+        serve_router(app, listener, shutdown).await
     }
 
     /// A new AD group appears in the source; the next reads see it. Unknown sources are
