@@ -8,8 +8,8 @@ use super::serve::wait_for_signal;
 use crate::config::LogFormat;
 use clap::Args;
 use groupsync_sandbox::faults::FaultPlan;
-use groupsync_sandbox::tenant::STATS_PATH;
-use groupsync_sandbox::{self as sandbox, Credential, Sandbox, SandboxOptions, seed};
+use groupsync_sandbox::tenant::{FIRE_PATH, MAIL_PATH, STATS_PATH};
+use groupsync_sandbox::{self as sandbox, Credential, Sandbox, SandboxOptions, WebhookTarget, seed};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -75,10 +75,38 @@ pub struct SandboxArgs {
     /// client id and secret of --credential).
     #[arg(long, value_name = "FILE")]
     write_config: Option<PathBuf>,
+    /// Also write every message the SMTP sink receives to this Maildir (created with its
+    /// new/, cur/ and tmp/ if missing); `GET {identitynow}/sandbox/mail` lists them too.
+    #[arg(long, value_name = "DIR")]
+    maildir: Option<PathBuf>,
+    /// Where `POST {identitynow}/sandbox/fire` sends the "Account Aggregation Completed"
+    /// event, with the Bearer token after a comma (default: the written configuration's
+    /// webhook token).
+    #[arg(long, value_name = "URL[,TOKEN]", value_parser = parse_webhook)]
+    fire_webhook: Option<WebhookTarget>,
 }
 
 fn parse_credential(text: &str) -> Result<Credential, String> {
     text.parse()
+}
+
+/// `URL` or `URL,TOKEN`; the URL must be http or https.
+fn parse_webhook(text: &str) -> Result<WebhookTarget, String> {
+    let (url, token) = match text.split_once(',') {
+        Some((url, token)) => (url, token),
+        None => (text, sandbox::WEBHOOK_TOKEN),
+    };
+    let parsed = url::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!("{url:?} must be an http or https URL"));
+    }
+    if token.is_empty() {
+        return Err("the token after the comma is empty".into());
+    }
+    Ok(WebhookTarget {
+        url: url.to_owned(),
+        bearer_token: token.to_owned(),
+    })
 }
 
 impl SandboxArgs {
@@ -113,6 +141,8 @@ impl SandboxArgs {
             scim_page_cap: self.scim_page_cap.max(1),
             unique_names: self.unique_names,
             credential: self.credential,
+            maildir: self.maildir.clone(),
+            fire_webhook: self.fire_webhook.clone(),
         })
     }
 }
@@ -138,7 +168,7 @@ pub async fn run(args: SandboxArgs, log_format: LogFormat) -> ExitCode {
     let mut services = format!(
         "identitynow {}\nscim {}\nsmtp {}\ncredential {}\nclient_id {client_id}\n\
          client_secret {client_secret}\nscim_token {}\nwebhook_token {}\nadmin_token {}\n\
-         stats {}{STATS_PATH} {}/sandbox/stats\n\
+         stats {}{STATS_PATH} {}/sandbox/stats\nmail {}{MAIL_PATH}\n\
          source {} {:?} ({groups} groups, {existing} already in SCIM)\n",
         sb.idn_url(),
         sb.scim_url(),
@@ -149,9 +179,16 @@ pub async fn run(args: SandboxArgs, log_format: LogFormat) -> ExitCode {
         sandbox::ADMIN_TOKEN,
         sb.idn_url(),
         sb.scim_url(),
+        sb.idn_url(),
         sandbox::AD_SOURCE_ID,
         sandbox::AD_SOURCE_NAME
     );
+    if let Some(dir) = sb.smtp.maildir() {
+        services += &format!("maildir {}\n", dir.display());
+    }
+    if let Some(target) = &args.fire_webhook {
+        services += &format!("fire POST {}{FIRE_PATH} -> {}\n", sb.idn_url(), target.url);
+    }
     if let Some(path) = &args.write_config {
         if let Err(e) = std::fs::write(path, sb.config_toml() + &sb.daemon_toml()) {
             eprintln!("error: cannot write {}: {e}", path.display());
