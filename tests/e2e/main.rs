@@ -15,6 +15,7 @@ mod guards;
 mod history;
 mod json_shape;
 mod peers;
+mod readme;
 mod scale;
 mod scim_interop;
 mod sync_end_to_end;
