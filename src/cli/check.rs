@@ -252,7 +252,7 @@ async fn smtp_checks(settings: &Settings, send_test_email: bool, out: &mut Print
     let mailer = match connected {
         Ok(m) => m,
         Err(e) => {
-            out.put(smtp_failure("smtp", &e));
+            out.put(smtp_failure("smtp", smtp, &e));
             let why = "needs a connection";
             return out.put(Line::new(Status::Skip, "smtp test email", why));
         }
@@ -284,7 +284,7 @@ async fn test_email(mailer: &Mailer, smtp: &SmtpSettings) -> Line {
                 format!("sent to {}", to.join(", ")),
             )
         }
-        Err(e) => smtp_failure("smtp test email", &e),
+        Err(e) => smtp_failure("smtp test email", smtp, &e),
     }
 }
 
@@ -331,8 +331,11 @@ fn scim_failure(name: &'static str, e: &ScimError) -> Line {
     Line::fail(name, detail, hints::scim(e))
 }
 
-fn smtp_failure(name: &'static str, e: &NotifyError) -> Line {
-    Line::fail(name, e.to_string(), hints::smtp(e))
+/// A failed SMTP check names the host and port it tried, which a TLS or DNS error alone
+/// does not.
+fn smtp_failure(name: &'static str, smtp: &SmtpSettings, e: &NotifyError) -> Line {
+    let detail = format!("{}:{}: {e}", smtp.host, smtp.port);
+    Line::fail(name, detail, hints::smtp(e))
 }
 
 fn store_hint(e: &StoreError) -> &'static str {

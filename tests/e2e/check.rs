@@ -189,6 +189,34 @@ async fn an_smtp_server_that_refuses_fails_the_smtp_check() {
     s.stop().await;
 }
 
+/// `email.tls` set to `tls` against the sandbox's plain sink: one SMTP FAIL line that
+/// names the host and port tried and carries `hint`, and nothing else fails.
+async fn tls_against_a_plain_server(tls: &str, hint: &str) {
+    let s = setup().await;
+    let out = check(&s, &[("GROUPSYNC_EMAIL__TLS", tls)], &["--send-test-email"]).await;
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    let line = out.line("smtp");
+    let tried = format!("FAIL smtp: {}: ", s.smtp_addr);
+    assert!(line.starts_with(&tried), "{line}");
+    assert!(line.contains(&format!("— hint: {hint}")), "{line}");
+    assert!(!line.contains("private CA"), "{line}");
+    assert!(out.line("smtp test email").starts_with("skip"));
+    assert_eq!(out.failed().len(), 1, "{}", out.stdout);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn starttls_against_a_plain_server_says_the_server_offers_no_starttls() {
+    let hint = "email.tls = \"starttls\" but the server does not offer STARTTLS";
+    tls_against_a_plain_server("starttls", hint).await;
+}
+
+#[tokio::test]
+async fn implicit_tls_against_a_plain_server_says_the_port_speaks_plain_text() {
+    let hint = "email.tls = \"implicit\" but the server answered in plain text";
+    tls_against_a_plain_server("implicit", hint).await;
+}
+
 #[tokio::test]
 async fn an_unwritable_store_path_fails_the_store_check() {
     let s = setup().await;

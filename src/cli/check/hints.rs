@@ -58,6 +58,18 @@ pub const SMTP_BUSY: &str = "the SMTP server is refusing connections for now (4x
      or ask whether this host may relay";
 pub const SMTP_TLS: &str = "email.tls must match the port: starttls on 587 (smtp://), implicit \
      on 465 (smtps://); a private CA must be in the system store or SSL_CERT_FILE";
+pub const SMTP_NO_STARTTLS: &str = "email.tls = \"starttls\" but the server does not offer \
+     STARTTLS: this port speaks plain SMTP only; use the relay's submission port (587) that \
+     offers it, or email.tls = \"none\" for a relay on a trusted network";
+pub const SMTP_NOT_TLS: &str = "email.tls = \"implicit\" but the server answered in plain text: \
+     this port is not an implicit-TLS port; use email.tls = \"starttls\" here (smtp://, usually \
+     587), or the relay's implicit-TLS port (smtps://, usually 465)";
+pub const SMTP_UNTRUSTED: &str = "the relay's certificate is not trusted: if it is self-signed or \
+     comes from a private CA, add the CA to the system's trust store, or point SSL_CERT_FILE at \
+     a PEM bundle holding it (the bundle replaces the system store)";
+pub const SMTP_WRONG_HOST: &str = "the relay's certificate is for another name: the host of \
+     email.smtp_url must be one of the names the certificate holds (the error lists them), \
+     not an IP address or an alias";
 pub const SMTP_SILENT: &str = "the server accepted the connection but did not answer: is it a \
      TLS port spoken to in plain text? check email.tls";
 
@@ -116,10 +128,61 @@ pub fn scim(e: &ScimError) -> Option<&'static str> {
     }
 }
 
+/// The ways TLS to an SMTP relay goes wrong that have a fix of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTlsProblem {
+    /// STARTTLS asked of a server that does not offer it (no STARTTLS after EHLO).
+    NoStartTls,
+    /// Implicit TLS against a plain port: the handshake got an SMTP greeting back.
+    NotTls,
+    /// The certificate does not lead to a trusted CA.
+    Untrusted,
+    /// The certificate is valid, but not for the host name groupsync connected to.
+    WrongHost,
+}
+
+impl SmtpTlsProblem {
+    pub fn hint(self) -> &'static str {
+        match self {
+            SmtpTlsProblem::NoStartTls => SMTP_NO_STARTTLS,
+            SmtpTlsProblem::NotTls => SMTP_NOT_TLS,
+            SmtpTlsProblem::Untrusted => SMTP_UNTRUSTED,
+            SmtpTlsProblem::WrongHost => SMTP_WRONG_HOST,
+        }
+    }
+}
+
+/// Which TLS problem an SMTP error's message (lettre's, with rustls's causes) tells of.
+pub fn smtp_tls_problem(text: &str) -> Option<SmtpTlsProblem> {
+    let t = text.to_lowercase();
+    let any = |words: &[&str]| words.iter().any(|w| t.contains(w));
+    if any(&["starttls is not supported"]) {
+        Some(SmtpTlsProblem::NoStartTls)
+    } else if any(&["invalidcontenttype", "corrupt message", "wrong version number"]) {
+        Some(SmtpTlsProblem::NotTls)
+    } else if any(&["not valid for name", "notvalidforname"]) {
+        Some(SmtpTlsProblem::WrongHost)
+    } else if any(&[
+        "unknownissuer",
+        "unknown issuer",
+        "badsignature",
+        "self-signed",
+        "self signed",
+        "unknownca",
+    ]) {
+        Some(SmtpTlsProblem::Untrusted)
+    } else {
+        None
+    }
+}
+
 pub fn smtp(e: &NotifyError) -> Option<&'static str> {
     let NotifyError::Smtp(inner) = e else {
         return matches!(e, NotifyError::NotConnected).then_some(SMTP_SILENT);
     };
+    if let Some(problem) = smtp_tls_problem(&e.to_string()) {
+        return Some(problem.hint());
+    }
     let code = inner.status().map(|c| c.to_string()).unwrap_or_default();
     if inner.is_tls() {
         Some(SMTP_TLS)

@@ -159,3 +159,52 @@ enabled = false
     assert_eq!(q.identitynow.retry.max_retries, 1);
     assert_eq!(q.scim.retry.max_retries, 0);
 }
+
+#[test]
+fn smtp_tls_failures_are_told_apart_by_their_error() {
+    use hints::SmtpTlsProblem::*;
+    let cases = [
+        (
+            "SMTP: internal client error: STARTTLS is not supported on this server",
+            Some(NoStartTls),
+        ),
+        (
+            "SMTP: Connection error: Connection error: received corrupt message of type InvalidContentType",
+            Some(NotTls),
+        ),
+        (
+            "SMTP: Connection error: invalid peer certificate: UnknownIssuer",
+            Some(Untrusted),
+        ),
+        (
+            "SMTP: Connection error: invalid peer certificate: BadSignature",
+            Some(Untrusted),
+        ),
+        (
+            "SMTP: Connection error: invalid peer certificate: certificate not valid for name \"127.0.0.1\"; certificate is only valid for DnsName(\"mail.example.com\")",
+            Some(WrongHost),
+        ),
+        (
+            "SMTP: Connection error: invalid peer certificate: NotValidForName",
+            Some(WrongHost),
+        ),
+        ("SMTP: Connection error: Connection refused (os error 111)", None),
+        ("SMTP: permanent error (535): authentication failed", None),
+    ];
+    for (text, problem) in cases {
+        assert_eq!(hints::smtp_tls_problem(text), problem, "{text}");
+    }
+    let hints = [
+        NoStartTls.hint(),
+        NotTls.hint(),
+        Untrusted.hint(),
+        WrongHost.hint(),
+    ];
+    for (i, hint) in hints.iter().enumerate() {
+        assert!(!hints[..i].contains(hint), "each problem has its own hint");
+    }
+    assert!(NoStartTls.hint().contains("STARTTLS") && !NoStartTls.hint().contains("CA"));
+    assert!(NotTls.hint().contains("plain"));
+    assert!(Untrusted.hint().contains("SSL_CERT_FILE"));
+    assert!(WrongHost.hint().contains("email.smtp_url"));
+}
