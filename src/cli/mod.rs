@@ -91,7 +91,7 @@ enum Command {
     /// 429s, and the most requests in any sliding 10-second window (per client id on the
     /// tenant, overall on the SCIM server).
     #[cfg(feature = "sandbox")]
-    Sandbox(sandbox_cmd::SandboxArgs),
+    Sandbox(Box<sandbox_cmd::SandboxArgs>),
 }
 
 /// Parses the arguments, runs the command, maps the result to an exit code.
@@ -120,7 +120,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
         Command::Demo(args) => demo::run(args, log_format.unwrap_or(LogFormat::Text)).await,
         #[cfg(feature = "sandbox")]
         Command::Sandbox(args) => {
-            sandbox_cmd::run(args, log_format.unwrap_or(LogFormat::Text)).await
+            sandbox_cmd::run(*args, log_format.unwrap_or(LogFormat::Text)).await
         }
         Command::Run {
             dry_run,

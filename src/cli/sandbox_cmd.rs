@@ -9,7 +9,9 @@ use crate::config::LogFormat;
 use clap::Args;
 use groupsync_sandbox::faults::FaultPlan;
 use groupsync_sandbox::tenant::{FIRE_PATH, MAIL_PATH, STATS_PATH};
-use groupsync_sandbox::{self as sandbox, Credential, Sandbox, SandboxOptions, WebhookTarget, seed};
+use groupsync_sandbox::{
+    self as sandbox, Credential, Sandbox, SandboxOptions, WebhookTarget, seed,
+};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;

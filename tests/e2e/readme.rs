@@ -84,7 +84,10 @@ impl Jobs {
             if let Some(status) = child.try_wait().unwrap() {
                 return status;
             }
-            assert!(start.elapsed() < PATIENCE, "job %{n} (pid {pid}) did not stop");
+            assert!(
+                start.elapsed() < PATIENCE,
+                "job %{n} (pid {pid}) did not stop"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -210,7 +213,9 @@ fn the_readme_block_runs_the_daemon_and_its_notice_is_readable() {
 
     let output_of = |needle: &str| -> &str {
         let found = printed.iter().find(|(c, _)| c.contains(needle));
-        &found.unwrap_or_else(|| panic!("a command with {needle:?}")).1
+        &found
+            .unwrap_or_else(|| panic!("a command with {needle:?}"))
+            .1
     };
     // What the README says the written configuration holds.
     let config = std::fs::read_to_string(dir.join("sandbox.toml")).unwrap();
@@ -235,7 +240,10 @@ fn the_readme_block_runs_the_daemon_and_its_notice_is_readable() {
     let mail: serde_json::Value = serde_json::from_str(output_of("/sandbox/mail")).unwrap();
     let notice = &mail.as_array().unwrap()[0];
     assert!(
-        notice["body"].as_str().unwrap().contains("Created in Alation"),
+        notice["body"]
+            .as_str()
+            .unwrap()
+            .contains("Created in Alation"),
         "{notice}"
     );
     assert!(notice["subject"].is_string() && notice["date"].is_string());

@@ -158,7 +158,11 @@ pub fn smtp_tls_problem(text: &str) -> Option<SmtpTlsProblem> {
     let any = |words: &[&str]| words.iter().any(|w| t.contains(w));
     if any(&["starttls is not supported"]) {
         Some(SmtpTlsProblem::NoStartTls)
-    } else if any(&["invalidcontenttype", "corrupt message", "wrong version number"]) {
+    } else if any(&[
+        "invalidcontenttype",
+        "corrupt message",
+        "wrong version number",
+    ]) {
         Some(SmtpTlsProblem::NotTls)
     } else if any(&["not valid for name", "notvalidforname"]) {
         Some(SmtpTlsProblem::WrongHost)

@@ -188,7 +188,10 @@ fn smtp_tls_failures_are_told_apart_by_their_error() {
             "SMTP: Connection error: invalid peer certificate: NotValidForName",
             Some(WrongHost),
         ),
-        ("SMTP: Connection error: Connection refused (os error 111)", None),
+        (
+            "SMTP: Connection error: Connection refused (os error 111)",
+            None,
+        ),
         ("SMTP: permanent error (535): authentication failed", None),
     ];
     for (text, problem) in cases {

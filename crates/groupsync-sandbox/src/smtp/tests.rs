@@ -335,7 +335,11 @@ async fn with_a_maildir_every_message_is_a_file_in_new_before_it_is_acknowledged
         .collect();
     files.sort_by_key(|text| text.contains("notice 2"));
     assert_eq!(files.len(), 2);
-    assert!(files[0].starts_with("Return-Path: <g@example.com>\n"), "{}", files[0]);
+    assert!(
+        files[0].starts_with("Return-Path: <g@example.com>\n"),
+        "{}",
+        files[0]
+    );
     assert!(files[0].contains("Subject: notice 1\n"), "{}", files[0]);
     assert!(!files[0].contains('\r'));
     assert_eq!(std::fs::read_dir(root.join("tmp")).unwrap().count(), 0);
