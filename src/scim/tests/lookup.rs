@@ -268,3 +268,35 @@ async fn a_429_retry_after_is_honoured_on_lookups() {
         "waited {waited:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_of_ten_thousand_seconds_waits_only_the_cap() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(GROUPS))
+        .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "10000"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(GROUPS))
+        .respond_with(scim_json(list(1, vec![group("9", "Ops")])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let policy = RetryPolicy {
+        max_retries: 2,
+        max_retry_after: Duration::from_secs(120),
+        ..RetryPolicy::default()
+    };
+    let c = timerless_client(&server, policy);
+    let start = tokio::time::Instant::now();
+    let found = c.find_by_display_name("Ops").await.unwrap();
+    assert_eq!(ids(&found), ["9"]);
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_secs(120) && waited < Duration::from_secs(121),
+        "waited {waited:?}"
+    );
+}
