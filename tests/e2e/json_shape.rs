@@ -71,7 +71,12 @@ async fn executions_show(store: &Path, id: &str) -> Value {
 }
 
 async fn get(url: &str) -> Value {
-    let resp = reqwest::get(url).await.unwrap();
+    let resp = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 200, "{url}");
     resp.json().await.unwrap()
 }
