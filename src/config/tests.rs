@@ -623,7 +623,11 @@ fn plain_transport_with_credentials_is_refused_for_other_hosts() {
         let allow = format!("GROUPSYNC_{section}__ALLOW_INSECURE_TRANSPORT");
         assert!(load(MINIMAL, &[(var, url), (&allow, "true")]).is_ok());
     }
-    for loopback in ["http://127.0.0.1:9000", "http://localhost:9000", "http://[::1]:9000"] {
+    for loopback in [
+        "http://127.0.0.1:9000",
+        "http://localhost:9000",
+        "http://[::1]:9000",
+    ] {
         let env = [
             ("GROUPSYNC_IDENTITYNOW__TENANT_URL", loopback),
             ("GROUPSYNC_SCIM__BASE_URL", loopback),
@@ -638,7 +642,10 @@ fn smtp_without_tls_is_refused_only_with_a_password_to_another_host() {
         ("GROUPSYNC_EMAIL__SMTP_URL", "smtp://mail.example.com:25"),
         ("GROUPSYNC_EMAIL__TLS", "none"),
     ];
-    assert!(load(MINIMAL, &remote).is_ok(), "no credentials, nothing to leak");
+    assert!(
+        load(MINIMAL, &remote).is_ok(),
+        "no credentials, nothing to leak"
+    );
     let with_password = [
         remote[0],
         remote[1],

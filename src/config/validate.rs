@@ -137,7 +137,13 @@ fn max_retry_after(v: Option<u64>) -> R<Duration> {
 
 /// Plain `http://` (or SMTP without TLS) carrying credentials is refused unless the host is
 /// this machine or `{section}.allow_insecure_transport = true`.
-fn transport(section: &str, insecure: bool, host: &str, allowed: Option<bool>, what: &str) -> R<()> {
+fn transport(
+    section: &str,
+    insecure: bool,
+    host: &str,
+    allowed: Option<bool>,
+    what: &str,
+) -> R<()> {
     if !insecure || allowed.unwrap_or(false) || is_loopback(host) {
         return Ok(());
     }

@@ -38,7 +38,11 @@ pub fn readiness_failed(check: &str, error: &str) {
 
 /// A deprecated configuration key was read.
 pub fn deprecated_key(key: &str, instead: &str) {
-    tracing::warn!(key, instead, "configuration key {key} is deprecated; use {instead}");
+    tracing::warn!(
+        key,
+        instead,
+        "configuration key {key} is deprecated; use {instead}"
+    );
 }
 
 pub fn stopped() {

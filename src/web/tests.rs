@@ -262,11 +262,17 @@ async fn protected_without_a_token_refuses_everyone_and_public_opens() {
     for path in ["/", "/executions", "/history/x", "/executions/x"] {
         let resp = closed.get(path).await;
         assert_eq!(resp.status(), 403, "{path}");
-        assert!(resp.text().await.unwrap().contains("server.public_dashboard"));
+        assert!(
+            resp.text()
+                .await
+                .unwrap()
+                .contains("server.public_dashboard")
+        );
     }
     closed.stop().await;
     let token = Some(SecretString::from("s3cret"));
-    let guarded = Server::start(WebState::new(store.clone()).protected_unless(false, token.clone())).await;
+    let guarded =
+        Server::start(WebState::new(store.clone()).protected_unless(false, token.clone())).await;
     assert_eq!(guarded.get("/executions").await.status(), 401);
     guarded.stop().await;
     let public = Server::start(WebState::new(store).protected_unless(true, token)).await;

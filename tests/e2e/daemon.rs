@@ -837,11 +837,17 @@ async fn a_client_that_never_finishes_its_request_head_is_cut_off() {
     .await;
     let addr = d.url.trim_start_matches("http://").to_owned();
     let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
     let started = tokio::time::Instant::now();
     let answer = read_until_closed(&mut slow, Duration::from_secs(10)).await;
     assert!(!answer.contains("200 OK"), "{answer}");
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     // Whole requests are still served.
     assert_eq!(get(&format!("{}/healthz", d.url)).await.0, 200);
     d.stop().await;

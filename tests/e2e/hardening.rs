@@ -90,6 +90,8 @@ async fn a_faulted_runs_logs_hold_none_of_the_configured_secrets() {
         let mut cmd = app.command();
         cmd.env("GROUPSYNC_LOG__FORMAT", format)
             .env("GROUPSYNC_LOG__LEVEL", "debug")
+            .env("GROUPSYNC_IDENTITYNOW__MAX_RETRIES", "1")
+            .env("GROUPSYNC_SCIM__MAX_RETRIES", "1")
             .env("GROUPSYNC_EMAIL__USERNAME", "relay")
             .env("GROUPSYNC_EMAIL__PASSWORD", &secrets[2])
             .env("GROUPSYNC_SERVER__ADMIN_TOKEN", &secrets[3])
@@ -112,7 +114,10 @@ async fn a_faulted_runs_logs_hold_none_of_the_configured_secrets() {
                 !logs.contains(secret.as_str()),
                 "{format} logs show a secret: {logs}"
             );
-            assert!(!stdout.contains(secret.as_str()), "the summary shows a secret");
+            assert!(
+                !stdout.contains(secret.as_str()),
+                "the summary shows a secret"
+            );
         }
     }
     app.stop().await;
