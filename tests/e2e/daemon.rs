@@ -137,12 +137,7 @@ async fn get(url: &str) -> (u16, String) {
 
 /// A GET with the admin token (the dashboard, `/executions` and `/runs/{id}` ask for it).
 async fn get_as_admin(url: &str) -> (u16, String) {
-    let resp = reqwest::Client::new()
-        .get(url)
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let resp = get_with_token(url, ADMIN_TOKEN).await;
     (resp.status().as_u16(), resp.text().await.unwrap())
 }
 
