@@ -148,13 +148,15 @@ pub enum ErrorKind {
     Internal,
     /// A guard refused to let the run write.
     GuardRefused,
+    /// The run took longer than `sync.max_run_secs` and stopped before its next write.
+    Deadline,
     /// Recorded before kinds were kept, or by a later version.
     #[serde(other)]
     Unknown,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 8] = [
+    pub const ALL: [ErrorKind; 9] = [
         ErrorKind::SourceUnreadable,
         ErrorKind::TargetCredentials,
         ErrorKind::TargetUnreachable,
@@ -162,6 +164,7 @@ impl ErrorKind {
         ErrorKind::Shutdown,
         ErrorKind::Internal,
         ErrorKind::GuardRefused,
+        ErrorKind::Deadline,
         ErrorKind::Unknown,
     ];
 
@@ -175,6 +178,7 @@ impl ErrorKind {
             ErrorKind::Shutdown => "shutdown",
             ErrorKind::Internal => "internal",
             ErrorKind::GuardRefused => "guard_refused",
+            ErrorKind::Deadline => "deadline",
             ErrorKind::Unknown => "unknown",
         }
     }

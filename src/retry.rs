@@ -3,7 +3,7 @@
 //! Each client's error type answers the first question through [`Classify`]: its
 //! [`Disposition`] says what a caller must do. [`RetryPolicy`] answers the second: an
 //! exponential, jittered back-off (backon), overridden by the server's `Retry-After`
-//! when it sent one. Only operations that are safe to repeat go through [`retry`]; a
+//! when it sent one, but never longer than `max_retry_after` (`sync.max_retry_after_secs`). Only operations that are safe to repeat go through [`retry`]; a
 //! SCIM `POST` never does (the apply stage looks the group up again instead).
 
 use backon::{ExponentialBuilder, Retryable};
@@ -36,7 +36,7 @@ pub struct RetryPolicy {
     pub max_retries: usize,
     pub min_delay: Duration,
     pub max_delay: Duration,
-    /// The longest `Retry-After` we accept; a longer one gives up rather than stall a run.
+    /// The longest `Retry-After` obeyed; a longer one waits only this long.
     pub max_retry_after: Duration,
 }
 
@@ -70,7 +70,8 @@ impl RetryPolicy {
 }
 
 /// Runs `op` until it succeeds, fails with an error that is not [`Disposition::RetryLater`],
-/// or the policy runs out. `Retry-After` replaces the computed delay.
+/// or the policy runs out. `Retry-After` replaces the computed delay, capped at
+/// `max_retry_after`.
 pub async fn retry<T, E, F, Fut>(policy: &RetryPolicy, op: F) -> Result<T, E>
 where
     E: Classify + std::fmt::Display,
@@ -80,12 +81,9 @@ where
     let limit = policy.max_retry_after;
     op.retry(policy.backoff())
         .sleep(tokio::time::sleep)
-        .when(move |e: &E| match e.disposition() {
-            Disposition::RetryLater { after } => after.is_none_or(|a| a <= limit),
-            _ => false,
-        })
-        .adjust(|e: &E, computed| match e.disposition() {
-            Disposition::RetryLater { after: Some(after) } => computed.map(|_| after),
+        .when(|e: &E| matches!(e.disposition(), Disposition::RetryLater { .. }))
+        .adjust(move |e: &E, computed| match e.disposition() {
+            Disposition::RetryLater { after: Some(after) } => computed.map(|_| after.min(limit)),
             _ => computed,
         })
         .notify(
@@ -177,11 +175,18 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn an_overlong_retry_after_gives_up_at_once() {
+    async fn an_overlong_retry_after_waits_only_the_cap() {
+        let start = tokio::time::Instant::now();
         let d = Disposition::RetryLater {
-            after: Some(Duration::from_secs(3600)),
+            after: Some(Duration::from_secs(10_000)),
         };
-        assert_eq!(count_attempts(RetryPolicy::default(), d).await, 1);
+        let policy = RetryPolicy {
+            max_retries: 1,
+            max_retry_after: Duration::from_secs(120),
+            ..RetryPolicy::default()
+        };
+        assert_eq!(count_attempts(policy, d).await, 2);
+        assert_eq!(start.elapsed(), Duration::from_secs(120));
     }
 
     #[test]

@@ -111,11 +111,23 @@ pub struct Settings {
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
     pub listen: std::net::SocketAddr,
-    /// Guards `POST /runs` (and the dashboard when `protect_dashboard`); `None` disables `POST /runs`.
+    /// Guards `POST /runs`, and the dashboard, `/executions` and `GET /runs/{id}` unless
+    /// `public_dashboard`; `None` disables them.
     pub admin_token: Option<SecretString>,
     /// How long a shutdown waits for the group operation in flight.
     pub shutdown_grace: Duration,
-    pub protect_dashboard: bool,
+    /// The dashboard, `/executions` and `GET /runs/{id}` without the admin token.
+    pub public_dashboard: bool,
+    /// `server.protect_dashboard` was set: the daemon warns that it is deprecated.
+    pub deprecated_protect_dashboard: bool,
+    /// A connection that has not sent a whole request head by then is closed.
+    pub header_read_timeout: Duration,
+    /// A request not answered by then gets 408.
+    pub request_timeout: Duration,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// How often the readiness checks run in the background (`/readyz` answers from them).
+    pub readiness_interval: Duration,
 }
 
 /// The cron trigger.
@@ -308,6 +320,10 @@ pub struct SyncSettings {
     /// The most groups asked for per listing page; with `auto`, the target's
     /// `filter.maxResults` wins when it is lower.
     pub listing_page_size: usize,
+    /// A run that has taken longer stops before its next write and fails (`deadline`).
+    pub max_run: Duration,
+    /// The longest `Retry-After` obeyed (IdentityNow, SCIM, SMTP); a longer one waits this long.
+    pub max_retry_after: Duration,
 }
 
 /// The guards checked before a run's first write (`[safety]`); see `sync::guards`.

@@ -38,7 +38,13 @@ pub struct RawServer {
     pub admin_token: Option<SecretString>,
     pub admin_token_file: Option<String>,
     pub shutdown_grace_secs: Option<u64>,
+    pub public_dashboard: Option<bool>,
+    /// Deprecated: the opposite of `public_dashboard`, still read.
     pub protect_dashboard: Option<bool>,
+    pub header_read_timeout_secs: Option<u64>,
+    pub request_timeout_secs: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub readiness_interval_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -93,6 +99,7 @@ pub struct RawIdentityNow {
     pub requests_per_10s: Option<u32>,
     pub timeout_secs: Option<u64>,
     pub max_retries: Option<usize>,
+    pub allow_insecure_transport: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -107,6 +114,7 @@ pub struct RawScim {
     pub password_file: Option<String>,
     pub timeout_secs: Option<u64>,
     pub max_retries: Option<usize>,
+    pub allow_insecure_transport: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -127,6 +135,7 @@ pub struct RawEmail {
     pub digest_subject_template: Option<String>,
     pub timeout_secs: Option<u64>,
     pub repeat: Option<bool>,
+    pub allow_insecure_transport: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -138,6 +147,8 @@ pub struct RawSync {
     pub target_lookup: Option<String>,
     pub listing_threshold: Option<usize>,
     pub listing_page_size: Option<usize>,
+    pub max_retry_after_secs: Option<u64>,
+    pub max_run_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

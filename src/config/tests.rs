@@ -600,3 +600,104 @@ fn the_store_alone_needs_no_complete_configuration() {
     std::fs::write(&path, "[store]\npth = \"x\"\n").unwrap();
     assert!(StoreSettings::load_with_env(&path, &none).is_err());
 }
+
+#[test]
+fn plain_transport_with_credentials_is_refused_for_other_hosts() {
+    let cases = [
+        (
+            "GROUPSYNC_IDENTITYNOW__TENANT_URL",
+            "http://acme.example.com",
+            "identitynow.allow_insecure_transport",
+        ),
+        (
+            "GROUPSYNC_SCIM__BASE_URL",
+            "http://10.0.0.7/scim/v2",
+            "scim.allow_insecure_transport",
+        ),
+    ];
+    for (var, url, key) in cases {
+        let err = load(MINIMAL, &[(var, url)]).unwrap_err();
+        assert!(err.to_string().contains(key), "{err}");
+        assert_eq!(key_of(err), key);
+        let section = key.split('.').next().unwrap().to_uppercase();
+        let allow = format!("GROUPSYNC_{section}__ALLOW_INSECURE_TRANSPORT");
+        assert!(load(MINIMAL, &[(var, url), (&allow, "true")]).is_ok());
+    }
+    for loopback in [
+        "http://127.0.0.1:9000",
+        "http://localhost:9000",
+        "http://[::1]:9000",
+    ] {
+        let env = [
+            ("GROUPSYNC_IDENTITYNOW__TENANT_URL", loopback),
+            ("GROUPSYNC_SCIM__BASE_URL", loopback),
+        ];
+        assert!(load(MINIMAL, &env).is_ok(), "{loopback}");
+    }
+}
+
+#[test]
+fn smtp_without_tls_is_refused_only_with_a_password_to_another_host() {
+    let remote = [
+        ("GROUPSYNC_EMAIL__SMTP_URL", "smtp://mail.example.com:25"),
+        ("GROUPSYNC_EMAIL__TLS", "none"),
+    ];
+    assert!(
+        load(MINIMAL, &remote).is_ok(),
+        "no credentials, nothing to leak"
+    );
+    let with_password = [
+        remote[0],
+        remote[1],
+        ("GROUPSYNC_EMAIL__USERNAME", "relay"),
+        ("GROUPSYNC_EMAIL__PASSWORD", "s3cret-smtp"),
+    ];
+    let err = load(MINIMAL, &with_password).unwrap_err();
+    assert_eq!(key_of(err), "email.allow_insecure_transport");
+    let allowed = [
+        with_password.as_slice(),
+        &[("GROUPSYNC_EMAIL__ALLOW_INSECURE_TRANSPORT", "true")],
+    ]
+    .concat();
+    assert!(load(MINIMAL, &allowed).is_ok());
+    let local = [
+        ("GROUPSYNC_EMAIL__TLS", "none"),
+        ("GROUPSYNC_EMAIL__USERNAME", "relay"),
+        ("GROUPSYNC_EMAIL__PASSWORD", "s3cret-smtp"),
+    ];
+    assert!(load(MINIMAL, &local).is_ok(), "127.0.0.1 is this machine");
+}
+
+#[test]
+fn the_dashboard_is_protected_by_default_and_the_old_key_still_reads() {
+    let s = load(MINIMAL, &[]).unwrap();
+    assert!(!s.server.public_dashboard);
+    assert!(!s.server.deprecated_protect_dashboard);
+    let public = load(MINIMAL, &[("GROUPSYNC_SERVER__PUBLIC_DASHBOARD", "true")]).unwrap();
+    assert!(public.server.public_dashboard);
+    let old = load(MINIMAL, &[("GROUPSYNC_SERVER__PROTECT_DASHBOARD", "false")]).unwrap();
+    assert!(old.server.public_dashboard && old.server.deprecated_protect_dashboard);
+    let old = load(MINIMAL, &[("GROUPSYNC_SERVER__PROTECT_DASHBOARD", "true")]).unwrap();
+    assert!(!old.server.public_dashboard && old.server.deprecated_protect_dashboard);
+    let both = [
+        ("GROUPSYNC_SERVER__PROTECT_DASHBOARD", "true"),
+        ("GROUPSYNC_SERVER__PUBLIC_DASHBOARD", "true"),
+    ];
+    assert_eq!(
+        key_of(load(MINIMAL, &both).unwrap_err()),
+        "server.protect_dashboard"
+    );
+}
+
+#[test]
+fn one_retry_after_cap_reaches_every_client() {
+    let s = load(MINIMAL, &[]).unwrap();
+    assert_eq!(s.sync.max_retry_after, Duration::from_secs(120));
+    assert_eq!(s.sync.max_run, Duration::from_secs(3600));
+    let s = load(MINIMAL, &[("GROUPSYNC_SYNC__MAX_RETRY_AFTER_SECS", "30")]).unwrap();
+    assert_eq!(s.identitynow.retry.max_retry_after, Duration::from_secs(30));
+    assert_eq!(s.scim.retry.max_retry_after, Duration::from_secs(30));
+    assert_eq!(s.sync.max_retry_after, Duration::from_secs(30));
+    let err = load(MINIMAL, &[("GROUPSYNC_SYNC__MAX_RETRY_AFTER_SECS", "0")]).unwrap_err();
+    assert_eq!(key_of(err), "sync.max_retry_after_secs");
+}

@@ -10,9 +10,10 @@ use secrecy::ExposeSecret;
 type R<T> = Result<T, ConfigError>;
 
 pub fn from_raw(raw: RawSettings) -> R<Settings> {
+    let cap = max_retry_after(raw.sync.max_retry_after_secs)?;
     Ok(Settings {
-        identitynow: identitynow(raw.identitynow)?,
-        scim: scim(raw.scim)?,
+        identitynow: identitynow(raw.identitynow, cap)?,
+        scim: scim(raw.scim, cap)?,
         email: email(raw.email)?,
         sync: sync(raw.sync)?,
         safety: safety(raw.safety)?,
@@ -121,16 +122,59 @@ fn secs(v: Option<u64>, default: u64, key: &str) -> R<Duration> {
     )?))
 }
 
-fn retry_policy(max_retries: Option<usize>, key: &str) -> R<RetryPolicy> {
+fn retry_policy(max_retries: Option<usize>, cap: Duration, key: &str) -> R<RetryPolicy> {
     Ok(RetryPolicy {
         max_retries: in_range(max_retries.unwrap_or(4), 0, 20, key)?,
+        max_retry_after: cap,
         ..RetryPolicy::default()
     })
 }
 
-fn identitynow(mut r: RawIdentityNow) -> R<IdentityNowSettings> {
+/// `sync.max_retry_after_secs`: one cap for every client's `Retry-After`.
+fn max_retry_after(v: Option<u64>) -> R<Duration> {
+    secs(v, 120, "sync.max_retry_after_secs")
+}
+
+/// Plain `http://` (or SMTP without TLS) carrying credentials is refused unless the host is
+/// this machine or `{section}.allow_insecure_transport = true`.
+fn transport(
+    section: &str,
+    insecure: bool,
+    host: &str,
+    allowed: Option<bool>,
+    what: &str,
+) -> R<()> {
+    if !insecure || allowed.unwrap_or(false) || is_loopback(host) {
+        return Ok(());
+    }
+    Err(ConfigError::new(
+        format!("{section}.allow_insecure_transport"),
+        format!(
+            "{what} would send credentials unencrypted to {host}; use TLS, or set \
+             `{section}.allow_insecure_transport = true` if the network is trusted"
+        ),
+    ))
+}
+
+/// `localhost`, `127.0.0.0/8` or `::1`.
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_matches(['[', ']']);
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn identitynow(mut r: RawIdentityNow, cap: Duration) -> R<IdentityNowSettings> {
     // Checked in the order the keys appear in the file.
     let tenant_url = http_url(r.tenant_url.take(), "identitynow.tenant_url")?;
+    transport(
+        "identitynow",
+        tenant_url.scheme() == "http",
+        tenant_url.host_str().unwrap_or_default(),
+        r.allow_insecure_transport,
+        "identitynow.tenant_url is http://: the client secret and the tokens",
+    )?;
     let client_id = non_empty(r.client_id.take(), "identitynow.client_id")?;
     let client_secret = required(
         secret(
@@ -197,12 +241,19 @@ fn identitynow(mut r: RawIdentityNow) -> R<IdentityNowSettings> {
             "identitynow.requests_per_10s",
         )?,
         timeout: secs(r.timeout_secs, 30, "identitynow.timeout_secs")?,
-        retry: retry_policy(r.max_retries, "identitynow.max_retries")?,
+        retry: retry_policy(r.max_retries, cap, "identitynow.max_retries")?,
     })
 }
 
-fn scim(mut r: RawScim) -> R<ScimSettings> {
+fn scim(mut r: RawScim, cap: Duration) -> R<ScimSettings> {
     let mut base_url = http_url(r.base_url.take(), "scim.base_url")?;
+    transport(
+        "scim",
+        base_url.scheme() == "http",
+        base_url.host_str().unwrap_or_default(),
+        r.allow_insecure_transport,
+        "scim.base_url is http://: the SCIM token or password",
+    )?;
     if !base_url.path().ends_with('/') {
         let path = format!("{}/", base_url.path());
         base_url.set_path(&path);
@@ -212,7 +263,7 @@ fn scim(mut r: RawScim) -> R<ScimSettings> {
         base_url,
         auth,
         timeout: secs(r.timeout_secs, 30, "scim.timeout_secs")?,
-        retry: retry_policy(r.max_retries, "scim.max_retries")?,
+        retry: retry_policy(r.max_retries, cap, "scim.max_retries")?,
     })
 }
 
@@ -324,6 +375,13 @@ fn smtp(r: RawEmail) -> R<SmtpSettings> {
             ));
         }
     };
+    transport(
+        "email",
+        tls == SmtpTls::None && credentials.is_some(),
+        &host,
+        r.allow_insecure_transport,
+        "email.tls = \"none\" with email.username: the SMTP password",
+    )?;
     let from = mailbox(&non_empty(r.from, "email.from")?, "email.from")?;
     let to_list = required(r.to, "email.to")?;
     if to_list.is_empty() {
@@ -391,6 +449,13 @@ fn sync(r: RawSync) -> R<SyncSettings> {
             10_000,
             "sync.listing_page_size",
         )?,
+        max_run: Duration::from_secs(in_range(
+            r.max_run_secs.unwrap_or(3600),
+            1,
+            86_400,
+            "sync.max_run_secs",
+        )?),
+        max_retry_after: max_retry_after(r.max_retry_after_secs)?,
     })
 }
 
@@ -445,12 +510,17 @@ fn server(r: RawServer) -> R<ServerSettings> {
         )
     })?;
     let admin_token = secret(r.admin_token, r.admin_token_file, "server.admin_token")?;
-    if r.protect_dashboard == Some(true) && admin_token.is_none() {
-        return Err(ConfigError::new(
-            "server.admin_token",
-            "is required when `server.protect_dashboard = true`",
-        ));
-    }
+    let public_dashboard = match (r.public_dashboard, r.protect_dashboard) {
+        (Some(public), Some(protect)) if public == protect => {
+            return Err(ConfigError::new(
+                "server.protect_dashboard",
+                "contradicts `server.public_dashboard`; remove it (it is replaced by `server.public_dashboard`)",
+            ));
+        }
+        (Some(public), _) => public,
+        (None, Some(protect)) => !protect,
+        (None, None) => false,
+    };
     Ok(ServerSettings {
         listen,
         admin_token,
@@ -460,7 +530,25 @@ fn server(r: RawServer) -> R<ServerSettings> {
             3600,
             "server.shutdown_grace_secs",
         )?),
-        protect_dashboard: r.protect_dashboard.unwrap_or(false),
+        public_dashboard,
+        deprecated_protect_dashboard: r.protect_dashboard.is_some(),
+        header_read_timeout: secs(
+            r.header_read_timeout_secs,
+            10,
+            "server.header_read_timeout_secs",
+        )?,
+        request_timeout: secs(r.request_timeout_secs, 30, "server.request_timeout_secs")?,
+        max_connections: in_range(
+            r.max_connections.unwrap_or(256),
+            1,
+            65_536,
+            "server.max_connections",
+        )?,
+        readiness_interval: secs(
+            r.readiness_interval_secs,
+            15,
+            "server.readiness_interval_secs",
+        )?,
     })
 }
 

@@ -5,38 +5,45 @@
 //! cost nothing); the SCIM target must answer a lookup. The SCIM answer is remembered
 //! for a while, and a run that reached the target counts as one, so probes do not add
 //! load to the target.
+//!
+//! The checks run in the background every `server.readiness_interval_secs` ([`Health::probe_every`]);
+//! `/readyz` answers from the last result, so a request costs no upstream call. The answer
+//! names the checks that failed and nothing else: what went wrong (URLs, paths, upstream
+//! texts) goes to the log.
 
 use crate::identitynow::{self, IdnError};
 use crate::report::{Outcome, RunReport};
 use crate::scim::{self, ScimError};
 use crate::store::{Store, StoreError};
+use crate::telemetry::daemon_log;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
+use tokio::sync::watch;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 /// Longest a check may take; a probe that hangs is a failed probe.
-const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a SCIM answer stays good.
 const SCIM_FRESH: Duration = Duration::from_secs(60);
 /// The name looked up to see whether the target answers (it need not exist).
 const PROBE_NAME: &str = "groupsync readiness probe";
 
-/// One check's result.
+/// One check's result, as `/readyz` shows it: whether it passed, no details.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
     pub ok: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
 }
 
 impl Check {
-    fn from(result: Result<(), CheckError>) -> Check {
-        Check {
-            ok: result.is_ok(),
-            error: result.err().map(|e| e.to_string()),
+    /// The result; a failure's details are logged here.
+    fn from(name: &str, result: Result<(), CheckError>) -> Check {
+        if let Err(e) = &result {
+            daemon_log::readiness_failed(name, &e.to_string());
         }
+        Check { ok: result.is_ok() }
     }
 }
 
@@ -59,7 +66,7 @@ pub enum CheckError {
 #[derive(Debug, Clone, Serialize)]
 pub struct Readiness {
     pub ready: bool,
-    /// The first failing check, said plainly.
+    /// The first failing check, named (the details are in the log).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub checks: BTreeMap<&'static str, Check>,
@@ -71,8 +78,8 @@ pub struct Health {
     target: scim::Client,
     /// When the target last answered.
     scim_seen: Mutex<Option<Instant>>,
-    /// The last readiness computed (by a `/readyz` probe), for the dashboard.
-    last: Mutex<Option<Readiness>>,
+    /// The last readiness computed by the background probe (`None` before the first).
+    last: watch::Sender<Option<Readiness>>,
 }
 
 impl Health {
@@ -82,34 +89,64 @@ impl Health {
             source,
             target,
             scim_seen: Mutex::new(None),
-            last: Mutex::new(None),
+            last: watch::channel(None).0,
         }
     }
 
-    pub async fn readiness(&self) -> Readiness {
+    /// Runs every check now and keeps the result for [`Health::current`].
+    pub async fn probe(&self) -> Readiness {
         let (store, token, scim) = tokio::join!(self.store(), self.token(), self.scim());
         let checks = BTreeMap::from([
-            ("config", Check::from(Ok(()))),
-            ("store", Check::from(store)),
-            ("identitynow_token", Check::from(token)),
-            ("scim", Check::from(scim)),
+            ("config", Check { ok: true }),
+            ("store", Check::from("store", store)),
+            ("identitynow_token", Check::from("identitynow_token", token)),
+            ("scim", Check::from("scim", scim)),
         ]);
         let reason = checks
             .iter()
             .find(|(_, c)| !c.ok)
-            .map(|(name, c)| format!("{name}: {}", c.error.as_deref().unwrap_or("failed")));
+            .map(|(name, _)| format!("{name}: the check failed (the log has the details)"));
         let readiness = Readiness {
             ready: reason.is_none(),
             reason,
             checks,
         };
-        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(readiness.clone());
+        self.last.send_replace(Some(readiness.clone()));
         readiness
     }
 
-    /// The readiness found by the last probe, without probing again.
+    /// Probes now and then every `interval`, until `stop`.
+    pub async fn probe_every(&self, interval: Duration, stop: CancellationToken) {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = ticks.tick() => { self.probe().await; }
+            }
+        }
+    }
+
+    /// The last probe's readiness; before the first probe has finished, waits for it (at
+    /// most `wait`), then answers "not probed yet". Never calls an upstream itself.
+    pub async fn current(&self, wait: Duration) -> Readiness {
+        let mut last = self.last.subscribe();
+        let first = tokio::time::timeout(wait, last.wait_for(Option::is_some)).await;
+        if let Ok(Ok(found)) = first
+            && let Some(readiness) = found.clone()
+        {
+            return readiness;
+        }
+        Readiness {
+            ready: false,
+            reason: Some("probe: the first readiness probe has not finished".into()),
+            checks: BTreeMap::new(),
+        }
+    }
+
+    /// The readiness found by the last probe, without waiting.
     pub fn last_readiness(&self) -> Option<Readiness> {
-        self.last.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.last.borrow().clone()
     }
 
     /// A run that got answers from the target shows the target works.

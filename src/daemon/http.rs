@@ -41,7 +41,12 @@ pub fn router(app: Arc<App>) -> Router {
         router = router.route(
             "/webhooks/account-aggregation-completed",
             post(webhook::account_aggregation_completed)
-                .layer(DefaultBodyLimit::max(app.settings.webhook.max_body_bytes)),
+                .layer(DefaultBodyLimit::max(app.settings.webhook.max_body_bytes))
+                // Outermost: the credentials are checked before the body is read.
+                .layer(axum::middleware::from_fn_with_state(
+                    app.clone(),
+                    webhook::authorize,
+                )),
         );
     }
     router.fallback(not_found).with_state(app)
@@ -61,7 +66,7 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(app): State<Arc<App>>) -> Response {
-    let readiness = app.health.readiness().await;
+    let readiness = app.health.current(super::health::CHECK_TIMEOUT * 2).await;
     let status = if readiness.ready {
         StatusCode::OK
     } else {
@@ -144,7 +149,7 @@ async fn run_report(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if app.settings.server.protect_dashboard
+    if !app.settings.server.public_dashboard
         && let Some(resp) = refusal(&app, &headers)
     {
         return resp;

@@ -6,7 +6,8 @@
 //! - `poll`: task-status polling, with what was handled kept in the store.
 //! - `aggregate`: a group aggregation before scheduled runs, when configured.
 //! - `runner`: the sync pipeline as the coordinator runs it, with its progress.
-//! - `http`: the endpoints; `health`: readiness; `source`: the AD source's id.
+//! - `http`: the endpoints; `server`: their connections, bounded; `health`: readiness;
+//!   `source`: the AD source's id.
 //!
 //! The caller binds the listener and owns the shutdown token ([`serve`]), so tests run
 //! the daemon on `127.0.0.1:0` and stop it when they like.
@@ -20,6 +21,7 @@ pub mod payload;
 pub mod poll;
 pub mod runner;
 pub mod schedule;
+pub mod server;
 pub mod source;
 pub mod webhook;
 
@@ -34,7 +36,6 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use poll::{OwnAggregations, Poller};
 use runner::{RunProgress, SyncRunner};
 use source::AdSource;
-use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -156,6 +157,9 @@ impl Daemon {
         if matches!(self.settings.webhook.auth, Some(WebhookAuth::None)) {
             daemon_log::unauthenticated_webhook();
         }
+        if self.settings.server.deprecated_protect_dashboard {
+            daemon_log::deprecated_key("server.protect_dashboard", "server.public_dashboard");
+        }
         let grace = self.settings.server.shutdown_grace;
         let stop = shutdown.child_token();
         let loops = self.start_loops(&stop);
@@ -166,10 +170,8 @@ impl Daemon {
         };
         self.flush_outbox_in_background();
         let router = http::router(self.app()).merge(crate::web::routes(self.web_state()));
-        let server = axum::serve(listener, router)
-            .with_graceful_shutdown(stop.clone().cancelled_owned())
-            .into_future();
-        let mut server = tokio::spawn(server);
+        let limits = server::Limits::of(&self.settings.server);
+        let mut server = tokio::spawn(server::serve(listener, router, limits, stop.clone()));
         let early = tokio::select! {
             result = &mut server => Some(result),
             _ = stop.cancelled() => None,
@@ -205,12 +207,7 @@ impl Daemon {
     fn web_state(&self) -> crate::web::WebState {
         let schedule = self.settings.trigger.schedule.clone();
         let health = self.health.clone();
-        let token = self
-            .settings
-            .server
-            .protect_dashboard
-            .then(|| self.settings.server.admin_token.clone())
-            .flatten();
+        let server = &self.settings.server;
         crate::web::WebState::new(self.store.clone())
             .with_inputs(move || crate::web::DashboardInputs {
                 next_run: schedule
@@ -223,7 +220,7 @@ impl Daemon {
                         .unwrap_or_else(|| "all checks passed at the last probe".into()),
                 }),
             })
-            .with_admin_token(token)
+            .protected_unless(server.public_dashboard, server.admin_token.clone())
     }
 
     fn app(&self) -> Arc<http::App> {
@@ -251,7 +248,8 @@ impl Daemon {
         on.join(",")
     }
 
-    /// The schedule, the poll loop, the metrics upkeep and an early source lookup.
+    /// The schedule, the poll loop, the readiness probe, the metrics upkeep and an early
+    /// source lookup.
     fn start_loops(&self, stop: &CancellationToken) -> Vec<JoinHandle<()>> {
         let mut loops = vec![];
         if let Some(schedule) = self.settings.trigger.schedule.clone() {
@@ -274,6 +272,11 @@ impl Daemon {
                 _ = token.cancelled() => {}
                 _ = source.id() => {}
             }
+        }));
+        let (health, token) = (self.health.clone(), stop.clone());
+        let every = self.settings.server.readiness_interval;
+        loops.push(tokio::spawn(async move {
+            health.probe_every(every, token).await
         }));
         let (token, handle) = (stop.clone(), self.metrics.clone());
         loops.push(tokio::spawn(async move {

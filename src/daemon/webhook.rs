@@ -13,23 +13,21 @@ use super::payload::{self, AggregationCompleted};
 use crate::telemetry::daemon_log;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::sync::Arc;
 
-/// The handler. Credentials are checked before anything else is looked at.
-pub async fn account_aggregation_completed(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+/// In front of the handler: the `Authorization` header is checked before the body is read,
+/// so an unauthenticated sender cannot make the daemon take in a large body.
+pub async fn authorize(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let Some(expected) = &app.settings.webhook.auth else {
         return error(StatusCode::NOT_FOUND, "the webhook is not enabled");
     };
-    if !auth::webhook(&headers, expected) {
+    if !auth::webhook(request.headers(), expected) {
         daemon_log::webhook("unauthorized", "wrong or missing Authorization header");
         let mut resp = error(StatusCode::UNAUTHORIZED, "wrong or missing credentials");
         resp.headers_mut().insert(
@@ -38,6 +36,14 @@ pub async fn account_aggregation_completed(
         );
         return resp;
     }
+    next.run(request).await
+}
+
+/// The handler, behind [`authorize`].
+pub async fn account_aggregation_completed(
+    State(app): State<Arc<App>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let body = match body {
         Ok(body) => body,
         Err(rejection) => return refused_body(rejection),

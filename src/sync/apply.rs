@@ -20,7 +20,12 @@ pub struct ApplyOptions {
     /// How often an unknown-outcome create may be attempted again (after a lookup), and
     /// how long to wait before it.
     pub retry: RetryPolicy,
+    /// No create is sent from then on (`sync.max_run_secs`); `None`: no deadline.
+    pub deadline: Option<tokio::time::Instant>,
 }
+
+/// The error of a create not sent because the run's deadline had passed.
+pub const DEADLINE_PASSED: &str = "not sent: the run passed sync.max_run_secs";
 
 /// One outcome per planned group, in plan order. `on_done` is called after each create.
 pub async fn apply(
@@ -38,8 +43,11 @@ pub async fn apply(
         async move {
             let outcome = match &item.action {
                 Action::Create if opts.dry_run => Outcome::WouldCreate,
+                Action::Create if past(opts.deadline) => Outcome::Failed {
+                    error: DEADLINE_PASSED.into(),
+                },
                 Action::Create => {
-                    let o = create(target, &item.group, &opts.retry).await;
+                    let o = create(target, &item.group, &opts).await;
                     on_done(done.fetch_add(1, Ordering::Relaxed) + 1);
                     o
                 }
@@ -61,6 +69,11 @@ pub async fn apply(
         .await;
     outcomes.sort_by_key(|(i, _)| *i);
     outcomes.into_iter().map(|(_, o)| o).collect()
+}
+
+/// Whether `deadline` has passed.
+pub fn past(deadline: Option<tokio::time::Instant>) -> bool {
+    deadline.is_some_and(|d| tokio::time::Instant::now() >= d)
 }
 
 /// The outcome of an action that needs no write.
@@ -91,13 +104,16 @@ enum AttemptError {
         "create failed ({post}) and the follow-up lookup failed too ({lookup}); the group may or may not exist"
     )]
     Lookup { post: String, lookup: ScimError },
+    /// The run's deadline passed before this attempt: nothing more is sent.
+    #[error("create failed ({post}); {DEADLINE_PASSED}")]
+    Deadline { post: String },
 }
 
 impl Classify for AttemptError {
     fn disposition(&self) -> Disposition {
         match self {
             AttemptError::Post(e) => e.disposition(),
-            AttemptError::Lookup { .. } => Disposition::GiveUp,
+            AttemptError::Lookup { .. } | AttemptError::Deadline { .. } => Disposition::GiveUp,
         }
     }
 }
@@ -111,12 +127,15 @@ enum Landed {
 /// Posts the group, retrying with the crate's [`RetryPolicy`] (jittered back-off,
 /// `Retry-After` honoured up to its cap). Every attempt after the first looks the group up
 /// before posting: the earlier POST may have reached the target.
-async fn create(target: &scim::Client, group: &SourceGroup, policy: &RetryPolicy) -> Outcome {
+async fn create(target: &scim::Client, group: &SourceGroup, opts: &ApplyOptions) -> Outcome {
     let attempts = AtomicUsize::new(0);
     let last_post = std::sync::Mutex::new(String::new());
     let attempt = || async {
         if attempts.fetch_add(1, Ordering::Relaxed) > 0 {
             let post = last_post.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            if past(opts.deadline) {
+                return Err(AttemptError::Deadline { post });
+            }
             match target.find_by_display_name(&group.name).await {
                 Ok(found) if !found.is_empty() => return Ok(Landed::Created(found[0].id.clone())),
                 Ok(_) => {}
@@ -132,7 +151,7 @@ async fn create(target: &scim::Client, group: &SourceGroup, policy: &RetryPolicy
             }
         }
     };
-    match retry(policy, attempt).await {
+    match retry(&opts.retry, attempt).await {
         Ok(Landed::Created(id)) => {
             run_log::group_created(&group.name, &id);
             Outcome::Created { scim_id: id }

@@ -42,6 +42,9 @@ pub enum RunError {
     Internal(String),
     #[error("the {guard} guard refused the run; nothing was changed: {detail}")]
     GuardRefused { guard: String, detail: String },
+    /// `sync.max_run_secs` passed; the text says how far the run came.
+    #[error("the run took longer than sync.max_run_secs ({limit_secs} s) and stopped {at}")]
+    Deadline { limit_secs: u64, at: String },
 }
 
 impl RunError {
@@ -66,6 +69,7 @@ impl RunError {
             RunError::Shutdown(_) => ErrorKind::Shutdown,
             RunError::Internal(_) => ErrorKind::Internal,
             RunError::GuardRefused { .. } => ErrorKind::GuardRefused,
+            RunError::Deadline { .. } => ErrorKind::Deadline,
         }
     }
 
@@ -118,6 +122,14 @@ mod tests {
                 },
                 "guard_refused",
                 "500 creates planned",
+            ),
+            (
+                RunError::Deadline {
+                    limit_secs: 60,
+                    at: "before writing anything".into(),
+                },
+                "deadline",
+                "sync.max_run_secs (60 s)",
             ),
         ];
         for (e, kind, text) in cases {

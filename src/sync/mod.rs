@@ -26,7 +26,7 @@ use crate::config::Settings;
 use crate::domain::RunId;
 use crate::identitynow::{self, FetchProgress};
 use crate::notify::{Flushed, Mailer, Outbox};
-use crate::report::RunReport;
+use crate::report::{Outcome, RunReport};
 use crate::retry::RetryPolicy;
 use crate::scim;
 use crate::store::{Store, StoreError};
@@ -145,7 +145,10 @@ impl Syncer {
             Some(smtp) => Some(Outbox::new(
                 store.clone(),
                 Mailer::new(smtp)?,
-                RetryPolicy::default(),
+                RetryPolicy {
+                    max_retry_after: settings.sync.max_retry_after,
+                    ..RetryPolicy::default()
+                },
             )),
             None => None,
         };
@@ -219,25 +222,51 @@ impl Syncer {
         progress: &dyn Progress,
         report: &mut RunReport,
     ) -> Result<(), RunError> {
-        let source = self.resolve_source().await?;
-        report.source = Some(source.clone());
-        let groups = self.read_groups(&source, progress).await?;
-        let rules = Rules {
-            max_name_length: self.settings.sync.max_name_length,
+        let limit = self.settings.sync.max_run;
+        let deadline = tokio::time::Instant::now() + limit;
+        let overdue = |at: &str| RunError::Deadline {
+            limit_secs: limit.as_secs(),
+            at: at.to_owned(),
         };
-        let lookups = self
-            .look_up(plan::candidates(&groups, rules), progress)
-            .await?;
-        let plan = plan::plan(&groups, &lookups, rules);
-        self.guard(req, &plan, groups.len(), report).await?;
+        // Reading and planning write nothing, so they are simply cut off at the deadline.
+        let read = async {
+            let source = self.resolve_source().await?;
+            report.source = Some(source.clone());
+            let groups = self.read_groups(&source, progress).await?;
+            let rules = Rules {
+                max_name_length: self.settings.sync.max_name_length,
+            };
+            let lookups = self
+                .look_up(plan::candidates(&groups, rules), progress)
+                .await?;
+            Ok::<_, RunError>((plan::plan(&groups, &lookups, rules), groups.len()))
+        };
+        let (plan, source_groups) = tokio::time::timeout_at(deadline, read)
+            .await
+            .map_err(|_| overdue("while reading, before writing anything"))??;
+        self.guard(req, &plan, source_groups, report).await?;
+        if apply::past(Some(deadline)) {
+            return Err(overdue("before writing anything"));
+        }
         let creates = plan.creates().count();
         let opts = ApplyOptions {
             concurrency: self.settings.sync.create_concurrency,
             dry_run: req.dry_run,
             retry: self.settings.scim.retry,
+            deadline: Some(deadline),
         };
         let on_created = |n: usize| progress.created(n, creates);
         report.outcomes = apply(&plan, &self.target, opts, &on_created).await;
+        let unsent = report
+            .outcomes
+            .iter()
+            .filter(|o| matches!(&o.outcome, Outcome::Failed { error } if error.contains(apply::DEADLINE_PASSED)))
+            .count();
+        if unsent > 0 {
+            return Err(overdue(&format!(
+                "before {unsent} of {creates} creates were sent"
+            )));
+        }
         Ok(())
     }
 

@@ -31,6 +31,20 @@ pub fn outbox_not_flushed(error: &str) {
     tracing::error!(error, "cannot send the notices left in the outbox");
 }
 
+/// A readiness check failed; `/readyz` names the check only.
+pub fn readiness_failed(check: &str, error: &str) {
+    tracing::warn!(check, error, "readiness check failed");
+}
+
+/// A deprecated configuration key was read.
+pub fn deprecated_key(key: &str, instead: &str) {
+    tracing::warn!(
+        key,
+        instead,
+        "configuration key {key} is deprecated; use {instead}"
+    );
+}
+
 pub fn stopped() {
     tracing::info!("groupsync serve stopped");
 }

@@ -31,6 +31,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tracing_indicatif::IndicatifWriter;
 use tracing_indicatif::writer::Stderr;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::field::MakeExt;
+use tracing_subscriber::fmt::FormatFields;
+use tracing_subscriber::fmt::format;
 
 /// The progress bars log lines are printed above; set only when they can be shown.
 static BARS: OnceLock<MultiProgress> = OnceLock::new();
@@ -45,7 +48,8 @@ pub fn init(format: LogFormat, level: &str) {
     let terminal = std::io::stderr().is_terminal();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(colours(terminal, std::env::var_os("NO_COLOR")));
+        .with_ansi(colours(terminal, std::env::var_os("NO_COLOR")))
+        .fmt_fields(escaped_fields());
     // A second init (tests, demo) keeps the first subscriber.
     let _ = match format {
         LogFormat::Text if bars_possible(terminal, format) => {
@@ -66,6 +70,34 @@ pub fn init(format: LogFormat, level: &str) {
             .with_span_list(false)
             .try_init(),
     };
+}
+
+/// Text logs' fields with control characters escaped (`\n`, `\u{1b}`, …): a value from
+/// outside (an upstream's error body, a group name) cannot start a forged log line or
+/// drive the terminal. JSON logs are escaped by their encoding.
+fn escaped_fields() -> impl for<'w> FormatFields<'w> + Send + Sync + 'static {
+    format::debug_fn(|writer, field, value| {
+        let text = escape_controls(&format!("{value:?}"));
+        if field.name() == "message" {
+            write!(writer, "{text}")
+        } else {
+            write!(writer, "{field}={text}")
+        }
+    })
+    .delimited(" ")
+}
+
+/// `text` with every control character written as its escape.
+fn escape_controls(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Colours only when stderr is a terminal and `NO_COLOR` is unset (a container's or a
@@ -126,8 +158,48 @@ pub fn prometheus() -> PrometheusHandle {
 
 #[cfg(test)]
 mod tests {
-    use super::{bars_possible, colours};
+    use super::{bars_possible, colours, escaped_fields};
     use crate::config::LogFormat;
+    use std::sync::{Arc, Mutex};
+
+    /// What a text subscriber with [`escaped_fields`] writes for one event.
+    fn text_line(emit: impl FnOnce()) -> String {
+        let buffer = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let sink = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .without_time()
+            .fmt_fields(escaped_fields())
+            .with_writer(move || Sink(sink.clone()))
+            .finish();
+        tracing::subscriber::with_default(subscriber, emit);
+        let bytes = buffer.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_upstream_body_cannot_forge_a_text_log_line() {
+        let body = "oops\n2026-01-01T00:00:00Z  INFO groupsync: run finished created=0\r\u{1b}[2K";
+        let line = text_line(|| {
+            tracing::warn!(error = %body, status = 500, "upstream failed: {}", body);
+        });
+        assert_eq!(line.matches('\n').count(), 1, "one line: {line:?}");
+        assert!(line.ends_with('\n'));
+        assert!(!line.contains('\r') && !line.contains('\u{1b}'), "{line:?}");
+        assert!(line.contains("oops\\n2026-01-01"), "{line:?}");
+        assert!(line.contains("status=500"), "{line:?}");
+    }
 
     #[test]
     fn no_progress_bar_unless_stderr_is_a_terminal_and_logs_are_text() {

@@ -28,3 +28,12 @@ pub(super) async fn guard(
     )
         .into_response()
 }
+
+/// No admin token is configured and the dashboard is not public: 403 for everyone.
+pub(super) async fn closed(_request: Request, _next: Next) -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        "this page is disabled: set server.admin_token (or server.admin_token_file), or server.public_dashboard = true\n",
+    )
+        .into_response()
+}

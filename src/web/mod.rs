@@ -4,7 +4,8 @@
 //!
 //! Plain HTML and CSS, no script: every value from the store (group names come from AD)
 //! is escaped, and the pages forbid scripts through `Content-Security-Policy` as well.
-//! The daemon mounts [`routes`]; with an admin token set, every route here asks for it.
+//! The daemon mounts [`routes`]: every route here asks for the admin token unless
+//! `server.public_dashboard = true`, and refuses everyone when no token is configured.
 
 mod api;
 mod auth;
@@ -43,7 +44,16 @@ pub type InputsFn = Arc<dyn Fn() -> DashboardInputs + Send + Sync>;
 pub struct WebState {
     store: Store,
     inputs: InputsFn,
-    admin_token: Option<Arc<SecretString>>,
+    access: Access,
+}
+
+/// Who may read the routes.
+#[derive(Clone)]
+enum Access {
+    Open,
+    Token(Arc<SecretString>),
+    /// Protected, but no token is configured: nobody.
+    Closed,
 }
 
 impl WebState {
@@ -51,7 +61,7 @@ impl WebState {
         WebState {
             store,
             inputs: Arc::new(DashboardInputs::default),
-            admin_token: None,
+            access: Access::Open,
         }
     }
 
@@ -67,7 +77,17 @@ impl WebState {
     /// With `Some(token)`, every route asks for it: `Authorization: Bearer <token>`, or
     /// HTTP Basic with the token as password (what a browser can send).
     pub fn with_admin_token(mut self, token: Option<SecretString>) -> WebState {
-        self.admin_token = token.map(Arc::new);
+        self.access = token.map_or(Access::Open, |t| Access::Token(Arc::new(t)));
+        self
+    }
+
+    /// The daemon's rule: open when `public`, else the admin token, else nobody (403).
+    pub fn protected_unless(mut self, public: bool, token: Option<SecretString>) -> WebState {
+        self.access = match (public, token) {
+            (true, _) => Access::Open,
+            (false, Some(t)) => Access::Token(Arc::new(t)),
+            (false, None) => Access::Closed,
+        };
         self
     }
 }
@@ -79,9 +99,12 @@ pub fn routes(state: WebState) -> Router {
         .route("/history/{id}", get(pages::run))
         .route("/executions", get(api::list))
         .route("/executions/{id}", get(api::show));
-    let router = match state.admin_token.clone() {
-        Some(token) => router.route_layer(axum::middleware::from_fn_with_state(token, auth::guard)),
-        None => router,
+    let router = match state.access.clone() {
+        Access::Open => router,
+        Access::Token(token) => {
+            router.route_layer(axum::middleware::from_fn_with_state(token, auth::guard))
+        }
+        Access::Closed => router.route_layer(axum::middleware::from_fn(auth::closed)),
     };
     router.with_state(state)
 }

@@ -191,6 +191,7 @@ async fn the_dashboard_escapes_names_and_shows_its_inputs() {
         .unwrap()
         .to_owned();
     assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     let html = resp.text().await.unwrap();
     for id in &ids {
         assert!(html.contains(&format!("href=\"/history/{id}\"")), "{html}");
@@ -252,6 +253,31 @@ async fn with_an_admin_token_every_route_asks_for_it() {
         .unwrap();
     assert_eq!(basic.status(), 200);
     server.stop().await;
+}
+
+#[tokio::test]
+async fn protected_without_a_token_refuses_everyone_and_public_opens() {
+    let (store, _) = store_with_runs(1);
+    let closed = Server::start(WebState::new(store.clone()).protected_unless(false, None)).await;
+    for path in ["/", "/executions", "/history/x", "/executions/x"] {
+        let resp = closed.get(path).await;
+        assert_eq!(resp.status(), 403, "{path}");
+        assert!(
+            resp.text()
+                .await
+                .unwrap()
+                .contains("server.public_dashboard")
+        );
+    }
+    closed.stop().await;
+    let token = Some(SecretString::from("s3cret"));
+    let guarded =
+        Server::start(WebState::new(store.clone()).protected_unless(false, token.clone())).await;
+    assert_eq!(guarded.get("/executions").await.status(), 401);
+    guarded.stop().await;
+    let public = Server::start(WebState::new(store).protected_unless(true, token)).await;
+    assert_eq!(public.get("/executions").await.status(), 200);
+    public.stop().await;
 }
 
 #[tokio::test]

@@ -54,6 +54,7 @@ fn opts() -> ApplyOptions {
             min_delay: Duration::from_millis(1),
             ..RetryPolicy::default()
         },
+        deadline: None,
     }
 }
 

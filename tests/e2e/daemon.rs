@@ -135,6 +135,12 @@ async fn get(url: &str) -> (u16, String) {
     (resp.status().as_u16(), resp.text().await.unwrap())
 }
 
+/// A GET with the admin token (the dashboard, `/executions` and `/runs/{id}` ask for it).
+async fn get_as_admin(url: &str) -> (u16, String) {
+    let resp = get_with_token(url, ADMIN_TOKEN).await;
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
 fn run_id(body: &Value) -> RunId {
     RunId(body["run_id"].as_str().expect("a run id").to_owned())
 }
@@ -280,12 +286,13 @@ async fn manual_runs_need_the_admin_token_and_their_reports_can_be_read() {
     assert_eq!(run.report.run_id, id, "the promised id is the run's id");
     assert_eq!(run.trigger, "manual");
 
-    let (status, text) = get(&format!("{runs}/{id}")).await;
+    assert_eq!(get(&format!("{runs}/{id}")).await.0, 401);
+    let (status, text) = get_as_admin(&format!("{runs}/{id}")).await;
     assert_eq!(status, 200);
     let report: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(report["run_id"], json!(id.0));
     assert_eq!(report["outcomes"].as_array().unwrap().len(), 2);
-    assert_eq!(get(&format!("{runs}/no-such-run")).await.0, 404);
+    assert_eq!(get_as_admin(&format!("{runs}/no-such-run")).await.0, 404);
     assert_eq!(get(&format!("{}/healthz", d.url)).await, (200, "ok".into()));
     let (status, text) = get(&format!("{}/readyz", d.url)).await;
     assert_eq!(status, 200, "{text}");
@@ -331,6 +338,10 @@ async fn readiness_names_the_check_that_fails() {
     );
     assert_eq!(body["checks"]["store"]["ok"], json!(true));
     assert_eq!(body["checks"]["identitynow_token"]["ok"], json!(true));
+    // Names only: no URL, no path, no upstream text.
+    for leak in ["http", "127.0.0.1", "groupsync.db", "401", "token="] {
+        assert!(!text.contains(leak), "/readyz shows {leak:?}: {text}");
+    }
     d.stop().await;
     app.stop().await;
 }
@@ -784,15 +795,92 @@ async fn the_daemon_serves_its_history_and_dashboard_and_records_every_run() {
     let id = run_id(&body);
     let finished = d.next_run().await;
     assert_eq!(finished.report.run_id, id);
-    let (status, list) = get(&format!("{}/executions", d.url)).await;
+    assert_eq!(get(&format!("{}/executions", d.url)).await.0, 401);
+    assert_eq!(get(&format!("{}/", d.url)).await.0, 401);
+    let (status, list) = get_as_admin(&format!("{}/executions", d.url)).await;
     assert_eq!(status, 200, "{list}");
     assert!(list.contains(&id.0), "the run is in /executions: {list}");
-    let (status, page) = get(&format!("{}/", d.url)).await;
+    let (status, page) = get_as_admin(&format!("{}/", d.url)).await;
     assert_eq!(status, 200);
     assert!(
         page.contains(&id.0[..8]) || page.contains(&id.0),
         "the dashboard lists the run"
     );
+    d.stop().await;
+    app.stop().await;
+}
+
+/// Reads what the server sends until it closes the connection, within `limit`.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, limit: Duration) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    tokio::time::timeout(limit, stream.read_to_end(&mut got))
+        .await
+        .expect("the server closes the connection in time")
+        .ok();
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_request_head_is_cut_off() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app(SandboxOptions::default()).await;
+    let d = start(daemon_settings(
+        &app,
+        &[("GROUPSYNC_SERVER__HEADER_READ_TIMEOUT_SECS", "1")],
+    ))
+    .await;
+    let addr = d.url.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let answer = read_until_closed(&mut slow, Duration::from_secs(10)).await;
+    assert!(!answer.contains("200 OK"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // Whole requests are still served.
+    assert_eq!(get(&format!("{}/healthz", d.url)).await.0, 200);
+    d.stop().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_unauthenticated_webhook_gets_401_before_its_body_is_read() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app(SandboxOptions::default()).await;
+    let d = start(daemon_settings(&app, &[])).await;
+    let addr = d.url.trim_start_matches("http://").to_owned();
+    let mut client = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // 100 MiB announced, 1 KiB sent: the answer cannot wait for the body.
+    let head = "POST /webhooks/account-aggregation-completed HTTP/1.1\r\nHost: x\r\n\
+                Content-Type: application/json\r\nContent-Length: 104857600\r\n\r\n";
+    client.write_all(head.as_bytes()).await.unwrap();
+    client.write_all(&[b' '; 1024]).await.unwrap();
+    let answer = read_until_closed(&mut client, Duration::from_secs(10)).await;
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert_eq!(d.coordinator.snapshot().started, 0);
+    d.stop().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn readiness_answers_from_the_background_probe() {
+    let app = spawn_app(SandboxOptions::default()).await;
+    let d = start(daemon_settings(&app, &[])).await;
+    let url = format!("{}/readyz", d.url);
+    let (status, first) = get(&url).await;
+    assert_eq!(status, 200, "{first}");
+    let before = app.scim.stats().to_json()["requests"].clone();
+    for _ in 0..20 {
+        assert_eq!(get(&url).await.0, 200);
+    }
+    let after = app.scim.stats().to_json()["requests"].clone();
+    assert_eq!(after, before, "no SCIM call per /readyz");
     d.stop().await;
     app.stop().await;
 }

@@ -161,3 +161,13 @@ pub fn peer(var: &str) -> Option<String> {
         }
     }
 }
+
+/// A GET carrying `token` as a bearer token (the admin token of the daemon's pages).
+pub async fn get_with_token(url: &str, token: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}

@@ -2,7 +2,7 @@
 //! `GET /runs/{id}`, `GET /executions/{id}`) and is the one `docs/json.md` shows; the
 //! history commands survive a reader that stops early and need only the store.
 
-use crate::harness::{groupsync as bin, output};
+use crate::harness::{get_with_token, groupsync as bin, output};
 use groupsync::config::Settings;
 use groupsync::daemon::Daemon;
 use groupsync::domain::RunId;
@@ -71,7 +71,7 @@ async fn executions_show(store: &Path, id: &str) -> Value {
 }
 
 async fn get(url: &str) -> Value {
-    let resp = reqwest::get(url).await.unwrap();
+    let resp = get_with_token(url, ADMIN_TOKEN).await;
     assert_eq!(resp.status().as_u16(), 200, "{url}");
     resp.json().await.unwrap()
 }

@@ -12,6 +12,7 @@ mod daemon;
 mod dashboard_browser;
 mod docs_config;
 mod guards;
+mod hardening;
 mod history;
 mod json_shape;
 mod peers;

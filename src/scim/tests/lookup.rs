@@ -238,12 +238,13 @@ fn timerless_client(server: &MockServer, retry: RetryPolicy) -> Client {
     Client::with_http(&settings(server, retry), http).unwrap()
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_429_retry_after_is_honoured_on_lookups() {
+/// How long a lookup waited after one `status` answer with `Retry-After: retry_after`,
+/// before the second attempt found the group (paused time: exactly the wait).
+async fn lookup_wait(status: u16, retry_after: &str, cap: Duration) -> Duration {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path(GROUPS))
-        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "20"))
+        .respond_with(ResponseTemplate::new(status).insert_header("retry-after", retry_after))
         .up_to_n_times(1)
         .expect(1)
         .mount(&server)
@@ -256,15 +257,30 @@ async fn a_429_retry_after_is_honoured_on_lookups() {
         .await;
     let policy = RetryPolicy {
         max_retries: 2,
+        max_retry_after: cap,
         ..RetryPolicy::default()
     };
     let c = timerless_client(&server, policy);
     let start = tokio::time::Instant::now();
     let found = c.find_by_display_name("Ops").await.unwrap();
     assert_eq!(ids(&found), ["9"]);
-    let waited = start.elapsed();
+    start.elapsed()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_429_retry_after_is_honoured_on_lookups() {
+    let waited = lookup_wait(429, "20", Duration::from_secs(120)).await;
     assert!(
         waited >= Duration::from_secs(20) && waited < Duration::from_secs(21),
+        "waited {waited:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_of_ten_thousand_seconds_waits_only_the_cap() {
+    let waited = lookup_wait(503, "10000", Duration::from_secs(120)).await;
+    assert!(
+        waited >= Duration::from_secs(120) && waited < Duration::from_secs(121),
         "waited {waited:?}"
     );
 }
