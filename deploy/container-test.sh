@@ -113,7 +113,7 @@ for line in pathlib.Path(source).read_text().splitlines():
         tokens[name] = m.group(2)
         line = f'{m.group(1)}_file = "/run/secrets/groupsync/{name}"'
     elif line.startswith("listen = "):
-        line = f'listen = "127.0.0.1:{port}"\nprotect_dashboard = true'
+        line = f'listen = "127.0.0.1:{port}"'
     elif line.startswith("schedule = "):
         line = 'schedule = ""'  # runs come from the webhook only
     out.append(line)
