@@ -95,6 +95,11 @@ pub enum RunStatus {
     Failed,
     /// A guard stopped the run before any write (`sync::guards`); `--force` overrides it.
     Refused,
+    /// Another process's run held the lease: this run did nothing (the other run does the
+    /// same work).
+    Skipped,
+    /// The run's process stopped before the run's end was recorded (read from the history).
+    Interrupted,
     DryRun,
 }
 
@@ -105,6 +110,8 @@ impl RunStatus {
             RunStatus::PartiallyFailed => "partially_failed",
             RunStatus::Failed => "failed",
             RunStatus::Refused => "refused",
+            RunStatus::Skipped => "skipped",
+            RunStatus::Interrupted => "interrupted",
             RunStatus::DryRun => "dry_run",
         }
     }
@@ -148,13 +155,17 @@ pub enum ErrorKind {
     Internal,
     /// A guard refused to let the run write.
     GuardRefused,
+    /// The run's process stopped (killed, machine lost) before the run recorded its end.
+    Interrupted,
+    /// Another process held the run lease for longer than this run would wait.
+    LeaseHeld,
     /// Recorded before kinds were kept, or by a later version.
     #[serde(other)]
     Unknown,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 8] = [
+    pub const ALL: [ErrorKind; 10] = [
         ErrorKind::SourceUnreadable,
         ErrorKind::TargetCredentials,
         ErrorKind::TargetUnreachable,
@@ -162,6 +173,8 @@ impl ErrorKind {
         ErrorKind::Shutdown,
         ErrorKind::Internal,
         ErrorKind::GuardRefused,
+        ErrorKind::Interrupted,
+        ErrorKind::LeaseHeld,
         ErrorKind::Unknown,
     ];
 
@@ -175,6 +188,8 @@ impl ErrorKind {
             ErrorKind::Shutdown => "shutdown",
             ErrorKind::Internal => "internal",
             ErrorKind::GuardRefused => "guard_refused",
+            ErrorKind::Interrupted => "interrupted",
+            ErrorKind::LeaseHeld => "lease_held",
             ErrorKind::Unknown => "unknown",
         }
     }
@@ -304,10 +319,11 @@ impl RunReport {
 
     pub fn status(&self) -> RunStatus {
         if let Some(error) = &self.error {
-            if error.kind == ErrorKind::GuardRefused {
-                RunStatus::Refused
-            } else {
-                RunStatus::Failed
+            match error.kind {
+                ErrorKind::GuardRefused => RunStatus::Refused,
+                ErrorKind::LeaseHeld => RunStatus::Skipped,
+                ErrorKind::Interrupted => RunStatus::Interrupted,
+                _ => RunStatus::Failed,
             }
         } else if self.counts().failed > 0
             || self.notices.iter().any(|n| n.state == NoticeState::Failed)

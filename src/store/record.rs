@@ -29,6 +29,9 @@ impl Store {
         let write = |conn: &mut rusqlite::Connection| -> rusqlite::Result<()> {
             let now = Utc::now();
             let tx = conn.transaction()?;
+            // the row the run wrote when it started, and its journaled creates, give way
+            // to the whole record
+            tx.execute("DELETE FROM runs WHERE id = ?1", [&r.run.id])?;
             runs::insert(&tx, r.run, r.outcomes)?;
             outbox::enqueue(&tx, Some(&r.run.id), r.notices, now)?;
             reported::mark(&tx, &r.run.id, r.reported, now)?;

@@ -42,6 +42,11 @@ pub enum RunError {
     Internal(String),
     #[error("the {guard} guard refused the run; nothing was changed: {detail}")]
     GuardRefused { guard: String, detail: String },
+    /// Another process's run holds the store's run lease.
+    #[error(
+        "another run holds the run lease: {0}; nothing was changed (wait for it to end, or use `groupsync run --wait`)"
+    )]
+    LeaseHeld(crate::store::lease::Holder),
 }
 
 impl RunError {
@@ -66,6 +71,7 @@ impl RunError {
             RunError::Shutdown(_) => ErrorKind::Shutdown,
             RunError::Internal(_) => ErrorKind::Internal,
             RunError::GuardRefused { .. } => ErrorKind::GuardRefused,
+            RunError::LeaseHeld(_) => ErrorKind::LeaseHeld,
         }
     }
 
