@@ -139,7 +139,11 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 return ExitCode::from(2);
             };
             let request = RunRequest::new([TriggerKind::Cli], dry_run).forced(force);
-            let wait = if wait { LeaseWait::Forever } else { LeaseWait::No };
+            let wait = if wait {
+                LeaseWait::Forever
+            } else {
+                LeaseWait::No
+            };
             run_once(settings, request, json, wait).await
         }
         Command::Serve => {

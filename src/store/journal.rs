@@ -67,7 +67,13 @@ impl Store {
                 "INSERT INTO own_groups (folded_name, name, run_id, state, scim_id, at) \
                  VALUES (?1, ?2, ?3, 'created', ?4, ?5) ON CONFLICT(folded_name) DO UPDATE \
                  SET state = 'created', scim_id = excluded.scim_id, at = excluded.at",
-                params![fold_name(&outcome.name), outcome.name, run_id, scim_id, ts(now)],
+                params![
+                    fold_name(&outcome.name),
+                    outcome.name,
+                    run_id,
+                    scim_id,
+                    ts(now)
+                ],
             )?;
             tx.commit()
         };

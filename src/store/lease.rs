@@ -119,9 +119,7 @@ impl Store {
         let mut conn = self.conn();
         let run = |conn: &mut rusqlite::Connection| -> rusqlite::Result<Acquired> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let held = tx
-                .query_row(HOLDER, [], holder_from_row)
-                .optional()?;
+            let held = tx.query_row(HOLDER, [], holder_from_row).optional()?;
             if let Some(h) = &held
                 && !may_take(h, claimant, now, STALE_AFTER, &alive)
             {

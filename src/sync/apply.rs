@@ -11,8 +11,8 @@ use crate::report::{GroupOutcome, Outcome};
 use crate::retry::{Classify, Disposition, RetryPolicy, retry};
 use crate::scim::{self, CreateOutcome, ScimError};
 use crate::store::Store;
-use chrono::Utc;
 use crate::telemetry::run_log;
+use chrono::Utc;
 use futures_util::StreamExt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -38,8 +38,8 @@ use crate::scim;
 use crate::store::{RunRecord, Store, StoreError};
 use crate::telemetry::{self, run_log};
 use apply::{ApplyOptions, RunJournal, apply_journaled};
-use lease::{LeaseWait, RunLease};
 use chrono::Utc;
+use lease::{LeaseWait, RunLease};
 use plan::Rules;
 use std::fmt;
 use std::sync::Arc;
@@ -233,7 +233,9 @@ impl Syncer {
             };
             if report.error.is_none() {
                 let journal = held.as_ref().map(|_| RunJournal::new(&self.store, req));
-                if let Err(e) = self.stages(req, progress, journal.as_ref(), &mut report).await
+                if let Err(e) = self
+                    .stages(req, progress, journal.as_ref(), &mut report)
+                    .await
                 {
                     report.error = Some(e.failure());
                 }

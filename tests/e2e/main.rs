@@ -14,6 +14,7 @@ mod docs_config;
 mod guards;
 mod history;
 mod json_shape;
+mod kill;
 mod peers;
 mod scale;
 mod scim_interop;

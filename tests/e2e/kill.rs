@@ -1,0 +1,195 @@
+//! Runs killed at random points, and runs started together: one run at a time per store
+//! (the run lease), and what a killed run did is kept (the journal). Against a slow SCIM
+//! server that accepts two groups of one name, so a double create would show.
+
+use crate::harness::{TestApp, assert_no_duplicates, expected_creates, output, spawn_app};
+use groupsync_sandbox::SandboxOptions;
+use groupsync_sandbox::faults::FaultPlan;
+use proptest::test_runner::{RngAlgorithm, TestRng};
+use rand_core_free::Between;
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A slow SCIM server (every request waits `latency`), duplicates allowed, `groups`
+/// generated groups of which `existing` are already in the target; with the options.
+async fn slow_app(groups: usize, existing: usize, latency: Duration) -> (TestApp, SandboxOptions) {
+    let mut opts = SandboxOptions::seeded(groups, existing, 7);
+    opts.unique_names = false;
+    opts.scim_faults = FaultPlan {
+        latency,
+        rules: vec![],
+    };
+    (spawn_app(opts.clone()).await, opts)
+}
+
+/// `groupsync run` for `app`, mailing one notice per group found existing, once.
+fn run_cmd(app: &TestApp, extra: &[&str]) -> Command {
+    let mut cmd = app.command();
+    cmd.env("GROUPSYNC_EMAIL__MODE", "per_group")
+        .env("GROUPSYNC_EMAIL__REPEAT", "false")
+        .env("GROUPSYNC_SYNC__CREATE_CONCURRENCY", "2")
+        .arg("--log-format")
+        .arg("json")
+        .arg("run")
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// The statuses of the runs in the store, as `executions list --json` prints them.
+async fn statuses(app: &TestApp) -> Vec<String> {
+    let mut cmd = app.command();
+    cmd.args(["executions", "list", "--limit", "100", "--json"]);
+    let out = output(cmd).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runs: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    runs.iter()
+        .map(|r| r["status"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Waits for `child` off the runtime's threads.
+async fn wait(mut child: Child) -> std::process::Output {
+    tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap()
+}
+
+/// A tiny helper over the seeded generator: a duration in `[lo, hi)` milliseconds.
+mod rand_core_free {
+    use proptest::prelude::RngCore;
+    use std::time::Duration;
+
+    pub trait Between {
+        fn between(&mut self, lo_ms: u64, hi_ms: u64) -> Duration;
+    }
+
+    impl<R: RngCore> Between for R {
+        fn between(&mut self, lo_ms: u64, hi_ms: u64) -> Duration {
+            Duration::from_millis(lo_ms + self.next_u64() % (hi_ms - lo_ms))
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn runs_killed_at_random_points_create_each_group_once_and_tell_each_once() {
+    const KILLS: usize = 20;
+    let (groups, existing) = (160, 12);
+    let (app, opts) = slow_app(groups, existing, Duration::from_millis(60)).await;
+    let started = Instant::now();
+    let mut rng = TestRng::from_seed(RngAlgorithm::ChaCha, &[42; 32]);
+    for _ in 0..KILLS {
+        let child = run_cmd(&app, &[]).spawn().unwrap();
+        tokio::time::sleep(rng.between(100, 1500)).await;
+        let mut child = child;
+        // by its pid; a run that already ended is only waited for
+        let _ = child.kill();
+        let _ = wait(child).await;
+    }
+    let out = wait(run_cmd(&app, &[]).spawn().unwrap()).await;
+    assert!(
+        out.status.success(),
+        "the clean run: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(started.elapsed() < Duration::from_secs(90));
+
+    // every group exists exactly once
+    let names = app.target_names();
+    assert_no_duplicates(names.clone());
+    let created = expected_creates(&opts.groups, &opts.existing, 256);
+    assert_eq!(names.len(), opts.existing.len() + created);
+
+    // one notice per group that was there before groupsync, none for its own, none twice
+    let mut told: HashMap<String, usize> = HashMap::new();
+    for m in app.smtp.messages() {
+        let subject = m.header("Subject").unwrap();
+        *told.entry(subject).or_default() += 1;
+    }
+    let expected: HashMap<String, usize> = opts
+        .existing
+        .iter()
+        .map(|n| (format!("Alation group {n} already exists"), 1))
+        .collect();
+    assert_eq!(told, expected);
+
+    // killed runs that had begun are interrupted; none is left running; the last succeeded
+    let statuses = statuses(&app).await;
+    assert_eq!(statuses[0], "succeeded");
+    assert!(!statuses.iter().any(|s| s == "running"), "{statuses:?}");
+    let interrupted = statuses.iter().filter(|s| *s == "interrupted").count();
+    assert!(interrupted >= KILLS / 2, "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|s| s == "interrupted" || s == "succeeded"),
+        "{statuses:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_two_runs_started_together_one_runs_and_the_other_exits_3_naming_the_holder() {
+    let (app, _) = slow_app(40, 0, Duration::from_millis(80)).await;
+    let (a, b) = (
+        run_cmd(&app, &[]).spawn().unwrap(),
+        run_cmd(&app, &[]).spawn().unwrap(),
+    );
+    let (pa, pb) = (a.id(), b.id());
+    let (a, b) = (wait(a).await, wait(b).await);
+    let codes = [a.status.code(), b.status.code()];
+    assert!(
+        codes == [Some(0), Some(3)] || codes == [Some(3), Some(0)],
+        "{codes:?}"
+    );
+    let (refused, winner) = if codes[0] == Some(3) {
+        (&a, pb)
+    } else {
+        (&b, pa)
+    };
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("another run holds the run lease"), "{err}");
+    assert!(err.contains(&format!("(pid {winner})")), "{err}");
+    assert!(err.contains("--wait"), "{err}");
+    assert_no_duplicates(app.target_names());
+    assert_eq!(app.target_names().len(), 40);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_wait_the_second_run_waits_for_the_first_and_then_runs() {
+    let (app, _) = slow_app(40, 0, Duration::from_millis(80)).await;
+    let first = run_cmd(&app, &[]).spawn().unwrap();
+    // the first run holds the lease before the second starts
+    let store = groupsync::store::Store::open(&app.store).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store.lease_holder().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the first run never took the lease"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let second = run_cmd(&app, &["--wait"]).spawn().unwrap();
+    let (first, second) = (wait(first).await, wait(second).await);
+    assert_eq!(first.status.code(), Some(0));
+    assert_eq!(
+        second.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert!(String::from_utf8_lossy(&second.stderr).contains("waiting for it"));
+    assert_eq!(statuses(&app).await, ["succeeded", "succeeded"]);
+    let names = app.target_names();
+    assert_no_duplicates(names.clone());
+    assert_eq!(names.len(), 40);
+    assert!(store.lease_holder().unwrap().is_none());
+    app.stop().await;
+}
