@@ -120,7 +120,17 @@ pub(super) fn apply(conn: &mut Connection, path: &str) -> Result<(), StoreError>
         });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        let tx = conn.transaction().map_err(wrap)?;
+        // another process opening the same new store may have got there first: the
+        // version is read again under the write lock
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(wrap)?;
+        let now: i64 = tx
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(wrap)?;
+        if now > i as i64 {
+            continue;
+        }
         tx.execute_batch(sql).map_err(wrap)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)
             .map_err(wrap)?;

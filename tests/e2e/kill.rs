@@ -136,7 +136,8 @@ async fn runs_killed_at_random_points_create_each_group_once_and_tell_each_once(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn of_two_runs_started_together_one_runs_and_the_other_exits_3_naming_the_holder() {
-    let (app, _) = slow_app(40, 0, Duration::from_millis(80)).await;
+    let (app, opts) = slow_app(40, 0, Duration::from_millis(80)).await;
+    let creates = expected_creates(&opts.groups, &opts.existing, 256);
     let (a, b) = (
         run_cmd(&app, &[]).spawn().unwrap(),
         run_cmd(&app, &[]).spawn().unwrap(),
@@ -158,13 +159,14 @@ async fn of_two_runs_started_together_one_runs_and_the_other_exits_3_naming_the_
     assert!(err.contains(&format!("(pid {winner})")), "{err}");
     assert!(err.contains("--wait"), "{err}");
     assert_no_duplicates(app.target_names());
-    assert_eq!(app.target_names().len(), 40);
+    assert_eq!(app.target_names().len(), creates);
     app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn with_wait_the_second_run_waits_for_the_first_and_then_runs() {
-    let (app, _) = slow_app(40, 0, Duration::from_millis(80)).await;
+    let (app, opts) = slow_app(40, 0, Duration::from_millis(80)).await;
+    let creates = expected_creates(&opts.groups, &opts.existing, 256);
     let first = run_cmd(&app, &[]).spawn().unwrap();
     // the first run holds the lease before the second starts
     let store = groupsync::store::Store::open(&app.store).unwrap();
@@ -189,7 +191,7 @@ async fn with_wait_the_second_run_waits_for_the_first_and_then_runs() {
     assert_eq!(statuses(&app).await, ["succeeded", "succeeded"]);
     let names = app.target_names();
     assert_no_duplicates(names.clone());
-    assert_eq!(names.len(), 40);
+    assert_eq!(names.len(), creates);
     assert!(store.lease_holder().unwrap().is_none());
     app.stop().await;
 }
