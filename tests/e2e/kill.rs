@@ -195,3 +195,52 @@ async fn with_wait_the_second_run_waits_for_the_first_and_then_runs() {
     assert!(store.lease_holder().unwrap().is_none());
     app.stop().await;
 }
+
+/// The daemon's choice: its run waits for a lease another process holds, up to a bound
+/// (`daemon::LEASE_WAIT`), and is then recorded as `skipped`, changing no alert state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_may_wait_runs_when_the_lease_frees_and_is_skipped_past_its_bound() {
+    use groupsync::report::RunStatus;
+    use groupsync::store::Store;
+    use groupsync::store::lease::{Acquired, Claimant};
+    use groupsync::sync::lease::LeaseWait;
+    use groupsync::sync::{Quiet, RunRequest, Syncer, TriggerKind};
+
+    let (app, _) = slow_app(6, 0, Duration::ZERO).await;
+    let store = Store::open(&app.store).unwrap();
+    // another run of a live process (this one) holds the lease
+    let other = Claimant::this_process("other-run");
+    let hold = || {
+        let got = store
+            .acquire_lease(&other, chrono::Utc::now(), |_| true)
+            .unwrap();
+        assert!(matches!(got, Acquired::Yes { .. }));
+    };
+    hold();
+    let syncer = Syncer::new(app.settings(&[]), store.clone())
+        .unwrap()
+        .with_lease_wait(LeaseWait::Upto(Duration::from_millis(1500)));
+    let req = || RunRequest::new([TriggerKind::Schedule], false);
+    let skipped = syncer.run(&req(), &Quiet).await;
+    assert_eq!(skipped.status(), RunStatus::Skipped);
+    let message = &skipped.error.as_ref().unwrap().message;
+    assert!(message.contains("run other-run on host"), "{message}");
+    assert_eq!(store.failing().unwrap(), None);
+    assert!(app.target_names().is_empty());
+
+    // freed while the run waits: it runs
+    let freer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            store.release_lease("other-run").unwrap();
+        })
+    };
+    let ran = syncer.run(&req(), &Quiet).await;
+    freer.await.unwrap();
+    assert_eq!(ran.status(), RunStatus::Succeeded);
+    let statuses = statuses(&app).await;
+    assert_eq!(statuses, ["succeeded", "skipped"]);
+    assert!(store.lease_holder().unwrap().is_none());
+    app.stop().await;
+}
