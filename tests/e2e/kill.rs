@@ -5,8 +5,8 @@
 use crate::harness::{TestApp, assert_no_duplicates, expected_creates, output, spawn_app};
 use groupsync_sandbox::SandboxOptions;
 use groupsync_sandbox::faults::FaultPlan;
-use proptest::test_runner::{RngAlgorithm, TestRng};
-use rand_core_free::Between;
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -55,26 +55,10 @@ async fn statuses(app: &TestApp) -> Vec<String> {
 }
 
 /// Waits for `child` off the runtime's threads.
-async fn wait(mut child: Child) -> std::process::Output {
+async fn wait(child: Child) -> std::process::Output {
     tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
         .unwrap()
-}
-
-/// A tiny helper over the seeded generator: a duration in `[lo, hi)` milliseconds.
-mod rand_core_free {
-    use proptest::prelude::RngCore;
-    use std::time::Duration;
-
-    pub trait Between {
-        fn between(&mut self, lo_ms: u64, hi_ms: u64) -> Duration;
-    }
-
-    impl<R: RngCore> Between for R {
-        fn between(&mut self, lo_ms: u64, hi_ms: u64) -> Duration {
-            Duration::from_millis(lo_ms + self.next_u64() % (hi_ms - lo_ms))
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -83,10 +67,13 @@ async fn runs_killed_at_random_points_create_each_group_once_and_tell_each_once(
     let (groups, existing) = (160, 12);
     let (app, opts) = slow_app(groups, existing, Duration::from_millis(60)).await;
     let started = Instant::now();
-    let mut rng = TestRng::from_seed(RngAlgorithm::ChaCha, &[42; 32]);
+    // seeded: the same kill points on every run of the test
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &[42; 32]);
+    let mut runner = TestRunner::new_with_rng(Config::default(), rng);
     for _ in 0..KILLS {
         let child = run_cmd(&app, &[]).spawn().unwrap();
-        tokio::time::sleep(rng.between(100, 1500)).await;
+        let kill_after = (100u64..1500).new_tree(&mut runner).unwrap().current();
+        tokio::time::sleep(Duration::from_millis(kill_after)).await;
         let mut child = child;
         // by its pid; a run that already ended is only waited for
         let _ = child.kill();
