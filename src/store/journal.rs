@@ -83,14 +83,7 @@ impl Store {
     /// The folded names of the groups groupsync posted (confirmed or not): found in the
     /// target, they are its own.
     pub fn own_groups(&self) -> Result<HashSet<String>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT folded_name FROM own_groups")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| r.get::<_, String>(0))
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+        self.texts("SELECT folded_name FROM own_groups")
     }
 
     /// Marks `interrupted` every run still `running` that no live process holds the lease
