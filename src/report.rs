@@ -95,6 +95,11 @@ pub enum RunStatus {
     Failed,
     /// A guard stopped the run before any write (`sync::guards`); `--force` overrides it.
     Refused,
+    /// Another process's run held the lease: this run did nothing (the other run does the
+    /// same work).
+    Skipped,
+    /// The run's process stopped before the run's end was recorded (read from the history).
+    Interrupted,
     DryRun,
 }
 
@@ -105,6 +110,8 @@ impl RunStatus {
             RunStatus::PartiallyFailed => "partially_failed",
             RunStatus::Failed => "failed",
             RunStatus::Refused => "refused",
+            RunStatus::Skipped => "skipped",
+            RunStatus::Interrupted => "interrupted",
             RunStatus::DryRun => "dry_run",
         }
     }
@@ -150,13 +157,17 @@ pub enum ErrorKind {
     GuardRefused,
     /// The run took longer than `sync.max_run_secs` and stopped before its next write.
     Deadline,
+    /// The run's process stopped (killed, machine lost) before the run recorded its end.
+    Interrupted,
+    /// Another process held the run lease for longer than this run would wait.
+    LeaseHeld,
     /// Recorded before kinds were kept, or by a later version.
     #[serde(other)]
     Unknown,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 9] = [
+    pub const ALL: [ErrorKind; 11] = [
         ErrorKind::SourceUnreadable,
         ErrorKind::TargetCredentials,
         ErrorKind::TargetUnreachable,
@@ -165,6 +176,8 @@ impl ErrorKind {
         ErrorKind::Internal,
         ErrorKind::GuardRefused,
         ErrorKind::Deadline,
+        ErrorKind::Interrupted,
+        ErrorKind::LeaseHeld,
         ErrorKind::Unknown,
     ];
 
@@ -179,6 +192,8 @@ impl ErrorKind {
             ErrorKind::Internal => "internal",
             ErrorKind::GuardRefused => "guard_refused",
             ErrorKind::Deadline => "deadline",
+            ErrorKind::Interrupted => "interrupted",
+            ErrorKind::LeaseHeld => "lease_held",
             ErrorKind::Unknown => "unknown",
         }
     }
@@ -308,10 +323,11 @@ impl RunReport {
 
     pub fn status(&self) -> RunStatus {
         if let Some(error) = &self.error {
-            if error.kind == ErrorKind::GuardRefused {
-                RunStatus::Refused
-            } else {
-                RunStatus::Failed
+            match error.kind {
+                ErrorKind::GuardRefused => RunStatus::Refused,
+                ErrorKind::LeaseHeld => RunStatus::Skipped,
+                ErrorKind::Interrupted => RunStatus::Interrupted,
+                _ => RunStatus::Failed,
             }
         } else if self.counts().failed > 0
             || self.notices.iter().any(|n| n.state == NoticeState::Failed)

@@ -148,7 +148,11 @@ pub fn table(runs: &[RunRecord]) -> String {
     out
 }
 
+/// A run still going has no duration yet.
 fn seconds(r: &RunRecord) -> String {
+    if r.status == crate::store::RUNNING {
+        return "-".into();
+    }
     format!("{:.2}s", r.duration().num_milliseconds() as f64 / 1000.0)
 }
 

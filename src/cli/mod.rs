@@ -2,8 +2,10 @@
 //! `sandbox` feature (on by default) `demo` and `sandbox`.
 //!
 //! Exit codes: 0 success, 1 the sync failed or some groups failed, 2 bad configuration or
-//! usage, 4 a guard refused the run (nothing was written; see `[safety]`, override once
-//! with `run --force`). The summary goes to stdout; logs go to stderr.
+//! usage, 3 another run holds the store's run lease (nothing was done; the message names
+//! the holder's host, pid and start; `run --wait` waits for it instead), 4 a guard refused
+//! the run (nothing was written; see `[safety]`, override once with `run --force`). The
+//! summary goes to stdout; logs go to stderr.
 
 mod check;
 #[cfg(feature = "sandbox")]
@@ -19,6 +21,7 @@ mod summary;
 use crate::config::{self, LogFormat, Settings, StoreSettings};
 use crate::report::{RunStatus, RunView};
 use crate::store::Store;
+use crate::sync::lease::LeaseWait;
 use crate::sync::{RunRequest, Syncer, TriggerKind};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::fmt::Write as _;
@@ -63,6 +66,10 @@ enum Command {
         /// refused the last run.
         #[arg(long)]
         force: bool,
+        /// When another run (another process on the same store) holds the run lease, wait
+        /// for it to end instead of exiting with status 3.
+        #[arg(long)]
+        wait: bool,
     },
     /// Run as a daemon: HTTP server, schedule, webhook and polling triggers, until stopped.
     Serve,
@@ -126,12 +133,18 @@ async fn dispatch(cli: Cli) -> ExitCode {
             dry_run,
             json,
             force,
+            wait,
         } => {
             let Some(settings) = load(&cli.config, log_format) else {
                 return ExitCode::from(2);
             };
             let request = RunRequest::new([TriggerKind::Cli], dry_run).forced(force);
-            run_once(settings, request, json).await
+            let wait = if wait {
+                LeaseWait::Forever
+            } else {
+                LeaseWait::No
+            };
+            run_once(settings, request, json, wait).await
         }
         Command::Serve => {
             let Some(settings) = load(&cli.config, log_format) else {
@@ -182,12 +195,20 @@ fn load(path: &std::path::Path, log_format: Option<LogFormat>) -> Option<Arc<Set
     }
 }
 
+/// Exit status of a run skipped because another run holds the store's run lease.
+pub const EXIT_LEASE_HELD: u8 = 3;
 /// Exit status of a run that a guard refused.
 pub const EXIT_REFUSED: u8 = 4;
 
 /// One sync, recorded in the store, with a summary (or JSON) on stdout; exit 1 unless it
-/// fully succeeded, 4 when a guard refused it.
-pub(crate) async fn run_once(settings: Arc<Settings>, request: RunRequest, json: bool) -> ExitCode {
+/// fully succeeded, 3 when another run held the lease (waiting for it as `wait` says), 4
+/// when a guard refused it.
+pub(crate) async fn run_once(
+    settings: Arc<Settings>,
+    request: RunRequest,
+    json: bool,
+    wait: LeaseWait,
+) -> ExitCode {
     let show_progress = !json && settings.log.format == LogFormat::Text;
     let store = match Store::open(&settings.store.path) {
         Ok(s) => s,
@@ -197,7 +218,7 @@ pub(crate) async fn run_once(settings: Arc<Settings>, request: RunRequest, json:
         }
     };
     let syncer = match Syncer::new(settings, store) {
-        Ok(s) => s,
+        Ok(s) => s.with_lease_wait(wait),
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
@@ -223,8 +244,16 @@ pub(crate) async fn run_once(settings: Arc<Settings>, request: RunRequest, json:
     }
     match report.status() {
         RunStatus::Succeeded | RunStatus::DryRun => ExitCode::SUCCESS,
-        RunStatus::PartiallyFailed | RunStatus::Failed => ExitCode::from(1),
+        RunStatus::PartiallyFailed | RunStatus::Failed | RunStatus::Interrupted => {
+            ExitCode::from(1)
+        }
         RunStatus::Refused => ExitCode::from(EXIT_REFUSED),
+        RunStatus::Skipped => {
+            if let Some(e) = &report.error {
+                eprintln!("error: {}", e.message);
+            }
+            ExitCode::from(EXIT_LEASE_HELD)
+        }
     }
 }
 

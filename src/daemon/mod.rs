@@ -1,6 +1,10 @@
 //! `groupsync serve`: one process with an HTTP server, the triggers and the sync.
 //!
 //! - `coordinator`: one run at a time; triggers during a run coalesce into one follow-up.
+//!   Across processes (a `groupsync run` or a CronJob on the same store), each run takes
+//!   the store's run lease; when another process holds it, the daemon's run waits up to
+//!   [`LEASE_WAIT`] and is then recorded as `skipped` (the other run does the same work;
+//!   the next trigger runs again).
 //! - `schedule`: the cron trigger, in the configured time zone.
 //! - `webhook` (+ `payload`, `auth`): SailPoint's "Account Aggregation Completed" event.
 //! - `poll`: task-status polling, with what was handled kept in the store.
@@ -28,6 +32,7 @@ pub mod webhook;
 use crate::config::{Settings, WebhookAuth};
 use crate::identitynow;
 use crate::store::{Store, StoreError};
+use crate::sync::lease::LeaseWait;
 use crate::sync::{SetupError, Syncer};
 use crate::telemetry::{self, daemon_log};
 use coordinator::Coordinator;
@@ -85,11 +90,16 @@ pub struct Daemon {
     syncer: Arc<Syncer>,
 }
 
+/// How long a daemon's run waits for the run lease another process holds.
+pub const LEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
 impl Daemon {
     /// Builds the clients and opens the store (creating it if needed).
     pub fn new(settings: Arc<Settings>) -> Result<Daemon, DaemonError> {
         let store = Store::open(&settings.store.path)?;
-        let syncer = Arc::new(Syncer::new(settings.clone(), store.clone())?);
+        let syncer = Syncer::new(settings.clone(), store.clone())?
+            .with_lease_wait(LeaseWait::Upto(LEASE_WAIT));
+        let syncer = Arc::new(syncer);
         let source = Arc::new(AdSource::new(
             settings.identitynow.source.clone(),
             syncer.source().clone(),

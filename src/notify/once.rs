@@ -22,6 +22,16 @@ pub fn unreported(report: &RunReport, reported: &HashSet<String>) -> RunReport {
     view
 }
 
+/// `report` without the groups found existing that groupsync created itself (`own` holds
+/// folded names, from the store's journal): they are nobody's news.
+pub fn not_own(report: &RunReport, own: &HashSet<String>) -> RunReport {
+    let mut view = report.clone();
+    view.outcomes.retain(|o| {
+        !(matches!(o.outcome, Outcome::Existed { .. }) && own.contains(&fold_name(&o.name)))
+    });
+    view
+}
+
 /// The names of the groups `report` tells about for the first time (created or found
 /// existing, not in `reported`).
 pub fn newly_reported(report: &RunReport, reported: &HashSet<String>) -> Vec<String> {
@@ -37,9 +47,10 @@ pub fn newly_reported(report: &RunReport, reported: &HashSet<String>) -> Vec<Str
 /// The alert `report` calls for, given whether the run before it failed (`None`: there was
 /// none), and whether runs are failing now. A failing run after a success (or as the first
 /// run) alerts once; the first success after failures says so once. A run a guard refused
-/// counts as failing: it alerts once, with what to do. Dry runs change nothing.
+/// counts as failing: it alerts once, with what to do. Dry runs, and runs skipped because
+/// another process held the run lease, change nothing.
 pub fn alert(previous: Option<bool>, report: &RunReport) -> (Option<Notice>, Option<bool>) {
-    if report.dry_run {
+    if report.dry_run || report.status() == RunStatus::Skipped {
         return (None, None);
     }
     let failing = matches!(

@@ -15,7 +15,32 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "ALTER TABLE runs ADD COLUMN error_kind TEXT;",
     // 4: the guards read the last successful run of a source
     "CREATE INDEX runs_by_source_status ON runs (source_id, status, started_at);",
+    // 5: the run lease (one run at a time per store, across processes) and the journal of
+    // the groups groupsync posted, written before each POST
+    LEASE_AND_JOURNAL,
 ];
+
+/// One row at most in `lease`; `own_groups` outlives runs (retention does not prune it).
+const LEASE_AND_JOURNAL: &str = "
+CREATE TABLE lease (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    run_id TEXT NOT NULL,
+    since TEXT NOT NULL,
+    heartbeat TEXT NOT NULL
+);
+CREATE TABLE own_groups (
+    folded_name TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    -- `posting` before the POST, `created` once the target confirmed it
+    state TEXT NOT NULL,
+    scim_id TEXT,
+    at TEXT NOT NULL
+);
+CREATE INDEX runs_by_status ON runs (status);
+";
 
 /// Timestamps are UTC RFC 3339 with nine fraction digits, so text order is time order.
 const HISTORY: &str = "
@@ -95,7 +120,17 @@ pub(super) fn apply(conn: &mut Connection, path: &str) -> Result<(), StoreError>
         });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        let tx = conn.transaction().map_err(wrap)?;
+        // another process opening the same new store may have got there first: the
+        // version is read again under the write lock
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(wrap)?;
+        let now: i64 = tx
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(wrap)?;
+        if now > i as i64 {
+            continue;
+        }
         tx.execute_batch(sql).map_err(wrap)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)
             .map_err(wrap)?;

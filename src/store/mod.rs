@@ -3,14 +3,18 @@
 //! One file (`[store] path`), WAL mode so the daemon writes while a CLI reads, and
 //! versioned migrations applied at open (`PRAGMA user_version`). Operations are short;
 //! callers on the async runtime run them with `spawn_blocking` when they may be slow.
-//! No secret is ever written here.
+//! No secret is ever written here. The run lease ([`lease`]) and the journal of a run in
+//! progress live here too, so that every process on one store sees them.
 
+mod journal;
+pub mod lease;
 mod migrations;
 mod outbox;
 mod record;
 mod reported;
 mod runs;
 
+pub use journal::{INTERRUPTED, RUNNING};
 pub use outbox::QueuedNotice;
 pub use record::Recording;
 pub use runs::{OUTCOME_KINDS, RunDetail, RunRecord};

@@ -1,7 +1,9 @@
 //! Recording a run: the run, its outcomes, its notices, the groups it reports and the
 //! failure-alert state, written in one transaction before any notice is sent.
 
-use super::{RunRecord, Store, StoreError, outbox, put_state, reported, runs};
+use super::{
+    INTERRUPTED, RUNNING, RunRecord, Store, StoreError, outbox, put_state, reported, runs,
+};
 use crate::notify::Notice;
 use crate::report::GroupOutcome;
 use chrono::Utc;
@@ -29,6 +31,13 @@ impl Store {
         let write = |conn: &mut rusqlite::Connection| -> rusqlite::Result<()> {
             let now = Utc::now();
             let tx = conn.transaction()?;
+            // the row the run wrote when it started (or that another process marked
+            // interrupted), and its journaled creates, give way to the whole record; a
+            // run recorded already is not recorded again
+            tx.execute(
+                "DELETE FROM runs WHERE id = ?1 AND status IN (?2, ?3)",
+                [r.run.id.as_str(), RUNNING, INTERRUPTED],
+            )?;
             runs::insert(&tx, r.run, r.outcomes)?;
             outbox::enqueue(&tx, Some(&r.run.id), r.notices, now)?;
             reported::mark(&tx, &r.run.id, r.reported, now)?;

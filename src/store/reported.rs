@@ -10,10 +10,13 @@ use std::collections::HashSet;
 impl Store {
     /// The folded names of every group reported so far.
     pub fn reported_groups(&self) -> Result<HashSet<String>, StoreError> {
+        self.texts("SELECT folded_name FROM reported_groups")
+    }
+
+    /// The first column of `sql`'s rows, as a set of texts.
+    pub(super) fn texts(&self, sql: &str) -> Result<HashSet<String>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT folded_name FROM reported_groups")
-            .map_err(|e| self.err(e))?;
+        let mut stmt = conn.prepare(sql).map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([], |r| r.get::<_, String>(0))
             .map_err(|e| self.err(e))?;

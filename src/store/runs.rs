@@ -19,8 +19,9 @@ pub struct RunRecord {
     pub trigger: String,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
-    /// `succeeded`, `partially_failed`, `failed`, `refused`, `dry_run` (kept as text, so a status a
-    /// later version adds still reads back).
+    /// `succeeded`, `partially_failed`, `failed`, `refused`, `skipped`, `dry_run`, and while
+    /// the run lasts `running`, or `interrupted` when its process stopped before its end (kept
+    /// as text, so a status a later version adds still reads back).
     pub status: String,
     pub dry_run: bool,
     pub source: Option<SourceInfo>,
@@ -235,23 +236,34 @@ pub(super) fn insert(
             run.error.as_ref().map(|e| e.kind.as_str()),
         ],
     )?;
-    let mut stmt = conn.prepare(
+    for (i, o) in outcomes.iter().enumerate() {
+        insert_outcome(conn, &run.id, i, o)?;
+    }
+    Ok(())
+}
+
+/// Writes one outcome of a run, at its place in the plan.
+pub(super) fn insert_outcome(
+    conn: &Connection,
+    run_id: &str,
+    position: usize,
+    o: &GroupOutcome,
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
         "INSERT INTO run_groups (run_id, position, source_id, name, outcome, scim_id, reason, skip) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
-    for (i, o) in outcomes.iter().enumerate() {
-        let (kind, scim_id, reason, skip) = columns(&o.outcome);
-        stmt.execute(params![
-            run.id,
-            i as i64,
-            o.source_id,
-            o.name,
-            kind,
-            scim_id,
-            reason,
-            skip
-        ])?;
-    }
+    let (kind, scim_id, reason, skip) = columns(&o.outcome);
+    stmt.execute(params![
+        run_id,
+        position as i64,
+        o.source_id,
+        o.name,
+        kind,
+        scim_id,
+        reason,
+        skip
+    ])?;
     Ok(())
 }
 

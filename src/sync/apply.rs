@@ -4,12 +4,15 @@
 //! re-sent blindly: when its outcome is unknown (timeout, reset, 5xx) the group is looked
 //! up first, and only re-posted if it is still missing.
 
+use super::RunRequest;
 use super::plan::{Action, Plan};
 use crate::domain::SourceGroup;
 use crate::report::{GroupOutcome, Outcome};
 use crate::retry::{Classify, Disposition, RetryPolicy, retry};
 use crate::scim::{self, CreateOutcome, ScimError};
+use crate::store::Store;
 use crate::telemetry::run_log;
+use chrono::Utc;
 use futures_util::StreamExt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -27,12 +30,61 @@ pub struct ApplyOptions {
 /// The error of a create not sent because the run's deadline had passed.
 pub const DEADLINE_PASSED: &str = "not sent: the run passed sync.max_run_secs";
 
+/// Where a run writes its creates as they happen: the group before its POST, its outcome
+/// once the target confirmed it (see [`crate::store`]'s journal).
+pub struct RunJournal {
+    store: Store,
+    run_id: String,
+}
+
+impl RunJournal {
+    pub fn new(store: &Store, req: &RunRequest) -> RunJournal {
+        RunJournal {
+            store: store.clone(),
+            run_id: req.run_id.0.clone(),
+        }
+    }
+
+    async fn posting(&self, name: &str) {
+        let (id, name) = (self.run_id.clone(), name.to_owned());
+        if let Err(e) = self
+            .store
+            .call(move |s| s.journal_posting(&id, &name, Utc::now()))
+            .await
+        {
+            run_log::store_failed("journal a create", &e.to_string());
+        }
+    }
+
+    async fn created(&self, position: usize, outcome: &GroupOutcome) {
+        let (id, outcome) = (self.run_id.clone(), outcome.clone());
+        if let Err(e) = self
+            .store
+            .call(move |s| s.journal_created(&id, position, &outcome, Utc::now()))
+            .await
+        {
+            run_log::store_failed("journal a create", &e.to_string());
+        }
+    }
+}
+
 /// One outcome per planned group, in plan order. `on_done` is called after each create.
 pub async fn apply(
     plan: &Plan,
     target: &scim::Client,
     opts: ApplyOptions,
     on_done: &(dyn Fn(usize) + Send + Sync),
+) -> Vec<GroupOutcome> {
+    apply_journaled(plan, target, opts, on_done, None).await
+}
+
+/// As [`apply`], writing each create to `journal` as it happens.
+pub async fn apply_journaled(
+    plan: &Plan,
+    target: &scim::Client,
+    opts: ApplyOptions,
+    on_done: &(dyn Fn(usize) + Send + Sync),
+    journal: Option<&RunJournal>,
 ) -> Vec<GroupOutcome> {
     let done = AtomicUsize::new(0);
     // Indices rather than borrowed items keep the future `Send` (a closure taking a
@@ -47,6 +99,9 @@ pub async fn apply(
                     error: DEADLINE_PASSED.into(),
                 },
                 Action::Create => {
+                    if let Some(j) = journal {
+                        j.posting(&item.group.name).await;
+                    }
                     let o = create(target, &item.group, &opts).await;
                     on_done(done.fetch_add(1, Ordering::Relaxed) + 1);
                     o
@@ -58,6 +113,9 @@ pub async fn apply(
                 name: item.group.name.clone(),
                 outcome,
             };
+            if let (Some(j), Outcome::Created { .. }) = (journal, &outcome.outcome) {
+                j.created(i, &outcome).await;
+            }
             (i, outcome)
         }
     };

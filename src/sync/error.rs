@@ -45,6 +45,11 @@ pub enum RunError {
     /// `sync.max_run_secs` passed; the text says how far the run came.
     #[error("the run took longer than sync.max_run_secs ({limit_secs} s) and stopped {at}")]
     Deadline { limit_secs: u64, at: String },
+    /// Another process's run holds the store's run lease.
+    #[error(
+        "another run holds the run lease: {0}; nothing was changed (wait for it to end, or use `groupsync run --wait`)"
+    )]
+    LeaseHeld(crate::store::lease::Holder),
 }
 
 impl RunError {
@@ -70,6 +75,7 @@ impl RunError {
             RunError::Internal(_) => ErrorKind::Internal,
             RunError::GuardRefused { .. } => ErrorKind::GuardRefused,
             RunError::Deadline { .. } => ErrorKind::Deadline,
+            RunError::LeaseHeld(_) => ErrorKind::LeaseHeld,
         }
     }
 

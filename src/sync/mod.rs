@@ -9,10 +9,16 @@
 //! - [`record`]: the run and its notices written to the store, then the notices sent.
 //!
 //! A stage that fails stops the run with a [`RunError`]; the report keeps its kind.
+//!
+//! A run that writes holds the store's run lease ([`lease`]) from before its first stage to
+//! after its record, so that one run at a time uses a store, whichever process runs it. Its
+//! row is written when it starts (`running`) and each create is journaled as it lands, so
+//! that a run killed half-way is found `interrupted` with what it did.
 
 pub mod apply;
 mod error;
 pub mod guards;
+pub mod lease;
 mod lookup;
 #[cfg(test)]
 mod lookup_equivalence;
@@ -29,10 +35,11 @@ use crate::notify::{Flushed, Mailer, Outbox};
 use crate::report::{Outcome, RunReport};
 use crate::retry::RetryPolicy;
 use crate::scim;
-use crate::store::{Store, StoreError};
+use crate::store::{RunRecord, Store, StoreError};
 use crate::telemetry::{self, run_log};
-use apply::{ApplyOptions, apply};
+use apply::{ApplyOptions, RunJournal, apply_journaled};
 use chrono::Utc;
+use lease::{LeaseWait, RunLease};
 use plan::Rules;
 use std::fmt;
 use std::sync::Arc;
@@ -132,6 +139,8 @@ pub struct Syncer {
     store: Store,
     /// `None` when email is disabled.
     outbox: Option<Outbox>,
+    /// How long a run waits for a lease another process holds.
+    lease_wait: LeaseWait,
 }
 
 impl Syncer {
@@ -158,9 +167,24 @@ impl Syncer {
             target,
             store,
             outbox,
+            lease_wait: LeaseWait::No,
         };
         record::pruned(syncer.store.prune(syncer.retention_cutoff()));
+        let recovered = syncer
+            .store
+            .recover_interrupted(Utc::now(), crate::store::lease::process_exists);
+        match recovered {
+            Ok(ids) => run_log::runs_interrupted(&ids),
+            Err(e) => run_log::store_failed("mark interrupted runs", &e.to_string()),
+        }
         Ok(syncer)
+    }
+
+    /// How long a run waits when another process holds the run lease (by default not at
+    /// all: the run is skipped and its report says who holds the lease).
+    pub fn with_lease_wait(mut self, wait: LeaseWait) -> Syncer {
+        self.lease_wait = wait;
+        self
     }
 
     /// How a notice is retried within one attempt to send it (jittered back-off).
@@ -203,11 +227,25 @@ impl Syncer {
                 self.flush_before_run().await;
             }
             let mut report = RunReport::started(req.run_id.clone(), Utc::now(), req.dry_run);
-            if let Err(e) = self.stages(req, progress, &mut report).await {
-                report.error = Some(e.failure());
+            let held = match self.take_lease(req, &mut report).await {
+                Ok(held) => held,
+                Err(e) => {
+                    report.error = Some(e.failure());
+                    None
+                }
+            };
+            if report.error.is_none() {
+                let journal = held.as_ref().map(|_| RunJournal::new(&self.store, req));
+                if let Err(e) = self
+                    .stages(req, progress, journal.as_ref(), &mut report)
+                    .await
+                {
+                    report.error = Some(e.failure());
+                }
             }
             report.finished_at = Utc::now();
             self.record(req, &mut report).await;
+            drop(held);
             run_log::run_finished(&trigger, &report);
             report
         }
@@ -215,11 +253,37 @@ impl Syncer {
         .await
     }
 
-    /// The stages in order; the first that fails stops the run.
+    /// A run that writes takes the run lease and writes its `running` row; a dry run takes
+    /// nothing. `Ok(None)` with the report's error set when another process holds the lease.
+    async fn take_lease(
+        &self,
+        req: &RunRequest,
+        report: &mut RunReport,
+    ) -> Result<Option<RunLease>, RunError> {
+        if req.dry_run {
+            return Ok(None);
+        }
+        match RunLease::take(&self.store, &req.run_id.0, self.lease_wait).await? {
+            Ok(held) => {
+                let mut run = RunRecord::of(report, &req.trigger());
+                run.status = crate::store::RUNNING.to_owned();
+                self.store.call(move |s| s.begin_run(&run)).await?;
+                Ok(Some(held))
+            }
+            Err(holder) => {
+                report.error = Some(RunError::LeaseHeld(holder).failure());
+                Ok(None)
+            }
+        }
+    }
+
+    /// The stages in order; the first that fails stops the run. Creates are written to
+    /// `journal` as they land.
     async fn stages(
         &self,
         req: &RunRequest,
         progress: &dyn Progress,
+        journal: Option<&RunJournal>,
         report: &mut RunReport,
     ) -> Result<(), RunError> {
         let limit = self.settings.sync.max_run;
@@ -256,7 +320,7 @@ impl Syncer {
             deadline: Some(deadline),
         };
         let on_created = |n: usize| progress.created(n, creates);
-        report.outcomes = apply(&plan, &self.target, opts, &on_created).await;
+        report.outcomes = apply_journaled(&plan, &self.target, opts, &on_created, journal).await;
         let unsent = report
             .outcomes
             .iter()

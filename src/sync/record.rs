@@ -7,6 +7,8 @@
 //!
 //! What is told: groups found existing only the first time (digest mode, and per-group
 //! mode with `email.repeat = false`), and a failure alert when runs start failing or recover.
+//! A group found existing that groupsync itself posted (the journal's `own_groups`, kept
+//! also for runs that were killed) is never told: it counts as existing, silently.
 
 use super::{RunRequest, Syncer};
 use crate::config::EmailMode;
@@ -74,12 +76,15 @@ impl Syncer {
     async fn telling(&self, report: &RunReport) -> Telling {
         let remembered = self
             .store
-            .call(|s| Ok((s.reported_groups()?, s.failing()?)))
+            .call(|s| Ok((s.reported_groups()?, s.failing()?, s.own_groups()?)))
             .await;
-        let (reported, previous) = remembered.unwrap_or_else(|e| {
+        let (reported, previous, own) = remembered.unwrap_or_else(|e| {
             run_log::store_failed("read what earlier runs reported", &e.to_string());
-            (HashSet::new(), None)
+            (HashSet::new(), None, HashSet::new())
         });
+        // groups groupsync created itself (this run or one that was killed) are told about
+        // nobody when found existing
+        let report = &once::not_own(report, &own);
         let (alert, failing) = once::alert(previous, report);
         if self.outbox.is_none() {
             return Telling {

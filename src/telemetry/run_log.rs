@@ -147,6 +147,29 @@ pub fn run_finished(trigger: &str, report: &RunReport) {
     }
 }
 
+/// The run lease was taken from a holder that is gone (its heartbeat stale, or its
+/// process no longer on this host).
+pub fn lease_taken_over(gone: &crate::store::lease::Holder) {
+    tracing::warn!(holder = %gone, "took the run lease over from a holder that is gone");
+}
+
+/// Runs left `running` by a process that is gone, now marked `interrupted`.
+pub fn runs_interrupted(ids: &[String]) {
+    for id in ids {
+        tracing::warn!(interrupted_run = %id, "a run stopped before it finished; marked interrupted");
+    }
+}
+
+/// Another process's run holds the lease; this run waits for it.
+pub fn lease_waiting(holder: &crate::store::lease::Holder) {
+    tracing::info!(holder = %holder, "another run holds the run lease; waiting for it");
+}
+
+/// The heartbeat found the lease taken by another process (this one paused too long).
+pub fn lease_lost() {
+    tracing::error!("the run lease was taken over by another process while this run went on");
+}
+
 #[cfg(test)]
 mod tests {
     use super::{created_line, per_group_level};

@@ -80,7 +80,8 @@ pub(super) fn error_page(status: StatusCode, message: &str) -> Response {
 /// A run's status as a coloured badge; an unknown status gets the neutral colour.
 pub(super) fn badge(status: &str) -> String {
     let class = match status {
-        "succeeded" | "partially_failed" | "failed" | "refused" | "dry_run" => status,
+        "succeeded" | "partially_failed" | "failed" | "refused" | "dry_run" | "running"
+        | "interrupted" | "skipped" => status,
         _ => "other",
     };
     format!(
@@ -134,7 +135,7 @@ tr:hover td{background:#f6f8fa}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 td.zero{color:#b7bdc4}
 .status{display:inline-block;padding:1px 9px;border-radius:10px;font-size:12px;font-weight:600;color:#fff;background:#6e7781;white-space:nowrap}
-.status.succeeded{background:var(--ok)}.status.partially_failed{background:var(--warn)}.status.failed{background:var(--bad)}.status.refused{background:var(--bad)}
+.status.succeeded{background:var(--ok)}.status.partially_failed{background:var(--warn)}.status.failed{background:var(--bad)}.status.refused{background:var(--bad)}.status.interrupted{background:var(--warn)}.status.running{background:var(--ok);opacity:.7}.status.skipped{opacity:.6}
 .status.ok{background:var(--ok)}.status.not-ok{background:var(--bad)}
 .name{white-space:pre-wrap;overflow-wrap:anywhere;max-width:560px;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px}
 td.when,td.when .mono,td.mono{white-space:nowrap}

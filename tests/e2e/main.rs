@@ -15,6 +15,7 @@ mod guards;
 mod hardening;
 mod history;
 mod json_shape;
+mod kill;
 mod peers;
 mod readme;
 mod scale;

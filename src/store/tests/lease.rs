@@ -1,0 +1,162 @@
+//! The run lease and the journal: who may take a lease, at which time, and what a run
+//! that was killed leaves. Time is an argument: nothing here sleeps.
+
+use super::history;
+use crate::report::{GroupOutcome, Outcome};
+use crate::store::lease::{Acquired, Claimant, Holder, STALE_AFTER, may_take};
+use crate::store::{RunRecord, Store};
+use chrono::{DateTime, TimeDelta, Utc};
+
+fn at(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+}
+
+fn claimant(host: &str, pid: u32, run: &str) -> Claimant {
+    Claimant {
+        host: host.into(),
+        pid,
+        run_id: run.into(),
+    }
+}
+
+fn holder(host: &str, pid: u32, heartbeat: DateTime<Utc>) -> Holder {
+    Holder {
+        host: host.into(),
+        pid,
+        run_id: "run-a".into(),
+        since: at(0),
+        heartbeat,
+    }
+}
+
+const ALIVE: fn(u32) -> bool = |_| true;
+const DEAD: fn(u32) -> bool = |_| false;
+
+#[test]
+fn a_live_holder_keeps_the_lease_until_its_heartbeat_is_stale() {
+    let h = holder("pod-1", 10, at(100));
+    let other = claimant("pod-2", 20, "run-b");
+    let stale = TimeDelta::from_std(STALE_AFTER).unwrap();
+    assert!(!may_take(&h, &other, at(101), STALE_AFTER, ALIVE));
+    assert!(!may_take(&h, &other, at(100) + stale, STALE_AFTER, ALIVE));
+    assert!(may_take(&h, &other, at(101) + stale, STALE_AFTER, ALIVE));
+}
+
+#[test]
+fn a_holder_on_this_host_whose_process_is_gone_is_taken_over_at_once() {
+    let h = holder("pod-1", 10, at(100));
+    assert!(may_take(
+        &h,
+        &claimant("pod-1", 20, "run-b"),
+        at(100),
+        STALE_AFTER,
+        DEAD
+    ));
+    assert!(!may_take(
+        &h,
+        &claimant("pod-1", 20, "run-b"),
+        at(100),
+        STALE_AFTER,
+        ALIVE
+    ));
+    // another host's pid says nothing about this host's processes
+    assert!(!may_take(
+        &h,
+        &claimant("pod-2", 20, "run-b"),
+        at(100),
+        STALE_AFTER,
+        DEAD
+    ));
+}
+
+#[test]
+fn the_store_gives_the_lease_to_one_claimant_until_released_or_stale() {
+    let store = Store::in_memory().unwrap();
+    let a = claimant("pod-1", 10, "run-a");
+    let b = claimant("pod-2", 20, "run-b");
+    assert_eq!(
+        store.acquire_lease(&a, at(0), ALIVE).unwrap(),
+        Acquired::Yes { took_over: None }
+    );
+    let Acquired::HeldBy(h) = store.acquire_lease(&b, at(1), ALIVE).unwrap() else {
+        panic!("the lease is held");
+    };
+    assert_eq!(
+        (h.host.as_str(), h.pid, h.run_id.as_str()),
+        ("pod-1", 10, "run-a")
+    );
+    assert!(h.to_string().contains("pod-1 (pid 10)"), "{h}");
+    // heartbeats keep it
+    assert!(store.heartbeat_lease("run-a", at(10)).unwrap());
+    assert!(matches!(
+        store.acquire_lease(&b, at(20), ALIVE).unwrap(),
+        Acquired::HeldBy(_)
+    ));
+    // stale: taken over, and the old holder's heartbeat no longer lands
+    let took = store.acquire_lease(&b, at(26), ALIVE).unwrap();
+    assert!(matches!(took, Acquired::Yes { took_over: Some(ref h) } if h.run_id == "run-a"));
+    assert!(!store.heartbeat_lease("run-a", at(27)).unwrap());
+    // releasing someone else's lease does nothing; one's own frees it
+    store.release_lease("run-a").unwrap();
+    assert_eq!(store.lease_holder().unwrap().unwrap().run_id, "run-b");
+    store.release_lease("run-b").unwrap();
+    assert_eq!(store.lease_holder().unwrap(), None);
+}
+
+#[test]
+fn a_run_left_running_without_a_live_lease_is_marked_interrupted_with_its_creates() {
+    let store = Store::in_memory().unwrap();
+    let report = history::report(0);
+    let mut run = RunRecord::of(&report, "cli");
+    run.status = "running".into();
+    store.begin_run(&run).unwrap();
+    store.journal_posting(&run.id, "Finance", at(1)).unwrap();
+    store.journal_posting(&run.id, "Sales", at(1)).unwrap();
+    let created = GroupOutcome {
+        source_id: "e1".into(),
+        name: "Finance".into(),
+        outcome: Outcome::Created {
+            scim_id: "s1".into(),
+        },
+    };
+    store.journal_created(&run.id, 3, &created, at(2)).unwrap();
+    // a live holder of this run: nothing to recover
+    let me = Claimant::this_process(&run.id);
+    store.acquire_lease(&me, Utc::now(), ALIVE).unwrap();
+    assert!(
+        store
+            .recover_interrupted(Utc::now(), ALIVE)
+            .unwrap()
+            .is_empty()
+    );
+    // its holder gone (stale): interrupted, with what it created
+    let later = Utc::now() + TimeDelta::seconds(60);
+    assert_eq!(
+        store.recover_interrupted(later, ALIVE).unwrap(),
+        [run.id.clone()]
+    );
+    let detail = store.run(&run.id).unwrap().unwrap();
+    assert_eq!(detail.run.status, "interrupted");
+    assert_eq!(detail.run.counts.created, 1);
+    assert_eq!(detail.outcomes, [created]);
+    let error = detail.run.error.unwrap();
+    assert_eq!(error.kind.as_str(), "interrupted");
+    // both groups it posted are groupsync's own, confirmed or not
+    let own = store.own_groups().unwrap();
+    assert!(own.contains("finance") && own.contains("sales"), "{own:?}");
+    // recovering again changes nothing
+    assert!(store.recover_interrupted(later, ALIVE).unwrap().is_empty());
+}
+
+#[test]
+fn recording_a_journaled_run_replaces_its_running_row() {
+    let store = Store::in_memory().unwrap();
+    let report = history::report(0);
+    let mut run = RunRecord::of(&report, "cli");
+    run.status = "running".into();
+    store.begin_run(&run).unwrap();
+    history::record(&store, &report, "cli", &[]);
+    let detail = store.run(&run.id).unwrap().unwrap();
+    assert_eq!(detail.run.status, report.status().as_str());
+    assert_eq!(detail.outcomes, report.outcomes);
+}
