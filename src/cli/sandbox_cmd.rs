@@ -9,7 +9,7 @@ use crate::config::LogFormat;
 use clap::Args;
 use groupsync_sandbox::faults::FaultPlan;
 use groupsync_sandbox::tenant::STATS_PATH;
-use groupsync_sandbox::{self as sandbox, Credential, Sandbox, SandboxOptions, seed};
+use groupsync_sandbox::{self as sandbox, Connector, Credential, Sandbox, SandboxOptions, seed};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,10 +71,23 @@ pub struct SandboxArgs {
     /// token (`/v2026/entitlements`, `load-entitlements`, …) refuse an API client's with 403.
     #[arg(long, default_value = "api-client", value_parser = parse_credential)]
     credential: Credential,
+    /// The connector the directory source simulates: `ad` (the on-premises AD connector,
+    /// groups under `memberOf`) or `entra` (the Entra ID connector, groups under `groups`,
+    /// plus licences and directory roles that are not groups).
+    #[arg(long, default_value = "ad", value_parser = parse_connector)]
+    connector: Connector,
+    /// The SCIM server refuses a `displayName` longer than this many characters (400
+    /// invalidValue).
+    #[arg(long)]
+    scim_max_name_length: Option<usize>,
     /// Write a complete groupsync configuration for this sandbox to FILE (with the
     /// client id and secret of --credential).
     #[arg(long, value_name = "FILE")]
     write_config: Option<PathBuf>,
+}
+
+fn parse_connector(text: &str) -> Result<Connector, String> {
+    text.parse()
 }
 
 fn parse_credential(text: &str) -> Result<Credential, String> {
@@ -105,6 +118,7 @@ impl SandboxArgs {
             scim_port: self.scim_port,
             smtp_port: self.smtp_port,
             groups,
+            connector: self.connector,
             existing,
             token_lifetime: Duration::from_secs(self.token_lifetime_secs.max(1)),
             rate_limit: (!self.no_rate_limit).then_some(100),
@@ -113,6 +127,7 @@ impl SandboxArgs {
             scim_page_cap: self.scim_page_cap.max(1),
             unique_names: self.unique_names,
             credential: self.credential,
+            scim_max_name_length: self.scim_max_name_length,
         })
     }
 }
