@@ -165,7 +165,7 @@ pub async fn run(args: SandboxArgs, log_format: LogFormat) -> ExitCode {
         sb.idn_url(),
         sb.scim_url(),
         sandbox::AD_SOURCE_ID,
-        sandbox::AD_SOURCE_NAME
+        sb.connector.source_name()
     );
     if let Some(path) = &args.write_config {
         if let Err(e) = std::fs::write(path, sb.config_toml() + &sb.daemon_toml()) {

@@ -28,6 +28,7 @@ mod tests;
 
 pub use error::{ApiFailure, Endpoint, IdnError, RATE_LIMIT_FALLBACK};
 pub use types::{AggregationKind, Completion, FetchProgress, Source, TaskStatus};
+pub use entitlements::Selection;
 
 use crate::config::IdentityNowSettings;
 use crate::retry::retry;

@@ -15,6 +15,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "ALTER TABLE runs ADD COLUMN error_kind TEXT;",
     // 4: the guards read the last successful run of a source
     "CREATE INDEX runs_by_source_status ON runs (source_id, status, started_at);",
+    // 5: names the target refused (400), not sent again until the entitlement's name changes
+    "CREATE TABLE refused_names (
+        source_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        refused_at TEXT NOT NULL,
+        PRIMARY KEY (source_id, name)
+    );",
 ];
 
 /// Timestamps are UTC RFC 3339 with nine fraction digits, so text order is time order.

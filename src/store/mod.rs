@@ -8,6 +8,7 @@
 mod migrations;
 mod outbox;
 mod record;
+mod refused;
 mod reported;
 mod runs;
 

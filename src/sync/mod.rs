@@ -24,14 +24,14 @@ pub use error::{RunError, SetupError};
 
 use crate::config::Settings;
 use crate::domain::RunId;
-use crate::identitynow::{self, FetchProgress};
+use crate::identitynow::{self, FetchProgress, Selection};
 use crate::notify::{Flushed, Mailer, Outbox};
 use crate::report::RunReport;
 use crate::retry::RetryPolicy;
 use crate::scim;
 use crate::store::{Store, StoreError};
 use crate::telemetry::{self, run_log};
-use apply::{ApplyOptions, apply};
+use apply::{ApplyOptions, apply_all};
 use chrono::Utc;
 use plan::Rules;
 use std::fmt;
@@ -41,6 +41,8 @@ use tracing::Instrument;
 /// Receives progress of a long run (a terminal shows it; everything else ignores it).
 pub trait Progress: Send + Sync {
     fn fetched(&self, _p: &FetchProgress) {}
+    /// The source's entitlements are read: which were selected as groups, which left out.
+    fn selected(&self, _s: &Selection) {}
     fn checked(&self, _done: usize, _of: usize) {}
     fn created(&self, _done: usize, _of: usize) {}
 }
@@ -221,15 +223,17 @@ impl Syncer {
     ) -> Result<(), RunError> {
         let source = self.resolve_source().await?;
         report.source = Some(source.clone());
-        let groups = self.read_groups(&source, progress).await?;
+        let selection = self.read_groups(&source, progress).await?;
+        let groups = &selection.groups;
         let rules = Rules {
             max_name_length: self.settings.sync.max_name_length,
         };
         let lookups = self
-            .look_up(plan::candidates(&groups, rules), progress)
+            .look_up(plan::candidates(groups, rules), progress)
             .await?;
-        let plan = plan::plan(&groups, &lookups, rules);
-        self.guard(req, &plan, groups.len(), report).await?;
+        let refused = self.store.call(|s| s.refused_names()).await?;
+        let plan = plan::plan(groups, &lookups, rules, &refused);
+        self.guard(req, &plan, &selection, report).await?;
         let creates = plan.creates().count();
         let opts = ApplyOptions {
             concurrency: self.settings.sync.create_concurrency,
@@ -237,7 +241,14 @@ impl Syncer {
             retry: self.settings.scim.retry,
         };
         let on_created = |n: usize| progress.created(n, creates);
-        report.outcomes = apply(&plan, &self.target, opts, &on_created).await;
+        let applied = apply_all(&plan, &self.target, opts, &on_created).await;
+        report.outcomes = applied.outcomes;
+        if !applied.refused.is_empty() {
+            let refused = applied.refused;
+            if let Err(e) = self.store.call(move |s| s.remember_refused(&refused)).await {
+                run_log::store_failed("remember the names the target refused", &e.to_string());
+            }
+        }
         Ok(())
     }
 
@@ -246,7 +257,7 @@ impl Syncer {
         &self,
         req: &RunRequest,
         plan: &plan::Plan,
-        source_groups: usize,
+        selection: &Selection,
         report: &mut RunReport,
     ) -> Result<(), RunError> {
         let source_id = report.source.as_ref().map(|s| s.id.clone());
@@ -254,11 +265,14 @@ impl Syncer {
             Some(id) => self.store.call(move |s| s.last_success_of(&id)).await?,
             None => None,
         };
+        let attributes_seen = selection.attributes_seen();
         let inputs = guards::Inputs {
             plan,
-            source_groups,
+            source_groups: selection.groups.len(),
             last_success: last.as_ref(),
             force: req.force,
+            source_filter: &selection.filter,
+            attributes_seen: &attributes_seen,
         };
         if req.force {
             run_log::guards_overridden();

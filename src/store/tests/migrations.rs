@@ -21,7 +21,7 @@ fn tables(path: &std::path::Path) -> Vec<String> {
         .unwrap()
 }
 
-const LATEST: i64 = 4;
+const LATEST: i64 = 5;
 
 #[test]
 fn an_empty_store_gets_every_table() {
@@ -31,7 +31,14 @@ fn an_empty_store_gets_every_table() {
     assert_eq!(version(&path), LATEST);
     assert_eq!(
         tables(&path),
-        vec!["notices", "reported_groups", "run_groups", "runs", "state"]
+        vec![
+            "notices",
+            "refused_names",
+            "reported_groups",
+            "run_groups",
+            "runs",
+            "state"
+        ]
     );
 }
 
