@@ -128,7 +128,12 @@ fn as_source(names: &[String]) -> Vec<SourceGroup> {
 pub fn expected_creates(groups: &[String], existing: &[String], max_name_length: usize) -> usize {
     let present: HashSet<String> = existing.iter().map(|n| fold_name(n)).collect();
     let source = as_source(groups);
-    plan::candidates(&source, Rules { max_name_length })
+    plan::candidates(
+        &source,
+        Rules {
+            max_name_length: Some(max_name_length),
+        },
+    )
         .iter()
         .filter(|g| !present.contains(&fold_name(&g.name)))
         .count()

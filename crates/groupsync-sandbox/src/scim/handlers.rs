@@ -62,6 +62,7 @@ pub async fn create(
     if let Some(max) = shared.max_name_length {
         let chars = input.display_name.chars().count();
         if chars > max {
+            shared.count_refused_name();
             return Err(ScimError::invalid_value(format!(
                 "displayName is {chars} characters long; at most {max} are allowed"
             )));

@@ -84,6 +84,7 @@ struct Shared {
     store: Mutex<Store>,
     requests: AtomicU64,
     creates: AtomicU64,
+    refused_names: AtomicU64,
     stats: Stats,
 }
 
@@ -96,6 +97,10 @@ impl Shared {
 
     fn count_create(&self) {
         self.creates.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn count_refused_name(&self) {
+        self.refused_names.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -127,6 +132,7 @@ impl ScimServer {
                 store: Mutex::new(Store::default()),
                 requests: AtomicU64::new(0),
                 creates: AtomicU64::new(0),
+                refused_names: AtomicU64::new(0),
                 stats: Stats::default(),
             }),
         }
@@ -217,6 +223,11 @@ impl ScimServer {
     /// Groups created through `POST /Groups`.
     pub fn create_count(&self) -> u64 {
         self.shared.creates.load(Ordering::Relaxed)
+    }
+
+    /// `POST /Groups` refused for a name longer than [`ScimOptions::max_name_length`].
+    pub fn refused_name_count(&self) -> u64 {
+        self.shared.refused_names.load(Ordering::Relaxed)
     }
 }
 
