@@ -83,8 +83,7 @@ pub fn render(r: &RunReport, limit: Option<usize>) -> String {
     let mut unlisted = 0;
     let matched = crate::report::matched_names(&r.outcomes);
     for (i, o) in r.outcomes.iter().enumerate() {
-        if matches!(o.outcome, Outcome::Existed { .. }) && !r.dry_run && !matched.contains_key(&i)
-        {
+        if matches!(o.outcome, Outcome::Existed { .. }) && !r.dry_run && !matched.contains_key(&i) {
             continue;
         }
         if limit.is_some_and(|l| listed >= l) {

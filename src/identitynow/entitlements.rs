@@ -98,7 +98,10 @@ fn by_attribute(counts: &BTreeMap<String, usize>) -> String {
     if counts.is_empty() {
         return "none".to_owned();
     }
-    let parts: Vec<String> = counts.iter().map(|(a, n)| format!("{n} under {a}")).collect();
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(a, n)| format!("{n} under {a}"))
+        .collect();
     parts.join(", ")
 }
 

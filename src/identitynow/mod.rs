@@ -26,9 +26,9 @@ mod types;
 #[cfg(test)]
 mod tests;
 
+pub use entitlements::Selection;
 pub use error::{ApiFailure, Endpoint, IdnError, RATE_LIMIT_FALLBACK};
 pub use types::{AggregationKind, Completion, FetchProgress, Source, TaskStatus};
-pub use entitlements::Selection;
 
 use crate::config::IdentityNowSettings;
 use crate::retry::retry;

@@ -114,7 +114,10 @@ fn section(body: &mut String, title: &str, outcomes: &[GroupOutcome], pick: Pick
         .filter_map(|(i, o)| {
             let reason = match (pick(&o.outcome)?, matched.get(&i)) {
                 (r, Some(first)) if r.is_empty() => {
-                    format!("found existing as \"{}\" (equal ignoring case)", one_line(first))
+                    format!(
+                        "found existing as \"{}\" (equal ignoring case)",
+                        one_line(first)
+                    )
                 }
                 (r, _) => r,
             };

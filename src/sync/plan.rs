@@ -60,7 +60,10 @@ pub enum Action {
     /// The name equals, ignoring case, that of `plan.items[first]` (named `of`), the first
     /// such group by entitlement id: it is settled by that group, and reported as found
     /// existing under its name.
-    Twin { of: String, first: usize },
+    Twin {
+        of: String,
+        first: usize,
+    },
     /// The target refused this name in an earlier run (its detail); not sent again until
     /// the name changes.
     StillRefused(String),
@@ -365,7 +368,10 @@ mod tests {
         let rules = Rules {
             max_name_length: None,
         };
-        assert_eq!(plan(&groups, &lookups, rules).items[0].action, Action::Create);
+        assert_eq!(
+            plan(&groups, &lookups, rules).items[0].action,
+            Action::Create
+        );
     }
 
     #[test]

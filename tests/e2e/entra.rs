@@ -71,10 +71,16 @@ async fn an_entra_source_gives_its_groups_twins_once_and_refused_names_once() {
     let Outcome::Failed { error } = outcome(&first, &long) else {
         panic!("the long name fails: {:?}", outcome(&first, &long));
     };
-    assert!(error.contains("400") && error.contains("at most 256"), "{error}");
+    assert!(
+        error.contains("400") && error.contains("at most 256"),
+        "{error}"
+    );
     // The target holds exactly the group entitlements it accepts: no licence, no role.
     let target: BTreeSet<String> = app.target_names().into_iter().collect();
-    assert_eq!(target, BTreeSet::from([created.to_owned(), "Sales".to_owned()]));
+    assert_eq!(
+        target,
+        BTreeSet::from([created.to_owned(), "Sales".to_owned()])
+    );
     assert_eq!(app.scim.create_count(), 2);
     assert_eq!(app.scim.refused_name_count(), 1);
     // The digest tells about the twin, under the name it matched.
@@ -85,7 +91,10 @@ async fn an_entra_source_gives_its_groups_twins_once_and_refused_names_once() {
         .map(|m| m.body_text())
         .find(|b| b.contains("Already in Alation"))
         .expect("a digest");
-    assert!(body.contains(&format!("\"{twin}\": found existing as \"{created}\"")), "{body}");
+    assert!(
+        body.contains(&format!("\"{twin}\": found existing as \"{created}\"")),
+        "{body}"
+    );
 
     let second = run(&syncer, false).await;
     assert!(second.error.is_none(), "{:?}", second.error);

@@ -133,10 +133,7 @@ pub fn expected_creates(
 ) -> usize {
     let present: HashSet<String> = existing.iter().map(|n| fold_name(n)).collect();
     let source = as_source(groups);
-    plan::candidates(
-        &source,
-        Rules { max_name_length },
-    )
+    plan::candidates(&source, Rules { max_name_length })
         .iter()
         .filter(|g| !present.contains(&fold_name(&g.name)))
         .count()
