@@ -1,9 +1,10 @@
 //! What a run did: one outcome per source group, plus counts. The report is what the
 //! summary, the notices and the execution history are made from.
 
-use crate::domain::RunId;
+use crate::domain::{RunId, fold_name};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::fmt;
 
 mod view;
@@ -15,10 +16,11 @@ pub use view::RunView;
 pub enum SkipReason {
     /// The name is empty or only whitespace.
     EmptyName,
-    /// Another source group has the same name, ignoring case; SCIM `displayName` is
-    /// case-insensitive, so the target could hold only one of them.
+    /// Another source group has the same name, ignoring case. Recorded by earlier
+    /// versions, which skipped case twins; twins are now found existing under the name of
+    /// the first of them (see [`matched_names`]).
     DuplicateInSource { others: Vec<String> },
-    /// The name is longer than `sync.max_name_length` characters.
+    /// The name is longer than `sync.max_name_length` characters (only when it is set).
     TooLong { chars: usize, max: usize },
     /// The name holds a character the target cannot store (NUL).
     Unstorable { detail: String },
@@ -75,6 +77,56 @@ pub struct GroupOutcome {
     pub outcome: Outcome,
 }
 
+/// For each case twin among `outcomes` (found existing, its name equal ignoring case to a
+/// group with a smaller entitlement id), the name of the first of its name by id: the
+/// name it was found existing under. Keyed by position.
+pub fn matched_names(outcomes: &[GroupOutcome]) -> HashMap<usize, &str> {
+    let mut first: HashMap<String, &GroupOutcome> = HashMap::new();
+    for o in outcomes {
+        first
+            .entry(fold_name(&o.name))
+            .and_modify(|f| {
+                if o.source_id < f.source_id {
+                    *f = o;
+                }
+            })
+            .or_insert(o);
+    }
+    outcomes
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| matches!(o.outcome, Outcome::Existed { .. }))
+        .filter_map(|(i, o)| {
+            let f = first[&fold_name(&o.name)];
+            (f.source_id != o.source_id).then_some((i, f.name.as_str()))
+        })
+        .collect()
+}
+
+/// The outcomes as JSON, each case twin with the name it `matched`.
+pub fn serialize_outcomes<S: serde::Serializer>(
+    outcomes: &[GroupOutcome],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    #[derive(Serialize)]
+    struct WithMatch<'a> {
+        #[serde(flatten)]
+        outcome: &'a GroupOutcome,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        matched: Option<&'a str>,
+    }
+    let matched = matched_names(outcomes);
+    let mut seq = serializer.serialize_seq(Some(outcomes.len()))?;
+    for (i, outcome) in outcomes.iter().enumerate() {
+        seq.serialize_element(&WithMatch {
+            outcome,
+            matched: matched.get(&i).copied(),
+        })?;
+    }
+    seq.end()
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     pub source: usize,
@@ -125,6 +177,7 @@ pub struct RunReport {
     pub dry_run: bool,
     /// The AD source, as resolved (`None` if the run failed before resolving it).
     pub source: Option<SourceInfo>,
+    #[serde(serialize_with = "serialize_outcomes")]
     pub outcomes: Vec<GroupOutcome>,
     /// Set when the run stopped before or during its writes; no outcome then means
     /// "not attempted".

@@ -237,7 +237,8 @@ pub(crate) async fn run_once(
             }
         }
     } else {
-        out::print(summary::render(&report, None))
+        let selection = progress.selection().map(|s| s + "\n").unwrap_or_default();
+        out::print(selection + &summary::render(&report, None))
     };
     if let Err(code) = printed {
         return code;

@@ -2,13 +2,15 @@
 //! written through the same [`indicatif`] bars, see [`crate::telemetry::progress_bars`]).
 //! Nothing is drawn when stderr is not a terminal or logs are JSON.
 
-use crate::identitynow::FetchProgress;
+use crate::identitynow::{FetchProgress, Selection};
 use crate::sync::Progress;
 use crate::telemetry;
 use indicatif::{ProgressBar, ProgressStyle};
 
 pub struct Terminal {
     bar: Option<ProgressBar>,
+    /// What the source's entitlements gave: printed with the run's summary.
+    selection: std::sync::Mutex<Option<String>>,
 }
 
 impl Terminal {
@@ -20,7 +22,18 @@ impl Terminal {
         if bar.is_some() {
             telemetry::set_bar_shown(true);
         }
-        Terminal { bar }
+        Terminal {
+            bar,
+            selection: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Which group entitlements were selected and which left out, once the source is read.
+    pub fn selection(&self) -> Option<String> {
+        self.selection
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn show(&self, stage: &str, done: usize, of: Option<u64>) {
@@ -61,6 +74,11 @@ impl Progress for Terminal {
             p.groups,
             p.total,
         );
+    }
+
+    fn selected(&self, s: &Selection) {
+        *self.selection.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(format!("entitlements: {s}"));
     }
 
     fn checked(&self, done: usize, of: usize) {

@@ -10,7 +10,7 @@ use clap::Args;
 use groupsync_sandbox::faults::FaultPlan;
 use groupsync_sandbox::tenant::{FIRE_PATH, MAIL_PATH, STATS_PATH};
 use groupsync_sandbox::{
-    self as sandbox, Credential, Sandbox, SandboxOptions, WebhookTarget, seed,
+    self as sandbox, Connector, Credential, Sandbox, SandboxOptions, WebhookTarget, seed,
 };
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -73,6 +73,15 @@ pub struct SandboxArgs {
     /// token (`/v2026/entitlements`, `load-entitlements`, …) refuse an API client's with 403.
     #[arg(long, default_value = "api-client", value_parser = parse_credential)]
     credential: Credential,
+    /// The connector the directory source simulates: `ad` (the on-premises AD connector,
+    /// groups under `memberOf`) or `entra` (the Entra ID connector, groups under `groups`,
+    /// plus licences and directory roles that are not groups).
+    #[arg(long, default_value = "ad", value_parser = parse_connector)]
+    connector: Connector,
+    /// The SCIM server refuses a `displayName` longer than this many characters (400
+    /// invalidValue).
+    #[arg(long)]
+    scim_max_name_length: Option<usize>,
     /// Write a complete groupsync configuration for this sandbox to FILE (with the
     /// client id and secret of --credential).
     #[arg(long, value_name = "FILE")]
@@ -86,6 +95,10 @@ pub struct SandboxArgs {
     /// webhook token).
     #[arg(long, value_name = "URL[,TOKEN]", value_parser = parse_webhook)]
     fire_webhook: Option<WebhookTarget>,
+}
+
+fn parse_connector(text: &str) -> Result<Connector, String> {
+    text.parse()
 }
 
 fn parse_credential(text: &str) -> Result<Credential, String> {
@@ -135,6 +148,7 @@ impl SandboxArgs {
             scim_port: self.scim_port,
             smtp_port: self.smtp_port,
             groups,
+            connector: self.connector,
             existing,
             token_lifetime: Duration::from_secs(self.token_lifetime_secs.max(1)),
             rate_limit: (!self.no_rate_limit).then_some(100),
@@ -145,6 +159,7 @@ impl SandboxArgs {
             credential: self.credential,
             maildir: self.maildir.clone(),
             fire_webhook: self.fire_webhook.clone(),
+            scim_max_name_length: self.scim_max_name_length,
         })
     }
 }
@@ -183,7 +198,7 @@ pub async fn run(args: SandboxArgs, log_format: LogFormat) -> ExitCode {
         sb.scim_url(),
         sb.idn_url(),
         sandbox::AD_SOURCE_ID,
-        sandbox::AD_SOURCE_NAME
+        sb.connector.source_name()
     );
     if let Some(dir) = sb.smtp.maildir() {
         services += &format!("maildir {}\n", dir.display());

@@ -81,8 +81,9 @@ pub fn render(r: &RunReport, limit: Option<usize>) -> String {
     let _ = writeln!(out, "{}", counts_line(&c));
     let mut listed = 0;
     let mut unlisted = 0;
-    for o in &r.outcomes {
-        if matches!(o.outcome, Outcome::Existed { .. }) && !r.dry_run {
+    let matched = crate::report::matched_names(&r.outcomes);
+    for (i, o) in r.outcomes.iter().enumerate() {
+        if matches!(o.outcome, Outcome::Existed { .. }) && !r.dry_run && !matched.contains_key(&i) {
             continue;
         }
         if limit.is_some_and(|l| listed >= l) {
@@ -90,7 +91,18 @@ pub fn render(r: &RunReport, limit: Option<usize>) -> String {
             continue;
         }
         listed += 1;
-        let _ = writeln!(out, "{}", outcome_line(o));
+        match matched.get(&i) {
+            Some(first) => {
+                let _ = writeln!(
+                    out,
+                    "  existed      {:?}: found existing as {first:?} (equal ignoring case)",
+                    o.name
+                );
+            }
+            None => {
+                let _ = writeln!(out, "{}", outcome_line(o));
+            }
+        }
     }
     if unlisted > 0 {
         let _ = writeln!(

@@ -193,7 +193,9 @@ pub struct IdentityNowSettings {
     pub client_secret: SecretString,
     pub source: SourceRef,
     pub api_version: ApiVersion,
-    /// Joined to `source.id eq "…"` with `and`; `None` when configured empty.
+    /// Joined to `source.id eq "…"` with `and` to narrow what is read; `None` (the
+    /// default, or configured empty) reads every entitlement of the source. Either way only
+    /// entitlements whose `sourceSchemaObjectType` is `group` become groups.
     pub entitlement_filter: Option<String>,
     /// Entitlements per page, 1..=250 (the API's maximum).
     pub page_size: u32,
@@ -303,8 +305,9 @@ pub enum TargetLookup {
 
 #[derive(Debug, Clone)]
 pub struct SyncSettings {
-    /// Longer names are skipped with a reason instead of being sent to the target.
-    pub max_name_length: usize,
+    /// Longer names are skipped with a reason instead of being sent to the target; `None`
+    /// (the default): no cap, the target's own refusal (400) is reported instead.
+    pub max_name_length: Option<usize>,
     pub lookup_concurrency: usize,
     pub create_concurrency: usize,
     pub target_lookup: TargetLookup,

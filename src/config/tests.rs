@@ -35,10 +35,9 @@ fn key_of(err: LoadError) -> String {
 fn minimal_config_gets_the_documented_defaults() {
     let s = load(MINIMAL, &[]).unwrap();
     assert_eq!(s.identitynow.api_version, ApiVersion::V2025);
-    assert_eq!(
-        s.identitynow.entitlement_filter.as_deref(),
-        Some(r#"attribute eq "memberOf""#)
-    );
+    // Every entitlement of the source is read; the group type decides (AD and Entra ID alike).
+    assert_eq!(s.identitynow.entitlement_filter, None);
+    assert_eq!(s.sync.max_name_length, None);
     assert_eq!(s.identitynow.page_size, 250);
     assert_eq!(s.identitynow.source, SourceRef::Id("abc".into()));
     assert_eq!(

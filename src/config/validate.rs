@@ -221,11 +221,10 @@ fn identitynow(mut r: RawIdentityNow, cap: Duration) -> R<IdentityNowSettings> {
             ));
         }
     };
-    let entitlement_filter = match r.entitlement_filter {
-        None => Some(r#"attribute eq "memberOf""#.to_owned()),
-        Some(f) if f.trim().is_empty() => None,
-        Some(f) => Some(f.trim().to_owned()),
-    };
+    let entitlement_filter = r
+        .entitlement_filter
+        .map(|f| f.trim().to_owned())
+        .filter(|f| !f.is_empty());
     Ok(IdentityNowSettings {
         tenant_url,
         client_id,
@@ -418,12 +417,10 @@ fn sync(r: RawSync) -> R<SyncSettings> {
         }
     };
     Ok(SyncSettings {
-        max_name_length: in_range(
-            r.max_name_length.unwrap_or(256),
-            1,
-            65_536,
-            "sync.max_name_length",
-        )?,
+        max_name_length: r
+            .max_name_length
+            .map(|n| in_range(n, 1, 65_536, "sync.max_name_length"))
+            .transpose()?,
         lookup_concurrency: in_range(
             r.lookup_concurrency.unwrap_or(8),
             1,

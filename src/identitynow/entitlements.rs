@@ -1,4 +1,10 @@
-//! The AD source's group entitlements, page by page, all or nothing.
+//! The source's group entitlements, page by page, all or nothing.
+//!
+//! Every entitlement of the source is read (narrowed by `identitynow.entitlement_filter`
+//! when one is set) and only those whose `sourceSchemaObjectType` is `group` are kept, so
+//! the on-premises AD connector (groups under `memberOf`) and the Entra ID connector
+//! (groups under `groups`, besides licences and roles) need no attribute named. What was
+//! kept and left out, by attribute, comes back as a [`Selection`].
 //!
 //! A sync that creates groups from a half-read listing would look complete and be wrong,
 //! so any doubt ends the fetch with an error and no groups: a page that fails, a page that
@@ -14,7 +20,8 @@ use super::types::FetchProgress;
 use crate::config::ApiVersion;
 use crate::domain::SourceGroup;
 use serde_json::Value;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
 
 /// Offset paging reaches no further than this many records (the search index's window).
 const OFFSET_WINDOW: u64 = 10_000;
@@ -36,11 +43,78 @@ impl std::fmt::Display for Cursor {
     }
 }
 
+/// The schema object type of the entitlements that are groups.
+const GROUP_OBJECT_TYPE: &str = "group";
+
+/// How an entitlement without an `attribute` is counted.
+const NO_ATTRIBUTE: &str = "(no attribute)";
+
+/// One entitlement as read: the group it would be, and whether it is one.
+pub(super) struct Entry {
+    pub group: SourceGroup,
+    /// The account attribute holding it (`memberOf` on AD, `groups` on Entra ID).
+    pub attribute: Option<String>,
+    /// Its `sourceSchemaObjectType` is `group`.
+    pub is_group: bool,
+}
+
 /// One page as read.
 pub(super) struct Page {
-    pub groups: Vec<SourceGroup>,
+    pub entries: Vec<Entry>,
     /// `X-Total-Count`, when the server sent a readable one.
     pub total: Option<u64>,
+}
+
+/// The source's group entitlements, and what was read besides them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    pub groups: Vec<SourceGroup>,
+    /// The filter sent (`source.id eq "…"`, and `identitynow.entitlement_filter`).
+    pub filter: String,
+    /// Group entitlements kept, by attribute.
+    pub selected: BTreeMap<String, usize>,
+    /// Entitlements of other types (licences, roles, …) left out, by attribute.
+    pub left_out: BTreeMap<String, usize>,
+}
+
+impl Selection {
+    /// Every attribute seen, groups or not, for a message about an empty selection.
+    pub fn attributes_seen(&self) -> String {
+        let seen: Vec<String> = self
+            .selected
+            .iter()
+            .chain(&self.left_out)
+            .map(|(a, n)| format!("{a} ({n})"))
+            .collect();
+        if seen.is_empty() {
+            "none: the source has no entitlements that match".to_owned()
+        } else {
+            seen.join(", ")
+        }
+    }
+}
+
+fn by_attribute(counts: &BTreeMap<String, usize>) -> String {
+    if counts.is_empty() {
+        return "none".to_owned();
+    }
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(a, n)| format!("{n} under {a}"))
+        .collect();
+    parts.join(", ")
+}
+
+impl fmt::Display for Selection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} group entitlements selected ({}); other entitlements left out: {}",
+            self.groups.len(),
+            by_attribute(&self.selected),
+            by_attribute(&self.left_out),
+        )
+    }
 }
 
 /// What has been read so far, and the checks that keep it whole.
@@ -48,7 +122,11 @@ struct Listing<'a> {
     source_id: &'a str,
     total: Option<u64>,
     seen: HashSet<String>,
-    groups: Vec<SourceGroup>,
+    /// Every entitlement read, groups or not (what `X-Total-Count` counts).
+    read: usize,
+    /// The last id read, where `searchAfter` continues.
+    last_id: Option<String>,
+    selection: Selection,
     pages: usize,
 }
 
@@ -58,7 +136,9 @@ impl<'a> Listing<'a> {
             source_id,
             total: None,
             seen: HashSet::new(),
-            groups: Vec::new(),
+            read: 0,
+            last_id: None,
+            selection: Selection::default(),
             pages: 0,
         }
     }
@@ -70,7 +150,7 @@ impl<'a> Listing<'a> {
         }
     }
 
-    /// Adds a page; returns how many groups it held.
+    /// Adds a page; returns how many entitlements it held.
     fn take(&mut self, page: Page) -> Result<usize, IdnError> {
         self.pages += 1;
         match (self.total, page.total) {
@@ -83,23 +163,32 @@ impl<'a> Listing<'a> {
             }
             _ => {}
         }
-        let len = page.groups.len();
-        for group in page.groups {
-            if !self.seen.insert(group.id.clone()) {
+        let len = page.entries.len();
+        for entry in page.entries {
+            if !self.seen.insert(entry.group.id.clone()) {
                 let detail = format!(
                     "entitlement {} came twice, again on page {}",
-                    group.id, self.pages
+                    entry.group.id, self.pages
                 );
                 return Err(self.inconsistent(detail));
             }
-            self.groups.push(group);
+            self.read += 1;
+            self.last_id = Some(entry.group.id.clone());
+            let attribute = entry.attribute.unwrap_or_else(|| NO_ATTRIBUTE.to_owned());
+            let s = &mut self.selection;
+            if entry.is_group {
+                *s.selected.entry(attribute).or_default() += 1;
+                s.groups.push(entry.group);
+            } else {
+                *s.left_out.entry(attribute).or_default() += 1;
+            }
         }
         if let Some(total) = self.total
-            && self.groups.len() as u64 > total
+            && self.read as u64 > total
         {
             let detail = format!(
                 "{} listed, more than the X-Total-Count of {total}",
-                self.groups.len()
+                self.read
             );
             return Err(self.inconsistent(detail));
         }
@@ -109,22 +198,22 @@ impl<'a> Listing<'a> {
     fn progress(&self) -> FetchProgress {
         FetchProgress {
             pages: self.pages,
-            groups: self.groups.len(),
+            groups: self.read,
             total: self.total,
         }
     }
 
-    fn finish(self) -> Result<Vec<SourceGroup>, IdnError> {
+    fn finish(self, filter: String) -> Result<Selection, IdnError> {
         if let Some(total) = self.total
-            && total != self.groups.len() as u64
+            && total != self.read as u64
         {
-            let detail = format!(
-                "X-Total-Count said {total}, {} were listed",
-                self.groups.len()
-            );
+            let detail = format!("X-Total-Count said {total}, {} were listed", self.read);
             return Err(self.inconsistent(detail));
         }
-        Ok(self.groups)
+        Ok(Selection {
+            filter,
+            ..self.selection
+        })
     }
 }
 
@@ -136,6 +225,15 @@ impl Client {
         source_id: &str,
         progress: &(dyn Fn(FetchProgress) + Send + Sync),
     ) -> Result<Vec<SourceGroup>, IdnError> {
+        Ok(self.fetch_selection(source_id, progress).await?.groups)
+    }
+
+    /// Like [`Client::fetch_groups`], with what was selected and left out, by attribute.
+    pub async fn fetch_selection(
+        &self,
+        source_id: &str,
+        progress: &(dyn Fn(FetchProgress) + Send + Sync),
+    ) -> Result<Selection, IdnError> {
         let mut listing = Listing::new(source_id);
         let mut cursor = Cursor::Offset(0);
         loop {
@@ -160,20 +258,31 @@ impl Client {
             }
         }
         let (pages, total) = (listing.pages, listing.total);
-        let groups = listing.finish()?;
+        let selection = listing.finish(self.entitlement_filter(source_id))?;
         tracing::info!(
             source_id,
-            groups = groups.len(),
+            groups = selection.groups.len(),
+            selected = %by_attribute(&selection.selected),
+            left_out = %by_attribute(&selection.left_out),
             pages,
             total,
             "fetched the source's group entitlements"
         );
-        Ok(groups)
+        Ok(selection)
+    }
+
+    /// The filter of every entitlement page: the source, and the configured filter.
+    fn entitlement_filter(&self, source_id: &str) -> String {
+        let filter = query::eq("source.id", source_id);
+        match &self.inner.settings.entitlement_filter {
+            Some(extra) => format!("{filter} and {extra}"),
+            None => filter,
+        }
     }
 
     /// After a full page: where the next one starts, or `None` when all are read.
     fn next_cursor(&self, listing: &Listing<'_>) -> Result<Option<Cursor>, IdnError> {
-        let read = listing.groups.len() as u64;
+        let read = listing.read as u64;
         if read >= OFFSET_WINDOW && listing.total == Some(read) {
             // All are here; the empty page that would confirm it lies past the window.
             return Ok(None);
@@ -185,8 +294,8 @@ impl Client {
             return Ok(Some(Cursor::Offset(read)));
         }
         let version = self.inner.settings.api_version;
-        match listing.groups.last() {
-            Some(last) if version == ApiVersion::V2026 => Ok(Some(Cursor::After(last.id.clone()))),
+        match &listing.last_id {
+            Some(last) if version == ApiVersion::V2026 => Ok(Some(Cursor::After(last.clone()))),
             _ => Err(IdnError::TooManyForOffsetPaging {
                 source_id: listing.source_id.to_owned(),
                 total: listing.total.unwrap_or(read),
@@ -216,12 +325,8 @@ impl Client {
         cursor: &Cursor,
     ) -> Result<Page, IdnError> {
         let settings = &self.inner.settings;
-        let mut filter = query::eq("source.id", source_id);
-        if let Some(extra) = &settings.entitlement_filter {
-            filter = format!("{filter} and {extra}");
-        }
         let mut pairs = vec![
-            ("filters", filter),
+            ("filters", self.entitlement_filter(source_id)),
             ("sorters", "id".to_owned()),
             ("limit", self.page_limit(cursor).to_string()),
         ];
@@ -255,16 +360,28 @@ fn read_page(answer: &Answer, cursor: &Cursor) -> Result<Page, IdnError> {
         }
         Err(e) => return Err(malformed(format!("the page at {cursor} is not JSON: {e}"))),
     };
-    let groups = items
+    let entries = items
         .iter()
         .enumerate()
         .map(|(i, item)| {
-            group(item).map_err(|why| malformed(format!("item {i} of the page at {cursor} {why}")))
+            entry(item).map_err(|why| malformed(format!("item {i} of the page at {cursor} {why}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Page {
-        groups,
+        entries,
         total: total_count(answer),
+    })
+}
+
+/// An entitlement as an [`Entry`]: a group when its `sourceSchemaObjectType` is `group`
+/// (in any case), whatever attribute holds it.
+fn entry(item: &Value) -> Result<Entry, String> {
+    let text = |key: &str| item.get(key).and_then(Value::as_str);
+    Ok(Entry {
+        group: group(item)?,
+        attribute: text("attribute").map(str::to_owned),
+        is_group: text("sourceSchemaObjectType")
+            .is_some_and(|t| t.eq_ignore_ascii_case(GROUP_OBJECT_TYPE)),
     })
 }
 
@@ -311,11 +428,15 @@ mod tests {
 
     fn page(ids: &[&str], total: Option<u64>) -> Page {
         Page {
-            groups: ids
+            entries: ids
                 .iter()
-                .map(|id| SourceGroup {
-                    id: (*id).into(),
-                    name: format!("G{id}"),
+                .map(|id| Entry {
+                    group: SourceGroup {
+                        id: (*id).into(),
+                        name: format!("G{id}"),
+                    },
+                    attribute: Some("memberOf".into()),
+                    is_group: true,
                 })
                 .collect(),
             total,
@@ -327,7 +448,7 @@ mod tests {
         let mut l = Listing::new("src");
         assert_eq!(l.take(page(&["a", "b"], Some(3))).unwrap(), 2);
         assert_eq!(l.take(page(&["c"], None)).unwrap(), 1);
-        assert_eq!(l.finish().unwrap().len(), 3);
+        assert_eq!(l.finish(String::new()).unwrap().groups.len(), 3);
 
         let mut l = Listing::new("src");
         l.take(page(&["a"], Some(3))).unwrap();
@@ -353,7 +474,10 @@ mod tests {
 
         let mut l = Listing::new("src");
         l.take(page(&["a"], Some(2))).unwrap();
-        assert!(matches!(l.finish(), Err(IdnError::Inconsistent { .. })));
+        assert!(matches!(
+            l.finish(String::new()),
+            Err(IdnError::Inconsistent { .. })
+        ));
     }
 
     #[test]

@@ -26,6 +26,7 @@ mod types;
 #[cfg(test)]
 mod tests;
 
+pub use entitlements::Selection;
 pub use error::{ApiFailure, Endpoint, IdnError, RATE_LIMIT_FALLBACK};
 pub use types::{AggregationKind, Completion, FetchProgress, Source, TaskStatus};
 

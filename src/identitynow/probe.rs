@@ -27,9 +27,13 @@ impl Client {
     pub async fn first_page(&self, source_id: &str) -> Result<FirstPage, IdnError> {
         let page = self.entitlement_page(source_id, &Cursor::Offset(0)).await?;
         Ok(FirstPage {
-            returned: page.groups.len(),
+            returned: page.entries.len(),
             total: page.total,
-            sample: page.groups.into_iter().next().map(|group| group.name),
+            sample: page
+                .entries
+                .into_iter()
+                .find(|e| e.is_group)
+                .map(|e| e.group.name),
         })
     }
 }

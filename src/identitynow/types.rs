@@ -26,6 +26,7 @@ pub struct Source {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FetchProgress {
     pub pages: usize,
+    /// Entitlements read so far (groups or not: what `X-Total-Count` counts).
     pub groups: usize,
     /// `X-Total-Count` of the first page, when the server sent it.
     pub total: Option<u64>,

@@ -107,10 +107,20 @@ type Pick = fn(&Outcome) -> Option<String>;
 /// Appends `title (n):` and one line per outcome `pick` selects, with the reason it gives
 /// (empty for none); nothing when no outcome is selected.
 fn section(body: &mut String, title: &str, outcomes: &[GroupOutcome], pick: Pick) {
+    let matched = crate::report::matched_names(outcomes);
     let lines: Vec<String> = outcomes
         .iter()
-        .filter_map(|o| {
-            let reason = pick(&o.outcome)?;
+        .enumerate()
+        .filter_map(|(i, o)| {
+            let reason = match (pick(&o.outcome)?, matched.get(&i)) {
+                (r, Some(first)) if r.is_empty() => {
+                    format!(
+                        "found existing as \"{}\" (equal ignoring case)",
+                        one_line(first)
+                    )
+                }
+                (r, _) => r,
+            };
             let name = format!("\"{}\"", one_line(&o.name));
             Some(if reason.is_empty() {
                 format!("  - {name}")

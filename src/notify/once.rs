@@ -5,7 +5,7 @@
 use super::Notice;
 use super::text::one_line;
 use crate::domain::fold_name;
-use crate::report::{Outcome, RunReport, RunStatus};
+use crate::report::{Outcome, RunReport, RunStatus, matched_names};
 use std::collections::HashSet;
 use std::fmt::Write;
 
@@ -23,12 +23,23 @@ pub fn unreported(report: &RunReport, reported: &HashSet<String>) -> RunReport {
 }
 
 /// `report` without the groups found existing that groupsync created itself (`own` holds
-/// folded names, from the store's journal): they are nobody's news.
+/// folded names, from the store's journal): they are nobody's news. A case twin is kept:
+/// it is a second AD group found existing under the name of the first, as the Workflow
+/// tells it.
 pub fn not_own(report: &RunReport, own: &HashSet<String>) -> RunReport {
+    let twins = matched_names(&report.outcomes);
     let mut view = report.clone();
-    view.outcomes.retain(|o| {
-        !(matches!(o.outcome, Outcome::Existed { .. }) && own.contains(&fold_name(&o.name)))
-    });
+    view.outcomes = view
+        .outcomes
+        .into_iter()
+        .enumerate()
+        .filter(|(i, o)| {
+            let own_group =
+                matches!(o.outcome, Outcome::Existed { .. }) && own.contains(&fold_name(&o.name));
+            !own_group || twins.contains_key(i)
+        })
+        .map(|(_, o)| o)
+        .collect();
     view
 }
 

@@ -32,7 +32,9 @@ pub struct RunView {
     /// real run in place of this dry run (shown by the run itself; the history keeps only
     /// a refused run's). `null` when none.
     pub guard: Option<RunFailure>,
-    /// One per source group, in source order.
+    /// One per source group, in source order; a case twin found existing carries the
+    /// name it `matched`.
+    #[serde(serialize_with = "super::serialize_outcomes")]
     pub outcomes: Vec<GroupOutcome>,
     pub notices: Vec<NoticeOutcome>,
 }

@@ -18,6 +18,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 5: the run lease (one run at a time per store, across processes) and the journal of
     // the groups groupsync posted, written before each POST
     LEASE_AND_JOURNAL,
+    // 6: names the target refused (400), not sent again until the entitlement's name changes
+    "CREATE TABLE refused_names (
+        source_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        refused_at TEXT NOT NULL,
+        PRIMARY KEY (source_id, name)
+    );",
 ];
 
 /// One row at most in `lease`; `own_groups` outlives runs (retention does not prune it).

@@ -11,6 +11,7 @@ pub mod lease;
 mod migrations;
 mod outbox;
 mod record;
+mod refused;
 mod reported;
 mod runs;
 

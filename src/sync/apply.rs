@@ -3,6 +3,11 @@
 //! Creates run with bounded concurrency and come back in source order. A `POST` is never
 //! re-sent blindly: when its outcome is unknown (timeout, reset, 5xx) the group is looked
 //! up first, and only re-posted if it is still missing.
+//!
+//! A case twin ([`Action::Twin`]) takes its outcome from the first group of its name once
+//! that one is settled: found existing under that name, as the Workflow reports it. A name
+//! the target refuses with 400 is returned among the [`Applied::refused`], so that later
+//! runs do not send it again until it changes.
 
 use super::RunRequest;
 use super::plan::{Action, Plan};
@@ -68,6 +73,23 @@ impl RunJournal {
     }
 }
 
+/// A name the target refused (400) in this run, with its detail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedName {
+    pub source_id: String,
+    pub name: String,
+    pub detail: String,
+}
+
+/// What applying a plan did.
+#[derive(Debug, Clone, Default)]
+pub struct Applied {
+    /// One outcome per planned group, in plan order.
+    pub outcomes: Vec<GroupOutcome>,
+    /// The names the target refused with 400 in this run.
+    pub refused: Vec<RefusedName>,
+}
+
 /// One outcome per planned group, in plan order. `on_done` is called after each create.
 pub async fn apply(
     plan: &Plan,
@@ -75,22 +97,26 @@ pub async fn apply(
     opts: ApplyOptions,
     on_done: &(dyn Fn(usize) + Send + Sync),
 ) -> Vec<GroupOutcome> {
-    apply_journaled(plan, target, opts, on_done, None).await
+    apply_journaled(plan, target, opts, on_done, None)
+        .await
+        .outcomes
 }
 
-/// As [`apply`], writing each create to `journal` as it happens.
+/// As [`apply`], writing each create to `journal` as it happens, and with the names the
+/// target refused.
 pub async fn apply_journaled(
     plan: &Plan,
     target: &scim::Client,
     opts: ApplyOptions,
     on_done: &(dyn Fn(usize) + Send + Sync),
     journal: Option<&RunJournal>,
-) -> Vec<GroupOutcome> {
+) -> Applied {
+    let refused = std::sync::Mutex::new(Vec::new());
     let done = AtomicUsize::new(0);
     // Indices rather than borrowed items keep the future `Send` (a closure taking a
     // reference runs into a compiler limitation on higher-ranked lifetimes).
     let one = |i: usize| {
-        let done = &done;
+        let (done, refused) = (&done, &refused);
         let item = &plan.items[i];
         async move {
             let outcome = match &item.action {
@@ -102,7 +128,17 @@ pub async fn apply_journaled(
                     if let Some(j) = journal {
                         j.posting(&item.group.name).await;
                     }
-                    let o = create(target, &item.group, &opts).await;
+                    let (o, refusal) = create(target, &item.group, &opts).await;
+                    if let Some(detail) = refusal {
+                        refused
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push(RefusedName {
+                                source_id: item.group.id.clone(),
+                                name: item.group.name.clone(),
+                                detail,
+                            });
+                    }
                     on_done(done.fetch_add(1, Ordering::Relaxed) + 1);
                     o
                 }
@@ -126,7 +162,39 @@ pub async fn apply_journaled(
         .collect()
         .await;
     outcomes.sort_by_key(|(i, _)| *i);
-    outcomes.into_iter().map(|(_, o)| o).collect()
+    let mut outcomes: Vec<GroupOutcome> = outcomes.into_iter().map(|(_, o)| o).collect();
+    for (i, item) in plan.items.iter().enumerate() {
+        if let Action::Twin { of, first } = &item.action {
+            let outcome = twin(&item.group, of, &outcomes[*first].outcome);
+            outcomes[i].outcome = outcome;
+        }
+    }
+    let mut refused = refused.into_inner().unwrap_or_else(|p| p.into_inner());
+    refused.sort_by(|a, b| a.source_id.cmp(&b.source_id));
+    Applied { outcomes, refused }
+}
+
+/// A case twin's outcome, from that of the first group of its name (`of`): found existing
+/// under that name. In a dry run, where the first is only to be created, it has no id yet.
+fn twin(group: &SourceGroup, of: &str, first: &Outcome) -> Outcome {
+    match first {
+        Outcome::Created { scim_id } | Outcome::Existed { scim_id } => {
+            run_log::group_existed_as(&group.name, of);
+            Outcome::Existed {
+                scim_id: scim_id.clone(),
+            }
+        }
+        Outcome::WouldCreate => Outcome::Existed {
+            scim_id: String::new(),
+        },
+        Outcome::Skipped { reason } => Outcome::Skipped {
+            reason: reason.clone(),
+        },
+        Outcome::Failed { error } => failed(
+            group,
+            format!("its name matches {of:?} ignoring case, which was not created: {error}"),
+        ),
+    }
 }
 
 /// Whether `deadline` has passed.
@@ -146,6 +214,14 @@ fn settled(action: &Action) -> Outcome {
         Action::LookupFailed(e) => Outcome::Failed {
             error: format!("looking the group up in the target failed: {e}"),
         },
+        Action::StillRefused(detail) => Outcome::Failed {
+            error: format!(
+                "still refused: the target refused this name in an earlier run ({detail}); \
+                 it is sent again once the name changes"
+            ),
+        },
+        // Settled from the first of its name once that one is (see `twin`).
+        Action::Twin { .. } => Outcome::WouldCreate,
         Action::Create => unreachable!("creates are applied, not settled"),
     }
 }
@@ -184,8 +260,13 @@ enum Landed {
 
 /// Posts the group, retrying with the crate's [`RetryPolicy`] (jittered back-off,
 /// `Retry-After` honoured up to its cap). Every attempt after the first looks the group up
-/// before posting: the earlier POST may have reached the target.
-async fn create(target: &scim::Client, group: &SourceGroup, opts: &ApplyOptions) -> Outcome {
+/// before posting: the earlier POST may have reached the target. The second value is the
+/// target's detail when it refused the name (400).
+async fn create(
+    target: &scim::Client,
+    group: &SourceGroup,
+    opts: &ApplyOptions,
+) -> (Outcome, Option<String>) {
     let attempts = AtomicUsize::new(0);
     let last_post = std::sync::Mutex::new(String::new());
     let attempt = || async {
@@ -209,7 +290,7 @@ async fn create(target: &scim::Client, group: &SourceGroup, opts: &ApplyOptions)
             }
         }
     };
-    match retry(&opts.retry, attempt).await {
+    let outcome = match retry(&opts.retry, attempt).await {
         Ok(Landed::Created(id)) => {
             run_log::group_created(&group.name, &id);
             Outcome::Created { scim_id: id }
@@ -220,8 +301,13 @@ async fn create(target: &scim::Client, group: &SourceGroup, opts: &ApplyOptions)
             let plural = if n == 1 { "" } else { "s" };
             failed(group, format!("{e} (gave up after {n} attempt{plural})"))
         }
+        Err(AttemptError::Post(e @ ScimError::Rejected { status: 400, .. })) => {
+            let detail = e.to_string();
+            return (failed(group, detail.clone()), Some(detail));
+        }
         Err(e) => failed(group, e.to_string()),
-    }
+    };
+    (outcome, None)
 }
 
 /// The target said "already exists" (409): learn the id of the group it meant.

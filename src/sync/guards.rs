@@ -33,12 +33,19 @@ pub struct Inputs<'a> {
     pub last_success: Option<&'a RunRecord>,
     /// `--force` / `{"force": true}`: the guards let this run through.
     pub force: bool,
+    /// The filter the entitlements were read with, and every attribute seen among them
+    /// with its count: what an empty source's refusal names.
+    pub source_filter: &'a str,
+    pub attributes_seen: &'a str,
 }
 
 /// A guard that tripped, with the numbers that tripped it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tripped {
-    NoSourceGroups,
+    NoSourceGroups {
+        filter: String,
+        attributes: String,
+    },
     SourceDrop {
         now: usize,
         before: usize,
@@ -59,7 +66,7 @@ impl Tripped {
     /// The guard's stable name, as the refusal and the docs give it.
     pub fn guard(&self) -> &'static str {
         match self {
-            Tripped::NoSourceGroups => "no_source_groups",
+            Tripped::NoSourceGroups { .. } => "no_source_groups",
             Tripped::SourceDrop { .. } => "source_drop",
             Tripped::EmptyTarget { .. } => "empty_target",
             Tripped::MassCreate { .. } => "mass_create",
@@ -80,10 +87,12 @@ const FORCE: &str = "run `groupsync run --force` (or POST /runs with {\"force\":
 impl fmt::Display for Tripped {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Tripped::NoSourceGroups => write!(
+            Tripped::NoSourceGroups { filter, attributes } => write!(
                 f,
-                "the AD source returned no groups; check `identitynow.entitlement_filter` and the source \
-                 id (`identitynow.source_id`), or {FORCE} if the source really is empty"
+                "the AD source returned no groups: no entitlement read with the filter `{filter}` \
+                 has the schema object type `group` (attributes seen: {attributes}); check \
+                 `identitynow.entitlement_filter` and the source id (`identitynow.source_id`), \
+                 or {FORCE} if the source really is empty"
             ),
             Tripped::SourceDrop {
                 now,
@@ -122,7 +131,10 @@ pub fn check(inputs: &Inputs<'_>, safety: &SafetySettings) -> Option<Tripped> {
     }
     let now = inputs.source_groups;
     if now == 0 {
-        return Some(Tripped::NoSourceGroups);
+        return Some(Tripped::NoSourceGroups {
+            filter: inputs.source_filter.to_owned(),
+            attributes: inputs.attributes_seen.to_owned(),
+        });
     }
     let last = inputs.last_success?;
     let before = last.counts.source;
@@ -215,18 +227,29 @@ mod tests {
             source_groups: p.items.len(),
             last_success: last,
             force,
+            source_filter: "source.id eq \"s\"",
+            attributes_seen: "assignedLicenses (2)",
         };
         check(&inputs, &SafetySettings::default())
+    }
+
+    fn no_source_groups() -> Option<Tripped> {
+        Some(Tripped::NoSourceGroups {
+            filter: "source.id eq \"s\"".into(),
+            attributes: "assignedLicenses (2)".into(),
+        })
     }
 
     #[test]
     fn an_empty_source_is_refused_even_on_the_first_run() {
         let empty = plan(0, 0);
-        assert_eq!(run(&empty, None, false), Some(Tripped::NoSourceGroups));
+        assert_eq!(run(&empty, None, false), no_source_groups());
         let last = success(10, 10, 0);
-        assert_eq!(
-            run(&empty, Some(&last), false),
-            Some(Tripped::NoSourceGroups)
+        assert_eq!(run(&empty, Some(&last), false), no_source_groups());
+        let said = no_source_groups().unwrap().to_string();
+        assert!(
+            said.contains("source.id eq \"s\"") && said.contains("assignedLicenses (2)"),
+            "{said}"
         );
     }
 
@@ -266,6 +289,8 @@ mod tests {
             source_groups: 89,
             last_success: Some(&last),
             force: false,
+            source_filter: "",
+            attributes_seen: "",
         };
         assert_eq!(check(&inputs, &strict).unwrap().guard(), "source_drop");
         let p = plan(90, 0);
@@ -311,6 +336,8 @@ mod tests {
             source_groups: 5,
             last_success: Some(&last),
             force: false,
+            source_filter: "",
+            attributes_seen: "",
         };
         assert_eq!(
             check(&inputs, &percentage_alone).unwrap().guard(),

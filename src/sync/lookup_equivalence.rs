@@ -14,7 +14,7 @@ use groupsync_sandbox::names::fold_case;
 use proptest::prelude::*;
 
 const RULES: Rules = Rules {
-    max_name_length: 64,
+    max_name_length: Some(64),
 };
 
 /// Pieces of names: quotes, backslashes, spaces, letters whose case rules differ between
@@ -151,8 +151,8 @@ proptest! {
         let each = per_group(&candidates, &target);
         let listed = from_listing(&candidates, target.clone(), &Quiet);
         prop_assert_eq!(
-            plan::plan(&groups, &each, RULES),
-            plan::plan(&groups, &listed, RULES)
+            plan::plan(&groups, &each, RULES, &plan::Refused::new()),
+            plan::plan(&groups, &listed, RULES, &plan::Refused::new())
         );
     }
 }

@@ -30,7 +30,7 @@ pub use error::{RunError, SetupError};
 
 use crate::config::Settings;
 use crate::domain::RunId;
-use crate::identitynow::{self, FetchProgress};
+use crate::identitynow::{self, FetchProgress, Selection};
 use crate::notify::{Flushed, Mailer, Outbox};
 use crate::report::{Outcome, RunReport};
 use crate::retry::RetryPolicy;
@@ -48,6 +48,8 @@ use tracing::Instrument;
 /// Receives progress of a long run (a terminal shows it; everything else ignores it).
 pub trait Progress: Send + Sync {
     fn fetched(&self, _p: &FetchProgress) {}
+    /// The source's entitlements are read: which were selected as groups, which left out.
+    fn selected(&self, _s: &Selection) {}
     fn checked(&self, _done: usize, _of: usize) {}
     fn created(&self, _done: usize, _of: usize) {}
 }
@@ -296,19 +298,21 @@ impl Syncer {
         let read = async {
             let source = self.resolve_source().await?;
             report.source = Some(source.clone());
-            let groups = self.read_groups(&source, progress).await?;
+            let selection = self.read_groups(&source, progress).await?;
             let rules = Rules {
                 max_name_length: self.settings.sync.max_name_length,
             };
             let lookups = self
-                .look_up(plan::candidates(&groups, rules), progress)
+                .look_up(plan::candidates(&selection.groups, rules), progress)
                 .await?;
-            Ok::<_, RunError>((plan::plan(&groups, &lookups, rules), groups.len()))
+            let refused = self.store.call(|s| s.refused_names()).await?;
+            let plan = plan::plan(&selection.groups, &lookups, rules, &refused);
+            Ok::<_, RunError>((plan, selection))
         };
-        let (plan, source_groups) = tokio::time::timeout_at(deadline, read)
+        let (plan, selection) = tokio::time::timeout_at(deadline, read)
             .await
             .map_err(|_| overdue("while reading, before writing anything"))??;
-        self.guard(req, &plan, source_groups, report).await?;
+        self.guard(req, &plan, &selection, report).await?;
         if apply::past(Some(deadline)) {
             return Err(overdue("before writing anything"));
         }
@@ -320,7 +324,14 @@ impl Syncer {
             deadline: Some(deadline),
         };
         let on_created = |n: usize| progress.created(n, creates);
-        report.outcomes = apply_journaled(&plan, &self.target, opts, &on_created, journal).await;
+        let applied = apply_journaled(&plan, &self.target, opts, &on_created, journal).await;
+        report.outcomes = applied.outcomes;
+        if !applied.refused.is_empty() {
+            let refused = applied.refused;
+            if let Err(e) = self.store.call(move |s| s.remember_refused(&refused)).await {
+                run_log::store_failed("remember the names the target refused", &e.to_string());
+            }
+        }
         let unsent = report
             .outcomes
             .iter()
@@ -339,7 +350,7 @@ impl Syncer {
         &self,
         req: &RunRequest,
         plan: &plan::Plan,
-        source_groups: usize,
+        selection: &Selection,
         report: &mut RunReport,
     ) -> Result<(), RunError> {
         let source_id = report.source.as_ref().map(|s| s.id.clone());
@@ -347,11 +358,14 @@ impl Syncer {
             Some(id) => self.store.call(move |s| s.last_success_of(&id)).await?,
             None => None,
         };
+        let attributes_seen = selection.attributes_seen();
         let inputs = guards::Inputs {
             plan,
-            source_groups,
+            source_groups: selection.groups.len(),
             last_success: last.as_ref(),
             force: req.force,
+            source_filter: &selection.filter,
+            attributes_seen: &attributes_seen,
         };
         if req.force {
             run_log::guards_overridden();

@@ -1,9 +1,13 @@
 //! The plan stage: a pure function from the source's groups and what the target holds
 //! to one action per group. No I/O happens here, so every rule is unit-tested directly.
 //!
-//! Screening (empty names, case twins, names the target cannot hold) needs only the source
+//! Screening (empty names, names the target cannot hold, case twins) needs only the source
 //! list; [`candidates`] tells the pipeline which names are worth a target lookup, and
 //! [`plan`] then decides with the lookup results in hand.
+//!
+//! Case twins (names equal ignoring case) are treated as the IdentityNow Workflow treats
+//! them: the first by entitlement id is created or found, and the others are found existing
+//! under its name ([`Action::Twin`]). Nothing is skipped for case alone.
 
 use crate::domain::{SourceGroup, TargetGroup, fold_name};
 use crate::report::SkipReason;
@@ -14,8 +18,13 @@ use std::sync::Arc;
 /// The rules the plan applies (from `[sync]`).
 #[derive(Debug, Clone, Copy)]
 pub struct Rules {
-    pub max_name_length: usize,
+    /// `sync.max_name_length`; `None`: no cap (the target's own refusal is reported).
+    pub max_name_length: Option<usize>,
 }
+
+/// Names the target refused (400) in an earlier run, keyed by entitlement id and name,
+/// with the target's detail: they are not sent again until the name changes.
+pub type Refused = HashMap<(String, String), String>;
 
 /// What the target said about one name: the groups it holds under it (case-insensitive),
 /// or why it could not be asked.
@@ -48,6 +57,16 @@ pub enum Action {
     Skip(SkipReason),
     /// The target lookup failed; nothing is created for this group in this run.
     LookupFailed(String),
+    /// The name equals, ignoring case, that of `plan.items[first]` (named `of`), the first
+    /// such group by entitlement id: it is settled by that group, and reported as found
+    /// existing under its name.
+    Twin {
+        of: String,
+        first: usize,
+    },
+    /// The target refused this name in an earlier run (its detail); not sent again until
+    /// the name changes.
+    StillRefused(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,11 +88,7 @@ impl Plan {
 }
 
 /// Why a group must be skipped whatever the target holds, given the whole source list.
-fn screen(
-    group: &SourceGroup,
-    twins: &HashMap<String, Vec<&str>>,
-    rules: Rules,
-) -> Option<SkipReason> {
+fn screen(group: &SourceGroup, rules: Rules) -> Option<SkipReason> {
     if group.name.trim().is_empty() {
         return Some(SkipReason::EmptyName);
     }
@@ -83,53 +98,76 @@ fn screen(
         });
     }
     let chars = group.name.chars().count();
-    if chars > rules.max_name_length {
-        return Some(SkipReason::TooLong {
-            chars,
-            max: rules.max_name_length,
-        });
-    }
-    let same = twins.get(&fold_name(&group.name))?;
-    if same.len() > 1 {
-        // Report the others by name; identical names are listed once per extra copy.
-        let mut others: Vec<String> = same.iter().map(|s| s.to_string()).collect();
-        let me = others
-            .iter()
-            .position(|o| *o == group.name)
-            .expect("group is in its own twin set");
-        others.remove(me);
-        return Some(SkipReason::DuplicateInSource { others });
+    if let Some(max) = rules.max_name_length
+        && chars > max
+    {
+        return Some(SkipReason::TooLong { chars, max });
     }
     None
 }
 
-fn twin_sets(groups: &[SourceGroup]) -> HashMap<String, Vec<&str>> {
-    let mut sets: HashMap<String, Vec<&str>> = HashMap::new();
-    for g in groups {
-        sets.entry(fold_name(&g.name)).or_default().push(&g.name);
+/// For each group that passes screening: `None` if it is the first of its name ignoring
+/// case (by entitlement id), else the index of that first one.
+fn firsts(groups: &[SourceGroup], rules: Rules) -> Vec<Option<Option<usize>>> {
+    let mut first: HashMap<String, usize> = HashMap::new();
+    for (i, g) in groups.iter().enumerate() {
+        if screen(g, rules).is_some() {
+            continue;
+        }
+        first
+            .entry(fold_name(&g.name))
+            .and_modify(|f| {
+                if g.id < groups[*f].id {
+                    *f = i;
+                }
+            })
+            .or_insert(i);
     }
-    sets
-}
-
-/// The source groups whose names need a target lookup (those that pass screening).
-pub fn candidates(groups: &[SourceGroup], rules: Rules) -> Vec<&SourceGroup> {
-    let twins = twin_sets(groups);
     groups
         .iter()
-        .filter(|g| screen(g, &twins, rules).is_none())
+        .enumerate()
+        .map(|(i, g)| {
+            if screen(g, rules).is_some() {
+                return None;
+            }
+            let f = first[&fold_name(&g.name)];
+            Some((f != i).then_some(f))
+        })
+        .collect()
+}
+
+/// The source groups whose names need a target lookup: those that pass screening, one
+/// per name ignoring case (a twin is settled by the first of its name).
+pub fn candidates(groups: &[SourceGroup], rules: Rules) -> Vec<&SourceGroup> {
+    groups
+        .iter()
+        .zip(firsts(groups, rules))
+        .filter(|(_, f)| *f == Some(None))
+        .map(|(g, _)| g)
         .collect()
 }
 
 /// Decides each group's action. A candidate without a lookup result is planned as
-/// [`Action::LookupFailed`]: the plan never creates what it has not checked.
-pub fn plan(groups: &[SourceGroup], lookups: &Lookups, rules: Rules) -> Plan {
-    let twins = twin_sets(groups);
+/// [`Action::LookupFailed`]: the plan never creates what it has not checked. A name in
+/// `refused` that would be created is planned as [`Action::StillRefused`].
+pub fn plan(groups: &[SourceGroup], lookups: &Lookups, rules: Rules, refused: &Refused) -> Plan {
     let items = groups
         .iter()
-        .map(|g| {
-            let action = match screen(g, &twins, rules) {
-                Some(reason) => Action::Skip(reason),
-                None => decide(g, lookups.get(&fold_name(&g.name))),
+        .zip(firsts(groups, rules))
+        .map(|(g, first)| {
+            let action = match first {
+                None => Action::Skip(screen(g, rules).expect("only screened-out groups")),
+                Some(Some(first)) => Action::Twin {
+                    of: groups[first].name.clone(),
+                    first,
+                },
+                Some(None) => match decide(g, lookups.get(&fold_name(&g.name))) {
+                    Action::Create => match refused.get(&(g.id.clone(), g.name.clone())) {
+                        Some(detail) => Action::StillRefused(detail.clone()),
+                        None => Action::Create,
+                    },
+                    other => other,
+                },
             };
             Planned {
                 group: g.clone(),
@@ -163,8 +201,12 @@ mod tests {
     use super::*;
 
     const RULES: Rules = Rules {
-        max_name_length: 20,
+        max_name_length: Some(20),
     };
+
+    fn plan(groups: &[SourceGroup], lookups: &Lookups, rules: Rules) -> Plan {
+        super::plan(groups, lookups, rules, &Refused::new())
+    }
 
     fn src(name: &str) -> SourceGroup {
         SourceGroup {
@@ -256,7 +298,11 @@ mod tests {
             src("FINANCE"),
             src("ok"),
         ];
-        let lookups: Lookups = [("ok".to_string(), Ok(vec![]))].into();
+        let lookups: Lookups = [
+            ("ok".to_string(), Ok(vec![])),
+            ("finance".to_string(), Ok(vec![])),
+        ]
+        .into();
         let p = plan(&groups, &lookups, RULES);
         let a: Vec<&Action> = p.items.iter().map(|i| &i.action).collect();
         assert_eq!(a[0], &Action::Skip(SkipReason::EmptyName));
@@ -266,34 +312,88 @@ mod tests {
             &Action::Skip(SkipReason::TooLong { chars: 21, max: 20 })
         );
         assert!(matches!(a[3], Action::Skip(SkipReason::Unstorable { .. })));
+        // Case twins are not skipped: the first by id ("id-FINANCE" < "id-Finance") is
+        // created, the other is found existing under its name, as the Workflow does.
         assert_eq!(
             a[4],
-            &Action::Skip(SkipReason::DuplicateInSource {
-                others: vec!["FINANCE".into()]
-            })
+            &Action::Twin {
+                of: "FINANCE".into(),
+                first: 5
+            }
         );
-        assert_eq!(
-            a[5],
-            &Action::Skip(SkipReason::DuplicateInSource {
-                others: vec!["Finance".into()]
-            })
-        );
+        assert_eq!(a[5], &Action::Create);
         assert_eq!(a[6], &Action::Create);
         let names: Vec<&str> = candidates(&groups, RULES)
             .iter()
             .map(|g| g.name.as_str())
             .collect();
-        assert_eq!(names, vec!["ok"]);
+        assert_eq!(names, vec!["FINANCE", "ok"]);
     }
 
     #[test]
-    fn exact_duplicates_in_the_source_are_skipped_too() {
-        let groups = vec![src("Dup"), src("Dup")];
-        let p = plan(&groups, &Lookups::new(), RULES);
-        assert!(p.items.iter().all(|i| i.action
-            == Action::Skip(SkipReason::DuplicateInSource {
-                others: vec!["Dup".into()]
-            })));
+    fn exact_duplicates_in_the_source_are_twins_too() {
+        let groups = vec![
+            SourceGroup {
+                id: "b".into(),
+                name: "Dup".into(),
+            },
+            SourceGroup {
+                id: "a".into(),
+                name: "Dup".into(),
+            },
+        ];
+        let lookups: Lookups = [("dup".to_string(), Ok(vec![tgt("t", "dup")]))].into();
+        let p = plan(&groups, &lookups, RULES);
+        assert_eq!(
+            p.items[0].action,
+            Action::Twin {
+                of: "Dup".into(),
+                first: 1
+            }
+        );
+        assert_eq!(
+            p.items[1].action,
+            Action::Exists {
+                scim_id: "t".into(),
+                duplicates: 0
+            }
+        );
+    }
+
+    #[test]
+    fn no_length_cap_unless_configured() {
+        let long = "x".repeat(5000);
+        let groups = vec![src(&long)];
+        let lookups: Lookups = [(long.clone(), Ok(vec![]))].into();
+        let rules = Rules {
+            max_name_length: None,
+        };
+        assert_eq!(
+            plan(&groups, &lookups, rules).items[0].action,
+            Action::Create
+        );
+    }
+
+    #[test]
+    fn a_name_refused_before_is_not_sent_again_until_it_changes() {
+        let groups = vec![src("Long"), src("Other")];
+        let lookups: Lookups = [
+            ("long".to_string(), Ok(vec![])),
+            ("other".to_string(), Ok(vec![])),
+        ]
+        .into();
+        let refused: Refused = [
+            (("id-Long".into(), "Long".into()), "too long".into()),
+            (("id-Other".into(), "Other before".into()), "x".into()),
+        ]
+        .into();
+        let p = super::plan(&groups, &lookups, RULES, &refused);
+        assert_eq!(p.items[0].action, Action::StillRefused("too long".into()));
+        assert_eq!(p.items[1].action, Action::Create);
+        // Found in the target meanwhile: it exists, whatever was refused before.
+        let found: Lookups = [("long".to_string(), Ok(vec![tgt("t", "Long")]))].into();
+        let p = super::plan(&groups[..1], &found, RULES, &refused);
+        assert!(matches!(p.items[0].action, Action::Exists { .. }));
     }
 
     #[test]

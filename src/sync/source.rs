@@ -2,8 +2,7 @@
 //! IdentityNow, all pages or none. A partial list never drives a create.
 
 use super::{Progress, RunError, Syncer};
-use crate::domain::SourceGroup;
-use crate::identitynow::FetchProgress;
+use crate::identitynow::{FetchProgress, Selection};
 use crate::report::SourceInfo;
 
 impl Syncer {
@@ -20,16 +19,20 @@ impl Syncer {
         })
     }
 
-    /// Every group of the source, or an error: never part of them.
+    /// Every group of the source, or an error: never part of them. `progress` is told
+    /// what was selected and left out.
     pub(super) async fn read_groups(
         &self,
         source: &SourceInfo,
         progress: &dyn Progress,
-    ) -> Result<Vec<SourceGroup>, RunError> {
+    ) -> Result<Selection, RunError> {
         let on_page = |p: FetchProgress| progress.fetched(&p);
-        self.source
-            .fetch_groups(&source.id, &on_page)
+        let selection = self
+            .source
+            .fetch_selection(&source.id, &on_page)
             .await
-            .map_err(RunError::SourceUnreadable)
+            .map_err(RunError::SourceUnreadable)?;
+        progress.selected(&selection);
+        Ok(selection)
     }
 }

@@ -42,6 +42,15 @@ pub fn guards_overridden() {
 
 /// One line per created group: info, or debug while a progress bar counts the groups
 /// (a terminal would otherwise scroll a line per group past the bar).
+/// A case twin found existing under the name of the first group of its name.
+pub fn group_existed_as(name: &str, matched: &str) {
+    tracing::info!(
+        group = name,
+        matched,
+        "found existing under a name equal ignoring case"
+    );
+}
+
 pub fn group_created(name: &str, scim_id: &str) {
     created_line(super::bar_shown(), name, scim_id);
 }

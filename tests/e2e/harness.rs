@@ -124,8 +124,13 @@ fn as_source(names: &[String]) -> Vec<SourceGroup> {
         .collect()
 }
 
-/// How many creates a correct first run makes: the candidates not already in the target.
-pub fn expected_creates(groups: &[String], existing: &[String], max_name_length: usize) -> usize {
+/// How many creates a correct first run makes: the candidates not already in the target
+/// (`max_name_length` as `sync.max_name_length`; `None`, the default, is no cap).
+pub fn expected_creates(
+    groups: &[String],
+    existing: &[String],
+    max_name_length: Option<usize>,
+) -> usize {
     let present: HashSet<String> = existing.iter().map(|n| fold_name(n)).collect();
     let source = as_source(groups);
     plan::candidates(&source, Rules { max_name_length })

@@ -108,7 +108,7 @@ async fn runs_killed_at_random_points_create_each_group_once_and_tell_each_once(
     // every group exists exactly once
     let names = app.target_names();
     assert_no_duplicates(names.clone());
-    let created = expected_creates(&opts.groups, &opts.existing, 256);
+    let created = expected_creates(&opts.groups, &opts.existing, None);
     assert_eq!(names.len(), opts.existing.len() + created);
 
     // one notice per group that was there before groupsync, none for its own, none twice
@@ -117,12 +117,30 @@ async fn runs_killed_at_random_points_create_each_group_once_and_tell_each_once(
         let subject = m.header("Subject").unwrap();
         *told.entry(subject).or_default() += 1;
     }
-    let expected: HashMap<String, usize> = opts
-        .existing
-        .iter()
-        .map(|n| (format!("Alation group {n} already exists"), 1))
-        .collect();
-    assert_eq!(told, expected);
+    let subject = |n: &String| format!("Alation group {n} already exists");
+    for (s, n) in &told {
+        assert_eq!(*n, 1, "{s:?} was told {n} times");
+    }
+    for n in &opts.existing {
+        assert!(told.contains_key(&subject(n)), "{n:?} was not told");
+    }
+    // Besides those, only case twins: a second AD group found existing under the name of
+    // the first, told as the Workflow tells it.
+    let has_twin = |n: &String| {
+        let folded = n.to_lowercase();
+        opts.groups
+            .iter()
+            .filter(|g| g.to_lowercase() == folded)
+            .count()
+            > 1
+    };
+    for s in told.keys() {
+        let twin = opts.groups.iter().any(|n| has_twin(n) && subject(n) == *s);
+        assert!(
+            opts.existing.iter().any(|n| subject(n) == *s) || twin,
+            "{s:?}"
+        );
+    }
 
     // killed runs that had begun are interrupted; none is left running; the last succeeded
     let statuses = statuses(&app).await;
@@ -144,12 +162,13 @@ async fn runs_killed_at_random_points_create_each_group_once_and_tell_each_once(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn of_two_runs_started_together_one_runs_and_the_other_exits_3_naming_the_holder() {
-    let (app, opts) = slow_app(40, 0, Duration::from_millis(80)).await;
-    let creates = expected_creates(&opts.groups, &opts.existing, 256);
-    let (a, b) = (
-        run_cmd(&app, &[]).spawn().unwrap(),
-        run_cmd(&app, &[]).spawn().unwrap(),
-    );
+    let (app, opts) = slow_app(120, 0, Duration::from_millis(80)).await;
+    let creates = expected_creates(&opts.groups, &opts.existing, None);
+    // The second starts once the first holds the lease: on a loaded machine two processes
+    // started at once may otherwise run one after the other.
+    let a = run_cmd(&app, &[]).spawn().unwrap();
+    run_started(&app, 1).await;
+    let b = run_cmd(&app, &[]).spawn().unwrap();
     let (pa, pb) = (a.id(), b.id());
     let (a, b) = (wait(a).await, wait(b).await);
     let codes = [a.status.code(), b.status.code()];
@@ -174,7 +193,7 @@ async fn of_two_runs_started_together_one_runs_and_the_other_exits_3_naming_the_
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn with_wait_the_second_run_waits_for_the_first_and_then_runs() {
     let (app, opts) = slow_app(40, 0, Duration::from_millis(80)).await;
-    let creates = expected_creates(&opts.groups, &opts.existing, 256);
+    let creates = expected_creates(&opts.groups, &opts.existing, None);
     let first = run_cmd(&app, &[]).spawn().unwrap();
     // the first run holds the lease before the second starts
     let store = groupsync::store::Store::open(&app.store).unwrap();

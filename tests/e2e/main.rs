@@ -11,6 +11,7 @@ mod cli;
 mod daemon;
 mod dashboard_browser;
 mod docs_config;
+mod entra;
 mod guards;
 mod hardening;
 mod history;

@@ -44,7 +44,7 @@ async fn groupsync_creates_every_missing_group_exactly_once_in_scim2_server() {
         ("GROUPSYNC_SYNC__CREATE_CONCURRENCY", "4"),
     ]);
     let syncer = Syncer::new(settings, Store::in_memory().unwrap()).unwrap();
-    let expected = expected_creates(&groups, &[], 256);
+    let expected = expected_creates(&groups, &[], None);
     let req = RunRequest::new([TriggerKind::Cli], false);
 
     let first = syncer.run(&req, &Quiet).await;

@@ -83,7 +83,7 @@ async fn twenty_thousand_groups_with_a_personal_access_token_on_v2026() {
         ..SandboxOptions::seeded(20_000, 0, 22)
     };
     let groups = opts.groups.clone();
-    let expected = expected_creates(&opts.groups, &opts.existing, 256);
+    let expected = expected_creates(&opts.groups, &opts.existing, None);
     let sb = spawn_app(opts).await;
     let syncer = Syncer::new(
         sb.settings(&[("GROUPSYNC_IDENTITYNOW__API_VERSION", "v2026")]),

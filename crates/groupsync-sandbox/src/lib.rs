@@ -32,6 +32,49 @@ pub const AD_SOURCE_NAME: &str = "Active Directory";
 /// A second source, so that looking a source up by name has something to tell apart.
 pub const OTHER_SOURCE_ID: &str = "2c9180835d191a86015d28455b4b232b";
 pub const OTHER_SOURCE_NAME: &str = "Workday HR";
+/// The name of the directory source when the sandbox simulates the Entra ID connector.
+pub const ENTRA_SOURCE_NAME: &str = "Entra ID";
+
+/// Which SailPoint connector the sandbox's directory source simulates.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Connector {
+    /// The on-premises AD connector: groups under `memberOf`, with DNs as values.
+    #[default]
+    Ad,
+    /// The Entra ID connector: groups under `groups`, with object ids as values, plus
+    /// licences and directory roles that are entitlements but not groups.
+    Entra,
+}
+
+impl Connector {
+    /// The source type SailPoint shows for the connector.
+    pub fn source_type(self) -> &'static str {
+        match self {
+            Connector::Ad => "Active Directory - Direct",
+            Connector::Entra => "Azure Active Directory",
+        }
+    }
+
+    /// The name of the sandbox's directory source.
+    pub fn source_name(self) -> &'static str {
+        match self {
+            Connector::Ad => AD_SOURCE_NAME,
+            Connector::Entra => ENTRA_SOURCE_NAME,
+        }
+    }
+}
+
+impl std::str::FromStr for Connector {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ad" => Ok(Connector::Ad),
+            "entra" => Ok(Connector::Entra),
+            other => Err(format!("unknown connector {other:?}: use ad or entra")),
+        }
+    }
+}
 
 /// What to start and how to seed it.
 #[derive(Debug, Clone)]
@@ -40,8 +83,10 @@ pub struct SandboxOptions {
     pub idn_port: u16,
     pub scim_port: u16,
     pub smtp_port: u16,
-    /// AD group names in the tenant's AD source.
+    /// Group names in the tenant's directory source.
     pub groups: Vec<String>,
+    /// The connector the directory source simulates (its entitlements' shape).
+    pub connector: Connector,
     /// Names already present in the SCIM server.
     pub existing: Vec<String>,
     pub token_lifetime: Duration,
@@ -60,6 +105,9 @@ pub struct SandboxOptions {
     pub maildir: Option<PathBuf>,
     /// Where `POST /sandbox/fire` sends the "Account Aggregation Completed" event.
     pub fire_webhook: Option<WebhookTarget>,
+    /// The longest `displayName` the SCIM server accepts (characters); a longer one gets
+    /// 400 `invalidValue`. `None`: no limit.
+    pub scim_max_name_length: Option<usize>,
 }
 
 impl Default for SandboxOptions {
@@ -70,6 +118,7 @@ impl Default for SandboxOptions {
             scim_port: 0,
             smtp_port: 0,
             groups: vec![],
+            connector: Connector::Ad,
             existing: vec![],
             token_lifetime: Duration::from_secs(749),
             rate_limit: Some(100),
@@ -80,6 +129,7 @@ impl Default for SandboxOptions {
             credential: Credential::ApiClient,
             maildir: None,
             fire_webhook: None,
+            scim_max_name_length: None,
         }
     }
 }
@@ -127,6 +177,8 @@ pub struct Sandbox {
     pub smtp_addr: SocketAddr,
     /// The kind of credential the tenant accepts.
     pub credential: Credential,
+    /// The connector the directory source simulates.
+    pub connector: Connector,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<std::io::Result<()>>>,
 }
@@ -153,8 +205,8 @@ impl Sandbox {
             sources: vec![
                 tenant::SimSource {
                     id: AD_SOURCE_ID.into(),
-                    name: AD_SOURCE_NAME.into(),
-                    source_type: "Active Directory - Direct".into(),
+                    name: opts.connector.source_name().into(),
+                    source_type: opts.connector.source_type().into(),
                     groups: opts.groups.clone(),
                 },
                 tenant::SimSource {
@@ -169,6 +221,7 @@ impl Sandbox {
             auth: scim::ScimServerAuth::Bearer(SCIM_TOKEN.into()),
             max_page_size: opts.scim_page_cap,
             unique_display_names: opts.unique_names,
+            max_name_length: opts.scim_max_name_length,
             faults: opts.scim_faults.clone(),
         });
         for name in &opts.existing {
@@ -197,6 +250,7 @@ impl Sandbox {
             scim_addr,
             smtp_addr,
             credential: opts.credential,
+            connector: opts.connector,
             shutdown,
             tasks,
         })
@@ -226,7 +280,7 @@ tenant_url = "{idn}"
 # {kind}
 client_id = "{client_id}"
 client_secret = "{client_secret}"
-source_name = "{AD_SOURCE_NAME}"
+source_name = "{source_name}"
 
 [scim]
 base_url = "{scim}"
@@ -241,6 +295,7 @@ to = ["iam-team@sandbox.test"]
 mode = "digest"
 "#,
             idn = self.idn_url(),
+            source_name = self.connector.source_name(),
             kind = match self.credential {
                 Credential::ApiClient => "an API client (client credentials, no user)",
                 Credential::Pat => "a personal access token (an ORG_ADMIN's)",

@@ -59,6 +59,15 @@ pub async fn create(
     require_json(&headers)?;
     let projection = Projection::from_query(raw.as_deref())?;
     let input = GroupInput::from_body(&body.map_err(body_error)?)?;
+    if let Some(max) = shared.max_name_length {
+        let chars = input.display_name.chars().count();
+        if chars > max {
+            shared.count_refused_name();
+            return Err(ScimError::invalid_value(format!(
+                "displayName is {chars} characters long; at most {max} are allowed"
+            )));
+        }
+    }
     let group = {
         let mut store = shared.store();
         if shared.unique_display_names && store.name_taken(&fold_case(&input.display_name), None) {

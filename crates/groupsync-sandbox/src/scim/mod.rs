@@ -54,6 +54,9 @@ pub struct ScimOptions {
     /// `displayName` (ignoring case) gets 409 `uniqueness`. Off by default: the RFC
     /// declares `displayName` `uniqueness: none`, and scim2-server allows duplicates.
     pub unique_display_names: bool,
+    /// The longest `displayName` (in characters) a create accepts; a longer one gets
+    /// 400 `invalidValue`. `None` (the default): no limit.
+    pub max_name_length: Option<usize>,
     /// Latency and injected faults, with SCIM-shaped error bodies.
     pub faults: FaultPlan,
 }
@@ -65,6 +68,7 @@ impl ScimOptions {
             auth,
             max_page_size: 1000,
             unique_display_names: false,
+            max_name_length: None,
             faults: FaultPlan::default(),
         }
     }
@@ -75,10 +79,12 @@ struct Shared {
     auth: ScimServerAuth,
     max_page_size: usize,
     unique_display_names: bool,
+    max_name_length: Option<usize>,
     faults: FaultPlan,
     store: Mutex<Store>,
     requests: AtomicU64,
     creates: AtomicU64,
+    refused_names: AtomicU64,
     stats: Stats,
 }
 
@@ -91,6 +97,10 @@ impl Shared {
 
     fn count_create(&self) {
         self.creates.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn count_refused_name(&self) {
+        self.refused_names.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -117,10 +127,12 @@ impl ScimServer {
                 auth: opts.auth,
                 max_page_size: opts.max_page_size,
                 unique_display_names: opts.unique_display_names,
+                max_name_length: opts.max_name_length,
                 faults: opts.faults,
                 store: Mutex::new(Store::default()),
                 requests: AtomicU64::new(0),
                 creates: AtomicU64::new(0),
+                refused_names: AtomicU64::new(0),
                 stats: Stats::default(),
             }),
         }
@@ -211,6 +223,11 @@ impl ScimServer {
     /// Groups created through `POST /Groups`.
     pub fn create_count(&self) -> u64 {
         self.shared.creates.load(Ordering::Relaxed)
+    }
+
+    /// `POST /Groups` refused for a name longer than [`ScimOptions::max_name_length`].
+    pub fn refused_name_count(&self) -> u64 {
+        self.shared.refused_names.load(Ordering::Relaxed)
     }
 }
 

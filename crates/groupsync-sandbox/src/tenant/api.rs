@@ -1,6 +1,6 @@
 //! `GET …/sources`, `GET …/sources/{id}`, `GET …/entitlements`, `GET …/entitlements/{id}`.
 
-use super::catalog::{Group, SourceEntry, entitlement_json, group_dn, source_json, timestamp};
+use super::catalog::{self, Group, SourceEntry, entitlement_json, source_json, timestamp};
 use super::errors::ApiError;
 use super::filter::{FieldSpec, Filter, Op};
 use super::paging::{Collection, Rules, Sorter};
@@ -125,8 +125,8 @@ fn entitlement_field(item: &Item<'_>, field: &str) -> Option<String> {
     Some(match field {
         "id" => (*id).clone(),
         "name" => group.name.clone(),
-        "attribute" => "memberOf".into(),
-        "value" => group_dn(&group.name),
+        "attribute" => catalog::attribute(entry, group).into(),
+        "value" => catalog::native_value(entry, id, group),
         "source.id" => entry.source.id.clone(),
         "created" => timestamp(&group.created),
         "modified" => timestamp(&group.modified),
@@ -156,8 +156,9 @@ fn entitlement_matches(filter: &Filter, item: &Item<'_>) -> bool {
 /// (`offset + limit`); on `/v2026` `searchAfter` moves that window to start strictly after
 /// the given sort values. `X-Total-Count` always counts every match.
 ///
-/// Terms on `source.id` and `attribute` are checked once per source, not per group, so a
-/// page of a large source costs little more than walking its ids.
+/// Terms on `source.id` are checked once per source, not per group, so a page of a large
+/// source costs little more than walking its ids. `attribute` differs by entitlement (an
+/// Entra ID source holds groups, licences and roles), so it is checked per entitlement.
 pub async fn list_entitlements(
     State(state): State<AppState>,
     uri: Uri,
@@ -170,13 +171,12 @@ pub async fn list_entitlements(
     };
     let c = Collection::parse(query.as_deref(), rules)?;
     c.check_window()?;
-    let (per_source, per_group) = c.filter.split(|f| f == "source.id" || f == "attribute");
+    let (per_source, per_group) = c.filter.split(|f| f == "source.id");
     let catalog = lock(&state.catalog);
     let mut found: Vec<Item<'_>> = Vec::new();
     for entry in &catalog.sources {
         let source_ok = per_source.matches(|f| match f {
             "source.id" => Some(entry.source.id.as_str()),
-            "attribute" => Some("memberOf"),
             _ => None,
         });
         if !source_ok {

@@ -7,12 +7,54 @@ use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-/// One group of a source.
+/// One entitlement of a source: a group, or (on an Entra ID source) a licence or a
+/// directory role, which are entitlements but not groups.
 #[derive(Debug, Clone)]
 pub struct Group {
     pub name: String,
     pub created: DateTime<Utc>,
     pub modified: DateTime<Utc>,
+    pub kind: Kind,
+}
+
+/// What an entitlement stands for in the source's schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Group,
+    Licence,
+    Role,
+}
+
+/// The licences and directory roles every simulated Entra ID source holds besides its groups.
+pub const ENTRA_OTHERS: &[(Kind, &str)] = &[
+    (Kind::Licence, "Microsoft 365 E3"),
+    (Kind::Licence, "Power BI Pro"),
+    (Kind::Role, "Global Reader"),
+    (Kind::Role, "User Administrator"),
+];
+
+/// Whether a source type is SailPoint's Entra ID connector (named "Azure Active Directory").
+pub fn is_entra(source_type: &str) -> bool {
+    source_type.starts_with("Azure Active Directory")
+}
+
+/// The account attribute holding the entitlement, as each connector names it.
+pub fn attribute(entry: &SourceEntry, group: &Group) -> &'static str {
+    match (is_entra(&entry.source.source_type), group.kind) {
+        (false, _) => "memberOf",
+        (true, Kind::Group) => "groups",
+        (true, Kind::Licence) => "assignedLicenses",
+        (true, Kind::Role) => "directoryRoles",
+    }
+}
+
+/// The schema object type the entitlement comes from (`sourceSchemaObjectType`).
+pub fn object_type(group: &Group) -> &'static str {
+    match group.kind {
+        Kind::Group => "group",
+        Kind::Licence => "license",
+        Kind::Role => "role",
+    }
 }
 
 /// One source with its groups, keyed by entitlement id so that id order is free.
@@ -100,13 +142,20 @@ impl Catalog {
                 source: source.clone(),
                 groups: BTreeMap::new(),
             };
-            for name in &source.groups {
+            let others: &[(Kind, &str)] = if is_entra(&source.source_type) {
+                ENTRA_OTHERS
+            } else {
+                &[]
+            };
+            let groups = source.groups.iter().map(|n| (Kind::Group, n.as_str()));
+            for (kind, name) in groups.chain(others.iter().copied()) {
                 let id = stable_id(&[&source.id, name]);
                 let t = seeded_time(&id);
                 entry.groups.entry(id).or_insert(Group {
-                    name: name.clone(),
+                    name: name.to_owned(),
                     created: t,
                     modified: t,
+                    kind,
                 });
             }
             catalog.sources.push(entry);
@@ -132,6 +181,7 @@ impl Catalog {
             name: name.to_owned(),
             created: now,
             modified: now,
+            kind: Kind::Group,
         });
         true
     }
@@ -217,15 +267,36 @@ fn guid(id: &str) -> uuid::Uuid {
     uuid::Uuid::from_u128(u128::from_str_radix(id, 16).unwrap_or(0))
 }
 
-/// An Entitlement object shaped like an AD group read by the AD connector.
+/// The entitlement's native value: the DN on AD, the object id on Entra ID.
+pub fn native_value(entry: &SourceEntry, id: &str, group: &Group) -> String {
+    if is_entra(&entry.source.source_type) {
+        guid(id).to_string()
+    } else {
+        group_dn(&group.name)
+    }
+}
+
+/// An Entitlement object shaped as the source's connector reads it: an AD group
+/// (`memberOf`, a DN), or an Entra ID group, licence or role (`groups`,
+/// `assignedLicenses`, `directoryRoles`, an object id).
 pub fn entitlement_json(entry: &SourceEntry, id: &str, group: &Group) -> Value {
     let s = &entry.source;
+    let attributes = if is_entra(&s.source_type) {
+        json!({ "displayName": group.name, "id": guid(id).to_string() })
+    } else {
+        json!({
+            "cn": group.name,
+            "sAMAccountName": group.name,
+            "GroupType": "Security_Global",
+            "objectguid": format!("{{{}}}", guid(id)),
+        })
+    };
     json!({
         "id": id,
         "name": group.name,
-        "attribute": "memberOf",
-        "value": group_dn(&group.name),
-        "sourceSchemaObjectType": "group",
+        "attribute": attribute(entry, group),
+        "value": native_value(entry, id, group),
+        "sourceSchemaObjectType": object_type(group),
         "description": format!("Members of {}", group.name),
         "privileged": false,
         "cloudGoverned": false,
@@ -239,12 +310,7 @@ pub fn entitlement_json(entry: &SourceEntry, id: &str, group: &Group) -> Value {
         "created": timestamp(&group.created),
         "modified": timestamp(&group.modified),
         "source": { "id": s.id, "type": "SOURCE", "name": s.name },
-        "attributes": {
-            "cn": group.name,
-            "sAMAccountName": group.name,
-            "GroupType": "Security_Global",
-            "objectguid": format!("{{{}}}", guid(id)),
-        },
+        "attributes": attributes,
         "segments": [],
         "directPermissions": [],
     })
