@@ -1,10 +1,12 @@
 //! The command line: `run`, `serve`, `sources`, `check`, `executions`, and with the
-//! `sandbox` feature (on by default) `demo` and `sandbox`.
+//! `sandbox` feature (on by default) `demo`, `sandbox` and `bench`.
 //!
 //! Exit codes: 0 success, 1 the sync failed or some groups failed, 2 bad configuration or
 //! usage, 4 a guard refused the run (nothing was written; see `[safety]`, override once
 //! with `run --force`). The summary goes to stdout; logs go to stderr.
 
+#[cfg(feature = "sandbox")]
+mod bench;
 mod check;
 #[cfg(feature = "sandbox")]
 mod demo;
@@ -92,6 +94,11 @@ enum Command {
     /// tenant, overall on the SCIM server).
     #[cfg(feature = "sandbox")]
     Sandbox(sandbox_cmd::SandboxArgs),
+    /// Measure one run against a sandbox with a latency on every request: wall time,
+    /// requests, creates, 429s, peak RSS, the floor, and with --baseline the speed-up over
+    /// the Workflow's pattern.
+    #[cfg(feature = "sandbox")]
+    Bench(bench::BenchArgs),
 }
 
 /// Parses the arguments, runs the command, maps the result to an exit code.
@@ -122,6 +129,8 @@ async fn dispatch(cli: Cli) -> ExitCode {
         Command::Sandbox(args) => {
             sandbox_cmd::run(args, log_format.unwrap_or(LogFormat::Text)).await
         }
+        #[cfg(feature = "sandbox")]
+        Command::Bench(args) => bench::run(args, log_format.unwrap_or(LogFormat::Text)).await,
         Command::Run {
             dry_run,
             json,

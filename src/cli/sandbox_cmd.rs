@@ -77,7 +77,7 @@ pub struct SandboxArgs {
     write_config: Option<PathBuf>,
 }
 
-fn parse_credential(text: &str) -> Result<Credential, String> {
+pub(super) fn parse_credential(text: &str) -> Result<Credential, String> {
     text.parse()
 }
 
