@@ -1,8 +1,8 @@
 //! `groupsync bench`: one run against a sandbox with a latency on every request, measured.
 //!
-//! Each measured run is `groupsync run --json` as a child process against a fresh sandbox
-//! served by this process, with the sandbox's written configuration (and the usual
-//! `GROUPSYNC_…` overrides) and a store of its own. The requests, creates and 429s come
+//! Each measured run is `groupsync run` as a child process (its summary is read only when
+//! it fails) against a fresh sandbox served by this process, with the sandbox's written
+//! configuration (and the usual `GROUPSYNC_…` overrides) and a store of its own. The requests, creates and 429s come
 //! from the sandbox's stats; the peak RSS is the child's (`VmHWM`, sampled while it runs),
 //! so the sandbox's memory is not in it.
 //!
@@ -394,7 +394,7 @@ async fn measure(
     figures
 }
 
-/// Writes the sandbox's configuration into `dir` and runs `groupsync run --json` on it with
+/// Writes the sandbox's configuration into `dir` and runs `groupsync run` on it with
 /// a fresh store there: the settings it ran with, its wall time and its peak RSS in KiB.
 async fn run_child(
     sb: &Sandbox,
@@ -424,7 +424,7 @@ async fn run_child(
     let mut cmd = Command::new(exe);
     cmd.arg("--config")
         .arg(&config)
-        .args(["run", "--json"])
+        .arg("run")
         .envs(overrides.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
