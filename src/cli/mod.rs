@@ -1,5 +1,5 @@
 //! The command line: `run`, `serve`, `sources`, `check`, `executions`, and with the
-//! `sandbox` feature (on by default) `demo` and `sandbox`.
+//! `sandbox` feature (on by default) `demo`, `sandbox` and `bench`.
 //!
 //! Exit codes: 0 success, 1 the sync failed or some groups failed, 2 bad configuration or
 //! usage, 3 another run holds the store's run lease (nothing was done; the message names
@@ -7,6 +7,8 @@
 //! the run (nothing was written; see `[safety]`, override once with `run --force`). The
 //! summary goes to stdout; logs go to stderr.
 
+#[cfg(feature = "sandbox")]
+mod bench;
 mod check;
 #[cfg(feature = "sandbox")]
 mod demo;
@@ -99,6 +101,11 @@ enum Command {
     /// tenant, overall on the SCIM server).
     #[cfg(feature = "sandbox")]
     Sandbox(Box<sandbox_cmd::SandboxArgs>),
+    /// Measure one run against a sandbox with a latency on every request: wall time,
+    /// requests, creates, 429s, peak RSS, the floor, and with --baseline the speed-up over
+    /// the Workflow's pattern.
+    #[cfg(feature = "sandbox")]
+    Bench(bench::BenchArgs),
 }
 
 /// Parses the arguments, runs the command, maps the result to an exit code.
@@ -129,6 +136,8 @@ async fn dispatch(cli: Cli) -> ExitCode {
         Command::Sandbox(args) => {
             sandbox_cmd::run(*args, log_format.unwrap_or(LogFormat::Text)).await
         }
+        #[cfg(feature = "sandbox")]
+        Command::Bench(args) => bench::run(args, log_format.unwrap_or(LogFormat::Text)).await,
         Command::Run {
             dry_run,
             json,

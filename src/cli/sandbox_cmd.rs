@@ -101,7 +101,7 @@ fn parse_connector(text: &str) -> Result<Connector, String> {
     text.parse()
 }
 
-fn parse_credential(text: &str) -> Result<Credential, String> {
+pub(super) fn parse_credential(text: &str) -> Result<Credential, String> {
     text.parse()
 }
 

@@ -6,6 +6,7 @@
 mod harness;
 
 mod apply;
+mod bench;
 mod check;
 mod cli;
 mod daemon;
