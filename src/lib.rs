@@ -5,7 +5,8 @@
 //! 1. trigger: `groupsync run`, or in `groupsync serve` the schedule, a webhook delivery,
 //!    task-status polling or `POST /runs` ([`daemon`]).
 //! 2. coordinator: one run at a time; triggers during a run join one follow-up
-//!    ([`daemon::coordinator`]).
+//!    ([`daemon::coordinator`]); across processes sharing a store, the run lease
+//!    ([`store`]) lets one run at a time, and each run is journaled from its start.
 //!
 //! The rest is [`sync`], whose [`sync::Syncer`] holds the order:
 //!
@@ -13,7 +14,7 @@
 //! 4. plan: a pure function from the groups and what the target holds (looked up first)
 //!    to one action per group ([`sync::plan`]).
 //! 5. guards: checked after the plan and before the first write; a refusal stops the run
-//!    with nothing written ([`sync::RunError::GuardRefused`]).
+//!    with nothing written ([`sync::guards`]).
 //! 6. apply: the creates, with bounded concurrency ([`sync::apply`]).
 //! 7. record: the run, its outcomes and its notices written to the [`store`].
 //! 8. notify: the notices sent from the store's outbox ([`notify`]).
@@ -22,8 +23,8 @@
 //! its kind.
 //!
 //! # Layout
-//! - [`cli`]: the command line (`run`, `serve`, `sources`, `check`, `executions`, `demo`,
-//!   `sandbox`, the last two with the `sandbox` feature), the summary and the progress bar.
+//! - [`cli`]: the command line (`run`, `serve`, `sources`, `check`, `executions`, and with
+//!   the `sandbox` feature `demo`, `sandbox` and `bench`), the summary and the progress bar.
 //! - [`config`]: typed configuration, loaded once and validated, errors naming the key.
 //! - [`daemon`]: `groupsync serve`: the HTTP server, the triggers and the coordinator.
 //! - [`domain`]: the types every stage shares (source groups, target groups, run ids).
@@ -34,7 +35,8 @@
 //! - [`report`]: what a run did, group by group, and why it stopped.
 //! - [`retry`]: "should we retry?" (each client's errors) apart from "how long to wait".
 //! - [`scim`]: the SCIM 2.0 client (lookup by `displayName`, create, list).
-//! - [`store`]: SQLite: the execution history, the notice outbox, trigger state.
+//! - [`store`]: SQLite: the execution history and each run's journal, the run lease, the
+//!   notice outbox, the names the target refused, trigger state.
 //! - [`sync`]: the run's stages, one module each (above).
 //! - [`telemetry`]: logging set-up, and every log event and metric, each defined once
 //!   ([`telemetry::metric`], [`telemetry::run_log`], [`telemetry::daemon_log`]).
