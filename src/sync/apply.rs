@@ -90,6 +90,16 @@ pub struct Applied {
     pub refused: Vec<RefusedName>,
 }
 
+/// How many creates were not sent because the run's deadline had passed.
+pub fn unsent_at_deadline(outcomes: &[GroupOutcome]) -> usize {
+    outcomes
+        .iter()
+        .filter(
+            |o| matches!(&o.outcome, Outcome::Failed { error } if error.contains(DEADLINE_PASSED)),
+        )
+        .count()
+}
+
 /// One outcome per planned group, in plan order. `on_done` is called after each create.
 pub async fn apply(
     plan: &Plan,

@@ -32,7 +32,7 @@ use crate::config::Settings;
 use crate::domain::RunId;
 use crate::identitynow::{self, FetchProgress, Selection};
 use crate::notify::{Flushed, Mailer, Outbox};
-use crate::report::{Outcome, RunReport};
+use crate::report::RunReport;
 use crate::retry::RetryPolicy;
 use crate::scim;
 use crate::store::{RunRecord, Store, StoreError};
@@ -295,20 +295,7 @@ impl Syncer {
             at: at.to_owned(),
         };
         // Reading and planning write nothing, so they are simply cut off at the deadline.
-        let read = async {
-            let source = self.resolve_source().await?;
-            report.source = Some(source.clone());
-            let selection = self.read_groups(&source, progress).await?;
-            let rules = Rules {
-                max_name_length: self.settings.sync.max_name_length,
-            };
-            let lookups = self
-                .look_up(plan::candidates(&selection.groups, rules), progress)
-                .await?;
-            let refused = self.store.call(|s| s.refused_names()).await?;
-            let plan = plan::plan(&selection.groups, &lookups, rules, &refused);
-            Ok::<_, RunError>((plan, selection))
-        };
+        let read = self.read_and_plan(progress, report);
         let (plan, selection) = tokio::time::timeout_at(deadline, read)
             .await
             .map_err(|_| overdue("while reading, before writing anything"))??;
@@ -326,23 +313,45 @@ impl Syncer {
         let on_created = |n: usize| progress.created(n, creates);
         let applied = apply_journaled(&plan, &self.target, opts, &on_created, journal).await;
         report.outcomes = applied.outcomes;
-        if !applied.refused.is_empty() {
-            let refused = applied.refused;
-            if let Err(e) = self.store.call(move |s| s.remember_refused(&refused)).await {
-                run_log::store_failed("remember the names the target refused", &e.to_string());
-            }
-        }
-        let unsent = report
-            .outcomes
-            .iter()
-            .filter(|o| matches!(&o.outcome, Outcome::Failed { error } if error.contains(apply::DEADLINE_PASSED)))
-            .count();
+        self.remember_refused(applied.refused).await;
+        let unsent = apply::unsent_at_deadline(&report.outcomes);
         if unsent > 0 {
             return Err(overdue(&format!(
                 "before {unsent} of {creates} creates were sent"
             )));
         }
         Ok(())
+    }
+
+    /// The source, its groups, what the target holds and the plan: everything before the
+    /// guards, none of it a write.
+    async fn read_and_plan(
+        &self,
+        progress: &dyn Progress,
+        report: &mut RunReport,
+    ) -> Result<(plan::Plan, Selection), RunError> {
+        let source = self.resolve_source().await?;
+        report.source = Some(source.clone());
+        let selection = self.read_groups(&source, progress).await?;
+        let rules = Rules {
+            max_name_length: self.settings.sync.max_name_length,
+        };
+        let lookups = self
+            .look_up(plan::candidates(&selection.groups, rules), progress)
+            .await?;
+        let refused = self.store.call(|s| s.refused_names()).await?;
+        let plan = plan::plan(&selection.groups, &lookups, rules, &refused);
+        Ok((plan, selection))
+    }
+
+    /// Keeps the names the target refused, so later runs do not send them again.
+    async fn remember_refused(&self, refused: Vec<apply::RefusedName>) {
+        if refused.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.call(move |s| s.remember_refused(&refused)).await {
+            run_log::store_failed("remember the names the target refused", &e.to_string());
+        }
     }
 
     /// The guards stage: refuses the run (a dry run only notes it) when a guard trips.
