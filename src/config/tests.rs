@@ -703,7 +703,12 @@ fn one_retry_after_cap_reaches_every_client() {
 
 #[test]
 fn email_templates_are_checked_at_load_naming_the_key() {
-    let with = |line: &str| load(&MINIMAL.replace("[email]", &format!("[email]\n{line}")), &[]);
+    let with = |line: &str| {
+        load(
+            &MINIMAL.replace("[email]", &format!("[email]\n{line}")),
+            &[],
+        )
+    };
     for (line, key, problem) in [
         (
             "subject_template = \"{{ group \"",

@@ -141,7 +141,6 @@ pub const SUMMARY_BODY: Slot = Slot {
     one_line: false,
 };
 
-
 /// Every template of `settings` with its slot, in the order of the keys.
 pub fn configured(settings: &EmailSettings) -> [(Slot, &str); 6] {
     [
@@ -350,7 +349,10 @@ mod tests {
             translate("{created} {unknown} {#1} {", Kind::Run),
             "{{ created }}{% raw %} {unknown} {#1} {{% endraw %}"
         );
-        assert_eq!(translate("{{ group }} {source}", Kind::Group), "{{ group }} {source}");
+        assert_eq!(
+            translate("{{ group }} {source}", Kind::Group),
+            "{{ group }} {source}"
+        );
     }
 
     #[test]
@@ -380,13 +382,19 @@ mod tests {
         let err = check_one(BODY, "{{ group }").unwrap_err();
         assert!(err.starts_with("is not a valid template"), "{err}");
         let err = check_one(BODY, "{{ grop }}").unwrap_err();
-        assert!(err.contains("(grop)") && err.contains("group, source"), "{err}");
+        assert!(
+            err.contains("(grop)") && err.contains("group, source"),
+            "{err}"
+        );
         let err = check_one(DIGEST_SUBJECT, "{% if x %}{{ created }}{% endif %}").unwrap_err();
         assert!(err.contains("(x)"), "{err}");
         let err = check_one(DIGEST_BODY, "{{ stopped.reason }}").unwrap_err();
         assert!(err.starts_with("cannot be rendered"), "{err}");
         let err = check_one(SUBJECT, "{{ source }}").unwrap_err();
         assert!(err.contains("group"), "{err}");
-        assert_eq!(check_one(SUBJECT, "{{ group|upper }} {{ range(2)|length }}"), Ok(()));
+        assert_eq!(
+            check_one(SUBJECT, "{{ group|upper }} {{ range(2)|length }}"),
+            Ok(())
+        );
     }
 }

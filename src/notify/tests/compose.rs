@@ -157,7 +157,11 @@ fn a_failure_alone_is_worth_a_digest() {
     let per_group = compose(&settings(EmailMode::PerGroup), &r);
     assert_eq!(per_group.len(), 1);
     assert_eq!(per_group[0].key, "run-1/not-created");
-    assert!(per_group[0].body.contains("  - \"Ops\": timeout\n"), "{}", per_group[0].body);
+    assert!(
+        per_group[0].body.contains("  - \"Ops\": timeout\n"),
+        "{}",
+        per_group[0].body
+    );
 }
 
 #[test]
