@@ -3,13 +3,11 @@
 
 use crate::harness::*;
 use groupsync::report::{NoticeState, Outcome, RunReport, RunStatus};
-use groupsync::retry::RetryPolicy;
 use groupsync::store::Store;
 use groupsync::sync::{Quiet, RunRequest, Syncer, TriggerKind};
 use groupsync_sandbox::SandboxOptions;
 use groupsync_sandbox::smtp::ReceivedMail;
 use std::collections::HashSet;
-use std::time::Duration;
 
 /// 24 characters: over the target's limit of 20, under groupsync's own of 30.
 const REFUSED_BY_TARGET: &str = "Refused by target 24 chr";
@@ -36,12 +34,7 @@ fn syncer(app: &TestApp, overrides: &[(&str, &str)], store: &Store) -> Syncer {
         .collect();
     Syncer::new(app.settings(&with_limit), store.clone())
         .unwrap()
-        .with_notice_retry(RetryPolicy {
-            max_retries: 1,
-            min_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(10),
-            ..RetryPolicy::default()
-        })
+        .with_notice_retry(quick_retries())
 }
 
 async fn run(syncer: &Syncer) -> RunReport {
