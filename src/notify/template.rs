@@ -217,9 +217,10 @@ fn environment<'s>() -> Environment<'s> {
     env
 }
 
-/// The templates of one set of settings, parsed once, rendered for many notices.
+/// The templates of one set of settings, read once, rendered for many notices.
 pub struct Renderer {
     sources: Vec<(Slot, String)>,
+    env: Environment<'static>,
 }
 
 impl Renderer {
@@ -229,6 +230,7 @@ impl Renderer {
                 .into_iter()
                 .map(|(slot, text)| (slot, translate(text, slot.kind)))
                 .collect(),
+            env: environment(),
         }
     }
 
@@ -240,7 +242,7 @@ impl Renderer {
             .iter()
             .find(|(s, _)| s.key == slot.key)
             .map_or(slot.default, |(_, text)| text.as_str());
-        let env = environment();
+        let env = &self.env;
         let ctx = Value::from_serialize(values);
         let text = env.render_str(source, &ctx).unwrap_or_else(|e| {
             tracing::warn!(key = slot.key, error = %e, "email template failed; its default is used");
