@@ -342,7 +342,10 @@ fn overcount(list: &mut Map<String, Value>, k: u64) {
 async fn edit_list(resp: Response, edit: impl FnOnce(&mut Map<String, Value>)) -> Response {
     let (mut parts, body) = resp.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "the response body could not be read")
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the response body could not be read",
+        )
             .into_response();
     };
     let mut value: Value = match serde_json::from_slice(&bytes) {
@@ -447,7 +450,10 @@ mod tests {
         let page = serde_json::json!({"totalResults": 2, "itemsPerPage": 2, "Resources": [1, 2]});
         let cut = edited(&page, cut_last).await;
         assert_eq!(cut["Resources"], serde_json::json!([1]));
-        assert_eq!((cut["totalResults"].as_u64(), cut["itemsPerPage"].as_u64()), (Some(2), Some(1)));
+        assert_eq!(
+            (cut["totalResults"].as_u64(), cut["itemsPerPage"].as_u64()),
+            (Some(2), Some(1))
+        );
         let lie = edited(&page, |l| overcount(l, 1)).await;
         assert_eq!(lie["totalResults"], 3);
         let other = serde_json::json!({"id": "1"});

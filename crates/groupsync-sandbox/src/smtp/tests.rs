@@ -273,7 +273,11 @@ async fn a_refused_login_and_a_connection_dropped_mid_message_keep_nothing() {
         client.cmd(line).await;
     }
     assert_eq!(client.code("DATA").await, "354");
-    assert_eq!(client.code("Subject: cut").await, "EOF", "closed without a reply");
+    assert_eq!(
+        client.code("Subject: cut").await,
+        "EOF",
+        "closed without a reply"
+    );
 
     sandbox.sink.set_fault(None);
     sandbox
