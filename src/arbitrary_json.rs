@@ -59,7 +59,8 @@ fn leaf() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
-        any::<f64>().prop_filter_map("a finite number", |f| Number::from_f64(f).map(Value::Number)),
+        any::<f64>().prop_filter_map("a finite number", |f| Number::from_f64(f)
+            .map(Value::Number)),
         any::<String>().prop_map(Value::String),
         key().prop_map(Value::String),
         Just(Value::String("2020-06-29T22:01:50.474Z".into())),
@@ -82,8 +83,11 @@ pub fn any_json() -> impl Strategy<Value = Value> {
 pub fn any_body() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..256),
-        (any_json(), proptest::collection::vec((any::<usize>(), any::<u8>()), 0..3)).prop_map(
-            |(v, edits)| {
+        (
+            any_json(),
+            proptest::collection::vec((any::<usize>(), any::<u8>()), 0..3)
+        )
+            .prop_map(|(v, edits)| {
                 let mut bytes = v.to_string().into_bytes();
                 for (at, b) in edits {
                     if !bytes.is_empty() {
@@ -92,8 +96,7 @@ pub fn any_body() -> impl Strategy<Value = Vec<u8>> {
                     }
                 }
                 bytes
-            }
-        ),
+            }),
     ]
 }
 

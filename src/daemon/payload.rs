@@ -345,7 +345,10 @@ mod tests {
                 set(&mut v, path, json!(huge));
                 let e = parse_value(&v).unwrap_err();
                 assert!(e.to_string().contains(path), "{e}");
-                assert!(e.to_string().len() < 200, "the error does not echo the string");
+                assert!(
+                    e.to_string().len() < 200,
+                    "the error does not echo the string"
+                );
             }
         }
     }
