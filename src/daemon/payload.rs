@@ -252,8 +252,11 @@ mod tests {
         use crate::arbitrary_json::{any_body, any_json, nested_arrays, nested_objects};
         use proptest::prelude::*;
 
+        /// Whether a value has the kind a field needs.
+        type Fits = fn(&Value) -> bool;
+
         /// Every field the schema requires, by path, with whether a value has its kind.
-        const FIELDS: &[(&str, fn(&Value) -> bool)] = &[
+        const FIELDS: &[(&str, Fits)] = &[
             ("source", Value::is_object),
             ("source.type", Value::is_string),
             ("source.id", Value::is_string),
