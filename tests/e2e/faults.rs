@@ -53,6 +53,30 @@ fn assert_completed(app: &TestApp, opts: &SandboxOptions, report: &RunReport) {
     assert_eq!(app.target_names().len(), opts.existing.len() + expected);
 }
 
+/// Starts the sandbox with `opts`, runs once, and checks the run completed as if
+/// nothing had gone wrong; the sandbox is left running for further checks.
+async fn completes_despite(
+    opts: SandboxOptions,
+    overrides: &[(&str, &str)],
+) -> (TestApp, RunReport) {
+    let app = spawn_app(opts.clone()).await;
+    let report = run_once(&app, overrides).await;
+    assert_completed(&app, &opts, &report);
+    (app, report)
+}
+
+/// Starts the sandbox with `opts` and runs once: the listing does not add up, so the run
+/// fails before any write.
+async fn listing_refused(opts: SandboxOptions, overrides: &[(&str, &str)]) {
+    let app = spawn_app(opts).await;
+    let report = run_once(&app, overrides).await;
+    assert_eq!(report.status(), RunStatus::Failed, "{:?}", report.counts());
+    let message = &report.error.as_ref().unwrap().message;
+    assert!(message.contains("incomplete"), "{message}");
+    assert_eq!(scim_served(&app, "POST /scim/v2/Groups"), 0);
+    app.stop().await;
+}
+
 /// How many requests of `route` ("POST /scim/v2/Groups") the SCIM server answered.
 fn scim_served(app: &TestApp, route: &str) -> u64 {
     app.scim.stats().to_json()["by_route"][route]
@@ -65,11 +89,9 @@ fn scim_served(app: &TestApp, route: &str) -> u64 {
 
 #[tokio::test]
 async fn identitynow_429_waits_its_retry_after_then_the_run_completes() {
-    let opts = tenant_with_faults(&format!("429@2:{ENTITLEMENTS}"));
-    let app = spawn_app(opts.clone()).await;
     let started = Instant::now();
-    let report = run_once(&app, &[]).await;
-    assert_completed(&app, &opts, &report);
+    let (app, _) =
+        completes_despite(tenant_with_faults(&format!("429@2:{ENTITLEMENTS}")), &[]).await;
     assert!(app.tenant.faults_injected() >= 1);
     assert!(
         app.tenant.stats()["rate_limited"].as_u64().unwrap() >= 1,
@@ -85,10 +107,8 @@ async fn identitynow_429_waits_its_retry_after_then_the_run_completes() {
 
 #[tokio::test]
 async fn identitynow_5xx_is_retried_and_the_run_completes() {
-    let opts = tenant_with_faults(&format!("500@2:{ENTITLEMENTS}"));
-    let app = spawn_app(opts.clone()).await;
-    let report = run_once(&app, &[]).await;
-    assert_completed(&app, &opts, &report);
+    let (app, _) =
+        completes_despite(tenant_with_faults(&format!("500@2:{ENTITLEMENTS}")), &[]).await;
     assert!(app.tenant.faults_injected() >= 1);
     app.stop().await;
 }
@@ -112,20 +132,19 @@ async fn identitynow_5xx_past_the_retries_fails_the_run_as_source_unreadable_wit
 
 #[tokio::test]
 async fn an_identitynow_timeout_is_retried_and_the_run_completes() {
-    let opts = tenant_with_faults(&format!("slow=1500@2:{ENTITLEMENTS}"));
-    let app = spawn_app(opts.clone()).await;
-    let report = run_once(&app, &[("GROUPSYNC_IDENTITYNOW__TIMEOUT_SECS", "1")]).await;
-    assert_completed(&app, &opts, &report);
+    let (app, _) = completes_despite(
+        tenant_with_faults(&format!("slow=1500@2:{ENTITLEMENTS}")),
+        &[("GROUPSYNC_IDENTITYNOW__TIMEOUT_SECS", "1")],
+    )
+    .await;
     assert!(app.tenant.faults_injected() >= 1);
     app.stop().await;
 }
 
 #[tokio::test]
 async fn an_identitynow_connection_reset_is_retried_and_the_run_completes() {
-    let opts = tenant_with_faults(&format!("reset@2:{ENTITLEMENTS}"));
-    let app = spawn_app(opts.clone()).await;
-    let report = run_once(&app, &[]).await;
-    assert_completed(&app, &opts, &report);
+    let (app, _) =
+        completes_despite(tenant_with_faults(&format!("reset@2:{ENTITLEMENTS}")), &[]).await;
     assert!(app.tenant.faults_injected() >= 1);
     app.stop().await;
 }
@@ -133,10 +152,8 @@ async fn an_identitynow_connection_reset_is_retried_and_the_run_completes() {
 #[tokio::test]
 async fn a_401_mid_run_fetches_the_token_once_more_and_the_run_continues() {
     // two pages answer, the third says the token expired (its retry is the fourth request)
-    let opts = tenant_with_faults(&format!("401@3:{ENTITLEMENTS}"));
-    let app = spawn_app(opts.clone()).await;
-    let report = run_once(&app, &[]).await;
-    assert_completed(&app, &opts, &report);
+    let (app, _) =
+        completes_despite(tenant_with_faults(&format!("401@3:{ENTITLEMENTS}")), &[]).await;
     assert_eq!(app.tenant.faults_injected(), 1);
     assert_eq!(app.tenant.tokens_issued(), 2, "one token, then one more");
     app.stop().await;
@@ -150,30 +167,33 @@ const LISTING: (&str, &str) = ("GROUPSYNC_SYNC__TARGET_LOOKUP", "listing");
 
 #[tokio::test]
 async fn scim_5xx_on_lookups_is_retried_and_each_group_is_created_once() {
-    let opts = target_with_faults("500@4:GET:/scim/v2/Groups");
-    let app = spawn_app(opts.clone()).await;
-    let report = run_once(&app, &[PER_GROUP]).await;
-    assert_completed(&app, &opts, &report);
+    let (app, _) = completes_despite(
+        target_with_faults("500@4:GET:/scim/v2/Groups"),
+        &[PER_GROUP],
+    )
+    .await;
     assert!(app.scim.stats().to_json()["requests"].as_u64().unwrap() > 30);
     app.stop().await;
 }
 
 #[tokio::test]
 async fn scim_429_on_lookups_waits_its_retry_after_and_each_group_is_created_once() {
-    let opts = target_with_faults("429@12:GET:/scim/v2/Groups");
-    let app = spawn_app(opts.clone()).await;
-    let report = run_once(&app, &[PER_GROUP]).await;
-    assert_completed(&app, &opts, &report);
+    let (app, _) = completes_despite(
+        target_with_faults("429@12:GET:/scim/v2/Groups"),
+        &[PER_GROUP],
+    )
+    .await;
     assert!(app.scim.stats().to_json()["rate_limited"].as_u64().unwrap() >= 1);
     app.stop().await;
 }
 
 #[tokio::test]
 async fn a_scim_lookup_timeout_is_retried_and_each_group_is_created_once() {
-    let opts = target_with_faults("slow=1500@10:GET:/scim/v2/Groups");
-    let app = spawn_app(opts.clone()).await;
-    let report = run_once(&app, &[PER_GROUP, ("GROUPSYNC_SCIM__TIMEOUT_SECS", "1")]).await;
-    assert_completed(&app, &opts, &report);
+    let (app, _) = completes_despite(
+        target_with_faults("slow=1500@10:GET:/scim/v2/Groups"),
+        &[PER_GROUP, ("GROUPSYNC_SCIM__TIMEOUT_SECS", "1")],
+    )
+    .await;
     app.stop().await;
 }
 
@@ -182,10 +202,11 @@ async fn a_scim_lookup_timeout_is_retried_and_each_group_is_created_once() {
 
 #[tokio::test]
 async fn a_create_answered_5xx_is_looked_up_then_posted_again_and_exists_once() {
-    let opts = target_with_faults("500@3:POST:/scim/v2/Groups");
-    let app = spawn_app(opts.clone()).await;
-    let report = run_once(&app, &[PER_GROUP]).await;
-    assert_completed(&app, &opts, &report);
+    let (app, _) = completes_despite(
+        target_with_faults("500@3:POST:/scim/v2/Groups"),
+        &[PER_GROUP],
+    )
+    .await;
     let refused = app.scim.stats().to_json()["by_route"]["POST /scim/v2/Groups"].clone();
     assert!(
         refused.as_u64().unwrap() > app.scim.create_count(),
@@ -196,10 +217,11 @@ async fn a_create_answered_5xx_is_looked_up_then_posted_again_and_exists_once() 
 
 #[tokio::test]
 async fn a_create_answered_429_is_looked_up_then_posted_again_and_exists_once() {
-    let opts = target_with_faults("429@6:POST:/scim/v2/Groups");
-    let app = spawn_app(opts.clone()).await;
-    let report = run_once(&app, &[PER_GROUP]).await;
-    assert_completed(&app, &opts, &report);
+    let (app, _) = completes_despite(
+        target_with_faults("429@6:POST:/scim/v2/Groups"),
+        &[PER_GROUP],
+    )
+    .await;
     assert!(app.scim.stats().to_json()["rate_limited"].as_u64().unwrap() >= 1);
     app.stop().await;
 }
@@ -207,14 +229,15 @@ async fn a_create_answered_429_is_looked_up_then_posted_again_and_exists_once() 
 #[tokio::test]
 async fn a_create_that_landed_but_timed_out_is_found_by_a_lookup_not_posted_again() {
     // the server creates the group, then answers after the client gave up
-    let opts = target_with_faults("late=1500@3:POST:/scim/v2/Groups");
-    let app = spawn_app(opts.clone()).await;
-    let report = run_once(&app, &[PER_GROUP, ("GROUPSYNC_SCIM__TIMEOUT_SECS", "1")]).await;
-    assert_completed(&app, &opts, &report);
+    let (app, report) = completes_despite(
+        target_with_faults("late=1500@3:POST:/scim/v2/Groups"),
+        &[PER_GROUP, ("GROUPSYNC_SCIM__TIMEOUT_SECS", "1")],
+    )
+    .await;
     // the server allows duplicate names: a POST sent again would have made a second group
     assert_eq!(
         app.scim.create_count() as usize,
-        expected_creates(&opts.groups, &opts.existing, None),
+        report.counts().created,
         "no group was posted twice"
     );
     app.stop().await;
@@ -226,25 +249,11 @@ async fn a_create_that_landed_but_timed_out_is_found_by_a_lookup_not_posted_agai
 #[tokio::test]
 async fn a_listing_cut_short_stops_the_run_before_any_write() {
     let opts = target_with_faults("cut@1:GET:/scim/v2/Groups");
-    let app = spawn_app(opts).await;
-    let report = run_once(
-        &app,
+    listing_refused(
+        opts,
         &[LISTING, ("GROUPSYNC_SYNC__LISTING_PAGE_SIZE", "10")],
     )
     .await;
-    assert_eq!(report.status(), RunStatus::Failed, "{:?}", report.counts());
-    assert!(
-        report
-            .error
-            .as_ref()
-            .unwrap()
-            .message
-            .contains("incomplete"),
-        "{:?}",
-        report.error
-    );
-    assert_eq!(scim_served(&app, "POST /scim/v2/Groups"), 0);
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -264,22 +273,11 @@ async fn lookups_cut_short_create_nothing_they_could_not_see() {
 
 #[tokio::test]
 async fn a_total_that_lies_stops_the_listing_before_any_write() {
-    let opts = target_with_faults("total+1@1:GET:/scim/v2/Groups");
-    let app = spawn_app(opts).await;
-    let report = run_once(&app, &[LISTING]).await;
-    assert_eq!(report.status(), RunStatus::Failed, "{:?}", report.counts());
-    assert!(
-        report
-            .error
-            .as_ref()
-            .unwrap()
-            .message
-            .contains("incomplete"),
-        "{:?}",
-        report.error
-    );
-    assert_eq!(scim_served(&app, "POST /scim/v2/Groups"), 0);
-    app.stop().await;
+    listing_refused(
+        target_with_faults("total+1@1:GET:/scim/v2/Groups"),
+        &[LISTING],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -302,10 +300,9 @@ async fn lookups_whose_total_lies_create_nothing() {
 async fn a_filter_the_target_ignores_finds_only_exact_names_and_creates_each_group_once() {
     // every lookup answers with every group: only an exact name counts as found
     let opts = target_with_faults("nofilter@1:GET:/scim/v2/Groups");
-    let app = spawn_app(opts.clone()).await;
-    let report = run_once(&app, &[PER_GROUP]).await;
-    assert_completed(&app, &opts, &report);
-    assert_eq!(report.counts().existed, opts.existing.len());
+    let existing = opts.existing.len();
+    let (app, report) = completes_despite(opts, &[PER_GROUP]).await;
+    assert_eq!(report.counts().existed, existing);
     app.stop().await;
 }
 
