@@ -13,6 +13,7 @@ mod daemon;
 mod dashboard_browser;
 mod docs_config;
 mod entra;
+mod failed_runs;
 mod guards;
 mod hardening;
 mod history;

@@ -10,6 +10,7 @@
 //! 401@40                     every 40th request answers 401 as if the token had expired
 //! reset@13                   every 13th request has its connection cut mid-response
 //! slow=1500@9                every 9th request waits 1.5 s more
+//! 500@1:POST /scim/v2/Groups every POST under that path answers 500 (reads go through)
 //! ```
 //! Rules are separated by commas. Counting is per rule, over the requests it matches.
 
@@ -42,6 +43,8 @@ pub struct FaultRule {
     pub every: u64,
     /// Only requests whose path starts with this are counted.
     pub path_prefix: Option<String>,
+    /// Only requests with this method are counted (`POST /path` in the notation).
+    pub method: Option<String>,
 }
 
 /// Fixed latency plus fault rules.
@@ -62,6 +65,10 @@ impl FromStr for FaultRule {
         let (every, path_prefix) = match rest.split_once(':') {
             Some((n, p)) => (n, Some(p.to_owned())),
             None => (rest, None),
+        };
+        let (method, path_prefix) = match path_prefix.as_deref().map(|p| p.split_once(' ')) {
+            Some(Some((m, p))) => (Some(m.to_ascii_uppercase()), Some(p.trim().to_owned())),
+            _ => (None, path_prefix),
         };
         let every: u64 = every
             .parse()
@@ -86,6 +93,7 @@ impl FromStr for FaultRule {
             fault,
             every,
             path_prefix,
+            method,
         })
     }
 }
@@ -133,14 +141,15 @@ impl Faults {
         self.injected.load(Ordering::Relaxed)
     }
 
-    /// The first rule whose turn it is for this path (every matching rule counts).
-    fn pick(&self, path: &str) -> Option<Fault> {
+    /// The first rule whose turn it is for this request (every matching rule counts).
+    fn pick(&self, method: &str, path: &str) -> Option<Fault> {
         let mut chosen = None;
         for (rule, counter) in self.plan.rules.iter().zip(&self.counters) {
             if rule
                 .path_prefix
                 .as_deref()
                 .is_some_and(|p| !path.starts_with(p))
+                || rule.method.as_deref().is_some_and(|m| m != method)
             {
                 continue;
             }
@@ -197,7 +206,7 @@ async fn inject(State(faults): State<Arc<Faults>>, req: Request, next: Next) -> 
     if !faults.plan.latency.is_zero() {
         tokio::time::sleep(faults.plan.latency).await;
     }
-    match faults.pick(req.uri().path()) {
+    match faults.pick(req.method().as_str(), req.uri().path()) {
         None => next.run(req).await,
         Some(Fault::Slow(d)) => {
             tokio::time::sleep(d).await;
@@ -233,7 +242,8 @@ mod tests {
             FaultRule {
                 fault: Fault::Status(503),
                 every: 7,
-                path_prefix: None
+                path_prefix: None,
+                method: None,
             }
         );
         assert_eq!(rules[1].fault, Fault::Reset);
@@ -255,9 +265,26 @@ mod tests {
         let f = Faults::new(plan, Flavor::Scim);
         let hits: Vec<bool> = ["/a", "/b", "/a", "/a", "/a", "/a", "/a"]
             .iter()
-            .map(|p| f.pick(p).is_some())
+            .map(|p| f.pick("GET", p).is_some())
             .collect();
         assert_eq!(hits, vec![false, false, false, true, false, false, true]);
         assert_eq!(f.injected(), 2);
+    }
+
+    #[test]
+    fn a_rule_with_a_method_counts_only_that_method() {
+        let rules = FaultPlan::parse("500@1:POST /scim/v2/Groups").unwrap();
+        assert_eq!(rules[0].method.as_deref(), Some("POST"));
+        assert_eq!(rules[0].path_prefix.as_deref(), Some("/scim/v2/Groups"));
+        let f = Faults::new(
+            FaultPlan {
+                latency: Duration::ZERO,
+                rules,
+            },
+            Flavor::Scim,
+        );
+        assert!(f.pick("GET", "/scim/v2/Groups").is_none());
+        assert!(f.pick("POST", "/scim/v2/Groups").is_some());
+        assert!(f.pick("POST", "/scim/v2/Users").is_none());
     }
 }

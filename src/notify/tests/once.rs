@@ -24,6 +24,8 @@ fn report(outcomes: &[(&str, Outcome)]) -> RunReport {
         error: None,
         notices: vec![],
         guard: None,
+        read: 0,
+        stage: None,
     }
 }
 
