@@ -21,6 +21,7 @@ mod json_shape;
 mod kill;
 mod peers;
 mod readme;
+mod retries;
 mod scale;
 mod scim_interop;
 mod sync_end_to_end;
