@@ -8,6 +8,7 @@ mod harness;
 mod apply;
 mod bench;
 mod check;
+mod check_tls;
 mod cli;
 mod daemon;
 mod dashboard_browser;
