@@ -12,6 +12,8 @@ mod check_tls;
 mod cli;
 mod daemon;
 mod dashboard_browser;
+mod doc_blocks;
+mod doc_examples;
 mod docs_config;
 mod entra;
 mod failed_runs;

@@ -4,6 +4,7 @@
 //! before it started; `kill %N` stops the Nth background command by its PID. If the block
 //! stops working as the README says, this fails.
 
+use crate::doc_blocks::block_after;
 use crate::harness::groupsync;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -16,32 +17,6 @@ const PATIENCE: Duration = Duration::from_secs(60);
 fn readme() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
     std::fs::read_to_string(path).expect("README.md is readable")
-}
-
-/// The commands of the first ```sh block after `heading`: continuation lines joined,
-/// comments and blank lines left out.
-fn block_after(text: &str, heading: &str) -> Vec<String> {
-    let (_, after) = text
-        .split_once(&format!("\n{heading}\n"))
-        .unwrap_or_else(|| panic!("README.md has the heading {heading:?}"));
-    let (_, fenced) = after.split_once("```sh\n").expect("a ```sh block follows");
-    let (body, _) = fenced.split_once("\n```").expect("the block is closed");
-    let mut commands = Vec::new();
-    let mut pending = String::new();
-    for line in body.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        match line.strip_suffix('\\') {
-            Some(head) => pending.push_str(head),
-            None => {
-                pending.push_str(line);
-                commands.push(std::mem::take(&mut pending));
-            }
-        }
-    }
-    commands
 }
 
 fn free_port() -> u16 {
