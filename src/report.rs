@@ -169,6 +169,15 @@ impl RunStatus {
     }
 }
 
+/// `n` and the noun, plural unless `n` is 1: `1 group`, `30 groups`, `0 messages`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// The stages of a run, in order: the one a failed run stopped in is named in its summary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

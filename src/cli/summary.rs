@@ -23,11 +23,7 @@ pub fn failed_in_line(stage: Stage, c: &Counts) -> String {
 
 /// `1 group`, `2 groups`.
 pub fn groups(n: usize) -> String {
-    if n == 1 {
-        "1 group".to_owned()
-    } else {
-        format!("{n} groups")
-    }
+    crate::report::count(n, "group")
 }
 
 /// The counts of every outcome.
