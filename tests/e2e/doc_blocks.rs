@@ -4,6 +4,23 @@
 //! (`doc_examples`); other ```sh blocks show commands for real systems (a tenant, a
 //! cluster) and are not run.
 
+/// A GET on 127.0.0.1 with curl (as the blocks use it); the body when the answer is 2xx.
+pub fn get(url: &str) -> Option<String> {
+    let out = std::process::Command::new("curl")
+        .args(["-sf", "--max-time", "5", url])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A port free on 127.0.0.1 now, for a server a block starts.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
 /// The marker, on the line before a ```sh block, of a block that runs against the sandbox.
 pub const RUNNABLE: &str = "<!-- runs against the sandbox -->";
 

@@ -4,7 +4,7 @@
 //! (`groupsync serve`) listening where the blocks' `127.0.0.1:8080` points. A command that
 //! fails, or a sample output that no longer matches, fails the test.
 
-use crate::doc_blocks::{self, Block};
+use crate::doc_blocks::{self, Block, free_port, get};
 use crate::harness::*;
 use groupsync_sandbox::SandboxOptions;
 use std::path::{Path, PathBuf};
@@ -40,17 +40,6 @@ impl Drop for Daemon {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// A GET with curl; the body when the answer is 2xx.
-fn get(url: &str) -> Option<String> {
-    let out = Command::new("curl")
-        .args(["-sf", "--max-time", "5", url])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Runs `block` with bash (`-e`, `-o pipefail`) in `dir`, its `127.0.0.1:8080` replaced by
@@ -119,10 +108,7 @@ async fn the_runnable_blocks_of_the_guide_and_the_readme_run_against_the_sandbox
         format!("{}{}", app.config_toml(), app.daemon_toml()),
     )
     .unwrap();
-    let daemon_addr = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().to_string()
-    };
+    let daemon_addr = format!("127.0.0.1:{}", free_port());
     // The daemon keeps its own store, so its scheduled runs never hold the blocks' lease.
     let daemon_store = app.dir().join("daemon/groupsync.db");
     let mut serve = groupsync();
