@@ -169,6 +169,46 @@ impl RunStatus {
     }
 }
 
+/// `n` and the noun, plural unless `n` is 1: `1 group`, `30 groups`, `0 messages`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// The stages of a run, in order: the one a failed run stopped in is named in its summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Source,
+    Plan,
+    Guards,
+    Apply,
+    Record,
+    Notify,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Source => "source",
+            Stage::Plan => "plan",
+            Stage::Guards => "guards",
+            Stage::Apply => "apply",
+            Stage::Record => "record",
+            Stage::Notify => "notify",
+        }
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
     pub run_id: RunId,
@@ -188,6 +228,12 @@ pub struct RunReport {
     /// shows it (what a real run would do).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub guard: Option<RunFailure>,
+    /// How many groups were read from the source, also when the run stopped before it
+    /// read them all or before it had an outcome for each.
+    pub read: usize,
+    /// The stage the run was in when its `error` stopped it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<Stage>,
 }
 
 /// What kind of failure stopped a run: what a user does about it differs by kind.
@@ -340,6 +386,8 @@ impl RunReport {
             error: None,
             notices: vec![],
             guard: None,
+            read: 0,
+            stage: None,
         }
     }
 
@@ -359,7 +407,7 @@ impl RunReport {
 
     pub fn counts(&self) -> Counts {
         let mut c = Counts {
-            source: self.outcomes.len(),
+            source: self.read.max(self.outcomes.len()),
             ..Counts::default()
         };
         for o in &self.outcomes {
@@ -372,6 +420,16 @@ impl RunReport {
             }
         }
         c
+    }
+
+    /// The stage a failed or partly failed run failed in: where its error stopped it, else
+    /// apply when a group failed, else notify when a notice failed; `None` otherwise.
+    pub fn failed_stage(&self) -> Option<Stage> {
+        match self.status() {
+            RunStatus::Failed => self.stage,
+            RunStatus::PartiallyFailed => Some(failed_stage_of(&self.counts(), &self.notices)),
+            _ => None,
+        }
     }
 
     pub fn status(&self) -> RunStatus {
@@ -391,6 +449,16 @@ impl RunReport {
         } else {
             RunStatus::Succeeded
         }
+    }
+}
+
+/// The stage a run that ended partly failed failed in: apply when a group failed, notify
+/// otherwise (a notice failed).
+pub fn failed_stage_of(counts: &Counts, notices: &[NoticeOutcome]) -> Stage {
+    if counts.failed > 0 || notices.iter().all(|n| n.state != NoticeState::Failed) {
+        Stage::Apply
+    } else {
+        Stage::Notify
     }
 }
 
@@ -417,6 +485,8 @@ mod tests {
             error: None,
             notices: vec![],
             guard: None,
+            read: 0,
+            stage: None,
         }
     }
 

@@ -5,11 +5,16 @@
 //! exponential, jittered back-off (backon), overridden by the server's `Retry-After`
 //! when it sent one, but never longer than `max_retry_after` (`sync.max_retry_after_secs`). Only operations that are safe to repeat go through [`retry`]; a
 //! SCIM `POST` never does (the apply stage looks the group up again instead).
+//!
+//! Each retry is told as it is decided ([`crate::telemetry::run_log::retrying`]): logged,
+//! and shown on a terminal's progress line until the request is over.
 
+use crate::telemetry::run_log;
 use backon::{ExponentialBuilder, Retryable};
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// What a caller must do about a failed call.
@@ -27,6 +32,43 @@ pub enum Disposition {
 /// Implemented by every client error type.
 pub trait Classify {
     fn disposition(&self) -> Disposition;
+
+    /// Why a retry is needed, in a word: the status (`429`, `503`) or the kind of
+    /// failure (`timeout`, `connect`).
+    fn reason(&self) -> String {
+        "error".to_owned()
+    }
+}
+
+/// What a repeatable call is, for the lines that tell of its retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operation {
+    /// The service called: `IdentityNow`, `SCIM target`, `mail server`.
+    pub service: &'static str,
+    /// What was asked of it: `entitlements at offset 500`, `GET /Groups`, …
+    pub name: String,
+}
+
+impl Operation {
+    pub fn new(service: &'static str, name: impl Into<String>) -> Operation {
+        Operation {
+            service,
+            name: name.into(),
+        }
+    }
+}
+
+/// One retry, decided: the attempt about to be made, after `wait`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retrying<'a> {
+    pub operation: &'a Operation,
+    /// The attempt about to be made: 2 for the first retry.
+    pub attempt: usize,
+    /// How many attempts the policy allows in all.
+    pub max: usize,
+    pub wait: Duration,
+    /// [`Classify::reason`] of the failure that asked for it.
+    pub reason: String,
 }
 
 /// How often and how long to wait between attempts of a repeatable call.
@@ -69,27 +111,71 @@ impl RetryPolicy {
     }
 }
 
+/// `retrying IdentityNow entitlements at offset 500 in 7 s (429, attempt 2/5)`: the log
+/// line's text and the progress line's.
+impl std::fmt::Display for Retrying<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "retrying {} {} in {} ({}, attempt {}/{})",
+            self.operation.service,
+            self.operation.name,
+            wait_text(self.wait),
+            self.reason,
+            self.attempt,
+            self.max
+        )
+    }
+}
+
+/// A wait as people read it: `7 s`, `500 ms`.
+fn wait_text(wait: Duration) -> String {
+    if wait >= Duration::from_secs(1) {
+        format!("{} s", (wait.as_millis() + 500) / 1000)
+    } else {
+        format!("{} ms", wait.as_millis())
+    }
+}
+
 /// Runs `op` until it succeeds, fails with an error that is not [`Disposition::RetryLater`],
 /// or the policy runs out. `Retry-After` replaces the computed delay, capped at
-/// `max_retry_after`.
-pub async fn retry<T, E, F, Fut>(policy: &RetryPolicy, op: F) -> Result<T, E>
+/// `max_retry_after`. Each retry of `operation` is told as it is decided, and the end of a
+/// retried one once it is over.
+pub async fn retry<T, E, F, Fut>(policy: &RetryPolicy, operation: &Operation, op: F) -> Result<T, E>
 where
     E: Classify + std::fmt::Display,
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
     let limit = policy.max_retry_after;
-    op.retry(policy.backoff())
+    let retries = AtomicUsize::new(0);
+    let result = op
+        .retry(policy.backoff())
         .sleep(tokio::time::sleep)
         .when(|e: &E| matches!(e.disposition(), Disposition::RetryLater { .. }))
         .adjust(move |e: &E, computed| match e.disposition() {
             Disposition::RetryLater { after: Some(after) } => computed.map(|_| after.min(limit)),
             _ => computed,
         })
-        .notify(
-            |e: &E, wait| tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, "retrying"),
-        )
-        .await
+        .notify(|e: &E, wait| {
+            let done = retries.fetch_add(1, Ordering::Relaxed) + 1;
+            run_log::retrying(
+                &Retrying {
+                    operation,
+                    attempt: done + 1,
+                    max: policy.max_retries + 1,
+                    wait,
+                    reason: e.reason(),
+                },
+                e,
+            );
+        })
+        .await;
+    let retried = retries.load(Ordering::Relaxed);
+    if retried > 0 {
+        run_log::retried(operation, retried + 1, result.is_ok());
+    }
+    result
 }
 
 /// Reads `Retry-After` as delta-seconds or as an HTTP-date (RFC 9110 §10.2.3).
@@ -112,7 +198,6 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 mod tests {
     use super::*;
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[derive(Debug)]
     struct E(Disposition);
@@ -130,7 +215,7 @@ mod tests {
     async fn count_attempts(policy: RetryPolicy, d: Disposition) -> usize {
         let n = Arc::new(AtomicUsize::new(0));
         let c = n.clone();
-        let r: Result<(), E> = retry(&policy, move || {
+        let r: Result<(), E> = retry(&policy, &Operation::new("Test", "call"), move || {
             let c = c.clone();
             async move {
                 c.fetch_add(1, Ordering::SeqCst);

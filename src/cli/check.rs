@@ -195,8 +195,8 @@ async fn scim_checks(settings: &Settings, out: &mut Printer) {
         Ok(found) => Line::fail(
             "scim groups",
             format!(
-                "a lookup of the unique name {probe:?} matched {} groups",
-                found.len()
+                "a lookup of the unique name {probe:?} matched {}",
+                crate::report::count(found.len(), "group")
             ),
             Some("the server does not filter by displayName correctly"),
         ),

@@ -83,16 +83,16 @@ async fn demo(sb: &Sandbox, args: &DemoArgs) -> Result<ExitCode, ExitCode> {
         ok &= report.status() == RunStatus::Succeeded;
         let mail = sb.smtp.messages();
         out::line(format_args!(
-            "-- {} message(s) received by the SMTP sink --",
-            mail.len() - before
+            "-- {} received by the SMTP sink --",
+            crate::report::count(mail.len() - before, "message")
         ))?;
         for m in &mail[before..] {
             out::print(mail_text(m))?;
         }
     }
     out::line(format_args!(
-        "SCIM server now holds {} groups",
-        sb.scim.groups().len()
+        "SCIM server now holds {}",
+        summary::groups(sb.scim.groups().len())
     ))?;
     Ok(if ok {
         ExitCode::SUCCESS

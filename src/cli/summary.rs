@@ -2,13 +2,28 @@
 //! report, `groupsync executions show` from the history, with the same lines.
 
 use crate::report::{
-    Counts, GroupOutcome, NoticeOutcome, NoticeState, Outcome, RunFailure, RunReport,
+    Counts, GroupOutcome, NoticeOutcome, NoticeState, Outcome, RunFailure, RunReport, Stage,
 };
 use std::fmt::Write;
 
 /// `error (kind): message`, for a run that stopped.
 pub fn error_line(e: &RunFailure) -> String {
     format!("error ({}): {}", e.kind, e.message)
+}
+
+/// Where a failed run failed and how far it got.
+pub fn failed_in_line(stage: Stage, c: &Counts) -> String {
+    let done = c.created + c.existed + c.would_create + c.skipped;
+    format!(
+        "failed in {stage}: {} read from the source, {done} done, {} failed",
+        groups(c.source),
+        c.failed
+    )
+}
+
+/// `1 group`, `2 groups`.
+pub fn groups(n: usize) -> String {
+    crate::report::count(n, "group")
 }
 
 /// The counts of every outcome.
@@ -69,9 +84,12 @@ pub fn render(r: &RunReport, limit: Option<usize>) -> String {
             ""
         }
     );
-    let _ = writeln!(out, "source {source}: {} groups, {secs:.2}s", c.source);
+    let _ = writeln!(out, "source {source}: {}, {secs:.2}s", groups(c.source));
     if let Some(e) = &r.error {
         let _ = writeln!(out, "{}", error_line(e));
+    }
+    if let Some(stage) = r.failed_stage() {
+        let _ = writeln!(out, "{}", failed_in_line(stage, &c));
     }
     if r.dry_run
         && let Some(g) = &r.guard
@@ -204,5 +222,26 @@ mod tests {
         // the run's own summary leaves out groups that already existed; the history lists them
         assert!(shown.contains("  existed      \"Old\" (s2)"), "{shown}");
         assert!(!printed.contains("exists "), "{printed}");
+    }
+
+    #[test]
+    fn a_failed_run_says_where_it_failed_and_how_far_it_got() {
+        let mut r = RunReport::started(RunId::new(), Utc::now(), false);
+        r.read = 30;
+        r.error = Some(RunFailure::new(
+            ErrorKind::TargetUnreachable,
+            "every lookup failed",
+        ));
+        r.stage = Some(Stage::Plan);
+        let printed = render(&r, None);
+        assert!(printed.contains(": 30 groups, "), "{printed}");
+        assert!(
+            printed.contains("failed in plan: 30 groups read from the source, 0 done, 0 failed"),
+            "{printed}"
+        );
+        let ok = RunReport::started(RunId::new(), Utc::now(), false);
+        assert!(!render(&ok, None).contains("failed in"));
+        r.read = 1;
+        assert!(render(&r, None).contains(": 1 group, "));
     }
 }

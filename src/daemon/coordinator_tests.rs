@@ -35,6 +35,8 @@ impl Runner for Slow {
                 error: None,
                 notices: vec![],
                 guard: None,
+                read: 0,
+                stage: None,
             }
         })
     }

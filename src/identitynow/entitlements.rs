@@ -340,6 +340,7 @@ impl Client {
             self.url(&[settings.api_version.as_path(), "entitlements"], &pairs)?,
         );
         call.experimental = settings.api_version.wants_experimental_header();
+        call.what = Some(format!("entitlements at {cursor}"));
         let answer = self.get(&call).await?;
         read_page(&answer, cursor)
     }

@@ -316,6 +316,17 @@ fn token_endpoint_text(status: &u16, url: &str, detail: &str) -> String {
 
 /// The error and its causes on one line, as reqwest keeps the interesting part (refused,
 /// timed out, reset) in the source chain.
+/// `timeout`, `connect` or `transport`: the kind of a failed exchange, in a word.
+fn transport_kind(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connect"
+    } else {
+        "transport"
+    }
+}
+
 fn describe_transport(e: &reqwest::Error) -> String {
     let what = if e.is_timeout() {
         "no answer in time"
@@ -422,6 +433,23 @@ impl Classify for IdnError {
             // see a settled listing. Nothing is retried here; the caller decides.
             IdnError::Inconsistent { .. } => Disposition::RetryLater { after: None },
             _ => Disposition::GiveUp,
+        }
+    }
+
+    fn reason(&self) -> String {
+        match self {
+            IdnError::RateLimited { failure, .. } | IdnError::Server { failure, .. } => {
+                failure.status.to_string()
+            }
+            IdnError::UnexpectedStatus(failure) | IdnError::Unauthorized(failure) => {
+                failure.status.to_string()
+            }
+            IdnError::TokenEndpoint { status, .. } => status.to_string(),
+            IdnError::Transport { source, .. } | IdnError::TokenTransport { source, .. } => {
+                transport_kind(source).to_owned()
+            }
+            IdnError::Inconsistent { .. } => "inconsistent listing".to_owned(),
+            _ => "error".to_owned(),
         }
     }
 }

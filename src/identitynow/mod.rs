@@ -100,9 +100,12 @@ impl Client {
     /// Makes sure a token can be had now (for `check` and readiness). A cached token that
     /// is not near expiry counts, so frequent probes do not hammer the token endpoint.
     pub async fn check_token(&self) -> Result<(), IdnError> {
-        retry(&self.inner.settings.retry, || self.inner.tokens.current())
-            .await
-            .map(|_| ())
+        let operation = crate::retry::Operation::new("IdentityNow", "access token");
+        retry(&self.inner.settings.retry, &operation, || {
+            self.inner.tokens.current()
+        })
+        .await
+        .map(|_| ())
     }
 }
 

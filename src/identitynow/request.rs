@@ -9,7 +9,7 @@ use super::Client;
 use super::error::{Endpoint, IdnError};
 use super::query;
 use super::token::Token;
-use crate::retry::{Classify, Disposition, retry};
+use crate::retry::{Classify, Disposition, Operation, retry};
 use crate::upstream::Reply;
 use http::{HeaderMap, Method};
 use secrecy::ExposeSecret;
@@ -26,6 +26,9 @@ pub struct Call {
     pub method: Method,
     pub url: Url,
     pub experimental: bool,
+    /// What the call is for, as retries name it (`entitlements at offset 500`); the
+    /// method and path when `None`.
+    pub what: Option<String>,
 }
 
 impl Call {
@@ -35,6 +38,7 @@ impl Call {
             method: Method::GET,
             url,
             experimental: false,
+            what: None,
         }
     }
 
@@ -83,7 +87,9 @@ impl Client {
 
     /// A GET, repeated as the retry policy allows.
     pub(super) async fn get(&self, call: &Call) -> Result<Answer, IdnError> {
-        retry(&self.inner.settings.retry, || self.authed(call)).await
+        let what = call.what.clone().unwrap_or_else(|| call.label());
+        let operation = Operation::new("IdentityNow", what);
+        retry(&self.inner.settings.retry, &operation, || self.authed(call)).await
     }
 
     /// Sends `call`; if the API refuses the token, renews it once and sends again.

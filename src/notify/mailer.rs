@@ -47,6 +47,18 @@ impl Classify for NotifyError {
             NotifyError::Smtp(_) => retry,
         }
     }
+
+    fn reason(&self) -> String {
+        match self {
+            NotifyError::Smtp(e) => match e.status() {
+                Some(code) => code.to_string(),
+                None if e.is_timeout() => "timeout".to_owned(),
+                None => "connection".to_owned(),
+            },
+            NotifyError::NotConnected => "not connected".to_owned(),
+            _ => "error".to_owned(),
+        }
+    }
 }
 
 /// The server closed the connection before a whole reply (e.g. in the middle of a

@@ -100,7 +100,11 @@ fn failing_notice(report: &RunReport) -> Notice {
         })
         .collect();
     if !failed.is_empty() {
-        let _ = writeln!(body, "\n{} group(s) failed:", failed.len());
+        let _ = writeln!(
+            body,
+            "\n{} failed:",
+            crate::report::count(failed.len(), "group")
+        );
         for (name, error) in failed.iter().take(LISTED_FAILURES) {
             let _ = writeln!(body, "  - \"{}\": {}", one_line(name), one_line(error));
         }

@@ -9,7 +9,7 @@
 
 use super::{Mailer, Notice};
 use crate::report::{NoticeOutcome, NoticeState};
-use crate::retry::{RetryPolicy, retry};
+use crate::retry::{Operation, RetryPolicy, retry};
 use crate::store::{QueuedNotice, Store, StoreError};
 use crate::telemetry::run_log;
 use serde::Serialize;
@@ -118,7 +118,8 @@ impl Outbox {
 
     /// Sends one notice with retries; where it stands afterwards, and why if not sent.
     async fn send(&self, notice: &Notice) -> (NoticeState, Option<String>) {
-        match retry(&self.retry, || self.mailer.send(notice)).await {
+        let operation = Operation::new("mail server", format!("notice {:?}", notice.subject));
+        match retry(&self.retry, &operation, || self.mailer.send(notice)).await {
             Ok(()) => {
                 run_log::notice_sent(&notice.key, self.mailer.recipients());
                 (NoticeState::Sent, None)

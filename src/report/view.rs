@@ -2,7 +2,7 @@
 //! `GET /runs/{id}` (once the run finished) and `GET /executions/{id}` all print a
 //! [`RunView`]. `docs/json.md` describes it field by field.
 
-use super::{Counts, GroupOutcome, NoticeOutcome, RunFailure, RunReport, SourceInfo};
+use super::{Counts, GroupOutcome, NoticeOutcome, RunFailure, RunReport, SourceInfo, Stage};
 use crate::store::{RunDetail, RunRecord};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -28,6 +28,11 @@ pub struct RunView {
     pub counts: Counts,
     /// Why the run stopped (`null` when it did not).
     pub error: Option<RunFailure>,
+    /// The stage a failed or partly failed run failed in (`source`, `plan`, `guards`,
+    /// `apply`, `record`, `notify`); `null` otherwise, and for a failed run read from the
+    /// history (which keeps only its error).
+    #[serde(default)]
+    pub stage: Option<Stage>,
     /// The guard the run trips: a refused run's (also its `error`), or what would refuse a
     /// real run in place of this dry run (shown by the run itself; the history keeps only
     /// a refused run's). `null` when none.
@@ -47,7 +52,10 @@ impl RunView {
         notices: Vec<NoticeOutcome>,
         guard: Option<RunFailure>,
     ) -> Self {
+        let stage = (run.status == super::RunStatus::PartiallyFailed.as_str())
+            .then(|| super::failed_stage_of(&run.counts, &notices));
         RunView {
+            stage,
             run_id: run.id.clone(),
             id: run.id,
             status: run.status,
@@ -72,12 +80,15 @@ impl RunView {
 
     /// The view of `report`, a run caused by `trigger` (kinds joined by `+`).
     pub fn of_report(report: &RunReport, trigger: &str) -> Self {
-        RunView::new(
-            RunRecord::of(report, trigger),
-            report.outcomes.clone(),
-            report.notices.clone(),
-            report.guard.clone(),
-        )
+        RunView {
+            stage: report.failed_stage(),
+            ..RunView::new(
+                RunRecord::of(report, trigger),
+                report.outcomes.clone(),
+                report.notices.clone(),
+                report.guard.clone(),
+            )
+        }
     }
 }
 

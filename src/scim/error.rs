@@ -95,6 +95,21 @@ impl Classify for ScimError {
             | IncompleteListing { .. } => Disposition::GiveUp,
         }
     }
+
+    fn reason(&self) -> String {
+        use ScimError::*;
+        match self {
+            RateLimited { .. } => "429".to_owned(),
+            Server { status, .. } | Duplicate { status, .. } | Rejected { status, .. } => {
+                status.to_string()
+            }
+            Timeout(_) => "timeout".to_owned(),
+            Connect(_) => "connect".to_owned(),
+            Transport(_) => "transport".to_owned(),
+            CreatedButNotFound(_) => "created but not found".to_owned(),
+            _ => "error".to_owned(),
+        }
+    }
 }
 
 /// The server's own explanation, printed as `: <detail>` when there is one.

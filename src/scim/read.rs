@@ -136,7 +136,8 @@ impl Client {
 
     /// One GET, retried under the client's policy while the error says "retry later".
     async fn get_json(&self, url: &Url) -> Result<Value, ScimError> {
-        crate::retry::retry(&self.retry, || self.get_json_once(url.clone())).await
+        let operation = crate::retry::Operation::new("SCIM target", format!("GET {}", url.path()));
+        crate::retry::retry(&self.retry, &operation, || self.get_json_once(url.clone())).await
     }
 
     async fn get_json_once(&self, url: Url) -> Result<Value, ScimError> {

@@ -81,6 +81,8 @@ impl RunDetail {
             notices: self.notices,
             guard,
             error: self.run.error,
+            read: self.run.counts.source,
+            stage: None,
         }
     }
 }

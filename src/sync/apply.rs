@@ -13,7 +13,7 @@ use super::RunRequest;
 use super::plan::{Action, Plan};
 use crate::domain::SourceGroup;
 use crate::report::{GroupOutcome, Outcome};
-use crate::retry::{Classify, Disposition, RetryPolicy, retry};
+use crate::retry::{Classify, Disposition, Operation, RetryPolicy, retry};
 use crate::scim::{self, CreateOutcome, ScimError};
 use crate::store::Store;
 use crate::telemetry::run_log;
@@ -260,6 +260,14 @@ impl Classify for AttemptError {
             AttemptError::Lookup { .. } | AttemptError::Deadline { .. } => Disposition::GiveUp,
         }
     }
+
+    fn reason(&self) -> String {
+        match self {
+            AttemptError::Post(e) => e.reason(),
+            AttemptError::Lookup { lookup, .. } => lookup.reason(),
+            AttemptError::Deadline { .. } => "deadline".to_owned(),
+        }
+    }
 }
 
 /// What an attempt learnt: the group is in the target, under this id.
@@ -300,7 +308,8 @@ async fn create(
             }
         }
     };
-    let outcome = match retry(&opts.retry, attempt).await {
+    let operation = Operation::new("SCIM target", format!("create {:?}", group.name));
+    let outcome = match retry(&opts.retry, &operation, attempt).await {
         Ok(Landed::Created(id)) => {
             run_log::group_created(&group.name, &id);
             Outcome::Created { scim_id: id }

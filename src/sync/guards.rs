@@ -100,9 +100,10 @@ impl fmt::Display for Tripped {
                 max_drop_percent,
             } => write!(
                 f,
-                "the AD source returned {now} groups, the last successful run read {before}: \
+                "the AD source returned {}, the last successful run read {before}: \
                  more than the {max_drop_percent}% drop `safety.max_source_drop_percent` allows; \
-                 check `identitynow.entitlement_filter` and the source, or {FORCE} if the groups really went"
+                 check `identitynow.entitlement_filter` and the source, or {FORCE} if the groups really went",
+                crate::report::count(*now, "group")
             ),
             Tripped::EmptyTarget { before } => write!(
                 f,

@@ -32,7 +32,7 @@ use crate::config::Settings;
 use crate::domain::RunId;
 use crate::identitynow::{self, FetchProgress, Selection};
 use crate::notify::{Flushed, Mailer, Outbox};
-use crate::report::RunReport;
+use crate::report::{RunReport, Stage};
 use crate::retry::RetryPolicy;
 use crate::scim;
 use crate::store::{RunRecord, Store, StoreError};
@@ -57,6 +57,43 @@ pub trait Progress: Send + Sync {
 /// Progress that goes nowhere.
 pub struct Quiet;
 impl Progress for Quiet {}
+
+/// Passes progress on and keeps how many groups the source gave so far, so a run that
+/// fails while reading can say how far it got.
+struct Counted<'a> {
+    inner: &'a dyn Progress,
+    fetched: std::sync::atomic::AtomicUsize,
+}
+
+impl<'a> Counted<'a> {
+    fn new(inner: &'a dyn Progress) -> Self {
+        Counted {
+            inner,
+            fetched: Default::default(),
+        }
+    }
+
+    fn fetched(&self) -> usize {
+        self.fetched.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Progress for Counted<'_> {
+    fn fetched(&self, p: &FetchProgress) {
+        self.fetched
+            .fetch_max(p.groups, std::sync::atomic::Ordering::Relaxed);
+        self.inner.fetched(p);
+    }
+    fn selected(&self, s: &Selection) {
+        self.inner.selected(s);
+    }
+    fn checked(&self, done: usize, of: usize) {
+        self.inner.checked(done, of);
+    }
+    fn created(&self, done: usize, of: usize) {
+        self.inner.created(done, of);
+    }
+}
 
 /// What asked for a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -238,11 +275,18 @@ impl Syncer {
             };
             if report.error.is_none() {
                 let journal = held.as_ref().map(|_| RunJournal::new(&self.store, req));
-                if let Err(e) = self
-                    .stages(req, progress, journal.as_ref(), &mut report)
-                    .await
-                {
+                let counted = Counted::new(progress);
+                let mut at = Stage::Source;
+                let ran = self
+                    .stages(req, &counted, journal.as_ref(), &mut report, &mut at)
+                    .await;
+                if at == Stage::Source {
+                    // stopped while reading: what the pages gave so far
+                    report.read = counted.fetched();
+                }
+                if let Err(e) = ran {
                     report.error = Some(e.failure());
+                    report.stage = Some(at);
                 }
             }
             report.finished_at = Utc::now();
@@ -279,14 +323,15 @@ impl Syncer {
         }
     }
 
-    /// The stages in order; the first that fails stops the run. Creates are written to
-    /// `journal` as they land.
+    /// The stages in order; the first that fails stops the run, `at` the stage it was in.
+    /// Creates are written to `journal` as they land.
     async fn stages(
         &self,
         req: &RunRequest,
         progress: &dyn Progress,
         journal: Option<&RunJournal>,
         report: &mut RunReport,
+        at: &mut Stage,
     ) -> Result<(), RunError> {
         let limit = self.settings.sync.max_run;
         let deadline = tokio::time::Instant::now() + limit;
@@ -295,11 +340,13 @@ impl Syncer {
             at: at.to_owned(),
         };
         // Reading and planning write nothing, so they are simply cut off at the deadline.
-        let read = self.read_and_plan(progress, report);
+        let read = self.read_and_plan(progress, report, &mut *at);
         let (plan, selection) = tokio::time::timeout_at(deadline, read)
             .await
             .map_err(|_| overdue("while reading, before writing anything"))??;
+        *at = Stage::Guards;
         self.guard(req, &plan, &selection, report).await?;
+        *at = Stage::Apply;
         if apply::past(Some(deadline)) {
             return Err(overdue("before writing anything"));
         }
@@ -329,10 +376,13 @@ impl Syncer {
         &self,
         progress: &dyn Progress,
         report: &mut RunReport,
+        at: &mut Stage,
     ) -> Result<(plan::Plan, Selection), RunError> {
         let source = self.resolve_source().await?;
         report.source = Some(source.clone());
         let selection = self.read_groups(&source, progress).await?;
+        report.read = selection.groups.len();
+        *at = Stage::Plan;
         let rules = Rules {
             max_name_length: self.settings.sync.max_name_length,
         };

@@ -6,8 +6,9 @@
 //! - [`run_log`]: the log events of one run.
 //! - [`daemon_log`]: the log events of `groupsync serve`.
 //!
-//! The clients ([`crate::identitynow`], [`crate::scim`], [`crate::retry`]) log the details
-//! of their own exchanges (pages, token renewals, retries) where they happen.
+//! The clients ([`crate::identitynow`], [`crate::scim`]) log the details of their own
+//! exchanges (pages, token renewals) where they happen; every retry is
+//! [`run_log::retrying`], shown on a terminal's progress line too ([`show_retries_on`]).
 //!
 //! Logs go to stderr (stdout carries the summary); every line of a run is inside the
 //! `run` span ([`run_span`]), so it carries the run id in both text and JSON output.
@@ -124,6 +125,26 @@ pub fn set_bar_shown(shown: bool) {
 
 fn bar_shown() -> bool {
     BAR_SHOWN.load(Ordering::Relaxed)
+}
+
+/// What shows a retry while it waits (a terminal's progress line); `None` clears it.
+pub type RetryLine = Box<dyn Fn(Option<&crate::retry::Retrying<'_>>) + Send + Sync>;
+
+static RETRY_LINE: std::sync::Mutex<Option<RetryLine>> = std::sync::Mutex::new(None);
+
+/// Sets (or with `None` removes) what shows retries while they wait.
+pub fn show_retries_on(line: Option<RetryLine>) {
+    *RETRY_LINE.lock().unwrap_or_else(|p| p.into_inner()) = line;
+}
+
+fn show_retry(r: Option<&crate::retry::Retrying<'_>>) {
+    if let Some(line) = RETRY_LINE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+    {
+        line(r);
+    }
 }
 
 /// The span every log line of one run is emitted in.

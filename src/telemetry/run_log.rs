@@ -4,6 +4,7 @@
 
 use super::metric;
 use crate::report::{RunReport, RunStatus};
+use crate::retry::{Operation, Retrying};
 use tracing::Level;
 
 /// One HTTP exchange with IdentityNow (`identitynow`) or the SCIM target (`scim`).
@@ -15,6 +16,37 @@ pub fn upstream(service: &'static str, status: u16) {
 pub fn upstream_unanswered(service: &'static str) {
     metrics::counter!(metric::UPSTREAM_REQUESTS, metric::SERVICE => service, metric::STATUS => "no_answer")
         .increment(1);
+}
+
+/// A repeatable request failed for a passing reason and is sent again after the wait:
+/// one line per retry, and the progress line shows it until the request is over.
+pub fn retrying(r: &Retrying<'_>, error: &dyn std::fmt::Display) {
+    tracing::info!(
+        service = r.operation.service,
+        operation = %r.operation.name,
+        attempt = r.attempt,
+        max_attempts = r.max,
+        wait_ms = r.wait.as_millis() as u64,
+        reason = %r.reason,
+        error = %error,
+        "{r}"
+    );
+    super::show_retry(Some(r));
+}
+
+/// A request that was retried is over after `attempts` attempts, answered or given up.
+pub fn retried(operation: &Operation, attempts: usize, answered: bool) {
+    if answered {
+        tracing::info!(
+            service = operation.service,
+            operation = %operation.name,
+            attempts,
+            "{} {} answered after {attempts} attempts",
+            operation.service,
+            operation.name
+        );
+    }
+    super::show_retry(None);
 }
 
 pub fn run_started(trigger: &str, dry_run: bool) {

@@ -82,6 +82,8 @@ fn store_with_runs(n: usize) -> (Store, Vec<String>) {
             error: None,
             notices: vec![],
             guard: None,
+            read: 0,
+            stage: None,
         };
         store
             .record(&Recording {

@@ -233,7 +233,7 @@ fn demo_exits_0_and_the_second_pass_creates_nothing() {
         "the first pass sends a digest: {first}"
     );
     assert!(
-        second.contains("-- 0 message(s) received"),
+        second.contains("-- 0 messages received"),
         "nothing new, no message: {second}"
     );
 }

@@ -98,8 +98,12 @@ impl Deref for TestApp {
 /// The groupsync binary, with no `RUST_LOG`, `GROUPSYNC_CONFIG` or other `GROUPSYNC_*`
 /// variable of the test's own environment.
 pub fn groupsync() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_groupsync"));
-    cmd.env_remove("RUST_LOG").env_remove("GROUPSYNC_CONFIG");
+    scrubbed(Command::new(env!("CARGO_BIN_EXE_groupsync")))
+}
+
+/// `cmd` without `RUST_LOG` and every `GROUPSYNC_*` variable of the test's own environment.
+pub fn scrubbed(mut cmd: Command) -> Command {
+    cmd.env_remove("RUST_LOG");
     for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("GROUPSYNC_")) {
         cmd.env_remove(k);
     }

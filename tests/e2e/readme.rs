@@ -4,6 +4,7 @@
 //! before it started; `kill %N` stops the Nth background command by its PID. If the block
 //! stops working as the README says, this fails.
 
+use crate::doc_blocks::{block_after, free_port, get};
 use crate::harness::groupsync;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -18,37 +19,6 @@ fn readme() -> String {
     std::fs::read_to_string(path).expect("README.md is readable")
 }
 
-/// The commands of the first ```sh block after `heading`: continuation lines joined,
-/// comments and blank lines left out.
-fn block_after(text: &str, heading: &str) -> Vec<String> {
-    let (_, after) = text
-        .split_once(&format!("\n{heading}\n"))
-        .unwrap_or_else(|| panic!("README.md has the heading {heading:?}"));
-    let (_, fenced) = after.split_once("```sh\n").expect("a ```sh block follows");
-    let (body, _) = fenced.split_once("\n```").expect("the block is closed");
-    let mut commands = Vec::new();
-    let mut pending = String::new();
-    for line in body.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        match line.strip_suffix('\\') {
-            Some(head) => pending.push_str(head),
-            None => {
-                pending.push_str(line);
-                commands.push(std::mem::take(&mut pending));
-            }
-        }
-    }
-    commands
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 /// Waits, up to [`PATIENCE`], until `ready` says yes.
 fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -56,17 +26,6 @@ fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
         assert!(start.elapsed() < PATIENCE, "gave up waiting for {what}");
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-/// A GET on 127.0.0.1 with curl (as the block uses it); the body when the answer is 2xx.
-fn get(url: &str) -> Option<String> {
-    let out = Command::new("curl")
-        .args(["-sf", "--max-time", "5", url])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Background commands by their PIDs; whatever is still running at the end is stopped.

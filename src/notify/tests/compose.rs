@@ -63,6 +63,8 @@ fn report(outcomes: Vec<GroupOutcome>) -> RunReport {
         outcomes,
         notices: vec![],
         guard: None,
+        read: 0,
+        stage: None,
         error: None,
     }
 }

@@ -24,6 +24,8 @@ fn report(outcomes: &[(&str, Outcome)]) -> RunReport {
         error: None,
         notices: vec![],
         guard: None,
+        read: 0,
+        stage: None,
     }
 }
 
@@ -121,7 +123,7 @@ fn a_long_list_of_failures_is_cut_short() {
     let outcomes: Vec<(&str, Outcome)> = names.iter().map(|n| (n.as_str(), failed())).collect();
     let (notice, _) = alert(None, &report(&outcomes));
     let body = notice.unwrap().body;
-    assert!(body.contains("30 group(s) failed"), "{body}");
+    assert!(body.contains("30 groups failed"), "{body}");
     assert!(
         body.contains("group 19") && !body.contains("group 20\""),
         "{body}"

@@ -69,6 +69,8 @@ pub(super) fn report(minutes: i64) -> RunReport {
         error: None,
         notices: vec![],
         guard: None,
+        read: 0,
+        stage: None,
     }
 }
 
