@@ -327,6 +327,9 @@ pub struct SyncSettings {
     pub max_run: Duration,
     /// The longest `Retry-After` obeyed (IdentityNow, SCIM, SMTP); a longer one waits this long.
     pub max_retry_after: Duration,
+    /// Which source groups are synchronised and under which name (`include_names`,
+    /// `exclude_dns`, `name_prefix`, …).
+    pub scope: crate::sync::scope::Scope,
 }
 
 /// The guards checked before a run's first write (`[safety]`); see `sync::guards`.

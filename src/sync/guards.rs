@@ -184,6 +184,7 @@ mod tests {
             group: SourceGroup {
                 id: format!("e{i}"),
                 name: format!("G{i}"),
+                value: String::new(),
             },
             action,
         };
@@ -369,6 +370,7 @@ mod tests {
             group: SourceGroup {
                 id: "x".into(),
                 name: String::new(),
+                value: String::new(),
             },
             action: Action::Skip(crate::report::SkipReason::EmptyName),
         });

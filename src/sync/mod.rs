@@ -24,6 +24,7 @@ mod lookup;
 mod lookup_equivalence;
 pub mod plan;
 mod record;
+pub mod scope;
 mod source;
 
 pub use error::{RunError, SetupError};
@@ -296,7 +297,7 @@ impl Syncer {
         };
         // Reading and planning write nothing, so they are simply cut off at the deadline.
         let read = self.read_and_plan(progress, report);
-        let (plan, selection) = tokio::time::timeout_at(deadline, read)
+        let (plan, selection, scoped) = tokio::time::timeout_at(deadline, read)
             .await
             .map_err(|_| overdue("while reading, before writing anything"))??;
         self.guard(req, &plan, &selection, report).await?;
@@ -313,6 +314,7 @@ impl Syncer {
         let on_created = |n: usize| progress.created(n, creates);
         let applied = apply_journaled(&plan, &self.target, opts, &on_created, journal).await;
         report.outcomes = applied.outcomes;
+        scoped.annotate(&mut report.outcomes);
         self.remember_refused(applied.refused).await;
         let unsent = apply::unsent_at_deadline(&report.outcomes);
         if unsent > 0 {
@@ -323,25 +325,26 @@ impl Syncer {
         Ok(())
     }
 
-    /// The source, its groups, what the target holds and the plan: everything before the
-    /// guards, none of it a write.
+    /// The source, its groups, those in scope under their mapped names, what the target
+    /// holds and the plan: everything before the guards, none of it a write.
     async fn read_and_plan(
         &self,
         progress: &dyn Progress,
         report: &mut RunReport,
-    ) -> Result<(plan::Plan, Selection), RunError> {
+    ) -> Result<(plan::Plan, Selection, scope::Scoped), RunError> {
         let source = self.resolve_source().await?;
         report.source = Some(source.clone());
         let selection = self.read_groups(&source, progress).await?;
+        let scoped = self.settings.sync.scope.apply(&selection.groups);
         let rules = Rules {
             max_name_length: self.settings.sync.max_name_length,
         };
         let lookups = self
-            .look_up(plan::candidates(&selection.groups, rules), progress)
+            .look_up(plan::candidates(&scoped.groups, rules), progress)
             .await?;
         let refused = self.store.call(|s| s.refused_names()).await?;
-        let plan = plan::plan(&selection.groups, &lookups, rules, &refused);
-        Ok((plan, selection))
+        let plan = scoped.merge(plan::plan(&scoped.groups, &lookups, rules, &refused));
+        Ok((plan, selection, scoped))
     }
 
     /// Keeps the names the target refused, so later runs do not send them again.

@@ -18,6 +18,7 @@ fn report(outcomes: &[(&str, Outcome)]) -> RunReport {
             .map(|(n, o)| GroupOutcome {
                 source_id: format!("id-{n}"),
                 name: n.to_string(),
+                source_name: None,
                 outcome: o.clone(),
             })
             .collect(),

@@ -13,6 +13,7 @@ fn group(name: &str, outcome: Outcome) -> GroupOutcome {
     GroupOutcome {
         source_id: format!("id-{name}"),
         name: name.into(),
+        source_name: None,
         outcome,
     }
 }
