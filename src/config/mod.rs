@@ -245,6 +245,9 @@ pub struct ScimSettings {
     pub auth: Credentials,
     pub timeout: Duration,
     pub retry: RetryPolicy,
+    /// When the SCIM token expires (its JWT `exp`, else `scim.token_expires_at`) and how
+    /// long before groupsync warns; `None` when neither says.
+    pub token_expiry: Option<crate::scim::expiry::TokenExpiry>,
 }
 
 #[derive(Debug, Clone)]

@@ -243,7 +243,11 @@ impl Syncer {
                     .stages(req, progress, journal.as_ref(), &mut report)
                     .await
                 {
-                    report.error = Some(e.failure());
+                    report.error = Some(explain(
+                        &e,
+                        self.settings.scim.token_expiry.as_ref(),
+                        Utc::now(),
+                    ));
                 }
             }
             report.finished_at = Utc::now();
@@ -390,6 +394,56 @@ impl Syncer {
             return Ok(());
         }
         Err(tripped.refusal())
+    }
+}
+
+/// The failure as the report keeps it; a 401 from the target after the SCIM token's
+/// expiry date names that as the likely cause.
+fn explain(
+    e: &RunError,
+    expiry: Option<&crate::scim::expiry::TokenExpiry>,
+    now: chrono::DateTime<Utc>,
+) -> crate::report::RunFailure {
+    let mut failure = e.failure();
+    if let RunError::TargetCredentials(_) = e
+        && let Some(expiry) = expiry
+        && now >= expiry.at
+    {
+        failure.message = format!("{}: {}", expiry.expired(), failure.message);
+    }
+    failure
+}
+
+#[cfg(test)]
+mod explain_tests {
+    use super::*;
+    use crate::scim::expiry::{ExpirySource, TokenExpiry, parse_date};
+    use crate::scim::{Detail, ScimError};
+
+    #[test]
+    fn a_401_after_the_expiry_names_the_expired_token() {
+        let expiry = TokenExpiry {
+            at: parse_date("2026-06-30").unwrap(),
+            source: ExpirySource::Jwt,
+            warn_days: 14,
+        };
+        let e = RunError::TargetCredentials(ScimError::Unauthorized {
+            detail: Detail::default(),
+        });
+        let before = explain(&e, Some(&expiry), parse_date("2026-06-29").unwrap());
+        assert_eq!(before, e.failure());
+        let after = explain(&e, Some(&expiry), parse_date("2026-07-02").unwrap());
+        assert!(
+            after.message.starts_with(
+                "the SCIM token expired on 2026-06-30 00:00 UTC; create a new one in Alation \
+                 and update scim.token and the SailPoint SCIM source: the SCIM target refused"
+            ),
+            "{after:?}"
+        );
+        assert_eq!(after.kind, e.kind());
+        let other = RunError::Internal("x".into());
+        let now = parse_date("2026-07-02").unwrap();
+        assert_eq!(explain(&other, Some(&expiry), now), other.failure());
     }
 }
 
