@@ -22,4 +22,5 @@ mod peers;
 mod readme;
 mod scale;
 mod scim_interop;
+mod scope;
 mod sync_end_to_end;
