@@ -13,7 +13,6 @@ pub struct SourceGroup {
     /// The display name; this becomes the SCIM `displayName`.
     pub name: String,
     /// the entitlement's `value`, the group's DN for AD
-    #[serde(default)]
     pub value: String,
 }
 
