@@ -5,7 +5,7 @@
 //! (as Docker and Kubernetes mount them), and never printed (`Debug` is redacted).
 
 pub mod keys;
-mod raw;
+pub(crate) mod raw;
 mod source;
 mod validate;
 

@@ -426,6 +426,7 @@ fn smtp(r: RawEmail) -> R<SmtpSettings> {
 }
 
 fn sync(r: RawSync) -> R<SyncSettings> {
+    let scope = crate::sync::scope::Scope::compile(&r)?;
     let target_lookup = match r.target_lookup.as_deref().unwrap_or("auto") {
         "auto" => TargetLookup::Auto,
         "per_group" => TargetLookup::PerGroup,
@@ -474,17 +475,7 @@ fn sync(r: RawSync) -> R<SyncSettings> {
             "sync.max_run_secs",
         )?),
         max_retry_after: max_retry_after(r.max_retry_after_secs)?,
-        scope: crate::sync::scope::Scope::compile(crate::sync::scope::RawScope {
-            include_names: r.include_names,
-            exclude_names: r.exclude_names,
-            include_dns: r.include_dns,
-            exclude_dns: r.exclude_dns,
-            patterns_case_sensitive: r.patterns_case_sensitive,
-            name_strip_prefix: r.name_strip_prefix,
-            name_case: r.name_case,
-            name_prefix: r.name_prefix,
-            name_suffix: r.name_suffix,
-        })?,
+        scope,
     })
 }
 

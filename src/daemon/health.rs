@@ -239,16 +239,11 @@ async fn bounded(check: impl Future<Output = Result<(), CheckError>>) -> Result<
 #[cfg(test)]
 mod token_tests {
     use super::*;
-    use crate::scim::expiry::{ExpirySource, parse_date};
+    use crate::scim::expiry::fixture::{self, at};
 
     #[test]
     fn the_token_expiry_warns_before_and_fails_after() {
-        let expiry = TokenExpiry {
-            at: parse_date("2026-06-30").unwrap(),
-            source: ExpirySource::Configured,
-            warn_days: 14,
-        };
-        let at = |t: &str| parse_date(t).unwrap();
+        let expiry = fixture::on("2026-06-30");
         assert_eq!(
             token_expiry_check(&expiry, at("2026-06-01")),
             (Check { ok: true }, None)

@@ -99,6 +99,25 @@ impl TokenExpiry {
     }
 }
 
+/// Test helpers: an expiry configured for `at` (RFC 3339 or a date) with the default
+/// 14 days of warning, and instants written as dates.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use super::*;
+
+    pub fn on(at: &str) -> TokenExpiry {
+        TokenExpiry {
+            at: self::at(at),
+            source: ExpirySource::Configured,
+            warn_days: 14,
+        }
+    }
+
+    pub fn at(text: &str) -> DateTime<Utc> {
+        parse_date(text).expect("a valid date in a test")
+    }
+}
+
 /// The `exp` claim of a JWT (`header.payload.signature`, base64url), if `token` is one
 /// that has it. The signature is not checked: the date is only used to warn, never to
 /// trust the token, and the SCIM server checks the token itself. Anything that does not

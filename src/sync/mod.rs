@@ -417,22 +417,22 @@ fn explain(
 #[cfg(test)]
 mod explain_tests {
     use super::*;
-    use crate::scim::expiry::{ExpirySource, TokenExpiry, parse_date};
+    use crate::scim::expiry::fixture::{self, at};
+    use crate::scim::expiry::{ExpirySource, TokenExpiry};
     use crate::scim::{Detail, ScimError};
 
     #[test]
     fn a_401_after_the_expiry_names_the_expired_token() {
         let expiry = TokenExpiry {
-            at: parse_date("2026-06-30").unwrap(),
             source: ExpirySource::Jwt,
-            warn_days: 14,
+            ..fixture::on("2026-06-30")
         };
         let e = RunError::TargetCredentials(ScimError::Unauthorized {
             detail: Detail::default(),
         });
-        let before = explain(&e, Some(&expiry), parse_date("2026-06-29").unwrap());
+        let before = explain(&e, Some(&expiry), at("2026-06-29"));
         assert_eq!(before, e.failure());
-        let after = explain(&e, Some(&expiry), parse_date("2026-07-02").unwrap());
+        let after = explain(&e, Some(&expiry), at("2026-07-02"));
         assert!(
             after.message.starts_with(
                 "the SCIM token expired on 2026-06-30 00:00 UTC; create a new one in Alation \
@@ -442,7 +442,7 @@ mod explain_tests {
         );
         assert_eq!(after.kind, e.kind());
         let other = RunError::Internal("x".into());
-        let now = parse_date("2026-07-02").unwrap();
+        let now = at("2026-07-02");
         assert_eq!(explain(&other, Some(&expiry), now), other.failure());
     }
 }

@@ -15,6 +15,7 @@
 
 use super::plan::{Action, Plan};
 use crate::config::ConfigError;
+use crate::config::raw::RawSync;
 use crate::domain::SourceGroup;
 use crate::report::{GroupOutcome, SkipReason};
 use regex::{Regex, RegexBuilder};
@@ -38,12 +39,13 @@ struct Patterns {
 impl Patterns {
     fn compile(
         key: &'static str,
-        raw: Option<Vec<String>>,
+        raw: &Option<Vec<String>>,
         case_sensitive: bool,
     ) -> Result<Self, ConfigError> {
         let list = raw
-            .unwrap_or_default()
-            .into_iter()
+            .iter()
+            .flatten()
+            .cloned()
             .enumerate()
             .map(|(i, p)| {
                 let re = build(&format!("^(?:{p})$"), case_sensitive)
@@ -97,20 +99,6 @@ fn invalid(key: &str, pattern: &str, e: &regex::Error) -> ConfigError {
     )
 }
 
-/// The `[sync]` keys of scoping and naming, as written.
-#[derive(Debug, Default)]
-pub struct RawScope {
-    pub include_names: Option<Vec<String>>,
-    pub exclude_names: Option<Vec<String>>,
-    pub include_dns: Option<Vec<String>>,
-    pub exclude_dns: Option<Vec<String>>,
-    pub patterns_case_sensitive: Option<bool>,
-    pub name_strip_prefix: Option<String>,
-    pub name_case: Option<String>,
-    pub name_prefix: Option<String>,
-    pub name_suffix: Option<String>,
-}
-
 /// Which groups are synchronised and under which name (validated `[sync]` keys).
 #[derive(Debug, Clone)]
 pub struct Scope {
@@ -162,14 +150,14 @@ impl NameTemplate {
 
 impl Default for Scope {
     fn default() -> Scope {
-        Scope::compile(RawScope::default()).expect("the empty scope is valid")
+        Scope::compile(&RawSync::default()).expect("the empty scope is valid")
     }
 }
 
 impl Scope {
-    /// Compiles the patterns and the template; an error names the key (and the pattern's
-    /// index in its list).
-    pub fn compile(r: RawScope) -> Result<Scope, ConfigError> {
+    /// Compiles the patterns and the template of `[sync]`; an error names the key (and the
+    /// pattern's index in its list).
+    pub fn compile(r: &RawSync) -> Result<Scope, ConfigError> {
         let cs = r.patterns_case_sensitive.unwrap_or(false);
         let case = match r.name_case.as_deref().unwrap_or("keep") {
             "keep" => NameCase::Keep,
@@ -182,18 +170,18 @@ impl Scope {
                 ));
             }
         };
-        let strip_prefix = match r.name_strip_prefix.filter(|p| !p.is_empty()) {
+        let strip_prefix = match r.name_strip_prefix.as_ref().filter(|p| !p.is_empty()) {
             None => None,
             Some(p) => Some(
                 build(&format!("^(?:{p})"), cs)
-                    .map_err(|e| invalid("sync.name_strip_prefix", &p, &e))?,
+                    .map_err(|e| invalid("sync.name_strip_prefix", p, &e))?,
             ),
         };
         let template = NameTemplate {
             strip_prefix,
             case,
-            prefix: r.name_prefix.unwrap_or_default(),
-            suffix: r.name_suffix.unwrap_or_default(),
+            prefix: r.name_prefix.clone().unwrap_or_default(),
+            suffix: r.name_suffix.clone().unwrap_or_default(),
         };
         if PROBES.iter().all(|p| template.map(p).is_none()) {
             return Err(ConfigError::new(
@@ -202,10 +190,10 @@ impl Scope {
             ));
         }
         Ok(Scope {
-            include_names: Patterns::compile("sync.include_names", r.include_names, cs)?,
-            exclude_names: Patterns::compile("sync.exclude_names", r.exclude_names, cs)?,
-            include_dns: Patterns::compile("sync.include_dns", r.include_dns, cs)?,
-            exclude_dns: Patterns::compile("sync.exclude_dns", r.exclude_dns, cs)?,
+            include_names: Patterns::compile("sync.include_names", &r.include_names, cs)?,
+            exclude_names: Patterns::compile("sync.exclude_names", &r.exclude_names, cs)?,
+            include_dns: Patterns::compile("sync.include_dns", &r.include_dns, cs)?,
+            exclude_dns: Patterns::compile("sync.exclude_dns", &r.exclude_dns, cs)?,
             template,
         })
     }

@@ -214,13 +214,8 @@ fn smtp_tls_failures_are_told_apart_by_their_error() {
 
 #[test]
 fn the_token_expiry_is_ok_then_a_warning_with_the_date_and_days_left_then_a_failure() {
-    use crate::scim::expiry::{ExpirySource, TokenExpiry, parse_date};
-    let expiry = TokenExpiry {
-        at: parse_date("2026-06-30T00:00:00Z").unwrap(),
-        source: ExpirySource::Configured,
-        warn_days: 14,
-    };
-    let at = |t: &str| parse_date(t).unwrap();
+    use crate::scim::expiry::fixture::{at, on};
+    let expiry = on("2026-06-30T00:00:00Z");
     assert_eq!(
         token_expiry_line(&expiry, at("2026-06-01T00:00:00Z")).to_string(),
         "ok   scim token expiry: expires on 2026-06-30 00:00 UTC (29 days left, from scim.token_expires_at)"

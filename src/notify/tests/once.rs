@@ -150,13 +150,8 @@ fn the_failure_alert_names_the_kind_of_failure() {
 #[test]
 fn the_token_warning_is_told_at_most_once_a_day() {
     use crate::notify::once::token_warning;
-    use crate::scim::expiry::{ExpirySource, TokenExpiry, parse_date};
-    let expiry = TokenExpiry {
-        at: parse_date("2026-06-30").unwrap(),
-        source: ExpirySource::Configured,
-        warn_days: 14,
-    };
-    let at = |t: &str| parse_date(t).unwrap();
+    use crate::scim::expiry::fixture::{self, at};
+    let expiry = fixture::on("2026-06-30");
     let now = at("2026-06-20T08:00:00Z");
     // Not within the window, or nothing known: nothing to tell.
     assert_eq!(token_warning(Some(&expiry), None, at("2026-06-01")), None);

@@ -22,11 +22,11 @@ fn reasons(s: &Scoped) -> Vec<(&str, String)> {
 
 #[test]
 fn excludes_win_and_name_the_pattern_that_matched() {
-    let scope = Scope::compile(RawScope {
+    let scope = Scope::compile(&RawSync {
         include_names: list(&["GRP_.*", "Finance"]),
         exclude_names: list(&["x", ".*_test"]),
         exclude_dns: list(&[".*,OU=Disabled,.*"]),
-        ..RawScope::default()
+        ..RawSync::default()
     })
     .unwrap();
     let groups = vec![
@@ -60,16 +60,16 @@ fn excludes_win_and_name_the_pattern_that_matched() {
 
 #[test]
 fn patterns_match_the_whole_value_and_can_be_case_sensitive() {
-    let scope = Scope::compile(RawScope {
+    let scope = Scope::compile(&RawSync {
         exclude_names: list(&["Fin"]),
-        ..RawScope::default()
+        ..RawSync::default()
     })
     .unwrap();
     assert!(scope.apply(&[g("1", "Finance", "")]).left_out.is_empty());
-    let scope = Scope::compile(RawScope {
+    let scope = Scope::compile(&RawSync {
         exclude_names: list(&["finance"]),
         patterns_case_sensitive: Some(true),
-        ..RawScope::default()
+        ..RawSync::default()
     })
     .unwrap();
     assert!(scope.apply(&[g("1", "Finance", "")]).left_out.is_empty());
@@ -78,9 +78,9 @@ fn patterns_match_the_whole_value_and_can_be_case_sensitive() {
 
 #[test]
 fn include_dns_keep_only_groups_under_an_ou() {
-    let scope = Scope::compile(RawScope {
+    let scope = Scope::compile(&RawSync {
         include_dns: list(&[".*,OU=Alation,DC=corp,DC=example"]),
-        ..RawScope::default()
+        ..RawSync::default()
     })
     .unwrap();
     let s = scope.apply(&[
@@ -100,22 +100,22 @@ fn include_dns_keep_only_groups_under_an_ou() {
 
 #[test]
 fn bad_patterns_are_refused_naming_the_key_and_index() {
-    let e = Scope::compile(RawScope {
+    let e = Scope::compile(&RawSync {
         exclude_dns: list(&["ok", "CN=(unclosed"]),
-        ..RawScope::default()
+        ..RawSync::default()
     })
     .unwrap_err();
     assert_eq!(e.key, "sync.exclude_dns[1]");
     assert!(e.problem.contains("CN=(unclosed"), "{e}");
-    let e = Scope::compile(RawScope {
+    let e = Scope::compile(&RawSync {
         name_strip_prefix: Some("[".into()),
-        ..RawScope::default()
+        ..RawSync::default()
     })
     .unwrap_err();
     assert_eq!(e.key, "sync.name_strip_prefix");
-    let e = Scope::compile(RawScope {
+    let e = Scope::compile(&RawSync {
         name_case: Some("title".into()),
-        ..RawScope::default()
+        ..RawSync::default()
     })
     .unwrap_err();
     assert_eq!(e.key, "sync.name_case");
@@ -124,10 +124,10 @@ fn bad_patterns_are_refused_naming_the_key_and_index() {
 #[test]
 fn a_template_that_strips_everything_is_refused() {
     for strip in [".*", "(?s).*", ".*?$"] {
-        let e = Scope::compile(RawScope {
+        let e = Scope::compile(&RawSync {
             name_strip_prefix: Some(strip.into()),
             name_prefix: Some("AD-".into()),
-            ..RawScope::default()
+            ..RawSync::default()
         })
         .unwrap_err();
         assert_eq!(e.key, "sync.name_strip_prefix", "{strip}");
@@ -136,12 +136,12 @@ fn a_template_that_strips_everything_is_refused() {
 
 #[test]
 fn the_template_strips_changes_case_and_adds() {
-    let scope = Scope::compile(RawScope {
+    let scope = Scope::compile(&RawSync {
         name_strip_prefix: Some("GRP_".into()),
         name_case: Some("upper".into()),
         name_prefix: Some("AD-".into()),
         name_suffix: Some("-x".into()),
-        ..RawScope::default()
+        ..RawSync::default()
     })
     .unwrap();
     let s = scope.apply(&[
@@ -163,10 +163,10 @@ fn the_template_strips_changes_case_and_adds() {
 
 #[test]
 fn groups_mapped_to_one_name_are_twins_and_positions_survive_the_merge() {
-    let scope = Scope::compile(RawScope {
+    let scope = Scope::compile(&RawSync {
         name_strip_prefix: Some("(GRP|APP)_".into()),
         exclude_names: list(&["skip.*"]),
-        ..RawScope::default()
+        ..RawSync::default()
     })
     .unwrap();
     let groups = vec![
