@@ -215,3 +215,41 @@ async fn the_token_expiry_warning_reaches_the_digest_once_a_day() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn readyz_and_metrics_tell_of_a_token_near_its_expiry() {
+    use groupsync::daemon::Daemon;
+    let app = spawn_app(sandbox_with(&["Alpha"])).await;
+    let soon = chrono::Utc::now() + chrono::TimeDelta::days(3);
+    let settings = app.settings(&[("GROUPSYNC_SCIM__TOKEN_EXPIRES_AT", &soon.to_rfc3339())]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let daemon = Daemon::new(settings).expect("the daemon starts");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(daemon.run(listener, shutdown.clone()));
+
+    let resp = reqwest::get(format!("{url}/readyz")).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200, "a warning, not a failure");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["checks"]["scim_token_expiry"]["ok"], true, "{body}");
+    let warning = body["warnings"][0].as_str().unwrap();
+    assert!(
+        warning.starts_with("the SCIM token expires on") && warning.contains("(2 days left)"),
+        "{body}"
+    );
+    let metrics = reqwest::get(format!("{url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = format!(
+        "groupsync_scim_token_expiry_timestamp_seconds {}",
+        soon.timestamp()
+    );
+    assert!(metrics.contains(&line), "{line} missing from /metrics");
+
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+    app.stop().await;
+}
