@@ -2,8 +2,10 @@
 //! answers of strict, lenient and misbehaving servers.
 
 mod create;
+mod filter_roundtrip;
 mod listing;
 mod lookup;
+mod parsers;
 
 use super::{Client, ScimError};
 use crate::config::{Credentials, ScimSettings};
