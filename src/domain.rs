@@ -12,6 +12,8 @@ pub struct SourceGroup {
     pub id: String,
     /// The display name; this becomes the SCIM `displayName`.
     pub name: String,
+    /// the entitlement's `value`, the group's DN for AD
+    pub value: String,
 }
 
 /// One group as the SCIM target holds it.

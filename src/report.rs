@@ -24,6 +24,17 @@ pub enum SkipReason {
     TooLong { chars: usize, max: usize },
     /// The name holds a character the target cannot store (NUL).
     Unstorable { detail: String },
+    /// A scoping pattern left the group out (`sync.exclude_names`, `sync.exclude_dns`), or
+    /// it matched none of the include patterns (`sync.include_names`, `sync.include_dns`):
+    /// `rule` names the key (with the pattern's index for an exclude), `pattern` the
+    /// pattern that matched (none for an include list nothing matched).
+    OutOfScope {
+        rule: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pattern: Option<String>,
+    },
+    /// The name template (`sync.name_*`) leaves nothing of the name.
+    EmptyMappedName,
 }
 
 impl fmt::Display for SkipReason {
@@ -43,6 +54,17 @@ impl fmt::Display for SkipReason {
             }
             SkipReason::Unstorable { detail } => {
                 write!(f, "the target cannot hold this name: {detail}")
+            }
+            SkipReason::OutOfScope {
+                rule,
+                pattern: Some(pattern),
+            } => write!(f, "left out by {rule} ({pattern:?})"),
+            SkipReason::OutOfScope {
+                rule,
+                pattern: None,
+            } => write!(f, "left out: it matches none of {rule}"),
+            SkipReason::EmptyMappedName => {
+                f.write_str("the name template (sync.name_*) leaves nothing of the name")
             }
         }
     }
@@ -72,7 +94,11 @@ pub enum Outcome {
 pub struct GroupOutcome {
     /// The entitlement id in IdentityNow.
     pub source_id: String,
+    /// The name sent to the target (the source's, as the name template maps it).
     pub name: String,
+    /// The name in the source, when the name template changed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_name: Option<String>,
     #[serde(flatten)]
     pub outcome: Outcome,
 }
@@ -470,6 +496,7 @@ mod tests {
         GroupOutcome {
             source_id: format!("id-{name}"),
             name: name.into(),
+            source_name: None,
             outcome,
         }
     }

@@ -12,6 +12,7 @@
 use crate::config::{Settings, SmtpSettings, SmtpTls};
 use crate::identitynow::{self, IdnError};
 use crate::notify::{Mailer, Notice, NotifyError};
+use crate::scim::expiry::{ExpirySource, ExpiryState, TokenExpiry};
 use crate::scim::{self, ScimError};
 use crate::store::{Store, StoreError};
 use std::fmt;
@@ -94,6 +95,9 @@ pub async fn run(settings: &Settings, send_test_email: bool) -> ExitCode {
     let mut out = Printer::default();
     identitynow_checks(&settings, &mut out).await;
     scim_checks(&settings, &mut out).await;
+    if let Some(expiry) = &settings.scim.token_expiry {
+        out.put(token_expiry_line(expiry, chrono::Utc::now()));
+    }
     smtp_checks(&settings, send_test_email, &mut out).await;
     out.put(store_check(&settings).await);
     if out.failed {
@@ -202,6 +206,31 @@ async fn scim_checks(settings: &Settings, out: &mut Printer) {
         ),
         Err(e) => scim_failure("scim groups", &e),
     });
+}
+
+/// When the SCIM token expires: ok until `scim.token_warn_days` before, then a warning
+/// with the date and the days left, a failure once past.
+fn token_expiry_line(expiry: &TokenExpiry, now: chrono::DateTime<chrono::Utc>) -> Line {
+    const NAME: &str = "scim token expiry";
+    let from = match expiry.source {
+        ExpirySource::Jwt => "the token's exp",
+        ExpirySource::Configured => "scim.token_expires_at",
+    };
+    match expiry.state(now) {
+        ExpiryState::Later => Line::new(
+            Status::Ok,
+            NAME,
+            format!(
+                "expires on {} ({} days left, from {from})",
+                expiry.date(),
+                (expiry.at - now).num_days()
+            ),
+        ),
+        ExpiryState::Soon { .. } => {
+            Line::new(Status::Warn, NAME, expiry.warning(now).unwrap_or_default())
+        }
+        ExpiryState::Expired => Line::fail(NAME, expiry.expired(), None),
+    }
 }
 
 /// What the discovery document says about filtering, which the lookups rely on.

@@ -197,6 +197,7 @@ mod tests {
             .map(|i| GroupOutcome {
                 source_id: format!("e{i}"),
                 name: format!("Group {i}"),
+                source_name: None,
                 outcome: outcome.clone(),
             })
             .collect();

@@ -37,12 +37,16 @@ pub fn counts_line(c: &Counts) -> String {
 /// One group; the name is quoted with Rust's escaping so tabs, newlines and trailing
 /// spaces stay visible.
 pub fn outcome_line(o: &GroupOutcome) -> String {
-    match &o.outcome {
+    let line = match &o.outcome {
         Outcome::Created { scim_id } => format!("  created      {:?} -> {scim_id}", o.name),
         Outcome::Existed { scim_id } => format!("  existed      {:?} ({scim_id})", o.name),
         Outcome::WouldCreate => format!("  would create {:?}", o.name),
         Outcome::Skipped { reason } => format!("  skipped      {:?}: {reason}", o.name),
         Outcome::Failed { error } => format!("  failed       {:?}: {error}", o.name),
+    };
+    match &o.source_name {
+        Some(from) => format!("{line} (renamed from {from:?})"),
+        None => line,
     }
 }
 
@@ -147,6 +151,7 @@ mod tests {
         GroupOutcome {
             source_id: format!("id-{name}"),
             name: name.into(),
+            source_name: None,
             outcome,
         }
     }

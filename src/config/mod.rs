@@ -5,7 +5,7 @@
 //! (as Docker and Kubernetes mount them), and never printed (`Debug` is redacted).
 
 pub mod keys;
-mod raw;
+pub(crate) mod raw;
 mod source;
 mod validate;
 
@@ -245,6 +245,9 @@ pub struct ScimSettings {
     pub auth: Credentials,
     pub timeout: Duration,
     pub retry: RetryPolicy,
+    /// When the SCIM token expires (its JWT `exp`, else `scim.token_expires_at`) and how
+    /// long before groupsync warns; `None` when neither says.
+    pub token_expiry: Option<crate::scim::expiry::TokenExpiry>,
 }
 
 #[derive(Debug, Clone)]
@@ -331,6 +334,9 @@ pub struct SyncSettings {
     pub max_run: Duration,
     /// The longest `Retry-After` obeyed (IdentityNow, SCIM, SMTP); a longer one waits this long.
     pub max_retry_after: Duration,
+    /// Which source groups are synchronised and under which name (`include_names`,
+    /// `exclude_dns`, `name_prefix`, …).
+    pub scope: crate::sync::scope::Scope,
 }
 
 /// The guards checked before a run's first write (`[safety]`); see `sync::guards`.

@@ -115,6 +115,8 @@ pub struct RawScim {
     pub timeout_secs: Option<u64>,
     pub max_retries: Option<usize>,
     pub allow_insecure_transport: Option<bool>,
+    pub token_expires_at: Option<String>,
+    pub token_warn_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -152,6 +154,15 @@ pub struct RawSync {
     pub listing_page_size: Option<usize>,
     pub max_retry_after_secs: Option<u64>,
     pub max_run_secs: Option<u64>,
+    pub include_names: Option<Vec<String>>,
+    pub exclude_names: Option<Vec<String>>,
+    pub include_dns: Option<Vec<String>>,
+    pub exclude_dns: Option<Vec<String>>,
+    pub patterns_case_sensitive: Option<bool>,
+    pub name_strip_prefix: Option<String>,
+    pub name_case: Option<String>,
+    pub name_prefix: Option<String>,
+    pub name_suffix: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

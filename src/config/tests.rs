@@ -702,6 +702,48 @@ fn one_retry_after_cap_reaches_every_client() {
 }
 
 #[test]
+fn scoping_patterns_and_the_token_expiry_are_checked_at_start_up() {
+    let with = |extra: &str| load(&format!("{MINIMAL}{extra}"), &[]);
+    let bad = with("[sync]\nexclude_names = [\"ok\", \"(open\"]\n").unwrap_err();
+    let LoadError::Invalid(e) = bad else {
+        panic!("expected a validation error")
+    };
+    assert_eq!(e.key, "sync.exclude_names[1]");
+    assert!(e.problem.contains("\"(open\""), "{e}");
+    let stripped = with("[sync]\nname_strip_prefix = \".*\"\n").unwrap_err();
+    assert_eq!(key_of(stripped), "sync.name_strip_prefix");
+    let s = with("[sync]\nname_prefix = \"AD-\"\ninclude_dns = [\".*,OU=Alation,.*\"]\n").unwrap();
+    let kept = s.sync.scope.apply(&[crate::domain::SourceGroup {
+        id: "1".into(),
+        name: "Finance".into(),
+        value: "CN=Finance,ou=alation,DC=corp".into(),
+    }]);
+    assert_eq!(kept.groups[0].name, "AD-Finance");
+
+    // scim.token_expires_at: a date; the scim section is replaced to add the key.
+    let scim = |extra: &str| {
+        let text = MINIMAL.replace(
+            "token = \"s3cret-scim\"",
+            &format!("token = \"s3cret-scim\"\n{extra}"),
+        );
+        load(&text, &[])
+    };
+    let bad = scim("token_expires_at = \"next month\"").unwrap_err();
+    assert_eq!(key_of(bad), "scim.token_expires_at");
+    assert_eq!(
+        key_of(scim("token_warn_days = 400").unwrap_err()),
+        "scim.token_warn_days"
+    );
+    let s = scim("token_expires_at = \"2026-06-30T00:00:00Z\"").unwrap();
+    let expiry = s.scim.token_expiry.unwrap();
+    assert_eq!(
+        (expiry.at.to_rfc3339().as_str(), expiry.warn_days),
+        ("2026-06-30T00:00:00+00:00", 14)
+    );
+    assert!(load(MINIMAL, &[]).unwrap().scim.token_expiry.is_none());
+}
+
+#[test]
 fn email_templates_are_checked_at_load_naming_the_key() {
     let with = |line: &str| {
         load(

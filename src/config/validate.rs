@@ -259,11 +259,32 @@ fn scim(mut r: RawScim, cap: Duration) -> R<ScimSettings> {
         base_url.set_path(&path);
     }
     let auth = credentials("scim", r.take_credentials(), "`bearer` or `basic`")?;
+    let configured = match r.token_expires_at.filter(|t| !t.trim().is_empty()) {
+        None => None,
+        Some(text) => Some(crate::scim::expiry::parse_date(&text).ok_or_else(|| {
+            ConfigError::new(
+                "scim.token_expires_at",
+                format!("is not an RFC 3339 date-time (2026-06-30T00:00:00Z) or date: {text:?}"),
+            )
+        })?),
+    };
+    let warn_days = in_range(
+        r.token_warn_days.unwrap_or(14),
+        0,
+        365,
+        "scim.token_warn_days",
+    )?;
+    let token = match &auth {
+        Credentials::Bearer(t) => Some(t.expose_secret()),
+        Credentials::Basic { .. } => None,
+    };
+    let token_expiry = crate::scim::expiry::TokenExpiry::of(token, configured, warn_days);
     Ok(ScimSettings {
         base_url,
         auth,
         timeout: secs(r.timeout_secs, 30, "scim.timeout_secs")?,
         retry: retry_policy(r.max_retries, cap, "scim.max_retries")?,
+        token_expiry,
     })
 }
 
@@ -400,6 +421,7 @@ fn smtp(r: RawEmail) -> R<SmtpSettings> {
 }
 
 fn sync(r: RawSync) -> R<SyncSettings> {
+    let scope = crate::sync::scope::Scope::compile(&r)?;
     let target_lookup = match r.target_lookup.as_deref().unwrap_or("auto") {
         "auto" => TargetLookup::Auto,
         "per_group" => TargetLookup::PerGroup,
@@ -448,6 +470,7 @@ fn sync(r: RawSync) -> R<SyncSettings> {
             "sync.max_run_secs",
         )?),
         max_retry_after: max_retry_after(r.max_retry_after_secs)?,
+        scope,
     })
 }
 

@@ -13,6 +13,7 @@
 
 use crate::identitynow::{self, IdnError};
 use crate::report::{Outcome, RunReport};
+use crate::scim::expiry::{ExpiryState, TokenExpiry};
 use crate::scim::{self, ScimError};
 use crate::store::{Store, StoreError};
 use crate::telemetry::daemon_log;
@@ -70,6 +71,9 @@ pub struct Readiness {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub checks: BTreeMap<&'static str, Check>,
+    /// What works but needs attention soon (the SCIM token nearing its expiry).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 pub struct Health {
@@ -80,6 +84,11 @@ pub struct Health {
     scim_seen: Mutex<Option<Instant>>,
     /// The last readiness computed by the background probe (`None` before the first).
     last: watch::Sender<Option<Readiness>>,
+    /// When the SCIM token expires, if known: a warning within `scim.token_warn_days`, a
+    /// failed check once past.
+    token_expiry: Option<TokenExpiry>,
+    /// Whether the token's warning was logged already (once per process).
+    token_warned: std::sync::atomic::AtomicBool,
 }
 
 impl Health {
@@ -90,18 +99,36 @@ impl Health {
             target,
             scim_seen: Mutex::new(None),
             last: watch::channel(None).0,
+            token_expiry: None,
+            token_warned: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Also checks the SCIM token's expiry (`scim.token_expires_at`, or the JWT's `exp`).
+    pub fn with_token_expiry(mut self, expiry: Option<TokenExpiry>) -> Health {
+        self.token_expiry = expiry;
+        self
     }
 
     /// Runs every check now and keeps the result for [`Health::current`].
     pub async fn probe(&self) -> Readiness {
         let (store, token, scim) = tokio::join!(self.store(), self.token(), self.scim());
-        let checks = BTreeMap::from([
+        let mut checks = BTreeMap::from([
             ("config", Check { ok: true }),
             ("store", Check::from("store", store)),
             ("identitynow_token", Check::from("identitynow_token", token)),
             ("scim", Check::from("scim", scim)),
         ]);
+        let mut warnings = vec![];
+        if let Some(expiry) = &self.token_expiry {
+            let (check, warning) = token_expiry_check(expiry, chrono::Utc::now());
+            let first = !self
+                .token_warned
+                .swap(warning.is_some(), std::sync::atomic::Ordering::Relaxed);
+            daemon_log::scim_token_expiry(expiry.at, warning.as_deref().filter(|_| first));
+            checks.insert("scim_token_expiry", check);
+            warnings.extend(warning);
+        }
         let reason = checks
             .iter()
             .find(|(_, c)| !c.ok)
@@ -110,6 +137,7 @@ impl Health {
             ready: reason.is_none(),
             reason,
             checks,
+            warnings,
         };
         self.last.send_replace(Some(readiness.clone()));
         readiness
@@ -141,6 +169,7 @@ impl Health {
             ready: false,
             reason: Some("probe: the first readiness probe has not finished".into()),
             checks: BTreeMap::new(),
+            warnings: vec![],
         }
     }
 
@@ -191,8 +220,39 @@ impl Health {
     }
 }
 
+/// The token's expiry as a readiness check: passed (with a warning within the warning
+/// window) until the expiry, failed after it.
+pub fn token_expiry_check(
+    expiry: &TokenExpiry,
+    now: chrono::DateTime<chrono::Utc>,
+) -> (Check, Option<String>) {
+    let ok = expiry.state(now) != ExpiryState::Expired;
+    (Check { ok }, expiry.warning(now))
+}
+
 async fn bounded(check: impl Future<Output = Result<(), CheckError>>) -> Result<(), CheckError> {
     tokio::time::timeout(CHECK_TIMEOUT, check)
         .await
         .unwrap_or(Err(CheckError::Timeout(CHECK_TIMEOUT)))
+}
+
+#[cfg(test)]
+mod token_tests {
+    use super::*;
+    use crate::scim::expiry::fixture::{self, at};
+
+    #[test]
+    fn the_token_expiry_warns_before_and_fails_after() {
+        let expiry = fixture::on("2026-06-30");
+        assert_eq!(
+            token_expiry_check(&expiry, at("2026-06-01")),
+            (Check { ok: true }, None)
+        );
+        let (check, warning) = token_expiry_check(&expiry, at("2026-06-20"));
+        assert!(check.ok);
+        assert!(warning.unwrap().contains("expires on 2026-06-30"));
+        let (check, warning) = token_expiry_check(&expiry, at("2026-06-30"));
+        assert!(!check.ok);
+        assert!(warning.unwrap().contains("expired on 2026-06-30"));
+    }
 }

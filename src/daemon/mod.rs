@@ -104,11 +104,14 @@ impl Daemon {
             settings.identitynow.source.clone(),
             syncer.source().clone(),
         ));
-        let health = Arc::new(Health::new(
-            store.clone(),
-            syncer.source().clone(),
-            syncer.target().clone(),
-        ));
+        let health = Arc::new(
+            Health::new(
+                store.clone(),
+                syncer.source().clone(),
+                syncer.target().clone(),
+            )
+            .with_token_expiry(settings.scim.token_expiry),
+        );
         let own = Arc::new(OwnAggregations::default());
         let client = syncer.source().clone();
         let runner = SyncRunner::new(

@@ -386,7 +386,8 @@ fn entry(item: &Value) -> Result<Entry, String> {
     })
 }
 
-/// An entitlement as a [`SourceGroup`]; `id` and `name` must be strings.
+/// An entitlement as a [`SourceGroup`]; `id` and `name` must be strings, `value` (the
+/// group's DN) is kept when it is one.
 fn group(item: &Value) -> Result<SourceGroup, String> {
     let text = |key: &str| item.get(key).and_then(Value::as_str);
     let id = text("id")
@@ -396,6 +397,7 @@ fn group(item: &Value) -> Result<SourceGroup, String> {
     Ok(SourceGroup {
         id: id.to_owned(),
         name: name.to_owned(),
+        value: text("value").unwrap_or_default().to_owned(),
     })
 }
 
@@ -435,6 +437,7 @@ mod tests {
                     group: SourceGroup {
                         id: (*id).into(),
                         name: format!("G{id}"),
+                        value: String::new(),
                     },
                     attribute: Some("memberOf".into()),
                     is_group: true,

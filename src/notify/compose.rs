@@ -34,6 +34,21 @@ pub fn compose(settings: &EmailSettings, report: &RunReport) -> Vec<Notice> {
     }
 }
 
+/// Adds the SCIM token's expiry `warning` to the run's digest, or, when the run sends no
+/// digest, as a notice of its own.
+pub fn add_token_warning(notices: &mut Vec<Notice>, report: &RunReport, warning: &str) {
+    let digest_key = format!("{}/digest", report.run_id);
+    let text = format!("\nWarning: {}.\n", one_line(warning));
+    match notices.iter_mut().find(|n| n.key == digest_key) {
+        Some(digest) => digest.body.push_str(&text),
+        None => notices.push(Notice {
+            key: format!("{}/scim-token", report.run_id),
+            subject: "groupsync: the SCIM token expires soon".into(),
+            body: format!("groupsync run {}.\n{text}", report.run_id),
+        }),
+    }
+}
+
 fn per_group(renderer: &Renderer, report: &RunReport) -> Vec<Notice> {
     let source = source_name(report);
     let mut notices: Vec<Notice> = report

@@ -16,7 +16,7 @@ mod text;
 #[cfg(test)]
 mod tests;
 
-pub use compose::compose;
+pub use compose::{add_token_warning, compose};
 pub use mailer::{Mailer, NotifyError};
 pub use outbox::{Flushed, Outbox};
 

@@ -9,6 +9,22 @@ use crate::report::{Outcome, RunReport, RunStatus, matched_names};
 use std::collections::HashSet;
 use std::fmt::Write;
 
+/// The SCIM token's expiry warning is told at most once in this long.
+pub const TOKEN_WARNING_EVERY: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// The SCIM token's expiry warning to tell now, if it is due: within the warning window
+/// (or expired) and not told in the last [`TOKEN_WARNING_EVERY`] (`last_told`).
+pub fn token_warning(
+    expiry: Option<&crate::scim::expiry::TokenExpiry>,
+    last_told: Option<chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<String> {
+    let warning = expiry?.warning(now)?;
+    last_told
+        .is_none_or(|at| now - at >= TOKEN_WARNING_EVERY)
+        .then_some(warning)
+}
+
 /// At most this many failed groups are listed in a failure alert.
 const LISTED_FAILURES: usize = 20;
 

@@ -111,6 +111,7 @@ mod tests {
         r.outcomes.push(GroupOutcome {
             source_id: "e1".into(),
             name: "Finance".into(),
+            source_name: None,
             outcome: Outcome::WouldCreate,
         });
         let view = RunView::of_report(&r, "webhook+schedule");

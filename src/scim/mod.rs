@@ -11,6 +11,7 @@
 
 mod create;
 mod error;
+pub mod expiry;
 mod read;
 mod wire;
 

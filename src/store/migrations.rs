@@ -26,6 +26,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
         refused_at TEXT NOT NULL,
         PRIMARY KEY (source_id, name)
     );",
+    // 7: the source name of a group the name template renamed (`name` is the one sent)
+    "ALTER TABLE run_groups ADD COLUMN source_name TEXT;",
 ];
 
 /// One row at most in `lease`; `own_groups` outlives runs (retention does not prune it).

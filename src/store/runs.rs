@@ -252,8 +252,9 @@ pub(super) fn insert_outcome(
     o: &GroupOutcome,
 ) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(
-        "INSERT INTO run_groups (run_id, position, source_id, name, outcome, scim_id, reason, skip) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO run_groups \
+         (run_id, position, source_id, name, outcome, scim_id, reason, skip, source_name) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
     let (kind, scim_id, reason, skip) = columns(&o.outcome);
     stmt.execute(params![
@@ -264,7 +265,8 @@ pub(super) fn insert_outcome(
         kind,
         scim_id,
         reason,
-        skip
+        skip,
+        o.source_name
     ])?;
     Ok(())
 }
@@ -335,13 +337,14 @@ fn outcomes_of(
     kind: Option<&str>,
 ) -> rusqlite::Result<Vec<GroupOutcome>> {
     let mut stmt = conn.prepare(
-        "SELECT source_id, name, outcome, scim_id, reason, skip FROM run_groups \
+        "SELECT source_id, name, outcome, scim_id, reason, skip, source_name FROM run_groups \
          WHERE run_id = ?1 AND (?2 IS NULL OR outcome = ?2) ORDER BY position",
     )?;
     let rows = stmt.query_map(params![run_id, kind], |r| {
         Ok(GroupOutcome {
             source_id: r.get(0)?,
             name: r.get(1)?,
+            source_name: r.get(6)?,
             outcome: outcome_from(r)?,
         })
     })?;

@@ -157,6 +157,7 @@ pub async fn apply_journaled(
             let outcome = GroupOutcome {
                 source_id: item.group.id.clone(),
                 name: item.group.name.clone(),
+                source_name: None,
                 outcome,
             };
             if let (Some(j), Outcome::Created { .. }) = (journal, &outcome.outcome) {

@@ -185,6 +185,7 @@ mod tests {
             group: SourceGroup {
                 id: format!("e{i}"),
                 name: format!("G{i}"),
+                value: String::new(),
             },
             action,
         };
@@ -370,6 +371,7 @@ mod tests {
             group: SourceGroup {
                 id: "x".into(),
                 name: String::new(),
+                value: String::new(),
             },
             action: Action::Skip(crate::report::SkipReason::EmptyName),
         });

@@ -136,7 +136,7 @@ proptest! {
         let groups: Vec<SourceGroup> = source
             .iter()
             .enumerate()
-            .map(|(i, name)| SourceGroup { id: format!("s{i}"), name: name.clone() })
+            .map(|(i, name)| SourceGroup { id: format!("s{i}"), name: name.clone(), value: String::new() })
             .collect();
         let target: Vec<TargetGroup> = target
             .iter()

@@ -24,6 +24,7 @@ mod lookup;
 mod lookup_equivalence;
 pub mod plan;
 mod record;
+pub mod scope;
 mod source;
 
 pub use error::{RunError, SetupError};
@@ -285,7 +286,11 @@ impl Syncer {
                     report.read = counted.fetched();
                 }
                 if let Err(e) = ran {
-                    report.error = Some(e.failure());
+                    report.error = Some(explain(
+                        &e,
+                        self.settings.scim.token_expiry.as_ref(),
+                        Utc::now(),
+                    ));
                     report.stage = Some(at);
                 }
             }
@@ -341,7 +346,7 @@ impl Syncer {
         };
         // Reading and planning write nothing, so they are simply cut off at the deadline.
         let read = self.read_and_plan(progress, report, &mut *at);
-        let (plan, selection) = tokio::time::timeout_at(deadline, read)
+        let (plan, selection, scoped) = tokio::time::timeout_at(deadline, read)
             .await
             .map_err(|_| overdue("while reading, before writing anything"))??;
         *at = Stage::Guards;
@@ -360,6 +365,7 @@ impl Syncer {
         let on_created = |n: usize| progress.created(n, creates);
         let applied = apply_journaled(&plan, &self.target, opts, &on_created, journal).await;
         report.outcomes = applied.outcomes;
+        scoped.annotate(&mut report.outcomes);
         self.remember_refused(applied.refused).await;
         let unsent = apply::unsent_at_deadline(&report.outcomes);
         if unsent > 0 {
@@ -370,28 +376,29 @@ impl Syncer {
         Ok(())
     }
 
-    /// The source, its groups, what the target holds and the plan: everything before the
-    /// guards, none of it a write.
+    /// The source, its groups, those in scope under their mapped names, what the target
+    /// holds and the plan: everything before the guards, none of it a write.
     async fn read_and_plan(
         &self,
         progress: &dyn Progress,
         report: &mut RunReport,
         at: &mut Stage,
-    ) -> Result<(plan::Plan, Selection), RunError> {
+    ) -> Result<(plan::Plan, Selection, scope::Scoped), RunError> {
         let source = self.resolve_source().await?;
         report.source = Some(source.clone());
         let selection = self.read_groups(&source, progress).await?;
         report.read = selection.groups.len();
         *at = Stage::Plan;
+        let scoped = self.settings.sync.scope.apply(&selection.groups);
         let rules = Rules {
             max_name_length: self.settings.sync.max_name_length,
         };
         let lookups = self
-            .look_up(plan::candidates(&selection.groups, rules), progress)
+            .look_up(plan::candidates(&scoped.groups, rules), progress)
             .await?;
         let refused = self.store.call(|s| s.refused_names()).await?;
-        let plan = plan::plan(&selection.groups, &lookups, rules, &refused);
-        Ok((plan, selection))
+        let plan = scoped.merge(plan::plan(&scoped.groups, &lookups, rules, &refused));
+        Ok((plan, selection, scoped))
     }
 
     /// Keeps the names the target refused, so later runs do not send them again.
@@ -437,6 +444,56 @@ impl Syncer {
             return Ok(());
         }
         Err(tripped.refusal())
+    }
+}
+
+/// The failure as the report keeps it; a 401 from the target after the SCIM token's
+/// expiry date names that as the likely cause.
+fn explain(
+    e: &RunError,
+    expiry: Option<&crate::scim::expiry::TokenExpiry>,
+    now: chrono::DateTime<Utc>,
+) -> crate::report::RunFailure {
+    let mut failure = e.failure();
+    if let RunError::TargetCredentials(_) = e
+        && let Some(expiry) = expiry
+        && now >= expiry.at
+    {
+        failure.message = format!("{}: {}", expiry.expired(), failure.message);
+    }
+    failure
+}
+
+#[cfg(test)]
+mod explain_tests {
+    use super::*;
+    use crate::scim::expiry::fixture::{self, at};
+    use crate::scim::expiry::{ExpirySource, TokenExpiry};
+    use crate::scim::{Detail, ScimError};
+
+    #[test]
+    fn a_401_after_the_expiry_names_the_expired_token() {
+        let expiry = TokenExpiry {
+            source: ExpirySource::Jwt,
+            ..fixture::on("2026-06-30")
+        };
+        let e = RunError::TargetCredentials(ScimError::Unauthorized {
+            detail: Detail::default(),
+        });
+        let before = explain(&e, Some(&expiry), at("2026-06-29"));
+        assert_eq!(before, e.failure());
+        let after = explain(&e, Some(&expiry), at("2026-07-02"));
+        assert!(
+            after.message.starts_with(
+                "the SCIM token expired on 2026-06-30 00:00 UTC; create a new one in Alation \
+                 and update scim.token and the SailPoint SCIM source: the SCIM target refused"
+            ),
+            "{after:?}"
+        );
+        assert_eq!(after.kind, e.kind());
+        let other = RunError::Internal("x".into());
+        let now = at("2026-07-02");
+        assert_eq!(explain(&other, Some(&expiry), now), other.failure());
     }
 }
 

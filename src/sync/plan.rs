@@ -212,6 +212,7 @@ mod tests {
         SourceGroup {
             id: format!("id-{name}"),
             name: name.into(),
+            value: String::new(),
         }
     }
 
@@ -336,10 +337,12 @@ mod tests {
             SourceGroup {
                 id: "b".into(),
                 name: "Dup".into(),
+                value: String::new(),
             },
             SourceGroup {
                 id: "a".into(),
                 name: "Dup".into(),
+                value: String::new(),
             },
         ];
         let lookups: Lookups = [("dup".to_string(), Ok(vec![tgt("t", "dup")]))].into();

@@ -26,7 +26,12 @@ struct Telling {
     /// Names reported for the first time.
     reported: Vec<String>,
     failing: Option<bool>,
+    /// When the SCIM token's expiry warning was added to the notices, if it was.
+    token_warned: Option<DateTime<Utc>>,
 }
+
+/// The store's state key of when the SCIM token's expiry was last told by email.
+pub const TOKEN_WARNED: &str = "scim.token_warned_at";
 
 impl Syncer {
     /// Records `report` and sends its notices; sets `report.notices` and `finished_at`.
@@ -68,8 +73,32 @@ impl Syncer {
         {
             run_log::store_failed("record the end of the run", &e.to_string());
         }
+        if let Some(at) = telling.token_warned {
+            let at = at.to_rfc3339();
+            if let Err(e) = self
+                .store
+                .call(move |s| s.set_state(TOKEN_WARNED, &at))
+                .await
+            {
+                run_log::store_failed("remember the token warning", &e.to_string());
+            }
+        }
         let cutoff = self.retention_cutoff();
         pruned(self.store.call(move |s| s.prune(cutoff)).await);
+    }
+
+    /// The SCIM token's expiry warning, when one is due (at most once a day).
+    async fn token_warning(&self, now: DateTime<Utc>) -> Option<String> {
+        let expiry = self.settings.scim.token_expiry;
+        expiry.as_ref()?.warning(now)?;
+        let last = match self.store.call(|s| s.get_state(TOKEN_WARNED)).await {
+            Ok(last) => last.and_then(|t| DateTime::parse_from_rfc3339(&t).ok()),
+            Err(e) => {
+                run_log::store_failed("read when the token was last warned of", &e.to_string());
+                return None;
+            }
+        };
+        once::token_warning(expiry.as_ref(), last.map(|t| t.to_utc()), now)
     }
 
     /// The notices `report` calls for, in the light of what earlier runs told.
@@ -100,10 +129,19 @@ impl Syncer {
         };
         let mut notices = notify::compose(email, &view);
         notices.extend(alert);
+        let now = Utc::now();
+        let token_warned = match self.token_warning(now).await {
+            Some(warning) => {
+                notify::add_token_warning(&mut notices, report, &warning);
+                Some(now)
+            }
+            None => None,
+        };
         Telling {
             notices,
             reported: once::newly_reported(&view, &reported),
             failing,
+            token_warned,
         }
     }
 

@@ -91,6 +91,15 @@ pub fn next_fire(at: DateTime<Utc>, local: &str) {
     metrics::gauge!(metric::NEXT_SCHEDULED).set(at.timestamp() as f64);
 }
 
+/// The SCIM token's expiry, as the readiness probe finds it: the gauge, and a warning in the
+/// log when it is near (`warning`).
+pub fn scim_token_expiry(at: DateTime<Utc>, warning: Option<&str>) {
+    metrics::gauge!(metric::SCIM_TOKEN_EXPIRY).set(at.timestamp() as f64);
+    if let Some(warning) = warning {
+        tracing::warn!(expires_at = %at.to_rfc3339(), "{warning}");
+    }
+}
+
 pub fn schedule_exhausted(expression: &str) {
     tracing::warn!(expression, "the schedule has no further fire time");
 }

@@ -30,6 +30,10 @@ pub const RUN_IN_PROGRESS: &str = "groupsync_run_in_progress";
 /// When the schedule fires next (Unix seconds).
 pub const NEXT_SCHEDULED: &str = "groupsync_next_scheduled_timestamp_seconds";
 
+/// When the SCIM token expires (Unix seconds), when groupsync knows it (a JWT's `exp`, or
+/// `scim.token_expires_at`).
+pub const SCIM_TOKEN_EXPIRY: &str = "groupsync_scim_token_expiry_timestamp_seconds";
+
 /// Label: what asked for the run (`cli`, `schedule`, `webhook`, …, joined by `+`).
 pub const TRIGGER: &str = "trigger";
 /// Label: how a run ended, or what became of a group.
@@ -71,4 +75,5 @@ pub(super) fn describe() {
     );
     describe_gauge!(RUN_IN_PROGRESS, "1 while a run is in progress");
     describe_gauge!(NEXT_SCHEDULED, "When the schedule fires next");
+    describe_gauge!(SCIM_TOKEN_EXPIRY, "When the SCIM token expires");
 }

@@ -269,9 +269,14 @@ fn outcomes_table(d: &RunDetail) -> String {
             Outcome::Skipped { reason } => ("skipped", "", reason.to_string()),
             Outcome::Failed { error } => ("failed", "", error.clone()),
         };
+        let renamed = o
+            .source_name
+            .as_ref()
+            .map(|from| format!(" <span class=\"muted\">(renamed from {})</span>", esc(from)))
+            .unwrap_or_default();
         let _ = write!(
             out,
-            "<tr><td class=\"name\">{}</td><td>{}</td><td class=\"mono\">{}</td><td class=\"reason\">{}</td></tr>",
+            "<tr><td class=\"name\">{}{renamed}</td><td>{}</td><td class=\"mono\">{}</td><td class=\"reason\">{}</td></tr>",
             esc(&o.name),
             esc(kind),
             esc(scim_id),

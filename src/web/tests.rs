@@ -54,6 +54,7 @@ fn store_with_runs(n: usize) -> (Store, Vec<String>) {
             GroupOutcome {
                 source_id: "a".into(),
                 name: EVIL.into(),
+                source_name: None,
                 outcome: Outcome::Created {
                     scim_id: "s-1".into(),
                 },
@@ -61,6 +62,7 @@ fn store_with_runs(n: usize) -> (Store, Vec<String>) {
             GroupOutcome {
                 source_id: "b".into(),
                 name: "Finance".into(),
+                source_name: None,
                 outcome: Outcome::Skipped {
                     reason: SkipReason::TooLong {
                         chars: 300,

@@ -39,6 +39,7 @@ fn plan_to_create(name: &str) -> Plan {
             group: SourceGroup {
                 id: "e1".into(),
                 name: name.into(),
+                value: String::new(),
             },
             action: Action::Create,
         }],
@@ -234,6 +235,7 @@ async fn outcomes_keep_the_plan_order_and_dry_runs_write_nothing() {
             group: SourceGroup {
                 id: n.into(),
                 name: n.into(),
+                value: String::new(),
             },
             action: Action::Create,
         });

@@ -196,6 +196,7 @@ fn store_with_a_large_run(path: &Path, groups: usize) -> String {
         .map(|i| GroupOutcome {
             source_id: format!("entitlement-{i}"),
             name: format!("Group {i:05} {}", "x".repeat(80)),
+            source_name: None,
             outcome: Outcome::Created {
                 scim_id: format!("scim-{i}"),
             },

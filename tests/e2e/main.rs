@@ -29,4 +29,5 @@ mod readme;
 mod retries;
 mod scale;
 mod scim_interop;
+mod scope;
 mod sync_end_to_end;

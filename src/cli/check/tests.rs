@@ -211,3 +211,29 @@ fn smtp_tls_failures_are_told_apart_by_their_error() {
     assert!(Untrusted.hint().contains("SSL_CERT_FILE"));
     assert!(WrongHost.hint().contains("email.smtp_url"));
 }
+
+#[test]
+fn the_token_expiry_is_ok_then_a_warning_with_the_date_and_days_left_then_a_failure() {
+    use crate::scim::expiry::fixture::{at, on};
+    let expiry = on("2026-06-30T00:00:00Z");
+    assert_eq!(
+        token_expiry_line(&expiry, at("2026-06-01T00:00:00Z")).to_string(),
+        "ok   scim token expiry: expires on 2026-06-30 00:00 UTC (29 days left, from scim.token_expires_at)"
+    );
+    let warn = token_expiry_line(&expiry, at("2026-06-21T00:00:00Z"));
+    assert_eq!(warn.status, Status::Warn);
+    assert!(
+        warn.to_string().starts_with(
+            "warn scim token expiry: the SCIM token expires on 2026-06-30 00:00 UTC (9 days left)"
+        ),
+        "{warn}"
+    );
+    let expired = token_expiry_line(&expiry, at("2026-07-01T00:00:00Z"));
+    assert_eq!(expired.status, Status::Fail);
+    assert!(
+        expired
+            .to_string()
+            .contains("expired on 2026-06-30 00:00 UTC; create a new one in Alation"),
+        "{expired}"
+    );
+}

@@ -26,6 +26,7 @@ fn outcome(id: &str, name: &str, outcome: Outcome) -> GroupOutcome {
     GroupOutcome {
         source_id: id.into(),
         name: name.into(),
+        source_name: None,
         outcome,
     }
 }

@@ -18,6 +18,7 @@ fn report(outcomes: &[(&str, Outcome)]) -> RunReport {
             .map(|(n, o)| GroupOutcome {
                 source_id: format!("id-{n}"),
                 name: n.to_string(),
+                source_name: None,
                 outcome: o.clone(),
             })
             .collect(),
@@ -145,5 +146,49 @@ fn the_failure_alert_names_the_kind_of_failure() {
             "The run stopped (target_credentials): the SCIM target refused our credentials"
         ),
         "{body}"
+    );
+}
+
+#[test]
+fn the_token_warning_is_told_at_most_once_a_day() {
+    use crate::notify::once::token_warning;
+    use crate::scim::expiry::fixture::{self, at};
+    let expiry = fixture::on("2026-06-30");
+    let now = at("2026-06-20T08:00:00Z");
+    // Not within the window, or nothing known: nothing to tell.
+    assert_eq!(token_warning(Some(&expiry), None, at("2026-06-01")), None);
+    assert_eq!(token_warning(None, None, now), None);
+    // Never told: told now.
+    let told = token_warning(Some(&expiry), None, now).unwrap();
+    assert!(told.contains("expires on 2026-06-30"), "{told}");
+    // Told less than a day ago: not again; a day later: again.
+    let earlier = at("2026-06-19T08:00:01Z");
+    assert_eq!(token_warning(Some(&expiry), Some(earlier), now), None);
+    let day_before = at("2026-06-19T08:00:00Z");
+    assert!(token_warning(Some(&expiry), Some(day_before), now).is_some());
+}
+
+#[test]
+fn the_token_warning_joins_the_digest_or_goes_alone() {
+    use crate::notify::{Notice, add_token_warning};
+    let r = report(&[]);
+    let mut notices = vec![Notice {
+        key: "run-1/digest".into(),
+        subject: "s".into(),
+        body: "b\n".into(),
+    }];
+    add_token_warning(&mut notices, &r, "the SCIM token expires on X");
+    assert_eq!(notices.len(), 1);
+    assert_eq!(
+        notices[0].body,
+        "b\n\nWarning: the SCIM token expires on X.\n"
+    );
+    let mut alone = vec![];
+    add_token_warning(&mut alone, &r, "the SCIM token expires on X");
+    assert_eq!(alone[0].key, "run-1/scim-token");
+    assert!(
+        alone[0]
+            .body
+            .contains("Warning: the SCIM token expires on X.")
     );
 }

@@ -25,6 +25,7 @@ pub fn settings(server: &MockServer, retry: RetryPolicy) -> ScimSettings {
         auth: Credentials::Bearer(SecretString::from(TOKEN)),
         timeout: Duration::from_secs(5),
         retry,
+        token_expiry: None,
     }
 }
 

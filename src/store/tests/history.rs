@@ -13,6 +13,7 @@ fn group(name: &str, outcome: Outcome) -> GroupOutcome {
     GroupOutcome {
         source_id: format!("id-{name}"),
         name: name.into(),
+        source_name: None,
         outcome,
     }
 }
@@ -349,4 +350,32 @@ fn the_last_success_of_a_source_ignores_other_sources_and_other_outcomes() {
         refused.into_report().guard.map(|g| g.kind),
         Some(ErrorKind::GuardRefused)
     );
+}
+
+#[test]
+fn a_renamed_group_and_a_scoping_skip_read_back() {
+    let store = Store::in_memory().unwrap();
+    let mut original = report(0);
+    original.outcomes = vec![
+        GroupOutcome {
+            source_name: Some("GRP_Finance".into()),
+            ..group("AD-Finance", Outcome::WouldCreate)
+        },
+        group(
+            "Printers",
+            Outcome::Skipped {
+                reason: SkipReason::OutOfScope {
+                    rule: "sync.exclude_names[0]".into(),
+                    pattern: Some("printers".into()),
+                },
+            },
+        ),
+    ];
+    record(&store, &original, "cli", &[]);
+    let back = store
+        .run(&original.run_id.0)
+        .unwrap()
+        .unwrap()
+        .into_report();
+    assert_eq!(back.outcomes, original.outcomes);
 }

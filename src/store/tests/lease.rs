@@ -115,6 +115,7 @@ fn a_run_left_running_without_a_live_lease_is_marked_interrupted_with_its_create
     let created = GroupOutcome {
         source_id: "e1".into(),
         name: "Finance".into(),
+        source_name: None,
         outcome: Outcome::Created {
             scim_id: "s1".into(),
         },
