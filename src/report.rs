@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
 
+mod close_loop;
 mod view;
+pub use close_loop::{CloseLoop, LoopGroup, LoopState, NEEDS_PAT};
 pub use view::RunView;
 
 /// Why a source group was not sent to the target.
@@ -188,6 +190,10 @@ pub struct RunReport {
     /// shows it (what a real run would do).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub guard: Option<RunFailure>,
+    /// The entitlement aggregation of the Alation SCIM source after the run created
+    /// groups (`identitynow.scim_source`); `None` when there was none to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub close_loop: Option<CloseLoop>,
 }
 
 /// What kind of failure stopped a run: what a user does about it differs by kind.
@@ -340,6 +346,7 @@ impl RunReport {
             error: None,
             notices: vec![],
             guard: None,
+            close_loop: None,
         }
     }
 

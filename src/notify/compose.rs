@@ -98,7 +98,25 @@ fn digest_body(report: &RunReport, source: &str) -> String {
             one_line(&error.message)
         );
     }
+    if let Some(step) = &report.close_loop {
+        close_loop_section(&mut body, step);
+    }
     body
+}
+
+/// The aggregation of the Alation SCIM source, and the created groups it did not list.
+fn close_loop_section(body: &mut String, step: &crate::report::CloseLoop) {
+    let _ = write!(
+        body,
+        "\nIdentityNow entitlement aggregation of the Alation SCIM source ({}): {}\n",
+        step.state.as_str(),
+        one_line(&step.message)
+    );
+    if step.state == crate::report::LoopState::Incomplete {
+        for g in step.groups.iter().filter(|g| g.entitlement_id.is_none()) {
+            let _ = writeln!(body, "  not an entitlement yet: {}", one_line(&g.name));
+        }
+    }
 }
 
 /// Selects the outcomes of one digest section, with the reason to show ("" for none).

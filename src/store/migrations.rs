@@ -26,6 +26,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
         refused_at TEXT NOT NULL,
         PRIMARY KEY (source_id, name)
     );",
+    // 7: the run's close-the-loop step (the aggregation of the Alation SCIM source), as
+    // JSON; NULL when the run had none
+    "ALTER TABLE runs ADD COLUMN close_loop TEXT;",
 ];
 
 /// One row at most in `lease`; `own_groups` outlives runs (retention does not prune it).
