@@ -147,6 +147,9 @@ async fn identitynow_checks(settings: &Settings, out: &mut Printer) {
         Ok(page) => groups_line(names[2], &page),
         Err(e) => idn_failure(names[2], &e),
     });
+    out.put(access::schema_line(&client, &source.id).await);
+    out.put(access::scim_source_line(settings, &client).await);
+    access::access_lines(settings, &client, &source.id, out).await;
 }
 
 fn groups_line(name: &'static str, page: &identitynow::probe::FirstPage) -> Line {
@@ -348,6 +351,7 @@ fn store_hint(e: &StoreError) -> &'static str {
     }
 }
 
+mod access;
 mod hints;
 
 #[cfg(test)]
