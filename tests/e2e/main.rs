@@ -8,6 +8,7 @@ mod harness;
 mod apply;
 mod bench;
 mod check;
+mod close_loop;
 mod cli;
 mod daemon;
 mod dashboard_browser;
