@@ -424,6 +424,7 @@ mod tests {
             error: None,
             notices: vec![],
             guard: None,
+            close_loop: None,
         }
     }
 

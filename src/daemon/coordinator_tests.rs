@@ -35,6 +35,7 @@ impl Runner for Slow {
                 error: None,
                 notices: vec![],
                 guard: None,
+                close_loop: None,
             }
         })
     }

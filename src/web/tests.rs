@@ -82,6 +82,7 @@ fn store_with_runs(n: usize) -> (Store, Vec<String>) {
             error: None,
             notices: vec![],
             guard: None,
+            close_loop: None,
         };
         store
             .record(&Recording {

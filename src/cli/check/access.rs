@@ -50,7 +50,7 @@ pub(super) async fn schema_line(client: &identitynow::Client, source_id: &str) -
 enum Tried {
     Allowed,
     Refused,
-    NotTried,
+    Untried,
     Other(IdnError),
 }
 
@@ -65,7 +65,7 @@ pub(super) async fn access_lines(
     for op in Operation::ALL {
         let tried = match client.try_operation(op, source_id).await {
             Ok(true) => Tried::Allowed,
-            Ok(false) => Tried::NotTried,
+            Ok(false) => Tried::Untried,
             Err(IdnError::Forbidden { .. }) => Tried::Refused,
             Err(e) => Tried::Other(e),
         };
@@ -130,7 +130,7 @@ fn access_line(
         ),
         Tried::Refused => (status_if_refused, format!("refused (403): {}", cost(op))),
         Tried::Other(e) => (Status::Warn, format!("not known: {e}")),
-        Tried::NotTried => match schemas_allowed {
+        Tried::Untried => match schemas_allowed {
             // Both list only userAuth: a token refused the schemas is refused this too.
             Some(false) => {
                 let status = if settings.identitynow.scim_source.is_some() {

@@ -24,6 +24,7 @@ fn report(outcomes: &[(&str, Outcome)]) -> RunReport {
         error: None,
         notices: vec![],
         guard: None,
+        close_loop: None,
     }
 }
 
