@@ -314,3 +314,59 @@ async fn a_refused_run_says_what_to_do() {
     assert!(page.contains("<code>scim.base_url</code>"), "{page}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_run_page_shows_the_aggregation_of_the_scim_source() {
+    use crate::report::{CloseLoop, LoopGroup, LoopState};
+    let store = Store::in_memory().unwrap();
+    let mut report = RunReport::started(RunId::new(), Utc::now(), false);
+    report.close_loop = Some(CloseLoop {
+        state: LoopState::Incomplete,
+        source: Some(SourceInfo {
+            id: "scim-src".into(),
+            name: "Alation SCIM".into(),
+        }),
+        task_id: Some("task-1".into()),
+        message: "1 of 2 created groups are entitlements".into(),
+        groups: vec![
+            LoopGroup {
+                name: EVIL.into(),
+                entitlement_id: Some("ent-1".into()),
+            },
+            LoopGroup {
+                name: "Legal".into(),
+                entitlement_id: None,
+            },
+        ],
+    });
+    store
+        .record(&Recording {
+            run: &RunRecord::of(&report, "schedule"),
+            outcomes: &[],
+            notices: &[],
+            reported: &[],
+            failing: None,
+        })
+        .unwrap();
+    let server = Server::start(WebState::new(store)).await;
+    let page = server
+        .get(&format!("/history/{}", report.run_id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("IdentityNow entitlement aggregation of Alation SCIM"),
+        "{page}"
+    );
+    assert!(
+        page.contains("1 of 2 created groups are entitlements"),
+        "{page}"
+    );
+    assert!(
+        page.contains("ent-1") && page.contains("not listed"),
+        "{page}"
+    );
+    assert!(!page.contains(EVIL), "names are escaped: {page}");
+    server.stop().await;
+}

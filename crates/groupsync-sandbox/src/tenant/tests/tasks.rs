@@ -19,12 +19,8 @@ async fn load_entitlements_then_task_status() {
     .await;
     let token = t.token().await;
     let started = t
-        .http
-        .post(t.url(&format!("/beta/sources/{SRC}/load-entitlements")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .post(&token, &format!("/beta/sources/{SRC}/load-entitlements"))
+        .await;
     assert_eq!(started.status(), StatusCode::ACCEPTED);
     let task: Value = started.json().await.unwrap();
     assert_eq!(task["uniqueName"], "Cloud Group Aggregation");
@@ -227,12 +223,8 @@ async fn an_aggregation_of_a_source_with_a_feed_lists_what_the_feed_reads() {
     let token = t.token().await;
     assert!(entitlements(&t, &token).await.is_empty());
     let started = t
-        .http
-        .post(t.url(&format!("/v2025/sources/{SRC}/load-entitlements")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .post(&token, &format!("/v2025/sources/{SRC}/load-entitlements"))
+        .await;
     let task: Value = started.json().await.unwrap();
     let path = format!("/beta/task-status/{}", task["id"].as_str().unwrap());
     let pending: Value = t.get(&token, &path, &[]).await.json().await.unwrap();
