@@ -133,3 +133,51 @@ pub async fn list_schemas(
     let found: Vec<Value> = all.into_iter().filter(keep).collect();
     Json(found).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tenant::SimSource;
+    use std::collections::BTreeMap;
+
+    fn group_attributes(source_type: &str) -> Vec<(String, bool)> {
+        let entry = SourceEntry {
+            source: SimSource {
+                id: "s".into(),
+                name: "S".into(),
+                source_type: source_type.into(),
+                groups: vec![],
+            },
+            groups: BTreeMap::new(),
+        };
+        let [account, group] = schemas_json(&entry);
+        assert_eq!(group["name"], "group");
+        account["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["isEntitlement"] == true)
+            .map(|a| (a["name"].as_str().unwrap().to_owned(), a["isGroup"] == true))
+            .collect()
+    }
+
+    #[test]
+    fn each_connector_marks_its_own_group_attribute() {
+        let named = |v: &[(&str, bool)]| -> Vec<(String, bool)> {
+            v.iter().map(|(n, g)| ((*n).to_owned(), *g)).collect()
+        };
+        assert_eq!(
+            group_attributes("Active Directory - Direct"),
+            named(&[("memberOf", true)])
+        );
+        assert_eq!(
+            group_attributes("Azure Active Directory"),
+            named(&[
+                ("groups", true),
+                ("assignedLicenses", false),
+                ("directoryRoles", false)
+            ])
+        );
+        assert_eq!(group_attributes("SCIM 2.0"), named(&[("groups", true)]));
+    }
+}
