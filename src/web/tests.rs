@@ -37,6 +37,11 @@ impl Server {
         reqwest::get(format!("{}{path}", self.base)).await.unwrap()
     }
 
+    /// The body of `GET {path}`.
+    async fn text(&self, path: &str) -> String {
+        self.get(path).await.text().await.unwrap()
+    }
+
     async fn stop(self) {
         self.stop.cancel();
         self.task.await.unwrap();
@@ -281,30 +286,30 @@ async fn protected_without_a_token_refuses_everyone_and_public_opens() {
     public.stop().await;
 }
 
+/// Records `report` (no outcomes, no notices) as a scheduled run.
+fn record(store: &Store, report: &RunReport) {
+    let run = RunRecord::of(report, "schedule");
+    let recording = Recording {
+        run: &run,
+        outcomes: &[],
+        notices: &[],
+        reported: &[],
+        failing: None,
+    };
+    store.record(&recording).unwrap();
+}
+
 #[tokio::test]
 async fn a_refused_run_says_what_to_do() {
     let store = Store::in_memory().unwrap();
     let mut report = RunReport::started(RunId::new(), Utc::now(), false);
     let refusal = crate::sync::guards::Tripped::EmptyTarget { before: 12 }.refusal();
     report.error = Some(refusal.failure());
-    store
-        .record(&Recording {
-            run: &RunRecord::of(&report, "schedule"),
-            outcomes: &[],
-            notices: &[],
-            reported: &[],
-            failing: None,
-        })
-        .unwrap();
+    record(&store, &report);
     let server = Server::start(WebState::new(store)).await;
     let list = server.get("/").await.text().await.unwrap();
     assert!(list.contains("status refused"), "{list}");
-    let page = server
-        .get(&format!("/history/{}", report.run_id))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = server.text(&format!("/history/{}", report.run_id)).await;
     assert!(
         page.contains("empty_target") && page.contains("12"),
         "{page}"
@@ -339,22 +344,9 @@ async fn the_run_page_shows_the_aggregation_of_the_scim_source() {
             },
         ],
     });
-    store
-        .record(&Recording {
-            run: &RunRecord::of(&report, "schedule"),
-            outcomes: &[],
-            notices: &[],
-            reported: &[],
-            failing: None,
-        })
-        .unwrap();
+    record(&store, &report);
     let server = Server::start(WebState::new(store)).await;
-    let page = server
-        .get(&format!("/history/{}", report.run_id))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = server.text(&format!("/history/{}", report.run_id)).await;
     assert!(
         page.contains("IdentityNow entitlement aggregation of Alation SCIM"),
         "{page}"
