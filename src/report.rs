@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
 
+mod close_loop;
 mod view;
+pub use close_loop::{CloseLoop, LoopGroup, LoopState, NEEDS_PAT};
 pub use view::RunView;
 
 /// Why a source group was not sent to the target.
@@ -260,6 +262,10 @@ pub struct RunReport {
     /// The stage the run was in when its `error` stopped it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stage: Option<Stage>,
+    /// The entitlement aggregation of the Alation SCIM source after the run created
+    /// groups (`identitynow.scim_source`); `None` when there was none to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub close_loop: Option<CloseLoop>,
 }
 
 /// What kind of failure stopped a run: what a user does about it differs by kind.
@@ -414,6 +420,7 @@ impl RunReport {
             guard: None,
             read: 0,
             stage: None,
+            close_loop: None,
         }
     }
 
@@ -514,6 +521,7 @@ mod tests {
             guard: None,
             read: 0,
             stage: None,
+            close_loop: None,
         }
     }
 

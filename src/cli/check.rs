@@ -3,8 +3,10 @@
 //!
 //! It is what an operator runs after filling in the configuration, after rotating a
 //! secret, and when a run fails: a token from IdentityNow, the AD source, the first page
-//! of its groups, the SCIM server's discovery document and an authenticated lookup, the
-//! SMTP relay (a test message only when asked), and the store. Nothing is created in SCIM.
+//! of its groups, its group schema, the Alation SCIM source, which IdentityNow operations
+//! the token may use (`access`), the SCIM server's discovery document and an authenticated
+//! lookup, the SMTP relay (a test message only when asked), and the store. Nothing is
+//! created in SCIM, and no aggregation is started.
 //! Retries are cut to one, so that a wrong URL is reported in seconds, not after the
 //! back-off a real run would sit through. Exit status: 0 when every check passed, 1 when
 //! one failed (2, for a configuration that does not load, comes from the caller).
@@ -151,6 +153,9 @@ async fn identitynow_checks(settings: &Settings, out: &mut Printer) {
         Ok(page) => groups_line(names[2], &page),
         Err(e) => idn_failure(names[2], &e),
     });
+    out.put(access::schema_line(&client, &source.id).await);
+    out.put(access::scim_source_line(settings, &client).await);
+    access::access_lines(settings, &client, &source.id, out).await;
 }
 
 fn groups_line(name: &'static str, page: &identitynow::probe::FirstPage) -> Line {
@@ -377,6 +382,7 @@ fn store_hint(e: &StoreError) -> &'static str {
     }
 }
 
+mod access;
 mod hints;
 
 #[cfg(test)]

@@ -209,6 +209,19 @@ pub const EXIT_LEASE_HELD: u8 = 3;
 /// Exit status of a run that a guard refused.
 pub const EXIT_REFUSED: u8 = 4;
 
+/// `group schema: account.memberOf → schema "group"`, from the source's schemas when the
+/// token may read them (a user's token); a note otherwise. Only names where the groups
+/// are: the selection is `sourceSchemaObjectType = group` on every entitlement.
+async fn group_schema_line(client: &crate::identitynow::Client, source_id: &str) -> String {
+    match client.group_schema(source_id).await {
+        Ok(schema) => format!("group schema: {schema}\n"),
+        Err(e) => {
+            tracing::debug!(error = %e, "source schemas not read");
+            "group schema: not read (the token may not read source schemas)\n".to_owned()
+        }
+    }
+}
+
 /// One sync, recorded in the store, with a summary (or JSON) on stdout; exit 1 unless it
 /// fully succeeded, 3 when another run held the lease (waiting for it as `wait` says), 4
 /// when a guard refused it.
@@ -246,7 +259,12 @@ pub(crate) async fn run_once(
             }
         }
     } else {
-        let selection = progress.selection().map(|s| s + "\n").unwrap_or_default();
+        let mut selection = progress.selection().map(|s| s + "\n").unwrap_or_default();
+        if request.dry_run
+            && let Some(source) = &report.source
+        {
+            selection += &group_schema_line(syncer.source(), &source.id).await;
+        }
         out::print(selection + &summary::render(&report, None))
     };
     if let Err(code) = printed {

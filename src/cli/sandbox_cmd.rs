@@ -187,7 +187,8 @@ pub async fn run(args: SandboxArgs, log_format: LogFormat) -> ExitCode {
         "identitynow {}\nscim {}\nsmtp {}\ncredential {}\nclient_id {client_id}\n\
          client_secret {client_secret}\nscim_token {}\nwebhook_token {}\nadmin_token {}\n\
          stats {}{STATS_PATH} {}/sandbox/stats\nmail {}{MAIL_PATH}\n\
-         source {} {:?} ({groups} groups, {existing} already in SCIM)\n",
+         source {} {:?} ({groups} groups, {existing} already in SCIM)\n\
+         scim_source {} {:?}\n",
         sb.idn_url(),
         sb.scim_url(),
         sb.smtp_addr,
@@ -199,7 +200,9 @@ pub async fn run(args: SandboxArgs, log_format: LogFormat) -> ExitCode {
         sb.scim_url(),
         sb.idn_url(),
         sandbox::AD_SOURCE_ID,
-        sb.connector.source_name()
+        sb.connector.source_name(),
+        sandbox::SCIM_SOURCE_ID,
+        sandbox::SCIM_SOURCE_NAME
     );
     if let Some(dir) = sb.smtp.maildir() {
         services += &format!("maildir {}\n", dir.display());

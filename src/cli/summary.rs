@@ -101,6 +101,9 @@ pub fn render(r: &RunReport, limit: Option<usize>) -> String {
         let _ = writeln!(out, "a real run would be refused: {}", g.message);
     }
     let _ = writeln!(out, "{}", counts_line(&c));
+    if let Some(step) = &r.close_loop {
+        let _ = writeln!(out, "identitynow aggregation of the scim source: {step}");
+    }
     let mut listed = 0;
     let mut unlisted = 0;
     let matched = crate::report::matched_names(&r.outcomes);

@@ -192,6 +192,12 @@ pub struct IdentityNowSettings {
     pub client_id: String,
     pub client_secret: SecretString,
     pub source: SourceRef,
+    /// The Alation SCIM source in IdentityNow (its id or its name): after a run that
+    /// created groups, an entitlement aggregation of it makes them entitlements. `None`:
+    /// the loop is left to the operator.
+    pub scim_source: Option<String>,
+    /// How long a run follows that aggregation before recording it as not finished.
+    pub scim_aggregation_timeout: Duration,
     pub api_version: ApiVersion,
     /// Joined to `source.id eq "…"` with `and` to narrow what is read; `None` (the
     /// default, or configured empty) reads every entitlement of the source. Either way only

@@ -93,6 +93,8 @@ pub struct RawIdentityNow {
     pub client_secret_file: Option<String>,
     pub source_id: Option<String>,
     pub source_name: Option<String>,
+    pub scim_source: Option<String>,
+    pub scim_aggregation_timeout_secs: Option<u64>,
     pub api_version: Option<String>,
     pub entitlement_filter: Option<String>,
     pub page_size: Option<u32>,

@@ -204,6 +204,15 @@ fn identitynow(mut r: RawIdentityNow, cap: Duration) -> R<IdentityNowSettings> {
             ));
         }
     };
+    let scim_source = r
+        .scim_source
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
+    let scim_aggregation_timeout = secs(
+        r.scim_aggregation_timeout_secs,
+        600,
+        "identitynow.scim_aggregation_timeout_secs",
+    )?;
     let api_version = match r.api_version.as_deref().unwrap_or("v2025") {
         "beta" => ApiVersion::Beta,
         "v2024" => ApiVersion::V2024,
@@ -231,6 +240,8 @@ fn identitynow(mut r: RawIdentityNow, cap: Duration) -> R<IdentityNowSettings> {
         client_id,
         client_secret,
         source,
+        scim_source,
+        scim_aggregation_timeout,
         api_version,
         entitlement_filter,
         page_size: in_range(r.page_size.unwrap_or(250), 1, 250, "identitynow.page_size")?,

@@ -6,7 +6,7 @@
 //! groups IdentityNow already has, which are still worth syncing.
 
 use super::poll::OwnAggregations;
-use crate::identitynow::{self, TaskStatus};
+use crate::identitynow;
 use crate::telemetry::daemon_log;
 use std::time::Duration;
 
@@ -52,7 +52,7 @@ async fn start_and_wait(
     };
     own.add(&task.id);
     daemon_log::aggregation("started", &task.id);
-    match tokio::time::timeout(timeout, wait(client, &task.id, step)).await {
+    match tokio::time::timeout(timeout, client.wait_for_task(&task.id, step)).await {
         Err(_) => Aggregation::TimedOut { task_id: task.id },
         Ok(Err(e)) => Aggregation::Failed(format!("task {}: {e}", task.id)),
         Ok(Ok(done)) if done.succeeded() => Aggregation::Succeeded { task_id: task.id },
@@ -61,20 +61,5 @@ async fn start_and_wait(
             task.id,
             done.completion_status.as_deref().unwrap_or("no status")
         )),
-    }
-}
-
-/// Asks for the task's status until it has finished.
-async fn wait(
-    client: &identitynow::Client,
-    task_id: &str,
-    step: Duration,
-) -> Result<TaskStatus, identitynow::IdnError> {
-    loop {
-        tokio::time::sleep(step).await;
-        let status = client.task_status(task_id).await?;
-        if status.is_finished() {
-            return Ok(status);
-        }
     }
 }

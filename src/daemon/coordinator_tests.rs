@@ -37,6 +37,7 @@ impl Runner for Slow {
                 guard: None,
                 read: 0,
                 stage: None,
+                close_loop: None,
             }
         })
     }

@@ -234,11 +234,28 @@ impl Client {
         source_id: &str,
         progress: &(dyn Fn(FetchProgress) + Send + Sync),
     ) -> Result<Selection, IdnError> {
+        let filter = self.entitlement_filter(source_id);
+        self.select(source_id, filter, progress).await
+    }
+
+    /// The group entitlements of any source (the Alation SCIM source, say), all pages:
+    /// `identitynow.entitlement_filter`, which is written for the AD source, is not applied.
+    pub async fn source_groups(&self, source_id: &str) -> Result<Selection, IdnError> {
+        self.select(source_id, query::eq("source.id", source_id), &|_| {})
+            .await
+    }
+
+    async fn select(
+        &self,
+        source_id: &str,
+        filter: String,
+        progress: &(dyn Fn(FetchProgress) + Send + Sync),
+    ) -> Result<Selection, IdnError> {
         let mut listing = Listing::new(source_id);
         let mut cursor = Cursor::Offset(0);
         loop {
             let limit = self.page_limit(&cursor);
-            let page = self.entitlement_page(source_id, &cursor).await?;
+            let page = self.page(&filter, &cursor).await?;
             let len = listing.take(page)?;
             tracing::debug!(
                 source_id,
@@ -258,7 +275,7 @@ impl Client {
             }
         }
         let (pages, total) = (listing.pages, listing.total);
-        let selection = listing.finish(self.entitlement_filter(source_id))?;
+        let selection = listing.finish(filter)?;
         tracing::info!(
             source_id,
             groups = selection.groups.len(),
@@ -324,9 +341,13 @@ impl Client {
         source_id: &str,
         cursor: &Cursor,
     ) -> Result<Page, IdnError> {
+        self.page(&self.entitlement_filter(source_id), cursor).await
+    }
+
+    async fn page(&self, filter: &str, cursor: &Cursor) -> Result<Page, IdnError> {
         let settings = &self.inner.settings;
         let mut pairs = vec![
-            ("filters", self.entitlement_filter(source_id)),
+            ("filters", filter.to_owned()),
             ("sorters", "id".to_owned()),
             ("limit", self.page_limit(cursor).to_string()),
         ];

@@ -126,6 +126,8 @@ pub enum Endpoint {
     Entitlements,
     TaskStatus,
     LoadEntitlements,
+    /// `GET /v3/sources/{id}/schemas` (a user's token only).
+    Schemas,
 }
 
 impl Endpoint {
@@ -138,13 +140,16 @@ impl Endpoint {
             Endpoint::Entitlements => "idn:entitlement:read",
             Endpoint::TaskStatus => "idn:task-management:read",
             Endpoint::LoadEntitlements => "idn:entitlement:manage (user level ORG_ADMIN)",
+            Endpoint::Schemas => "idn:source-schema:read (a user's token, e.g. a PAT)",
         }
     }
 
     fn not_found_hint(self) -> &'static str {
         match self {
             Endpoint::Entitlements => "check identitynow.api_version and identitynow.tenant_url",
-            Endpoint::Sources | Endpoint::LoadEntitlements => "check identitynow.source_id",
+            Endpoint::Sources | Endpoint::LoadEntitlements | Endpoint::Schemas => {
+                "check identitynow.source_id and identitynow.scim_source"
+            }
             Endpoint::TaskStatus => "the task is unknown, or older than the 90 days kept",
         }
     }
@@ -155,7 +160,9 @@ impl Endpoint {
                 "check identitynow.entitlement_filter and identitynow.api_version"
             }
             Endpoint::Sources => "check identitynow.source_name",
-            Endpoint::TaskStatus | Endpoint::LoadEntitlements => "check identitynow.source_id",
+            Endpoint::TaskStatus | Endpoint::LoadEntitlements | Endpoint::Schemas => {
+                "check identitynow.source_id"
+            }
         }
     }
 }

@@ -12,6 +12,7 @@
 //! - `sources`, `tasks`: the smaller endpoints.
 //! - `error`, `types`, `query`, `rate`: what they say.
 
+pub mod access;
 mod entitlements;
 mod error;
 pub mod probe;

@@ -62,6 +62,26 @@ impl Client {
         }
     }
 
+    /// The source whose id is `id_or_name`, or else the one source with that name (in
+    /// any case). `Ok(Err(all))` when none matches, with every source there is, so that the
+    /// caller can name them.
+    pub async fn find_source(
+        &self,
+        id_or_name: &str,
+    ) -> Result<Result<Source, Vec<Source>>, IdnError> {
+        let all = self.list_sources(None).await?;
+        if let Some(found) = all.iter().find(|s| s.id == id_or_name) {
+            return Ok(Ok(found.clone()));
+        }
+        let mut named = all
+            .iter()
+            .filter(|s| s.name.to_lowercase() == id_or_name.to_lowercase());
+        match (named.next(), named.next()) {
+            (Some(one), None) => Ok(Ok(one.clone())),
+            _ => Ok(Err(all)),
+        }
+    }
+
     async fn source_by_id(&self, id: &str) -> Result<Source, IdnError> {
         let call = Call::get(Endpoint::Sources, self.url(&["v3", "sources", id], &[])?);
         match self.get(&call).await {

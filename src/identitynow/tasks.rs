@@ -50,6 +50,22 @@ impl Client {
         Ok(task)
     }
 
+    /// Asks for the task's status every `step` until it has finished (no time limit:
+    /// the caller bounds it).
+    pub async fn wait_for_task(
+        &self,
+        task_id: &str,
+        step: std::time::Duration,
+    ) -> Result<TaskStatus, IdnError> {
+        loop {
+            tokio::time::sleep(step).await;
+            let status = self.task_status(task_id).await?;
+            if status.is_finished() {
+                return Ok(status);
+            }
+        }
+    }
+
     pub async fn task_status(&self, task_id: &str) -> Result<TaskStatus, IdnError> {
         let call = Call::get(
             Endpoint::TaskStatus,

@@ -1,7 +1,7 @@
 //! What a run has to tell, as notices; pure, so that every rule is testable without SMTP.
 
 use super::Notice;
-use super::template::{self, GroupValues, Item, Renderer, RunValues, Stopped};
+use super::template::{self, GroupValues, Item, LoopValues, Renderer, RunValues, Stopped};
 use super::text::one_line;
 use crate::config::{EmailMode, EmailSettings};
 use crate::report::{GroupOutcome, Outcome, RunReport};
@@ -125,6 +125,7 @@ fn run_values(report: &RunReport) -> RunValues {
             kind: e.kind.to_string(),
             message: one_line(&e.message),
         }),
+        close_loop: report.close_loop.as_ref().map(loop_values),
     }
 }
 
@@ -161,4 +162,23 @@ fn source_name(report: &RunReport) -> String {
         .source
         .as_ref()
         .map_or_else(|| "(unknown source)".to_owned(), |s| one_line(&s.name))
+}
+
+/// The aggregation of the Alation SCIM source, with the created groups it did not list
+/// when it finished without all of them.
+fn loop_values(step: &crate::report::CloseLoop) -> LoopValues {
+    let missing = if step.state == crate::report::LoopState::Incomplete {
+        step.groups
+            .iter()
+            .filter(|g| g.entitlement_id.is_none())
+            .map(|g| one_line(&g.name))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    LoopValues {
+        state: step.state.as_str().to_owned(),
+        message: one_line(&step.message),
+        missing,
+    }
 }

@@ -26,6 +26,16 @@ macro_rules! list_macro {
     };
 }
 
+macro_rules! loop_lines {
+    () => {
+        concat!(
+            "{%- if close_loop %}\nIdentityNow entitlement aggregation of the Alation SCIM source ",
+            "({{ close_loop.state }}): {{ close_loop.message }}\n",
+            "{% for name in close_loop.missing %}  not an entitlement yet: {{ name }}\n{% endfor %}{% endif %}",
+        )
+    };
+}
+
 macro_rules! stopped_line {
     () => {
         "{%- if stopped %}\nThe run stopped early ({{ stopped.kind }}): {{ stopped.message }}\n{% endif %}"
@@ -56,6 +66,18 @@ pub struct RunValues {
     pub failed_groups: Vec<Item>,
     /// Why the run stopped early; none when it did not.
     pub stopped: Option<Stopped>,
+    /// The aggregation of the Alation SCIM source after creates; none when there was none.
+    pub close_loop: Option<LoopValues>,
+}
+
+/// The close-the-loop step (`identitynow.scim_source`) as the templates see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoopValues {
+    /// `closed`, `incomplete`, `not_done`, `timed_out` or `failed`.
+    pub state: String,
+    pub message: String,
+    /// Created groups the source did not list after an `incomplete` aggregation.
+    pub missing: Vec<String>,
 }
 
 /// One group in a list: its name and, when there is one, why it is listed (the reason it
@@ -117,6 +139,7 @@ pub const DIGEST_BODY: Slot = Slot {
         "{{- list(\"Skipped\", skipped_groups) }}\n",
         "{{- list(\"Failed\", failed_groups) }}\n",
         stopped_line!(),
+        loop_lines!(),
     ),
     kind: Kind::Run,
     one_line: false,
@@ -332,6 +355,11 @@ fn sample(kind: Kind) -> Value {
             stopped: Some(Stopped {
                 kind: "shutdown".into(),
                 message: "groupsync was stopped".into(),
+            }),
+            close_loop: Some(LoopValues {
+                state: "incomplete".into(),
+                message: "1 of 2 created groups is an entitlement".into(),
+                missing: vec!["Finance".into()],
             }),
         }),
     }

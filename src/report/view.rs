@@ -2,7 +2,9 @@
 //! `GET /runs/{id}` (once the run finished) and `GET /executions/{id}` all print a
 //! [`RunView`]. `docs/json.md` describes it field by field.
 
-use super::{Counts, GroupOutcome, NoticeOutcome, RunFailure, RunReport, SourceInfo, Stage};
+use super::{
+    CloseLoop, Counts, GroupOutcome, NoticeOutcome, RunFailure, RunReport, SourceInfo, Stage,
+};
 use crate::store::{RunDetail, RunRecord};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -42,6 +44,11 @@ pub struct RunView {
     #[serde(serialize_with = "super::serialize_outcomes")]
     pub outcomes: Vec<GroupOutcome>,
     pub notices: Vec<NoticeOutcome>,
+    /// After a run that created groups, the entitlement aggregation of the Alation SCIM
+    /// source and whether each created group is now an entitlement; `null` when the run
+    /// had none to do (no `identitynow.scim_source`, nothing created, a dry run).
+    #[serde(default)]
+    pub close_loop: Option<CloseLoop>,
 }
 
 impl RunView {
@@ -72,6 +79,7 @@ impl RunView {
             source: run.source,
             counts: run.counts,
             error: run.error,
+            close_loop: run.close_loop,
             guard,
             outcomes,
             notices,

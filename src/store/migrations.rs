@@ -28,6 +28,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );",
     // 7: the source name of a group the name template renamed (`name` is the one sent)
     "ALTER TABLE run_groups ADD COLUMN source_name TEXT;",
+    // 8: the run's close-the-loop step (the aggregation of the Alation SCIM source), as
+    // JSON; NULL when the run had none
+    "ALTER TABLE runs ADD COLUMN close_loop TEXT;",
 ];
 
 /// One row at most in `lease`; `own_groups` outlives runs (retention does not prune it).

@@ -5,7 +5,8 @@
 use super::{Store, StoreError, time_at, ts};
 use crate::domain::RunId;
 use crate::report::{
-    Counts, ErrorKind, GroupOutcome, NoticeOutcome, Outcome, RunFailure, RunReport, SourceInfo,
+    CloseLoop, Counts, ErrorKind, GroupOutcome, NoticeOutcome, Outcome, RunFailure, RunReport,
+    SourceInfo,
 };
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -28,6 +29,9 @@ pub struct RunRecord {
     /// Why the run stopped; runs recorded before kinds were kept read back as `unknown`.
     pub error: Option<RunFailure>,
     pub counts: Counts,
+    /// The aggregation of the Alation SCIM source after the run created groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close_loop: Option<CloseLoop>,
 }
 
 impl RunRecord {
@@ -43,6 +47,7 @@ impl RunRecord {
             source: report.source.clone(),
             error: report.error.clone(),
             counts: report.counts(),
+            close_loop: report.close_loop.clone(),
         }
     }
 
@@ -83,6 +88,7 @@ impl RunDetail {
             error: self.run.error,
             read: self.run.counts.source,
             stage: None,
+            close_loop: self.run.close_loop,
         }
     }
 }
@@ -92,7 +98,7 @@ pub const OUTCOME_KINDS: [&str; 5] = ["created", "existed", "would_create", "ski
 
 const RUN_COLUMNS: &str = "id, trigger, started_at, finished_at, status, dry_run, source_id, \
      source_name, error, groups_source, groups_created, groups_existed, groups_would_create, \
-     groups_skipped, groups_failed, error_kind";
+     groups_skipped, groups_failed, error_kind, close_loop";
 
 impl Store {
     /// The most recent runs, newest first; with `before`, those that started before that run.
@@ -177,6 +183,18 @@ impl Store {
         }))
     }
 
+    /// Sets a recorded run's close-the-loop step.
+    pub fn set_close_loop(&self, id: &str, close_loop: &CloseLoop) -> Result<(), StoreError> {
+        let json = serde_json::to_string(close_loop).unwrap_or_default();
+        self.conn()
+            .execute(
+                "UPDATE runs SET close_loop = ?2 WHERE id = ?1",
+                params![id, json],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
     /// Sets a recorded run's end and status (the notices, sent after recording, can change it).
     pub fn finish_run(
         &self,
@@ -218,7 +236,7 @@ pub(super) fn insert(
 ) -> rusqlite::Result<()> {
     let c = &run.counts;
     conn.execute(
-        &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"),
+        &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
         params![
             run.id,
             run.trigger,
@@ -236,6 +254,9 @@ pub(super) fn insert(
             c.skipped as i64,
             c.failed as i64,
             run.error.as_ref().map(|e| e.kind.as_str()),
+            run.close_loop
+                .as_ref()
+                .and_then(|l| serde_json::to_string(l).ok()),
         ],
     )?;
     for (i, o) in outcomes.iter().enumerate() {
@@ -303,6 +324,10 @@ fn run_from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
     let source_name: Option<String> = r.get(7)?;
     let error: Option<String> = r.get(8)?;
     let error_kind: Option<String> = r.get(15)?;
+    let close_loop: Option<String> = r.get(16)?;
+    let close_loop = close_loop
+        .map(|json| serde_json::from_str(&json).map_err(|e| unreadable(16, e.to_string())))
+        .transpose()?;
     Ok(RunRecord {
         id: r.get(0)?,
         trigger: r.get(1)?,
@@ -328,6 +353,7 @@ fn run_from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
             skipped: count(13)?,
             failed: count(14)?,
         },
+        close_loop,
     })
 }
 

@@ -214,6 +214,7 @@ mod tests {
             dry_run: false,
             source: None,
             error: None,
+            close_loop: None,
             counts: Counts {
                 source,
                 existed,

@@ -6,6 +6,8 @@
 //! - [`plan`]: a pure function from the groups and the lookups to one action per group.
 //! - [`guards`]: whether the plan may be applied at all, against the last successful run.
 //! - [`apply`]: the creates, with bounded concurrency.
+//! - [`close_loop`]: after creates, the Alation SCIM source aggregated in IdentityNow, and
+//!   whether each created group is now an entitlement.
 //! - [`record`]: the run and its notices written to the store, then the notices sent.
 //!
 //! A stage that fails stops the run with a [`RunError`]; the report keeps its kind.
@@ -16,6 +18,7 @@
 //! that a run killed half-way is found `interrupted` with what it did.
 
 pub mod apply;
+pub mod close_loop;
 mod error;
 pub mod guards;
 pub mod lease;
@@ -294,6 +297,7 @@ impl Syncer {
                     report.stage = Some(at);
                 }
             }
+            self.close_loop(&mut report).await;
             report.finished_at = Utc::now();
             self.record(req, &mut report).await;
             drop(held);

@@ -223,6 +223,9 @@ fn run_body(d: &RunDetail, shown: Option<&str>) -> String {
     out.push_str("<h2>Groups</h2>");
     out.push_str(&filters(d, shown));
     out.push_str(&outcomes_table(d));
+    if let Some(step) = &r.close_loop {
+        out.push_str(&close_loop_part(step));
+    }
     if !d.notices.is_empty() {
         out.push_str("<h2>Notices</h2>");
         out.push_str(&notices_table(&d.notices));
@@ -281,6 +284,38 @@ fn outcomes_table(d: &RunDetail) -> String {
             esc(kind),
             esc(scim_id),
             esc(&reason)
+        );
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
+/// The aggregation of the Alation SCIM source after the run, and each created group's
+/// entitlement in IdentityNow.
+fn close_loop_part(step: &crate::report::CloseLoop) -> String {
+    let source = step
+        .source
+        .as_ref()
+        .map(|s| format!(" of {}", esc(&s.name)))
+        .unwrap_or_default();
+    let mut out = format!(
+        "<h2>IdentityNow entitlement aggregation{source}</h2><p class=\"loop\">{} {}</p>",
+        badge(step.state.as_str()),
+        esc(&step.message)
+    );
+    if step.task_id.is_none() {
+        return out;
+    }
+    out.push_str(
+        "<table class=\"loop\"><thead><tr><th>Created group</th><th>Entitlement id</th></tr></thead><tbody>",
+    );
+    for g in &step.groups {
+        let id = g.entitlement_id.as_deref().unwrap_or("not listed");
+        let _ = write!(
+            out,
+            "<tr><td class=\"name\">{}</td><td class=\"mono\">{}</td></tr>",
+            esc(&g.name),
+            esc(id)
         );
     }
     out.push_str("</tbody></table>");

@@ -37,6 +37,11 @@ impl Server {
         reqwest::get(format!("{}{path}", self.base)).await.unwrap()
     }
 
+    /// The body of `GET {path}`.
+    async fn text(&self, path: &str) -> String {
+        self.get(path).await.text().await.unwrap()
+    }
+
     async fn stop(self) {
         self.stop.cancel();
         self.task.await.unwrap();
@@ -86,6 +91,7 @@ fn store_with_runs(n: usize) -> (Store, Vec<String>) {
             guard: None,
             read: 0,
             stage: None,
+            close_loop: None,
         };
         store
             .record(&Recording {
@@ -284,30 +290,30 @@ async fn protected_without_a_token_refuses_everyone_and_public_opens() {
     public.stop().await;
 }
 
+/// Records `report` (no outcomes, no notices) as a scheduled run.
+fn record(store: &Store, report: &RunReport) {
+    let run = RunRecord::of(report, "schedule");
+    let recording = Recording {
+        run: &run,
+        outcomes: &[],
+        notices: &[],
+        reported: &[],
+        failing: None,
+    };
+    store.record(&recording).unwrap();
+}
+
 #[tokio::test]
 async fn a_refused_run_says_what_to_do() {
     let store = Store::in_memory().unwrap();
     let mut report = RunReport::started(RunId::new(), Utc::now(), false);
     let refusal = crate::sync::guards::Tripped::EmptyTarget { before: 12 }.refusal();
     report.error = Some(refusal.failure());
-    store
-        .record(&Recording {
-            run: &RunRecord::of(&report, "schedule"),
-            outcomes: &[],
-            notices: &[],
-            reported: &[],
-            failing: None,
-        })
-        .unwrap();
+    record(&store, &report);
     let server = Server::start(WebState::new(store)).await;
     let list = server.get("/").await.text().await.unwrap();
     assert!(list.contains("status refused"), "{list}");
-    let page = server
-        .get(&format!("/history/{}", report.run_id))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = server.text(&format!("/history/{}", report.run_id)).await;
     assert!(
         page.contains("empty_target") && page.contains("12"),
         "{page}"
@@ -315,5 +321,48 @@ async fn a_refused_run_says_what_to_do() {
     assert!(page.contains("A guard refused this run"), "{page}");
     assert!(page.contains("groupsync run --force"), "{page}");
     assert!(page.contains("<code>scim.base_url</code>"), "{page}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_run_page_shows_the_aggregation_of_the_scim_source() {
+    use crate::report::{CloseLoop, LoopGroup, LoopState};
+    let store = Store::in_memory().unwrap();
+    let mut report = RunReport::started(RunId::new(), Utc::now(), false);
+    report.close_loop = Some(CloseLoop {
+        state: LoopState::Incomplete,
+        source: Some(SourceInfo {
+            id: "scim-src".into(),
+            name: "Alation SCIM".into(),
+        }),
+        task_id: Some("task-1".into()),
+        message: "1 of 2 created groups are entitlements".into(),
+        groups: vec![
+            LoopGroup {
+                name: EVIL.into(),
+                entitlement_id: Some("ent-1".into()),
+            },
+            LoopGroup {
+                name: "Legal".into(),
+                entitlement_id: None,
+            },
+        ],
+    });
+    record(&store, &report);
+    let server = Server::start(WebState::new(store)).await;
+    let page = server.text(&format!("/history/{}", report.run_id)).await;
+    assert!(
+        page.contains("IdentityNow entitlement aggregation of Alation SCIM"),
+        "{page}"
+    );
+    assert!(
+        page.contains("1 of 2 created groups are entitlements"),
+        "{page}"
+    );
+    assert!(
+        page.contains("ent-1") && page.contains("not listed"),
+        "{page}"
+    );
+    assert!(!page.contains(EVIL), "names are escaped: {page}");
     server.stop().await;
 }

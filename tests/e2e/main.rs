@@ -10,6 +10,7 @@ mod bench;
 mod check;
 mod check_tls;
 mod cli;
+mod close_loop;
 mod daemon;
 mod dashboard_browser;
 mod doc_blocks;

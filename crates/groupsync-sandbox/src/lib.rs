@@ -32,6 +32,10 @@ pub const AD_SOURCE_NAME: &str = "Active Directory";
 /// A second source, so that looking a source up by name has something to tell apart.
 pub const OTHER_SOURCE_ID: &str = "2c9180835d191a86015d28455b4b232b";
 pub const OTHER_SOURCE_NAME: &str = "Workday HR";
+/// The Alation SCIM source: SailPoint's SCIM 2.0 connector pointed at the sandbox's SCIM
+/// server. Its entitlement aggregation reads that server's groups.
+pub const SCIM_SOURCE_ID: &str = "2c9180835d191a86015d28455b4b232c";
+pub const SCIM_SOURCE_NAME: &str = "Alation SCIM";
 /// The name of the directory source when the sandbox simulates the Entra ID connector.
 pub const ENTRA_SOURCE_NAME: &str = "Entra ID";
 
@@ -215,6 +219,12 @@ impl Sandbox {
                     source_type: "Workday".into(),
                     groups: vec![],
                 },
+                tenant::SimSource {
+                    id: SCIM_SOURCE_ID.into(),
+                    name: SCIM_SOURCE_NAME.into(),
+                    source_type: "SCIM 2.0".into(),
+                    groups: vec![],
+                },
             ],
         });
         let scim = scim::ScimServer::new(scim::ScimOptions {
@@ -227,6 +237,11 @@ impl Sandbox {
         for name in &opts.existing {
             scim.insert_group(name);
         }
+        let read = scim.clone();
+        tenant.set_feed(SCIM_SOURCE_ID, move || {
+            let groups = read.groups().into_iter();
+            groups.map(|g| (g.id, g.display_name)).collect()
+        });
         let smtp = match opts.maildir {
             Some(dir) => smtp::SmtpSink::with_maildir(dir)?,
             None => smtp::SmtpSink::new(),
@@ -281,6 +296,8 @@ tenant_url = "{idn}"
 client_id = "{client_id}"
 client_secret = "{client_secret}"
 source_name = "{source_name}"
+# the Alation SCIM source: aggregated after a run that created groups
+scim_source = "{SCIM_SOURCE_ID}"
 
 [scim]
 base_url = "{scim}"

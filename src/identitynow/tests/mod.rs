@@ -31,6 +31,8 @@ pub fn settings(base: &str) -> IdentityNowSettings {
         client_id: CLIENT_ID.into(),
         client_secret: SecretString::from(SECRET),
         source: SourceRef::Id(SOURCE_ID.into()),
+        scim_source: None,
+        scim_aggregation_timeout: Duration::from_secs(600),
         api_version: ApiVersion::V2025,
         entitlement_filter: Some(r#"attribute eq "memberOf""#.into()),
         page_size: 250,

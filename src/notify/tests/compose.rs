@@ -67,6 +67,7 @@ fn report(outcomes: Vec<GroupOutcome>) -> RunReport {
         read: 0,
         stage: None,
         error: None,
+        close_loop: None,
     }
 }
 
@@ -342,4 +343,35 @@ fn a_digest_of_a_run_that_stopped_names_the_kind_of_failure() {
         "{}",
         notices[0].body
     );
+}
+
+#[test]
+fn the_digest_tells_the_aggregation_of_the_scim_source_and_what_it_did_not_list() {
+    use crate::report::{CloseLoop, LoopGroup, LoopState};
+    let mut r = mixed();
+    r.close_loop = Some(CloseLoop {
+        state: LoopState::Incomplete,
+        source: None,
+        task_id: Some("t1".into()),
+        message: "1 of 2 created groups are entitlements".into(),
+        groups: vec![
+            LoopGroup {
+                name: "Finance".into(),
+                entitlement_id: Some("e1".into()),
+            },
+            LoopGroup {
+                name: "Legal".into(),
+                entitlement_id: None,
+            },
+        ],
+    });
+    let body = &compose(&settings(EmailMode::Digest), &r)[0].body;
+    assert!(
+        body.contains(
+            "IdentityNow entitlement aggregation of the Alation SCIM source (incomplete): \
+             1 of 2 created groups are entitlements\n  not an entitlement yet: Legal\n"
+        ),
+        "{body}"
+    );
+    assert!(!body.contains("not an entitlement yet: Finance"));
 }

@@ -27,6 +27,7 @@ fn report(outcomes: &[(&str, Outcome)]) -> RunReport {
         guard: None,
         read: 0,
         stage: None,
+        close_loop: None,
     }
 }
 

@@ -72,6 +72,7 @@ pub(super) fn report(minutes: i64) -> RunReport {
         guard: None,
         read: 0,
         stage: None,
+        close_loop: None,
     }
 }
 
@@ -378,4 +379,46 @@ fn a_renamed_group_and_a_scoping_skip_read_back() {
         .unwrap()
         .into_report();
     assert_eq!(back.outcomes, original.outcomes);
+}
+
+#[test]
+fn the_close_loop_step_is_stored_and_read_back() {
+    use crate::report::{CloseLoop, LoopGroup, LoopState, NEEDS_PAT};
+    let store = Store::in_memory().unwrap();
+    let mut r = report(0);
+    let step = CloseLoop {
+        state: LoopState::NotDone,
+        source: Some(SourceInfo {
+            id: "scim-src".into(),
+            name: "Alation SCIM".into(),
+        }),
+        task_id: None,
+        message: NEEDS_PAT.into(),
+        groups: vec![LoopGroup {
+            name: "Finance".into(),
+            entitlement_id: None,
+        }],
+    };
+    r.close_loop = Some(step.clone());
+    record(&store, &r, "cli", &[]);
+    let back = store.run(&r.run_id.0).unwrap().unwrap();
+    assert_eq!(back.run.close_loop.as_ref(), Some(&step));
+    assert_eq!(back.into_report().close_loop, Some(step));
+    let listed = store.runs(10, None).unwrap();
+    assert_eq!(
+        listed[0].close_loop.as_ref().map(|l| l.state),
+        Some(LoopState::NotDone)
+    );
+    let mut without = report(1);
+    without.close_loop = None;
+    record(&store, &without, "cli", &[]);
+    assert_eq!(
+        store
+            .run(&without.run_id.0)
+            .unwrap()
+            .unwrap()
+            .run
+            .close_loop,
+        None
+    );
 }

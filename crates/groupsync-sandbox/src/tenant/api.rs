@@ -172,6 +172,7 @@ pub async fn list_entitlements(
     let c = Collection::parse(query.as_deref(), rules)?;
     c.check_window()?;
     let (per_source, per_group) = c.filter.split(|f| f == "source.id");
+    super::tasks::settle_all(&state);
     let catalog = lock(&state.catalog);
     let mut found: Vec<Item<'_>> = Vec::new();
     for entry in &catalog.sources {

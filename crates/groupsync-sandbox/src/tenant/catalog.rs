@@ -15,6 +15,9 @@ pub struct Group {
     pub created: DateTime<Utc>,
     pub modified: DateTime<Utc>,
     pub kind: Kind,
+    /// The native value when the connector read it from the system (a SCIM group's id);
+    /// `None`: derived from the name or the id.
+    pub native: Option<String>,
 }
 
 /// What an entitlement stands for in the source's schema.
@@ -38,8 +41,16 @@ pub fn is_entra(source_type: &str) -> bool {
     source_type.starts_with("Azure Active Directory")
 }
 
+/// Whether a source type is SailPoint's SCIM 2.0 connector (as the Alation SCIM source is).
+pub fn is_scim(source_type: &str) -> bool {
+    source_type.starts_with("SCIM")
+}
+
 /// The account attribute holding the entitlement, as each connector names it.
 pub fn attribute(entry: &SourceEntry, group: &Group) -> &'static str {
+    if is_scim(&entry.source.source_type) {
+        return "groups";
+    }
     match (is_entra(&entry.source.source_type), group.kind) {
         (false, _) => "memberOf",
         (true, Kind::Group) => "groups",
@@ -156,6 +167,7 @@ impl Catalog {
                     created: t,
                     modified: t,
                     kind,
+                    native: None,
                 });
             }
             catalog.sources.push(entry);
@@ -182,7 +194,46 @@ impl Catalog {
             created: now,
             modified: now,
             kind: Kind::Group,
+            native: None,
         });
+        true
+    }
+
+    /// What an entitlement aggregation leaves: exactly `groups` (native value, name), the
+    /// ones already known keeping their id and creation time; false if no such source.
+    pub fn replace_groups(
+        &mut self,
+        source_id: &str,
+        groups: &[(String, String)],
+        now: DateTime<Utc>,
+    ) -> bool {
+        let Some(entry) = self.source_mut(source_id) else {
+            return false;
+        };
+        let mut next = BTreeMap::new();
+        for (native, name) in groups {
+            let id = stable_id(&[source_id, native]);
+            let group = match entry.groups.remove(&id) {
+                Some(mut g) if g.name == *name => {
+                    g.native = Some(native.clone());
+                    g
+                }
+                Some(mut g) => {
+                    g.name = name.clone();
+                    g.modified = now;
+                    g
+                }
+                None => Group {
+                    name: name.clone(),
+                    created: now,
+                    modified: now,
+                    kind: Kind::Group,
+                    native: Some(native.clone()),
+                },
+            };
+            next.insert(id, group);
+        }
+        entry.groups = next;
         true
     }
 
@@ -269,7 +320,9 @@ fn guid(id: &str) -> uuid::Uuid {
 
 /// The entitlement's native value: the DN on AD, the object id on Entra ID.
 pub fn native_value(entry: &SourceEntry, id: &str, group: &Group) -> String {
-    if is_entra(&entry.source.source_type) {
+    if let Some(native) = &group.native {
+        native.clone()
+    } else if is_entra(&entry.source.source_type) {
         guid(id).to_string()
     } else {
         group_dn(&group.name)
@@ -281,7 +334,9 @@ pub fn native_value(entry: &SourceEntry, id: &str, group: &Group) -> String {
 /// `assignedLicenses`, `directoryRoles`, an object id).
 pub fn entitlement_json(entry: &SourceEntry, id: &str, group: &Group) -> Value {
     let s = &entry.source;
-    let attributes = if is_entra(&s.source_type) {
+    let attributes = if is_scim(&s.source_type) {
+        json!({ "displayName": group.name, "id": native_value(entry, id, group) })
+    } else if is_entra(&s.source_type) {
         json!({ "displayName": group.name, "id": guid(id).to_string() })
     } else {
         json!({

@@ -15,6 +15,7 @@ mod events;
 mod filter;
 mod paging;
 mod ratelimit;
+mod schemas;
 mod security;
 mod state;
 mod tasks;
@@ -163,7 +164,7 @@ fn api_routes() -> Router<AppState> {
                 post(tasks::load_entitlements),
             );
     }
-    router
+    router.route("/v3/sources/{id}/schemas", get(schemas::list_schemas))
 }
 
 async fn not_found(req: Request) -> Response {
@@ -176,7 +177,10 @@ async fn method_not_allowed() -> Response {
 
 /// Every route's path template, for the stats.
 static TEMPLATES: LazyLock<Vec<String>> = LazyLock::new(|| {
-    let mut all = vec!["/oauth/token".to_owned()];
+    let mut all = vec![
+        "/oauth/token".to_owned(),
+        "/v3/sources/{id}/schemas".to_owned(),
+    ];
     for v in SOURCE_VERSIONS {
         all.push(format!("/{v}/sources"));
         all.push(format!("/{v}/sources/{{id}}"));
@@ -311,6 +315,7 @@ impl Tenant {
             limiter: ratelimit::RateLimiter::new(opts.rate_limit),
             catalog: Mutex::new(catalog::Catalog::new(opts.sources)),
             tasks: Mutex::default(),
+            feeds: Mutex::default(),
             faults: Faults::new(opts.faults, Flavor::IdentityNow),
             requests: AtomicU64::new(0),
             tokens_issued: AtomicU64::new(0),
@@ -374,6 +379,17 @@ impl Tenant {
         if !lock(&self.shared.catalog).add_group(source_id, name, now) {
             tracing::warn!(source_id, "add_group: no such simulated source");
         }
+    }
+
+    /// From now on an entitlement aggregation of `source_id` (`load-entitlements`) makes
+    /// the source hold exactly what `read` returns when the task completes: (native value,
+    /// name) of each group, as a connector reads the system it connects to.
+    pub fn set_feed(
+        &self,
+        source_id: &str,
+        read: impl Fn() -> Vec<(String, String)> + Send + Sync + 'static,
+    ) {
+        lock(&self.shared.feeds).insert(source_id.to_owned(), Arc::new(read));
     }
 
     /// The group disappears from the source (nothing happens if it was not there).

@@ -8,6 +8,7 @@ use super::tasks::TaskBook;
 use crate::faults::Faults;
 use crate::stats::Stats;
 use chrono::{DateTime, TimeDelta, Utc};
+use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -35,6 +36,12 @@ impl Clock {
         self.wall + TimeDelta::from_std(elapsed).unwrap_or(TimeDelta::MAX)
     }
 
+    /// The tokio instant of a wall-clock time this clock produced.
+    pub fn instant_of(&self, at: DateTime<Utc>) -> Instant {
+        let since = (at - self.wall).to_std().unwrap_or_default();
+        self.start + since
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         self.wall_at(Instant::now())
     }
@@ -53,6 +60,8 @@ pub struct Shared {
     pub limiter: RateLimiter,
     pub catalog: Mutex<Catalog>,
     pub tasks: Mutex<TaskBook>,
+    /// Sources whose entitlement aggregation reads a live system (the SCIM server).
+    pub feeds: Mutex<HashMap<String, Feed>>,
     pub faults: Arc<Faults>,
     /// Every HTTP request received, whatever its answer.
     pub requests: AtomicU64,
@@ -61,6 +70,9 @@ pub struct Shared {
 }
 
 pub type AppState = Arc<Shared>;
+
+/// Reads the groups of a system as (native value, name), when an aggregation runs.
+pub type Feed = Arc<dyn Fn() -> Vec<(String, String)> + Send + Sync>;
 
 /// Locks `m`, carrying on after a panic elsewhere: the simulated data stays usable.
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -175,7 +175,7 @@ fn new_status(entry: &SourceEntry, kind: AggregationKind, now: DateTime<Utc>) ->
         messages: Vec::new(),
         returns,
         attributes,
-        progress: Some("Started".into()),
+        progress: Some("PENDING".into()),
         percent_complete: 0,
     }
 }
@@ -196,6 +196,36 @@ fn finish(status: &mut TaskStatus, how: TaskCompletion, at: DateTime<Utc>) {
             "key": "sandbox.aggregation.failed",
             "parameters": [],
         }));
+    }
+}
+
+/// A task still running: `PENDING` (queued for the connector) until a third of its time
+/// has passed, then `RUNNING` with its progress; `completionStatus` stays null until it
+/// finishes.
+fn running(status: &mut TaskStatus, due: Instant, now: Instant, clock: &Clock) {
+    let total = due.saturating_duration_since(clock.instant_of(status.created));
+    let left = due.saturating_duration_since(now);
+    let done = total.saturating_sub(left);
+    if total.is_zero() || done < total / 3 {
+        return;
+    }
+    let percent = (done.as_millis() * 100 / total.as_millis()).min(99) as u8;
+    status.percent_complete = percent;
+    status.progress = Some("RUNNING".into());
+}
+
+/// Finishes the tasks whose time has come; a source with an entitlement feed then holds
+/// what the feed reads (as a connector reads the system when it aggregates).
+pub fn settle_all(state: &super::state::Shared) {
+    let aggregated = lock(&state.tasks).settle(Instant::now(), &state.clock);
+    for source_id in aggregated {
+        let feed = lock(&state.feeds).get(&source_id).cloned();
+        if let Some(feed) = feed {
+            let groups = feed();
+            let now = state.clock.now();
+            lock(&state.catalog).replace_groups(&source_id, &groups, now);
+            tracing::info!(source_id, count = groups.len(), "entitlements aggregated");
+        }
     }
 }
 
@@ -252,14 +282,22 @@ impl TaskBook {
         status
     }
 
-    /// Finishes every running task whose time has come.
-    pub fn settle(&mut self, now: Instant, clock: &Clock) {
+    /// Finishes every running task whose time has come; returns the sources whose
+    /// entitlement aggregation just succeeded.
+    pub fn settle(&mut self, now: Instant, clock: &Clock) -> Vec<String> {
+        let mut aggregated = Vec::new();
         for r in &mut self.records {
             if let Some((at, how)) = r.due.filter(|(at, _)| *at <= now) {
                 finish(&mut r.status, how, clock.wall_at(at));
                 r.due = None;
+                if r.kind == AggregationKind::Entitlements && how == TaskCompletion::Success {
+                    aggregated.push(r.source_id.clone());
+                }
+            } else if let Some((at, _)) = r.due {
+                running(&mut r.status, at, now, clock);
             }
         }
+        aggregated
     }
 
     fn get(&self, id: &str) -> Option<&TaskStatus> {
@@ -306,8 +344,8 @@ pub async fn list(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let collection = Collection::parse(query.as_deref(), &TASK_RULES)?;
-    let mut book = lock(&state.tasks);
-    book.settle(Instant::now(), &state.clock);
+    settle_all(&state);
+    let book = lock(&state.tasks);
     let mut found: Vec<&Record> = book
         .records
         .iter()
@@ -322,8 +360,8 @@ pub async fn list(
 
 /// `GET /{version}/task-status/{id}`.
 pub async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    let mut book = lock(&state.tasks);
-    book.settle(Instant::now(), &state.clock);
+    settle_all(&state);
+    let book = lock(&state.tasks);
     match book.get(&id) {
         Some(status) => Json(status).into_response(),
         None => ApiError::not_found_object("task status", &id).into_response(),
@@ -335,6 +373,7 @@ pub async fn load_entitlements(
     State(state): State<AppState>,
     Path(source_id): Path<String>,
 ) -> Response {
+    settle_all(&state);
     let catalog = lock(&state.catalog);
     let Some(entry) = catalog.source(&source_id) else {
         return ApiError::not_found_object("source", &source_id).into_response();

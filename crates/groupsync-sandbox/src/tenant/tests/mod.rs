@@ -91,6 +91,12 @@ impl Running {
             .await
             .unwrap()
     }
+
+    /// `POST {path}` with no body, as a load-entitlements of a direct-connect source.
+    async fn post(&self, token: &str, path: &str) -> reqwest::Response {
+        let req = self.http.post(self.url(path)).bearer_auth(token);
+        req.send().await.unwrap()
+    }
 }
 
 fn opts(groups: Vec<String>) -> TenantOptions {

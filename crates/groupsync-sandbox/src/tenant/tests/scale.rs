@@ -76,12 +76,8 @@ async fn an_api_client_is_refused_where_only_user_tokens_are_accepted() {
     let text = error_text(listing, StatusCode::FORBIDDEN, "403 Forbidden").await;
     assert!(text.contains("refuses to authorize"), "{text}");
     let load = t
-        .http
-        .post(t.url(&format!("/v2025/sources/{SRC}/load-entitlements")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .post(&token, &format!("/v2025/sources/{SRC}/load-entitlements"))
+        .await;
     error_text(load, StatusCode::FORBIDDEN, "403 Forbidden").await;
     for ok in [
         "/v2025/entitlements",

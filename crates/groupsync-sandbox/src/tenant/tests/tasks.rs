@@ -19,12 +19,8 @@ async fn load_entitlements_then_task_status() {
     .await;
     let token = t.token().await;
     let started = t
-        .http
-        .post(t.url(&format!("/beta/sources/{SRC}/load-entitlements")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+        .post(&token, &format!("/beta/sources/{SRC}/load-entitlements"))
+        .await;
     assert_eq!(started.status(), StatusCode::ACCEPTED);
     let task: Value = started.json().await.unwrap();
     assert_eq!(task["uniqueName"], "Cloud Group Aggregation");
@@ -201,4 +197,102 @@ async fn faults_are_injected_in_front_of_the_api() {
     );
     assert_eq!(t.tenant.faults_injected(), 1);
     t.stop().await;
+}
+
+/// The entitlements of [`SRC`], one page.
+async fn entitlements(t: &Running, token: &str) -> Vec<Value> {
+    let filter = format!(r#"source.id eq "{SRC}""#);
+    let query = [("filters", filter.as_str())];
+    let page = t.get(token, "/v2025/entitlements", &query).await;
+    page.json().await.unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_aggregation_of_a_source_with_a_feed_lists_what_the_feed_reads() {
+    let t = Running::start(TenantOptions {
+        credential: Credential::Pat,
+        ..opts(vec![])
+    })
+    .await;
+    t.tenant.set_feed(SRC, || {
+        vec![
+            ("scim-1".to_owned(), "Data Stewards".to_owned()),
+            ("scim-2".to_owned(), "Analysts".to_owned()),
+        ]
+    });
+    let token = t.token().await;
+    assert!(entitlements(&t, &token).await.is_empty());
+    let started = t
+        .post(&token, &format!("/v2025/sources/{SRC}/load-entitlements"))
+        .await;
+    let task: Value = started.json().await.unwrap();
+    let path = format!("/beta/task-status/{}", task["id"].as_str().unwrap());
+    let pending: Value = t.get(&token, &path, &[]).await.json().await.unwrap();
+    assert_eq!(pending["progress"], "PENDING");
+    assert!(pending["completionStatus"].is_null());
+    tokio::time::advance(Duration::from_secs(2)).await;
+    let running: Value = t.get(&token, &path, &[]).await.json().await.unwrap();
+    assert_eq!(running["progress"], "RUNNING");
+    assert!(running["completionStatus"].is_null());
+    // not listed before the task completes
+    assert!(entitlements(&t, &token).await.is_empty());
+    tokio::time::advance(Duration::from_secs(1)).await;
+    let done: Value = t.get(&token, &path, &[]).await.json().await.unwrap();
+    assert_eq!(done["completionStatus"], "SUCCESS");
+    let listed = entitlements(&t, &token).await;
+    let mut names: Vec<&str> = listed.iter().map(|e| e["name"].as_str().unwrap()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["Analysts", "Data Stewards"]);
+    assert!(
+        listed
+            .iter()
+            .all(|e| e["sourceSchemaObjectType"] == "group")
+    );
+    let values: Vec<&str> = listed
+        .iter()
+        .map(|e| e["value"].as_str().unwrap())
+        .collect();
+    assert!(values.contains(&"scim-1"));
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn schemas_mark_the_group_attribute_and_need_a_user_token() {
+    for (credential, expected) in [
+        (Credential::Pat, StatusCode::OK),
+        (Credential::ApiClient, StatusCode::FORBIDDEN),
+    ] {
+        let t = Running::start(TenantOptions {
+            credential,
+            ..opts(vec!["A".into()])
+        })
+        .await;
+        let token = t.token().await;
+        let path = format!("/v3/sources/{SRC}/schemas");
+        let answer = t.get(&token, &path, &[]).await;
+        assert_eq!(answer.status(), expected);
+        if expected == StatusCode::OK {
+            let schemas: Vec<Value> = answer.json().await.unwrap();
+            let account = &schemas[0];
+            assert_eq!(account["name"], "account");
+            let groups: Vec<&Value> = account["attributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|a| a["isGroup"] == true)
+                .collect();
+            assert_eq!(groups.len(), 1);
+            assert_eq!(groups[0]["name"], "memberOf");
+            assert_eq!(groups[0]["schema"]["name"], "group");
+            assert_eq!(schemas[1]["name"], "group");
+            let only: Vec<Value> = t
+                .get(&token, &path, &[("include-types", "group")])
+                .await
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(only.len(), 1);
+        }
+        t.stop().await;
+    }
 }

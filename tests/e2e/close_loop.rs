@@ -1,0 +1,145 @@
+//! Closing the loop against the sandbox: after a run that created groups, the Alation
+//! SCIM source is aggregated in IdentityNow and the run says which created groups are now
+//! entitlements; with an API client the run succeeds and records why it was not done.
+
+use crate::harness::*;
+use groupsync::identitynow::Client;
+use groupsync_sandbox::{Credential, SCIM_SOURCE_ID, SCIM_SOURCE_NAME, SandboxOptions};
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+fn options(credential: Credential) -> SandboxOptions {
+    SandboxOptions {
+        credential,
+        ..SandboxOptions::seeded(15, 5, 41)
+    }
+}
+
+/// `groupsync run --json` with these variables; the exit status and the JSON.
+async fn run_json(app: &TestApp, env: &[(&str, &str)]) -> (Option<i32>, Value) {
+    let mut cmd = app.command();
+    cmd.envs(env.iter().copied()).args(["run", "--json"]);
+    let out = output(cmd).await;
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    (out.status.code(), json)
+}
+
+fn created(run: &Value) -> BTreeSet<String> {
+    run["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["outcome"] == "created")
+        .map(|o| o["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn with_a_personal_access_token_the_created_groups_become_entitlements() {
+    let app = spawn_app(options(Credential::Pat)).await;
+    let (code, run) = run_json(&app, &[]).await;
+    assert_eq!(code, Some(0), "{run:#}");
+    let made = created(&run);
+    assert_eq!(made.len(), 10);
+    let step = &run["close_loop"];
+    assert_eq!(step["state"], "closed", "{step:#}");
+    assert_eq!(step["source"]["id"], SCIM_SOURCE_ID);
+    assert_eq!(step["source"]["name"], SCIM_SOURCE_NAME);
+    assert!(step["task_id"].is_string());
+    let groups = step["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), made.len());
+    assert!(groups.iter().all(|g| g["entitlement_id"].is_string()));
+
+    // The tenant itself lists them as the SCIM source's group entitlements.
+    let settings = app.settings(&[]);
+    let client = Client::new(&settings.identitynow).unwrap();
+    let listed = client.source_groups(SCIM_SOURCE_ID).await.unwrap();
+    let names: BTreeSet<String> = listed.groups.into_iter().map(|g| g.name).collect();
+    assert!(made.is_subset(&names), "{made:?} not in {names:?}");
+    assert_eq!(listed.selected.get("groups"), Some(&names.len()));
+
+    // The history keeps it, and the digest tells it.
+    let mut cmd = app.command();
+    let id = run["id"].as_str().unwrap();
+    cmd.args(["executions", "show", id, "--json"]);
+    let shown: Value = serde_json::from_slice(&output(cmd).await.stdout).unwrap();
+    assert_eq!(shown["close_loop"], *step);
+    let mails = app.smtp.messages();
+    let body = mails.last().unwrap().body_text();
+    assert!(
+        body.contains("entitlement aggregation of the Alation SCIM source (closed)"),
+        "{body}"
+    );
+
+    // A run that creates nothing has no loop to close.
+    let (code, again) = run_json(&app, &[]).await;
+    assert_eq!(code, Some(0));
+    assert!(again["close_loop"].is_null(), "{again:#}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn with_an_api_client_the_run_succeeds_and_says_the_loop_needs_a_user_token() {
+    let app = spawn_app(options(Credential::ApiClient)).await;
+    let (code, run) = run_json(&app, &[]).await;
+    assert_eq!(code, Some(0), "{run:#}");
+    assert_eq!(run["status"], "succeeded");
+    let step = &run["close_loop"];
+    assert_eq!(step["state"], "not_done", "{step:#}");
+    let message = step["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("not done: needs a personal access token (ORG_ADMIN)"),
+        "{message}"
+    );
+    assert!(step["task_id"].is_null());
+
+    let mut cmd = app.command();
+    cmd.arg("check");
+    let out = output(cmd).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let refused: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("needs a personal access token"))
+        .collect();
+    assert_eq!(refused.len(), 1, "said once:\n{stdout}");
+    assert!(refused[0].contains("load-entitlements"), "{}", refused[0]);
+    assert!(
+        stdout.contains("GET /v2026/entitlements")
+            && stdout.contains("more than 10,000 groups cannot be read"),
+        "{stdout}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_unknown_scim_source_fails_check_and_the_loop_naming_the_sources() {
+    let app = spawn_app(options(Credential::Pat)).await;
+    let env = [("GROUPSYNC_IDENTITYNOW__SCIM_SOURCE", "Alation (old)")];
+    let mut cmd = app.command();
+    cmd.envs(env).arg("check");
+    let out = output(cmd).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("FAIL identitynow scim source"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.contains("\"Alation SCIM\"") && line.contains("\"Workday HR\""));
+    assert!(stdout.contains("ok   identitynow group schema: account.memberOf"));
+
+    let (code, run) = run_json(&app, &env).await;
+    assert_eq!(code, Some(0), "the sync itself succeeded: {run:#}");
+    let step = &run["close_loop"];
+    assert_eq!(step["state"], "failed");
+    assert!(
+        step["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"Alation SCIM\" (2c9180835d191a86015d28455b4b232c)"),
+        "{step:#}"
+    );
+    app.stop().await;
+}
