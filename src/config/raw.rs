@@ -149,6 +149,10 @@ pub struct RawSync {
     pub listing_page_size: Option<usize>,
     pub max_retry_after_secs: Option<u64>,
     pub max_run_secs: Option<u64>,
+    pub external_id: Option<String>,
+    pub adopt: Option<bool>,
+    pub rename: Option<bool>,
+    pub delete_orphans: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -157,6 +161,7 @@ pub struct RawSafety {
     pub max_source_drop_percent: Option<u32>,
     pub max_create_percent: Option<u32>,
     pub creates_always_allowed: Option<u32>,
+    pub max_deletes_per_run: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

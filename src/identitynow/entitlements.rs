@@ -395,6 +395,7 @@ fn group(item: &Value) -> Result<SourceGroup, String> {
     Ok(SourceGroup {
         id: id.to_owned(),
         name: name.to_owned(),
+        value: text("value").unwrap_or_default().to_owned(),
     })
 }
 
@@ -434,6 +435,7 @@ mod tests {
                     group: SourceGroup {
                         id: (*id).into(),
                         name: format!("G{id}"),
+                        value: String::new(),
                     },
                     attribute: Some("memberOf".into()),
                     is_group: true,

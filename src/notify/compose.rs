@@ -14,11 +14,17 @@ use std::fmt::Write;
 ///   (with reasons); its subject comes from `digest_subject_template` with `{created}`,
 ///   `{existing}`, `{skipped}`, `{failed}` and `{source}`.
 ///
-/// Nothing for a dry run, nor when nothing was created, found existing or failed. Whether
+/// The digest also lists the groups adopted, renamed (or still to be renamed), the
+/// orphans (groups groupsync owns whose AD group is gone) and those deleted.
+///
+/// Nothing for a dry run, nor when nothing was created, found existing, adopted, renamed,
+/// orphaned, deleted or failed. Whether
 /// anything is sent is up to the caller: without `email.smtp` there is no [`Mailer`](super::Mailer).
 pub fn compose(settings: &EmailSettings, report: &RunReport) -> Vec<Notice> {
     let counts = report.counts();
-    if report.dry_run || counts.created + counts.existed + counts.failed == 0 {
+    let owned = counts.adopted + counts.renamed + counts.would_rename;
+    let orphans = counts.orphans + counts.deleted;
+    if report.dry_run || counts.created + counts.existed + counts.failed + owned + orphans == 0 {
         return Vec::new();
     }
     match settings.mode {
@@ -71,7 +77,7 @@ fn digest_body(report: &RunReport, source: &str) -> String {
         report.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
         report.finished_at.format("%H:%M:%S UTC"),
     );
-    let sections: [(&str, Pick); 4] = [
+    let sections: [(&str, Pick); 9] = [
         ("Created in Alation", |o| {
             matches!(o, Outcome::Created { .. }).then(String::new)
         }),
@@ -82,6 +88,30 @@ fn digest_body(report: &RunReport, source: &str) -> String {
             Outcome::Skipped { reason } => Some(reason.to_string()),
             _ => None,
         }),
+        (
+            "Adopted: found existing without an externalId, now groupsync's own",
+            |o| matches!(o, Outcome::Adopted { .. }).then(String::new),
+        ),
+        ("Renamed after their AD group", |o| match o {
+            Outcome::Renamed { from, .. } => Some(format!("was \"{}\"", one_line(from))),
+            _ => None,
+        }),
+        (
+            "Would rename: their AD group was renamed (sync.rename is off)",
+            |o| match o {
+                Outcome::WouldRename { from, .. } => {
+                    Some(format!("still named \"{}\" in Alation", one_line(from)))
+                }
+                _ => None,
+            },
+        ),
+        ("Orphans: their AD group is gone, not deleted", |o| {
+            matches!(o, Outcome::Orphan { .. }).then(String::new)
+        }),
+        (
+            "Deleted: their AD group was gone on two successful runs in a row",
+            |o| matches!(o, Outcome::Deleted { .. }).then(String::new),
+        ),
         ("Failed", |o| match o {
             Outcome::Failed { error } => Some(error.clone()),
             _ => None,

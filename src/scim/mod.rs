@@ -11,6 +11,7 @@
 
 mod create;
 mod error;
+mod own;
 mod read;
 mod wire;
 
@@ -19,6 +20,7 @@ mod tests;
 
 pub use create::CreateOutcome;
 pub use error::{Detail, ScimError};
+pub use own::{Change, external_id_filter};
 pub use wire::{FilterSupport, display_name_filter};
 
 use crate::config::{Credentials, ScimSettings};

@@ -22,6 +22,7 @@ pub mod lease;
 mod lookup;
 #[cfg(test)]
 mod lookup_equivalence;
+mod own;
 pub mod plan;
 mod record;
 mod source;
@@ -40,7 +41,7 @@ use crate::telemetry::{self, run_log};
 use apply::{ApplyOptions, RunJournal, apply_journaled};
 use chrono::Utc;
 use lease::{LeaseWait, RunLease};
-use plan::Rules;
+use plan::{Action, Rules};
 use std::fmt;
 use std::sync::Arc;
 use tracing::Instrument;
@@ -247,6 +248,9 @@ impl Syncer {
             }
             report.finished_at = Utc::now();
             self.record(req, &mut report).await;
+            if held.is_some() {
+                self.count_missing(&report).await;
+            }
             drop(held);
             run_log::run_finished(&trigger, &report);
             report
@@ -304,16 +308,24 @@ impl Syncer {
             return Err(overdue("before writing anything"));
         }
         let creates = plan.creates().count();
+        let changes = plan
+            .items
+            .iter()
+            .any(|p| matches!(p.action, Action::Adopt { .. } | Action::Rename { .. }));
         let opts = ApplyOptions {
             concurrency: self.settings.sync.create_concurrency,
             dry_run: req.dry_run,
             retry: self.settings.scim.retry,
             deadline: Some(deadline),
+            patch: changes && !req.dry_run && self.target.patch_supported().await,
         };
         let on_created = |n: usize| progress.created(n, creates);
         let applied = apply_journaled(&plan, &self.target, opts, &on_created, journal).await;
         report.outcomes = applied.outcomes;
         self.remember_refused(applied.refused).await;
+        if !req.dry_run {
+            self.record_ownership(&plan, &report.outcomes).await;
+        }
         let unsent = apply::unsent_at_deadline(&report.outcomes);
         if unsent > 0 {
             return Err(overdue(&format!(
@@ -336,11 +348,13 @@ impl Syncer {
         let rules = Rules {
             max_name_length: self.settings.sync.max_name_length,
         };
-        let lookups = self
+        let own = self.ownership();
+        let found = self
             .look_up(plan::candidates(&selection.groups, rules), progress)
             .await?;
         let refused = self.store.call(|s| s.refused_names()).await?;
-        let plan = plan::plan(&selection.groups, &lookups, rules, &refused);
+        let mut plan = plan::plan(&selection.groups, &found, rules, own, &refused);
+        plan.orphans = self.check_orphans(&selection.groups, own).await?;
         Ok((plan, selection))
     }
 

@@ -39,9 +39,11 @@ fn plan_to_create(name: &str) -> Plan {
             group: SourceGroup {
                 id: "e1".into(),
                 name: name.into(),
+                value: String::new(),
             },
             action: Action::Create,
         }],
+        ..Plan::default()
     }
 }
 
@@ -55,6 +57,7 @@ fn opts() -> ApplyOptions {
             ..RetryPolicy::default()
         },
         deadline: None,
+        patch: true,
     }
 }
 
@@ -234,6 +237,7 @@ async fn outcomes_keep_the_plan_order_and_dry_runs_write_nothing() {
             group: SourceGroup {
                 id: n.into(),
                 name: n.into(),
+                value: String::new(),
             },
             action: Action::Create,
         });

@@ -120,6 +120,7 @@ fn as_source(names: &[String]) -> Vec<SourceGroup> {
         .map(|(i, n)| SourceGroup {
             id: format!("{i}"),
             name: n.clone(),
+            value: String::new(),
         })
         .collect()
 }

@@ -97,6 +97,7 @@ impl Directory {
             .map(|i| SourceGroup {
                 id: format!("{:032x}", (i as u128 * 7919 + 13) % 1_000_003),
                 name: format!("Group {i}"),
+                value: format!("CN=Group {i},OU=Groups,DC=corp,DC=example,DC=com"),
             })
             .collect();
         groups.sort_by(|a, b| a.id.cmp(&b.id));
@@ -129,7 +130,7 @@ impl Respond for Directory {
             .map(|g| {
                 json!({
                     "id": g.id, "name": g.name,
-                    "value": format!("CN={},OU=Groups,DC=corp,DC=example,DC=com", g.name),
+                    "value": g.value,
                     "attribute": "memberOf", "sourceSchemaObjectType": "group",
                     "privileged": false, "requestable": true,
                     "source": {"id": SOURCE_ID, "type": "SOURCE", "name": "Active Directory"}
