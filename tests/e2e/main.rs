@@ -18,6 +18,7 @@ mod hardening;
 mod history;
 mod json_shape;
 mod kill;
+mod ownership;
 mod peers;
 mod readme;
 mod scale;
