@@ -4,6 +4,7 @@
 mod create;
 mod listing;
 mod lookup;
+mod own;
 
 use super::{Client, ScimError};
 use crate::config::{Credentials, ScimSettings};
