@@ -154,7 +154,18 @@ impl Health {
         let reached = report
             .outcomes
             .iter()
-            .any(|o| matches!(o.outcome, Outcome::Created { .. } | Outcome::Existed { .. }));
+            .any(|o| {
+                matches!(
+                    o.outcome,
+                    Outcome::Created { .. }
+                        | Outcome::Existed { .. }
+                        | Outcome::Adopted { .. }
+                        | Outcome::Renamed { .. }
+                        | Outcome::WouldRename { .. }
+                        | Outcome::Orphan { .. }
+                        | Outcome::Deleted { .. }
+                )
+            });
         if reached {
             self.scim_answered();
         }
