@@ -262,6 +262,15 @@ mod tests {
     }
 
     fn run(p: &Plan, last: Option<&RunRecord>, force: bool) -> Option<Tripped> {
+        run_with(p, last, force, &SafetySettings::default())
+    }
+
+    fn run_with(
+        p: &Plan,
+        last: Option<&RunRecord>,
+        force: bool,
+        safety: &SafetySettings,
+    ) -> Option<Tripped> {
         let inputs = Inputs {
             plan: p,
             source_groups: p.items.len(),
@@ -270,7 +279,7 @@ mod tests {
             source_filter: "source.id eq \"s\"",
             attributes_seen: "assignedLicenses (2)",
         };
-        check(&inputs, &SafetySettings::default())
+        check(&inputs, safety)
     }
 
     fn no_source_groups() -> Option<Tripped> {
@@ -458,23 +467,12 @@ mod tests {
             max_deletes_per_run: max,
             ..SafetySettings::default()
         };
-        let inputs = Inputs {
-            plan: &p,
-            source_groups: 5,
-            last_success: Some(&last),
-            force: false,
-            source_filter: "",
-            attributes_seen: "",
-        };
-        let tripped = check(&inputs, &limit(1)).expect("two deletes, one allowed");
+        let tripped =
+            run_with(&p, Some(&last), false, &limit(1)).expect("two deletes, one allowed");
         assert_eq!(tripped, Tripped::MassDelete { deletes: 2, max: 1 });
         assert_eq!(tripped.guard(), "mass_delete");
         assert!(tripped.to_string().contains("safety.max_deletes_per_run"));
-        assert_eq!(check(&inputs, &limit(2)), None);
-        let forced = Inputs {
-            force: true,
-            ..inputs
-        };
-        assert_eq!(check(&forced, &limit(1)), None);
+        assert_eq!(run_with(&p, Some(&last), false, &limit(2)), None);
+        assert_eq!(run_with(&p, Some(&last), true, &limit(1)), None);
     }
 }

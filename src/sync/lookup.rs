@@ -3,7 +3,7 @@
 //! Lookups run with bounded concurrency; if the target refuses our credentials, or
 //! cannot be reached for any group, the run stops before its first write.
 
-use super::plan::{self, ByExternalId, Found, LookupError, Lookups};
+use super::plan::{self, ByExternalId, Found, Lookup, LookupError, Lookups};
 use super::{Progress, RunError, Syncer};
 use crate::config::{ExternalId, TargetLookup};
 use crate::domain::{SourceGroup, TargetGroup, fold_name};
@@ -71,34 +71,18 @@ impl Syncer {
         let mut by_external_id = ByExternalId::new();
         let mut unfilterable = vec![];
         while let Some((key, result)) = results.next().await {
-            let result = match result {
-                Ok(found) => Ok(found),
-                Err(e) if e.disposition() == Disposition::Reauthenticate => {
-                    return Err(RunError::TargetCredentials(e));
-                }
-                Err(ScimError::InvalidFilter { .. }) => {
+            match answer(result)? {
+                Some(lookup) => by_external_id.insert(key, lookup),
+                None => {
                     unfilterable.push(key);
                     continue;
                 }
-                Err(e) => Err(LookupError::Target(e)),
             };
-            by_external_id.insert(key, result);
         }
         drop(results);
         if !unfilterable.is_empty() {
-            run_log::filter_refused(unfilterable.len());
-            let mut listing = self
-                .list_target()
-                .await
-                .map(by_external_id_index)
-                .map_err(Arc::new);
-            for key in unfilterable {
-                let result = match &mut listing {
-                    Ok(index) => Ok(index.remove(&key).unwrap_or_default()),
-                    Err(e) => Err(LookupError::Listing(e.clone())),
-                };
-                by_external_id.insert(key, result);
-            }
+            self.look_up_by_listing(unfilterable, &mut by_external_id, by_external_id_index)
+                .await;
         }
         Ok(by_external_id)
     }
@@ -166,22 +150,18 @@ impl Syncer {
         while let Some((key, result)) = results.next().await {
             done += 1;
             progress.checked(done, total);
-            let result = match result {
-                Ok(found) => Ok(found),
-                Err(e) if e.disposition() == Disposition::Reauthenticate => {
-                    return Err(RunError::TargetCredentials(e));
-                }
-                Err(ScimError::InvalidFilter { .. }) => {
+            match answer(result)? {
+                Some(lookup) => lookups.insert(key, lookup),
+                None => {
                     unfilterable.push(key);
                     continue;
                 }
-                Err(e) => Err(LookupError::Target(e)),
             };
-            lookups.insert(key, result);
         }
         drop(results);
         if !unfilterable.is_empty() {
-            self.look_up_by_listing(unfilterable, &mut lookups).await;
+            self.look_up_by_listing(unfilterable, &mut lookups, by_name)
+                .await;
         }
         if lookups.values().all(Result::is_err) {
             // Every lookup failed (or there were none): one of the errors says why.
@@ -194,10 +174,16 @@ impl Syncer {
     }
 
     /// Some servers cannot filter on names with special characters (400 invalidFilter);
-    /// for those names, list every group once and compare locally, as RFC 7644 allows.
-    async fn look_up_by_listing(&self, keys: Vec<String>, lookups: &mut Lookups) {
+    /// for those keys, list every group once and compare locally, as RFC 7644 allows.
+    /// `index` keys the listing as `lookups` is keyed (by name, or by externalId).
+    async fn look_up_by_listing(
+        &self,
+        keys: Vec<String>,
+        lookups: &mut Lookups,
+        index: fn(Vec<TargetGroup>) -> HashMap<String, Vec<TargetGroup>>,
+    ) {
         run_log::filter_refused(keys.len());
-        let mut listing = self.list_target().await.map(by_name).map_err(Arc::new);
+        let mut listing = self.list_target().await.map(index).map_err(Arc::new);
         for key in keys {
             let result = match &mut listing {
                 Ok(index) => Ok(index.remove(&key).unwrap_or_default()),
@@ -258,6 +244,20 @@ fn by_external_id_index(all: Vec<TargetGroup>) -> HashMap<String, Vec<TargetGrou
         }
     }
     index
+}
+
+/// What one filtered lookup's answer means: its result, `None` when the target cannot
+/// filter on it (a listing answers instead), or the run's end when it refuses our
+/// credentials.
+fn answer(result: Result<Vec<TargetGroup>, ScimError>) -> Result<Option<Lookup>, RunError> {
+    match result {
+        Ok(found) => Ok(Some(Ok(found))),
+        Err(e) if e.disposition() == Disposition::Reauthenticate => {
+            Err(RunError::TargetCredentials(e))
+        }
+        Err(ScimError::InvalidFilter { .. }) => Ok(None),
+        Err(e) => Ok(Some(Err(LookupError::Target(e)))),
+    }
 }
 
 /// The lookups of `candidates` from a listing of the whole target, compared locally.
