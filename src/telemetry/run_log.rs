@@ -155,6 +155,10 @@ pub fn run_finished(trigger: &str, report: &RunReport) {
             existed = c.existed,
             skipped = c.skipped,
             failed = c.failed,
+            adopted = c.adopted,
+            renamed = c.renamed,
+            orphans = c.orphans,
+            deleted = c.deleted,
             seconds = secs,
             "run finished"
         ),
@@ -171,6 +175,10 @@ pub fn run_finished(trigger: &str, report: &RunReport) {
         ("existed", c.existed),
         ("skipped", c.skipped),
         ("failed", c.failed),
+        ("adopted", c.adopted),
+        ("renamed", c.renamed),
+        ("orphan", c.orphans),
+        ("deleted", c.deleted),
     ] {
         metrics::counter!(metric::GROUPS, metric::OUTCOME => kind).increment(n as u64);
     }
