@@ -51,8 +51,8 @@ impl Syncer {
     }
 
     /// Asks the target for the group carrying each of these groups' external key
-    /// (`filter=externalId eq "…"`); names it cannot filter on are looked for in one
-    /// listing instead. Refused credentials stop the run.
+    /// (`filter=externalId eq "…"`); when the target refuses that filter, one listing
+    /// answers instead. Refused credentials stop the run.
     async fn look_up_external_ids(
         &self,
         groups: Vec<&SourceGroup>,
@@ -71,7 +71,7 @@ impl Syncer {
         let mut by_external_id = ByExternalId::new();
         let mut unfilterable = vec![];
         while let Some((key, result)) = results.next().await {
-            match answer(result)? {
+            match answer(result, true)? {
                 Some(lookup) => by_external_id.insert(key, lookup),
                 None => {
                     unfilterable.push(key);
@@ -150,7 +150,7 @@ impl Syncer {
         while let Some((key, result)) = results.next().await {
             done += 1;
             progress.checked(done, total);
-            match answer(result)? {
+            match answer(result, false)? {
                 Some(lookup) => lookups.insert(key, lookup),
                 None => {
                     unfilterable.push(key);
@@ -248,14 +248,20 @@ fn by_external_id_index(all: Vec<TargetGroup>) -> HashMap<String, Vec<TargetGrou
 
 /// What one filtered lookup's answer means: its result, `None` when the target cannot
 /// filter on it (a listing answers instead), or the run's end when it refuses our
-/// credentials.
-fn answer(result: Result<Vec<TargetGroup>, ScimError>) -> Result<Option<Lookup>, RunError> {
+/// credentials. With `refusal_lists`, any refusal retrying cannot change (a server that
+/// does not filter on `externalId` may say so with 400, 404 or 501) is answered by the
+/// listing too; a failure that may pass stays the group's lookup failure.
+fn answer(
+    result: Result<Vec<TargetGroup>, ScimError>,
+    refusal_lists: bool,
+) -> Result<Option<Lookup>, RunError> {
     match result {
         Ok(found) => Ok(Some(Ok(found))),
         Err(e) if e.disposition() == Disposition::Reauthenticate => {
             Err(RunError::TargetCredentials(e))
         }
         Err(ScimError::InvalidFilter { .. }) => Ok(None),
+        Err(e) if refusal_lists && e.disposition() == Disposition::GiveUp => Ok(None),
         Err(e) => Ok(Some(Err(LookupError::Target(e)))),
     }
 }
