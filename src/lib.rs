@@ -63,3 +63,6 @@ pub mod sync;
 pub mod telemetry;
 pub mod upstream;
 pub mod web;
+
+#[cfg(test)]
+mod arbitrary_json;

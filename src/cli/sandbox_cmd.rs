@@ -52,7 +52,8 @@ pub struct SandboxArgs {
     /// Faults for the tenant, e.g. "503@7,reset@13,401@40".
     #[arg(long, default_value = "")]
     idn_faults: String,
-    /// Faults for the SCIM server, e.g. "429@5:/scim/v2/Groups".
+    /// Faults for the SCIM server, e.g. "429@5:/scim/v2/Groups", "late=1500@2:POST:/scim/v2/Groups",
+    /// "cut@1", "total+1@1", "nofilter@1".
     #[arg(long, default_value = "")]
     scim_faults: String,
     /// Lifetime of the tenant's access tokens, in seconds.

@@ -255,6 +255,10 @@ pub struct EmailSettings {
     pub subject_template: String,
     pub body_template: String,
     pub digest_subject_template: String,
+    pub digest_body_template: String,
+    /// `per_group` mode: the one message per run listing the groups skipped and failed.
+    pub summary_subject_template: String,
+    pub summary_body_template: String,
     /// `per_group` mode: repeat the notice for a group on every run (the Workflow's
     /// behaviour) or send it once per group.
     pub repeat: bool,

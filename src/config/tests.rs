@@ -700,3 +700,64 @@ fn one_retry_after_cap_reaches_every_client() {
     let err = load(MINIMAL, &[("GROUPSYNC_SYNC__MAX_RETRY_AFTER_SECS", "0")]).unwrap_err();
     assert_eq!(key_of(err), "sync.max_retry_after_secs");
 }
+
+#[test]
+fn email_templates_are_checked_at_load_naming_the_key() {
+    let with = |line: &str| {
+        load(
+            &MINIMAL.replace("[email]", &format!("[email]\n{line}")),
+            &[],
+        )
+    };
+    for (line, key, problem) in [
+        (
+            "subject_template = \"{{ group \"",
+            "email.subject_template",
+            "is not a valid template",
+        ),
+        (
+            "body_template = \"{{ group }} {{ groups }}\"",
+            "email.body_template",
+            "(groups)",
+        ),
+        (
+            "digest_subject_template = \"{{ group }}\"",
+            "email.digest_subject_template",
+            "(group)",
+        ),
+        (
+            "digest_body_template = \"{% for g in failed_groups %}{{ g.error }}{% endfor %}\"",
+            "email.digest_body_template",
+            "cannot be rendered",
+        ),
+        (
+            "summary_subject_template = \"{% if %}\"",
+            "email.summary_subject_template",
+            "is not a valid template",
+        ),
+        (
+            "summary_body_template = \"{{ run }}\"",
+            "email.summary_body_template",
+            "(run)",
+        ),
+        (
+            "subject_template = \"{{ source }}\"",
+            "email.subject_template",
+            "group",
+        ),
+    ] {
+        let err = with(line).unwrap_err();
+        let text = err.to_string();
+        assert_eq!(key_of(err), key, "{line}");
+        assert!(text.contains(problem), "{line}: {text}");
+    }
+    // today's single-brace form, the new form, and a template with no placeholder but the group
+    for line in [
+        "subject_template = \"[{source}] {group} {unknown}\"",
+        "subject_template = \"{{ group|upper }}\"",
+        "digest_body_template = \"{{ created }} {% for g in created_groups %}{{ g.name }}{% endfor %}\"",
+        "body_template = \"Ticket {#1}: {group}\"",
+    ] {
+        assert!(with(line).is_ok(), "{line}: {:?}", with(line).err());
+    }
+}

@@ -5,6 +5,7 @@ use super::raw::{
     RawSettings, RawStore, RawSync, RawTrigger, RawWebhook,
 };
 use super::*;
+use crate::notify::template;
 use secrecy::ExposeSecret;
 
 type R<T> = Result<T, ConfigError>;
@@ -272,10 +273,6 @@ fn mailbox(text: &str, key: &str) -> R<lettre::message::Mailbox> {
         .map_err(|e| ConfigError::new(key, format!("is not an email address ({e}): {text:?}")))
 }
 
-const DEFAULT_SUBJECT: &str = "Alation group {group} already exists";
-const DEFAULT_BODY: &str = "The group {group} from Active Directory already exists in Alation; groupsync did not create it.";
-const DEFAULT_DIGEST_SUBJECT: &str = "groupsync: {created} created, {existing} already existed";
-
 fn email(mut r: RawEmail) -> R<EmailSettings> {
     let mode = match r.mode.as_deref().unwrap_or("digest") {
         "digest" => EmailMode::Digest,
@@ -287,38 +284,36 @@ fn email(mut r: RawEmail) -> R<EmailSettings> {
             ));
         }
     };
-    let subject_template = r
-        .subject_template
-        .take()
-        .unwrap_or_else(|| DEFAULT_SUBJECT.into());
-    let body_template = r
-        .body_template
-        .take()
-        .unwrap_or_else(|| DEFAULT_BODY.into());
-    let digest_subject_template = r
-        .digest_subject_template
-        .take()
-        .unwrap_or_else(|| DEFAULT_DIGEST_SUBJECT.into());
-    if !subject_template.contains("{group}") {
-        return Err(ConfigError::new(
-            "email.subject_template",
-            "must contain {group}",
-        ));
-    }
+    let template = |given: &mut Option<String>, slot: template::Slot| {
+        given.take().unwrap_or_else(|| slot.default.into())
+    };
+    let subject_template = template(&mut r.subject_template, template::SUBJECT);
+    let body_template = template(&mut r.body_template, template::BODY);
+    let digest_subject_template =
+        template(&mut r.digest_subject_template, template::DIGEST_SUBJECT);
+    let digest_body_template = template(&mut r.digest_body_template, template::DIGEST_BODY);
+    let summary_subject_template =
+        template(&mut r.summary_subject_template, template::SUMMARY_SUBJECT);
+    let summary_body_template = template(&mut r.summary_body_template, template::SUMMARY_BODY);
     let repeat = r.repeat.unwrap_or(true);
     let smtp = if r.enabled.unwrap_or(true) {
         Some(smtp(r)?)
     } else {
         None
     };
-    Ok(EmailSettings {
+    let settings = EmailSettings {
         smtp,
         mode,
         subject_template,
         body_template,
         digest_subject_template,
+        digest_body_template,
+        summary_subject_template,
+        summary_body_template,
         repeat,
-    })
+    };
+    template::check(&settings).map_err(|(key, problem)| ConfigError::new(key, problem))?;
+    Ok(settings)
 }
 
 fn smtp(r: RawEmail) -> R<SmtpSettings> {

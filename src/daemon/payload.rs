@@ -244,4 +244,115 @@ mod tests {
         v["status"] = json!("Terminated");
         assert!(!parse_value(&v).unwrap().succeeded());
     }
+
+    /// Deliveries anyone could post: the parser answers each with a value or an error,
+    /// never a panic, and an error names what is wrong.
+    mod props {
+        use super::*;
+        use crate::arbitrary_json::{any_body, any_json, nested_arrays, nested_objects};
+        use proptest::prelude::*;
+
+        /// Whether a value has the kind a field needs.
+        type Fits = fn(&Value) -> bool;
+
+        /// Every field the schema requires, by path, with whether a value has its kind.
+        const FIELDS: &[(&str, Fits)] = &[
+            ("source", Value::is_object),
+            ("source.type", Value::is_string),
+            ("source.id", Value::is_string),
+            ("source.name", Value::is_string),
+            ("status", Value::is_string),
+            ("started", Value::is_string),
+            ("completed", Value::is_string),
+            ("errors", |v| v.is_null() || v.is_array()),
+            ("warnings", |v| v.is_null() || v.is_array()),
+            ("stats", Value::is_object),
+            ("stats.scanned", Value::is_number),
+            ("stats.removed", Value::is_number),
+        ];
+
+        fn set(root: &mut Value, path: &str, to: Value) {
+            let mut at = root;
+            let mut parts = path.split('.').peekable();
+            while let Some(part) = parts.next() {
+                if parts.peek().is_none() {
+                    at[part] = to;
+                    return;
+                }
+                at = &mut at[part];
+            }
+        }
+
+        fn wrong_field() -> impl Strategy<Value = (&'static str, Value)> {
+            (proptest::sample::select(FIELDS), any_json())
+                .prop_filter("a value of another kind", |((_, fits), v)| !fits(v))
+                .prop_map(|((path, _), v)| (path, v))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn arbitrary_bytes_are_refused_or_read_never_a_panic(body in any_body()) {
+                if let Err(e) = parse(&body) {
+                    prop_assert!(!e.to_string().is_empty());
+                }
+            }
+
+            #[test]
+            fn arbitrary_json_that_is_no_object_is_refused_as_the_body(v in any_json()) {
+                let result = parse(v.to_string().as_bytes());
+                if !v.is_object() {
+                    let is_body_error = matches!(
+                        &result,
+                        Err(PayloadError::WrongType { field, .. }) if field == "(the body)"
+                    );
+                    prop_assert!(is_body_error, "{result:?}");
+                }
+            }
+
+            #[test]
+            fn a_field_of_the_wrong_type_is_refused_and_named((path, value) in wrong_field()) {
+                let mut v = sample();
+                set(&mut v, path, value);
+                match parse_value(&v) {
+                    Err(e) => prop_assert!(e.to_string().contains(path), "{e} does not name {path}"),
+                    Ok(read) => prop_assert!(false, "read {read:?} with {path} of the wrong type"),
+                }
+            }
+        }
+
+        #[test]
+        fn ten_thousand_nested_arrays_are_not_json_not_a_stack_overflow() {
+            for body in [
+                nested_arrays(10_000),
+                nested_objects("source", 10_000),
+                format!("{{\"stats\":{}}}", nested_arrays(10_000)),
+            ] {
+                assert!(
+                    matches!(parse(body.as_bytes()), Err(PayloadError::NotJson(_))),
+                    "{}",
+                    &body[..40]
+                );
+            }
+        }
+
+        #[test]
+        fn huge_strings_are_read_or_refused_by_their_field() {
+            let huge = "x".repeat(4 << 20);
+            let mut v = sample();
+            v["source"]["name"] = json!(huge);
+            assert_eq!(parse_value(&v).unwrap().source_name.len(), 4 << 20);
+            for path in ["stats.added", "completed", "errors"] {
+                let mut v = sample();
+                set(&mut v, path, json!(huge));
+                let e = parse_value(&v).unwrap_err();
+                assert!(e.to_string().contains(path), "{e}");
+                assert!(
+                    e.to_string().len() < 200,
+                    "the error does not echo the string"
+                );
+            }
+        }
+    }
 }

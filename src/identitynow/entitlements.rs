@@ -345,7 +345,7 @@ impl Client {
     }
 }
 
-fn read_page(answer: &Answer, cursor: &Cursor) -> Result<Page, IdnError> {
+pub(super) fn read_page(answer: &Answer, cursor: &Cursor) -> Result<Page, IdnError> {
     let malformed = |problem: String| IdnError::Malformed {
         request: answer.label.clone(),
         problem,

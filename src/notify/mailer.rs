@@ -25,14 +25,15 @@ pub enum NotifyError {
 }
 
 impl Classify for NotifyError {
-    /// A 4xx reply, a refused or dropped connection or a timeout may pass; a 5xx reply
+    /// A 4xx reply, a refused or dropped connection (also one dropped before a reply) or a
+    /// timeout may pass; a 5xx reply
     /// (a refused recipient, failed authentication), a TLS failure or a bad message will not.
     fn disposition(&self) -> Disposition {
         let retry = Disposition::RetryLater { after: None };
         match self {
             NotifyError::Setup(_) | NotifyError::Message(_) => Disposition::GiveUp,
             NotifyError::NotConnected => retry,
-            NotifyError::Smtp(e) if e.is_transient() || e.is_timeout() => retry,
+            NotifyError::Smtp(e) if e.is_transient() || e.is_timeout() || closed_early(e) => retry,
             NotifyError::Smtp(e)
                 if e.is_permanent()
                     || e.is_tls()
@@ -46,6 +47,13 @@ impl Classify for NotifyError {
             NotifyError::Smtp(_) => retry,
         }
     }
+}
+
+/// The server closed the connection before a whole reply (e.g. in the middle of a
+/// message): lettre reports it as a response error, but it is a dropped connection.
+fn closed_early(e: &lettre::transport::smtp::Error) -> bool {
+    e.is_response()
+        && std::error::Error::source(e).is_some_and(|s| s.to_string() == "incomplete response")
 }
 
 impl NotifyError {

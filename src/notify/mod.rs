@@ -10,6 +10,7 @@ mod compose;
 mod mailer;
 pub mod once;
 mod outbox;
+pub mod template;
 mod text;
 
 #[cfg(test)]
@@ -22,7 +23,8 @@ pub use outbox::{Flushed, Outbox};
 /// One email to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
-    /// Stable across resends (`{run_id}/digest`, `{run_id}/exists/{source_id}`); the
+    /// Stable across resends (`{run_id}/digest`, `{run_id}/exists/{source_id}`,
+    /// `{run_id}/not-created`); the
     /// Message-ID is derived from it, so a repeated notice is recognisable as such.
     pub key: String,
     pub subject: String,

@@ -884,3 +884,61 @@ async fn readiness_answers_from_the_background_probe() {
     d.stop().await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn nasty_webhook_bodies_get_4xx_and_start_no_run() {
+    let app = spawn_app(SandboxOptions::default()).await;
+    let d = start(daemon_settings(&app, &[])).await;
+    let hook = d.hook_url();
+    let good = bearer(HOOK_TOKEN);
+    let mut wrong_types = aggregation_event(AD_SOURCE_ID, "Success");
+    wrong_types["source"]["id"] = json!(["a", "b"]);
+    wrong_types["stats"]["added"] = json!(-1);
+    let mut huge_string = aggregation_event(AD_SOURCE_ID, "Success");
+    huge_string["completed"] = json!("9".repeat(200 * 1024));
+    let nested =
+        |open: &str, close: &str| format!("{}{}", open.repeat(10_000), close.repeat(10_000));
+    let bodies: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("empty", vec![], 400),
+        ("binary", (0..=255u8).rev().collect(), 400),
+        (
+            "invalid UTF-8 in a string",
+            b"{\"status\":\"\xff\xfe\"}".to_vec(),
+            400,
+        ),
+        ("10,000 nested arrays", nested("[", "]").into_bytes(), 400),
+        (
+            "10,000 nested objects",
+            format!("{}1{}", "{\"source\":".repeat(10_000), "}".repeat(10_000)).into_bytes(),
+            400,
+        ),
+        ("null", b"null".to_vec(), 400),
+        ("a string", b"\"Success\"".to_vec(), 400),
+        ("wrong types", wrong_types.to_string().into_bytes(), 400),
+        ("a huge string", huge_string.to_string().into_bytes(), 400),
+        ("over max_body_kib", vec![b' '; 300 * 1024], 413),
+    ];
+    for (what, body, expected) in bodies {
+        let resp = reqwest::Client::new()
+            .post(&hook)
+            .header("authorization", &good)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), expected, "{what}");
+    }
+    let snap = d.coordinator.snapshot();
+    assert_eq!((snap.started, &snap.pending), (0, &None), "no run started");
+    let (status, runs) = get_as_admin(&format!("{}/executions", d.url)).await;
+    let runs: Value = serde_json::from_str(&runs).unwrap();
+    assert_eq!(
+        (status, &runs["executions"]),
+        (200, &json!([])),
+        "no run recorded"
+    );
+    assert_eq!(get(&format!("{}/healthz", d.url)).await, (200, "ok".into()));
+    d.stop().await;
+    app.stop().await;
+}

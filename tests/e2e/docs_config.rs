@@ -215,3 +215,37 @@ fn the_parsers_of_this_test_see_what_they_should() {
         "[s]\n\nk = 1"
     );
 }
+
+#[test]
+fn the_migration_guide_names_only_real_keys_and_is_linked() {
+    let known: BTreeSet<String> = known_keys().into_iter().collect();
+    let sections: BTreeSet<&str> = known.iter().filter_map(|k| k.split('.').next()).collect();
+    let guide = read("docs/migrating-from-the-workflow.md");
+    let mut named = 0;
+    // every `section.key` between backticks, also inside `key = value`
+    for quoted in guide.split('`').skip(1).step_by(2) {
+        let Some(word) = quoted.split([' ', '=']).next() else {
+            continue;
+        };
+        let Some((section, key)) = word.split_once('.') else {
+            continue;
+        };
+        if sections.contains(section) && !key.is_empty() && !key.contains('/') {
+            assert!(
+                known.contains(word),
+                "the migration guide names `{word}`, which is not a key"
+            );
+            named += 1;
+        }
+    }
+    assert!(
+        named >= 40,
+        "expected the guide to name the keys, found {named}"
+    );
+    for doc in ["README.md", "docs/operations.md"] {
+        assert!(
+            read(doc).contains("migrating-from-the-workflow.md"),
+            "{doc} does not link the migration guide"
+        );
+    }
+}

@@ -3,6 +3,7 @@
 
 use groupsync::config::Settings;
 use groupsync::domain::{SourceGroup, fold_name};
+use groupsync::retry::RetryPolicy;
 use groupsync::sync::plan::{self, Rules};
 use groupsync_sandbox::{Sandbox, SandboxOptions};
 use std::collections::HashSet;
@@ -176,4 +177,14 @@ pub async fn get_with_token(url: &str, token: &str) -> reqwest::Response {
         .send()
         .await
         .unwrap()
+}
+
+/// Retries short enough for a test that makes the mail server refuse.
+pub fn quick_retries() -> RetryPolicy {
+    RetryPolicy {
+        max_retries: 1,
+        min_delay: std::time::Duration::from_millis(5),
+        max_delay: std::time::Duration::from_millis(10),
+        ..RetryPolicy::default()
+    }
 }

@@ -3,13 +3,11 @@
 
 use crate::harness::*;
 use groupsync::report::{NoticeState, RunReport, RunStatus};
-use groupsync::retry::RetryPolicy;
 use groupsync::store::Store;
 use groupsync::sync::{Quiet, RunRequest, Syncer, TriggerKind};
 use groupsync_sandbox::smtp::ReceivedMail;
 use groupsync_sandbox::{AD_SOURCE_ID, SandboxOptions};
 use std::collections::HashSet;
-use std::time::Duration;
 
 fn names(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
@@ -23,16 +21,6 @@ async fn four_groups() -> TestApp {
         ..SandboxOptions::default()
     })
     .await
-}
-
-/// Retries short enough for a test that makes the mail server refuse.
-fn quick_retries() -> RetryPolicy {
-    RetryPolicy {
-        max_retries: 1,
-        min_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(10),
-        ..RetryPolicy::default()
-    }
 }
 
 fn syncer(app: &TestApp, overrides: &[(&str, &str)], store: &Store) -> Syncer {

@@ -3,6 +3,7 @@
 
 mod failures;
 mod paging;
+mod parsers;
 mod sources;
 mod stub;
 mod tasks;

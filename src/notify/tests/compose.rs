@@ -1,6 +1,6 @@
 use crate::config::{EmailMode, EmailSettings};
 use crate::domain::RunId;
-use crate::notify::{Notice, compose};
+use crate::notify::{Notice, compose, template};
 use crate::report::{
     ErrorKind, GroupOutcome, Outcome, RunFailure, RunReport, SkipReason, SourceInfo,
 };
@@ -15,6 +15,9 @@ fn settings(mode: EmailMode) -> EmailSettings {
         digest_subject_template:
             "{created} created, {existing} existing, {skipped} skipped, {failed} failed ({source})"
                 .into(),
+        digest_body_template: template::DIGEST_BODY.default.into(),
+        summary_subject_template: template::SUMMARY_SUBJECT.default.into(),
+        summary_body_template: template::SUMMARY_BODY.default.into(),
         repeat: true,
     }
 }
@@ -89,7 +92,9 @@ fn mixed() -> RunReport {
 
 #[test]
 fn per_group_gives_one_notice_per_existing_group() {
-    let notices = compose(&settings(EmailMode::PerGroup), &mixed());
+    let mut notices = compose(&settings(EmailMode::PerGroup), &mixed());
+    let summary = notices.pop().expect("the summary of groups not created");
+    assert_eq!(summary.key, "run-1/not-created");
     assert_eq!(
         notices,
         vec![
@@ -148,7 +153,108 @@ fn a_failure_alone_is_worth_a_digest() {
         },
     )]);
     assert_eq!(compose(&settings(EmailMode::Digest), &r).len(), 1);
-    assert!(compose(&settings(EmailMode::PerGroup), &r).is_empty());
+    // per_group mode: no group found existing, so only the summary of groups not created
+    let per_group = compose(&settings(EmailMode::PerGroup), &r);
+    assert_eq!(per_group.len(), 1);
+    assert_eq!(per_group[0].key, "run-1/not-created");
+    assert!(
+        per_group[0].body.contains("  - \"Ops\": timeout\n"),
+        "{}",
+        per_group[0].body
+    );
+}
+
+#[test]
+fn per_group_tells_skipped_and_failed_groups_in_one_summary() {
+    let notices = compose(&settings(EmailMode::PerGroup), &mixed());
+    assert_eq!(notices.len(), 3, "{notices:#?}");
+    let summary = &notices[2];
+    assert_eq!(summary.key, "run-1/not-created");
+    assert_eq!(
+        summary.subject,
+        "groupsync: 1 skipped, 1 failed, not created in Alation"
+    );
+    let body = &summary.body;
+    assert!(body.contains("for the source Corp AD"), "{body}");
+    assert!(
+        body.contains("\nSkipped (1):\n  - \"  \": the name is empty or whitespace\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("\nFailed (1):\n  - \"Ops\": the SCIM server failed (502)\n"),
+        "{body}"
+    );
+    for absent in ["Finance", "HR", "Sales", "Later"] {
+        assert!(!body.contains(absent), "{body}");
+    }
+    // nothing skipped or failed: no summary
+    let r = report(vec![existed("e1", "HR"), created("e2", "Finance")]);
+    let notices = compose(&settings(EmailMode::PerGroup), &r);
+    assert_eq!(notices.len(), 1);
+    assert_eq!(notices[0].key, "run-1/exists/e1");
+}
+
+#[test]
+fn the_default_digest_body_reads_as_before() {
+    let mut r = mixed();
+    r.error = Some(RunFailure::new(ErrorKind::Deadline, "too long"));
+    let body = &compose(&settings(EmailMode::Digest), &r)[0].body;
+    let started = r.started_at.format("%Y-%m-%d %H:%M:%S UTC");
+    let finished = r.finished_at.format("%Y-%m-%d %H:%M:%S UTC");
+    assert_eq!(
+        *body,
+        format!(
+            "groupsync run run-1 for the source Corp AD, {started} to {finished}.\n\
+             \nCreated in Alation (1):\n  - \"Finance\"\n\
+             \nAlready in Alation, not created (2):\n  - \"HR\"\n  - \"Sales\"\n\
+             \nSkipped (1):\n  - \"  \": the name is empty or whitespace\n\
+             \nFailed (1):\n  - \"Ops\": the SCIM server failed (502)\n\
+             \nThe run stopped early (deadline): too long\n"
+        )
+    );
+}
+
+#[test]
+fn templates_are_given_the_lists_and_counts() {
+    let mut s = settings(EmailMode::Digest);
+    s.digest_subject_template = "{{ created + existing }} of {{ source|upper }}".into();
+    s.digest_body_template = "{% for g in failed_groups %}{{ g.name }}={{ g.reason }};{% endfor %}\
+                              {{ skipped_groups|length }} {% if stopped is none %}none{% endif %}"
+        .into();
+    let n = &compose(&s, &mixed())[0];
+    assert_eq!(n.subject, "3 of CORP AD");
+    assert_eq!(n.body, "Ops=the SCIM server failed (502);1 none");
+}
+
+#[test]
+fn values_are_text_never_templates_nor_html() {
+    let r = report(vec![existed("e1", "{{ 7*7 }} R&D <ops> {% raw %}")]);
+    for (subject, body) in [
+        ("{group}", "{group}/{source}"),
+        ("{{ group }}", "{{ group }}/{{ source }}"),
+    ] {
+        let mut s = settings(EmailMode::PerGroup);
+        s.subject_template = subject.into();
+        s.body_template = body.into();
+        let n = &compose(&s, &r)[0];
+        assert_eq!(n.subject, "{{ 7*7 }} R&D <ops> {% raw %}");
+        assert_eq!(n.body, "{{ 7*7 }} R&D <ops> {% raw %}/Corp AD");
+    }
+}
+
+#[test]
+fn old_placeholders_are_replaced_once_and_unknown_ones_kept() {
+    let mut s = settings(EmailMode::PerGroup);
+    s.subject_template = "{group} / {created} / {unknown} / {".into();
+    s.body_template = "{{group}} {source}}".into();
+    let r = report(vec![existed("e1", "{created} & {group}")]);
+    let n = &compose(&s, &r)[0];
+    assert_eq!(n.subject, "{created} & {group} / {created} / {unknown} / {");
+    // `{{` makes it the new form: `{source}}` is text there
+    assert_eq!(n.body, "{created} & {group} {source}}");
+    let mut d = settings(EmailMode::Digest);
+    d.digest_subject_template = "{created}/{existing}/{skipped}/{failed}/{group} {source}".into();
+    assert_eq!(compose(&d, &mixed())[0].subject, "1/2/1/1/{group} Corp AD");
 }
 
 #[test]

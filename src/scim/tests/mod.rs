@@ -2,9 +2,11 @@
 //! answers of strict, lenient and misbehaving servers.
 
 mod create;
+mod filter_roundtrip;
 mod listing;
 mod lookup;
 mod own;
+mod parsers;
 
 use super::{Client, ScimError};
 use crate::config::{Credentials, ScimSettings};

@@ -4,7 +4,8 @@
 //! Plain TCP, no TLS. It advertises `8BITMIME`, `SMTPUTF8` and `AUTH PLAIN LOGIN` (any
 //! credentials pass), unstuffs dots, caps line length, takes several messages per
 //! connection and many connections at once. [`SmtpSink::set_refusing`] simulates a
-//! mail server that is down: 421 to new connections, 451 to `DATA`.
+//! mail server that is down: 421 to new connections, 451 to `DATA`; [`SmtpSink::set_fault`]
+//! one that refuses every login or drops the connection in the middle of a message.
 //!
 //! `session` is the protocol state machine, `mail` reads the stored messages back,
 //! `maildir` also writes each one to a Maildir when the sink has one.
@@ -28,6 +29,15 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+/// A way the sink misbehaves, for testing what a sender does about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpFault {
+    /// `AUTH` is answered `535` (the credentials are refused).
+    RefuseAuth,
+    /// The connection is closed, without a reply, on the first line of a message's data.
+    DropInData,
+}
+
 /// The sink; clones share the same mailbox.
 #[derive(Clone, Default)]
 pub struct SmtpSink {
@@ -40,6 +50,7 @@ struct Inner {
     /// Woken on every delivery, for [`SmtpSink::wait_for`].
     arrived: Notify,
     refusing: AtomicBool,
+    fault: Mutex<Option<SmtpFault>>,
     /// Where each message is also written, one file each.
     maildir: Option<PathBuf>,
 }
@@ -122,6 +133,23 @@ impl SmtpSink {
         self.inner.refusing.store(refuse, Ordering::Relaxed);
     }
 
+    /// Makes the sink misbehave as `fault` says from the next line on; `None` heals it.
+    pub fn set_fault(&self, fault: Option<SmtpFault>) {
+        *self
+            .inner
+            .fault
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = fault;
+    }
+
+    fn fault(&self) -> Option<SmtpFault> {
+        *self
+            .inner
+            .fault
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn refusing(&self) -> bool {
         self.inner.refusing.load(Ordering::Relaxed)
     }
@@ -165,6 +193,21 @@ impl SmtpSink {
                 }
                 read = read_line(&mut reader, &mut line, MAX_LINE) => read?,
             };
+            match (self.fault(), read) {
+                (Some(SmtpFault::DropInData), LineRead::Line | LineRead::TooLong)
+                    if session.in_data() =>
+                {
+                    return Ok(());
+                }
+                (Some(SmtpFault::RefuseAuth), LineRead::Line)
+                    if session.at_command() && is_auth(&line) =>
+                {
+                    let refused = "535 5.7.8 Authentication credentials invalid\r\n";
+                    write.write_all(refused.as_bytes()).await?;
+                    continue;
+                }
+                _ => {}
+            }
             let step = match read {
                 LineRead::Eof => return Ok(()),
                 LineRead::TooLong => session.on_overlong_line(),
@@ -186,6 +229,13 @@ impl SmtpSink {
             }
         }
     }
+}
+
+/// Whether a command line is `AUTH …`.
+fn is_auth(line: &[u8]) -> bool {
+    line.len() >= 4
+        && line[..4].eq_ignore_ascii_case(b"AUTH")
+        && line.get(4).is_none_or(|b| *b == b' ')
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

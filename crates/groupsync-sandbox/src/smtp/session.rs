@@ -81,6 +81,16 @@ impl Session {
         }
     }
 
+    /// Whether the lines coming in are a message's data.
+    pub fn in_data(&self) -> bool {
+        self.state == State::Data
+    }
+
+    /// Whether the next line is read as a command.
+    pub fn at_command(&self) -> bool {
+        self.state == State::Command
+    }
+
     /// Handles a line longer than [`MAX_LINE`] (already discarded by the reader).
     pub fn on_overlong_line(&mut self) -> Step {
         if self.state == State::Data {

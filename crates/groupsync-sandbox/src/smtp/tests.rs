@@ -259,6 +259,38 @@ async fn refusing_makes_lettre_fail_until_it_is_lifted() {
 }
 
 #[tokio::test]
+async fn a_refused_login_and_a_connection_dropped_mid_message_keep_nothing() {
+    let sandbox = start().await;
+    sandbox.sink.set_fault(Some(SmtpFault::RefuseAuth));
+    let (mut client, _) = sandbox.client().await;
+    client.cmd("EHLO t").await;
+    assert_eq!(client.code("AUTH PLAIN AGEAYg==").await, "535");
+    assert_eq!(client.code("auth login").await, "535");
+
+    sandbox.sink.set_fault(Some(SmtpFault::DropInData));
+    let (mut client, _) = sandbox.client().await;
+    for line in ["EHLO t", "MAIL FROM:<a@x>", "RCPT TO:<b@x>"] {
+        client.cmd(line).await;
+    }
+    assert_eq!(client.code("DATA").await, "354");
+    assert_eq!(
+        client.code("Subject: cut").await,
+        "EOF",
+        "closed without a reply"
+    );
+
+    sandbox.sink.set_fault(None);
+    sandbox
+        .transport()
+        .send(notice("healed", "text", None))
+        .await
+        .unwrap();
+    assert_eq!(sandbox.wait_for(1).await.len(), 1);
+    assert_eq!(sandbox.sink.messages().len(), 1, "only the healed one");
+    sandbox.stop().await;
+}
+
+#[tokio::test]
 async fn many_connections_at_once_with_credentials() {
     let sandbox = start().await;
     let waiter = {
