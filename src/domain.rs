@@ -12,7 +12,9 @@ pub struct SourceGroup {
     pub id: String,
     /// The display name; this becomes the SCIM `displayName`.
     pub name: String,
-    /// the entitlement's `value`, the group's DN for AD
+    /// The entitlement's `value`: the group's DN on AD, its object id on Entra ID. The
+    /// SCIM `externalId` with `sync.external_id = "value"`.
+    #[serde(default)]
     pub value: String,
 }
 
@@ -23,6 +25,18 @@ pub struct TargetGroup {
     pub id: String,
     pub display_name: String,
     pub external_id: Option<String>,
+}
+
+/// A group groupsync owns, as the store remembers it (see `store::managed`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedGroup {
+    /// The `externalId` groupsync gave it (the entitlement id, or its `value`).
+    pub external_id: String,
+    pub scim_id: String,
+    /// Its name in the target when last seen.
+    pub name: String,
+    /// Successful runs in a row that found its AD group gone.
+    pub missing_runs: u32,
 }
 
 /// The key under which names are compared: SCIM `displayName` is `caseExact: false`

@@ -90,6 +90,49 @@ pub enum Outcome {
     Failed {
         error: String,
     },
+    /// A same-named group without `externalId` was given ours (`sync.adopt`): groupsync's
+    /// own from now on.
+    Adopted {
+        scim_id: String,
+    },
+    /// Dry run: the group found existing would have been adopted.
+    WouldAdopt {
+        scim_id: String,
+    },
+    /// Our group was renamed after its AD group (`sync.rename`); `from` is its former name.
+    Renamed {
+        scim_id: String,
+        from: String,
+    },
+    /// Our group still carries the AD group's former name `from`: renamed with
+    /// `sync.rename`, in a run that is not a dry run.
+    WouldRename {
+        scim_id: String,
+        from: String,
+    },
+    /// A group groupsync owns whose AD group is gone: reported, not deleted (yet). The
+    /// outcome's `source_id` is the group's `externalId`, its name the target's.
+    Orphan {
+        scim_id: String,
+    },
+    /// Dry run: the orphan would have been deleted.
+    WouldDelete {
+        scim_id: String,
+    },
+    /// The orphan was deleted from the target (`sync.delete_orphans`).
+    Deleted {
+        scim_id: String,
+    },
+}
+
+impl Outcome {
+    /// Whether this is about a target group whose AD group is gone, not a source group.
+    pub fn is_orphan(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Orphan { .. } | Outcome::WouldDelete { .. } | Outcome::Deleted { .. }
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,7 +153,7 @@ pub struct GroupOutcome {
 /// name it was found existing under. Keyed by position.
 pub fn matched_names(outcomes: &[GroupOutcome]) -> HashMap<usize, &str> {
     let mut first: HashMap<String, &GroupOutcome> = HashMap::new();
-    for o in outcomes {
+    for o in outcomes.iter().filter(|o| !o.outcome.is_orphan()) {
         first
             .entry(fold_name(&o.name))
             .and_modify(|f| {
@@ -157,12 +200,28 @@ pub fn serialize_outcomes<S: serde::Serializer>(
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
+    /// Source groups (orphans are not among them).
     pub source: usize,
     pub created: usize,
     pub existed: usize,
     pub would_create: usize,
     pub skipped: usize,
     pub failed: usize,
+    #[serde(default)]
+    pub adopted: usize,
+    #[serde(default)]
+    pub would_adopt: usize,
+    #[serde(default)]
+    pub renamed: usize,
+    #[serde(default)]
+    pub would_rename: usize,
+    /// Orphans reported and not deleted.
+    #[serde(default)]
+    pub orphans: usize,
+    #[serde(default)]
+    pub would_delete: usize,
+    #[serde(default)]
+    pub deleted: usize,
 }
 
 /// The run's overall result, for the exit status, the history and the metrics.
@@ -439,19 +498,28 @@ impl RunReport {
     }
 
     pub fn counts(&self) -> Counts {
-        let mut c = Counts {
-            source: self.read.max(self.outcomes.len()),
-            ..Counts::default()
-        };
+        let mut c = Counts::default();
         for o in &self.outcomes {
+            if !o.outcome.is_orphan() {
+                c.source += 1;
+            }
             match o.outcome {
                 Outcome::Created { .. } => c.created += 1,
                 Outcome::Existed { .. } => c.existed += 1,
                 Outcome::WouldCreate => c.would_create += 1,
                 Outcome::Skipped { .. } => c.skipped += 1,
                 Outcome::Failed { .. } => c.failed += 1,
+                Outcome::Adopted { .. } => c.adopted += 1,
+                Outcome::WouldAdopt { .. } => c.would_adopt += 1,
+                Outcome::Renamed { .. } => c.renamed += 1,
+                Outcome::WouldRename { .. } => c.would_rename += 1,
+                Outcome::Orphan { .. } => c.orphans += 1,
+                Outcome::WouldDelete { .. } => c.would_delete += 1,
+                Outcome::Deleted { .. } => c.deleted += 1,
             }
         }
+        // a run stopped while reading or planning has read more than it has outcomes for
+        c.source = c.source.max(self.read);
         c
     }
 

@@ -83,6 +83,10 @@ pub struct SandboxArgs {
     /// invalidValue).
     #[arg(long)]
     scim_max_name_length: Option<usize>,
+    /// The SCIM server does not support PATCH: it answers 501 and its
+    /// `/ServiceProviderConfig` says so, so adoptions and renames are sent as PUT.
+    #[arg(long)]
+    scim_no_patch: bool,
     /// Write a complete groupsync configuration for this sandbox to FILE (with the
     /// client id and secret of --credential).
     #[arg(long, value_name = "FILE")]
@@ -161,6 +165,7 @@ impl SandboxArgs {
             maildir: self.maildir.clone(),
             fire_webhook: self.fire_webhook.clone(),
             scim_max_name_length: self.scim_max_name_length,
+            scim_patch: !self.scim_no_patch,
         })
     }
 }

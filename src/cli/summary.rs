@@ -26,12 +26,26 @@ pub fn groups(n: usize) -> String {
     crate::report::count(n, "group")
 }
 
-/// The counts of every outcome.
+/// The counts of every outcome; those of adopted, renamed and orphan groups only when
+/// there are some.
 pub fn counts_line(c: &Counts) -> String {
-    format!(
+    let mut line = format!(
         "created {}  would create {}  existed {}  skipped {}  failed {}",
         c.created, c.would_create, c.existed, c.skipped, c.failed
-    )
+    );
+    let owned = [
+        ("adopted", c.adopted),
+        ("would adopt", c.would_adopt),
+        ("renamed", c.renamed),
+        ("would rename", c.would_rename),
+        ("orphans", c.orphans),
+        ("would delete", c.would_delete),
+        ("deleted", c.deleted),
+    ];
+    for (label, n) in owned.into_iter().filter(|(_, n)| *n > 0) {
+        let _ = write!(line, "  {label} {n}");
+    }
+    line
 }
 
 /// One group; the name is quoted with Rust's escaping so tabs, newlines and trailing
@@ -43,9 +57,30 @@ pub fn outcome_line(o: &GroupOutcome) -> String {
         Outcome::WouldCreate => format!("  would create {:?}", o.name),
         Outcome::Skipped { reason } => format!("  skipped      {:?}: {reason}", o.name),
         Outcome::Failed { error } => format!("  failed       {:?}: {error}", o.name),
+        Outcome::Adopted { scim_id } => format!("  adopted      {:?} ({scim_id})", o.name),
+        Outcome::WouldAdopt { scim_id } => format!("  would adopt  {:?} ({scim_id})", o.name),
+        Outcome::Renamed { scim_id, from } => {
+            format!("  renamed      {from:?} -> {:?} ({scim_id})", o.name)
+        }
+        Outcome::WouldRename { scim_id, from } => {
+            format!("  would rename {from:?} -> {:?} ({scim_id})", o.name)
+        }
+        Outcome::Orphan { scim_id } => {
+            format!(
+                "  orphan       {:?} ({scim_id}): its AD group is gone",
+                o.name
+            )
+        }
+        Outcome::WouldDelete { scim_id } => {
+            format!(
+                "  would delete {:?} ({scim_id}): its AD group is gone",
+                o.name
+            )
+        }
+        Outcome::Deleted { scim_id } => format!("  deleted      {:?} ({scim_id})", o.name),
     };
     match &o.source_name {
-        Some(from) => format!("{line} (renamed from {from:?})"),
+        Some(from) => format!("{line} (AD name {from:?})"),
         None => line,
     }
 }

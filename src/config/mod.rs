@@ -316,6 +316,16 @@ pub enum TargetLookup {
     Listing,
 }
 
+/// What groupsync writes as a group's `externalId`, and so how it knows its own groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExternalId {
+    /// The entitlement id (the default): stable when the AD group is renamed.
+    #[default]
+    Id,
+    /// The entitlement's `value` (the group's DN on AD, which changes with its name).
+    Value,
+}
+
 #[derive(Debug, Clone)]
 pub struct SyncSettings {
     /// Longer names are skipped with a reason instead of being sent to the target; `None`
@@ -343,6 +353,15 @@ pub struct SyncSettings {
     /// Which source groups are synchronised and under which name (`include_names`,
     /// `exclude_dns`, `name_prefix`, …).
     pub scope: crate::sync::scope::Scope,
+    /// What a created group carries as its `externalId`: a target group carrying its
+    /// entitlement's is groupsync's own (managed).
+    pub external_id: ExternalId,
+    /// Take over a same-named group without `externalId` by setting ours on it.
+    pub adopt: bool,
+    /// Rename a managed group whose AD group was renamed (otherwise it is only reported).
+    pub rename: bool,
+    /// Delete a managed group whose AD group is gone (within `safety.max_deletes_per_run`).
+    pub delete_orphans: bool,
 }
 
 /// The guards checked before a run's first write (`[safety]`); see `sync::guards`.
@@ -357,6 +376,9 @@ pub struct SafetySettings {
     /// Up to this many creates never trip the percentage: on a small source one new
     /// group is already more than 10 %.
     pub creates_always_allowed: u32,
+    /// The most managed groups one run may delete (`sync.delete_orphans`); more refuse
+    /// the run. 0 (the default): orphans are only reported.
+    pub max_deletes_per_run: u32,
 }
 
 impl Default for SafetySettings {
@@ -365,6 +387,7 @@ impl Default for SafetySettings {
             max_source_drop_percent: 50,
             max_create_percent: 10,
             creates_always_allowed: 5,
+            max_deletes_per_run: 0,
         }
     }
 }

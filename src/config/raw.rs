@@ -165,6 +165,10 @@ pub struct RawSync {
     pub name_case: Option<String>,
     pub name_prefix: Option<String>,
     pub name_suffix: Option<String>,
+    pub external_id: Option<String>,
+    pub adopt: Option<bool>,
+    pub rename: Option<bool>,
+    pub delete_orphans: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -173,6 +177,7 @@ pub struct RawSafety {
     pub max_source_drop_percent: Option<u32>,
     pub max_create_percent: Option<u32>,
     pub creates_always_allowed: Option<u32>,
+    pub max_deletes_per_run: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

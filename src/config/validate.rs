@@ -444,6 +444,16 @@ fn sync(r: RawSync) -> R<SyncSettings> {
             ));
         }
     };
+    let external_id = match r.external_id.as_deref().unwrap_or("id") {
+        "id" => ExternalId::Id,
+        "value" => ExternalId::Value,
+        other => {
+            return Err(ConfigError::new(
+                "sync.external_id",
+                format!("must be `id` or `value`, got {other:?}"),
+            ));
+        }
+    };
     Ok(SyncSettings {
         max_name_length: r
             .max_name_length
@@ -482,6 +492,10 @@ fn sync(r: RawSync) -> R<SyncSettings> {
         )?),
         max_retry_after: max_retry_after(r.max_retry_after_secs)?,
         scope,
+        external_id,
+        adopt: r.adopt.unwrap_or(false),
+        rename: r.rename.unwrap_or(false),
+        delete_orphans: r.delete_orphans.unwrap_or(false),
     })
 }
 
@@ -506,6 +520,12 @@ fn safety(r: RawSafety) -> R<SafetySettings> {
             0,
             1_000_000,
             "safety.creates_always_allowed",
+        )?,
+        max_deletes_per_run: in_range(
+            r.max_deletes_per_run.unwrap_or(d.max_deletes_per_run),
+            0,
+            1_000_000,
+            "safety.max_deletes_per_run",
         )?,
     })
 }

@@ -180,10 +180,18 @@ impl Health {
 
     /// A run that got answers from the target shows the target works.
     pub fn record_run(&self, report: &RunReport) {
-        let reached = report
-            .outcomes
-            .iter()
-            .any(|o| matches!(o.outcome, Outcome::Created { .. } | Outcome::Existed { .. }));
+        let reached = report.outcomes.iter().any(|o| {
+            matches!(
+                o.outcome,
+                Outcome::Created { .. }
+                    | Outcome::Existed { .. }
+                    | Outcome::Adopted { .. }
+                    | Outcome::Renamed { .. }
+                    | Outcome::WouldRename { .. }
+                    | Outcome::Orphan { .. }
+                    | Outcome::Deleted { .. }
+            )
+        });
         if reached {
             self.scim_answered();
         }

@@ -13,13 +13,17 @@ use crate::report::{GroupOutcome, Outcome, RunReport};
 ///   groups skipped (with the reason) and failed (with the target's answer), from
 ///   `summary_subject_template`/`summary_body_template`, when there are any.
 /// - `digest`: one notice listing the groups created, found existing, skipped and failed
-///   (with reasons), from `digest_subject_template`/`digest_body_template`.
+///   (with reasons), adopted, renamed (or still to be renamed), the orphans (groups
+///   groupsync owns whose AD group is gone) and those deleted, from
+///   `digest_subject_template`/`digest_body_template`.
 ///
-/// Nothing for a dry run, nor when nothing was created, found existing or failed. Whether
-/// anything is sent is up to the caller: without `email.smtp` there is no [`Mailer`](super::Mailer).
+/// Nothing for a dry run, nor when nothing was created, found existing, adopted, renamed,
+/// orphaned, deleted or failed. Whether anything is sent is up to the caller: without `email.smtp` there is no [`Mailer`](super::Mailer).
 pub fn compose(settings: &EmailSettings, report: &RunReport) -> Vec<Notice> {
     let counts = report.counts();
-    if report.dry_run || counts.created + counts.existed + counts.failed == 0 {
+    let owned = counts.adopted + counts.renamed + counts.would_rename;
+    let orphans = counts.orphans + counts.deleted;
+    if report.dry_run || counts.created + counts.existed + counts.failed + owned + orphans == 0 {
         return Vec::new();
     }
     let renderer = Renderer::new(settings);
@@ -107,6 +111,10 @@ fn run_values(report: &RunReport) -> RunValues {
         existing: c.existed,
         skipped: c.skipped,
         failed: c.failed,
+        adopted: c.adopted,
+        renamed: c.renamed,
+        orphans: c.orphans,
+        deleted: c.deleted,
         created_groups: items(&report.outcomes, |o| {
             matches!(o, Outcome::Created { .. }).then(String::new)
         }),
@@ -116,6 +124,25 @@ fn run_values(report: &RunReport) -> RunValues {
         skipped_groups: items(&report.outcomes, |o| match o {
             Outcome::Skipped { reason } => Some(reason.to_string()),
             _ => None,
+        }),
+        adopted_groups: items(&report.outcomes, |o| {
+            matches!(o, Outcome::Adopted { .. }).then(String::new)
+        }),
+        renamed_groups: items(&report.outcomes, |o| match o {
+            Outcome::Renamed { from, .. } => Some(format!("was \"{}\"", one_line(from))),
+            _ => None,
+        }),
+        would_rename_groups: items(&report.outcomes, |o| match o {
+            Outcome::WouldRename { from, .. } => {
+                Some(format!("still named \"{}\" in Alation", one_line(from)))
+            }
+            _ => None,
+        }),
+        orphan_groups: items(&report.outcomes, |o| {
+            matches!(o, Outcome::Orphan { .. }).then(String::new)
+        }),
+        deleted_groups: items(&report.outcomes, |o| {
+            matches!(o, Outcome::Deleted { .. }).then(String::new)
         }),
         failed_groups: items(&report.outcomes, |o| match o {
             Outcome::Failed { error } => Some(error.clone()),

@@ -29,7 +29,7 @@ macro_rules! list_macro {
 macro_rules! loop_lines {
     () => {
         concat!(
-            "{%- if close_loop %}\nIdentityNow entitlement aggregation of the Alation SCIM source ",
+            "\n{%- if close_loop %}\nIdentityNow entitlement aggregation of the Alation SCIM source ",
             "({{ close_loop.state }}): {{ close_loop.message }}\n",
             "{% for name in close_loop.missing %}  not an entitlement yet: {{ name }}\n{% endfor %}{% endif %}",
         )
@@ -60,10 +60,24 @@ pub struct RunValues {
     pub existing: usize,
     pub skipped: usize,
     pub failed: usize,
+    pub adopted: usize,
+    pub renamed: usize,
+    pub orphans: usize,
+    pub deleted: usize,
     pub created_groups: Vec<Item>,
     pub existing_groups: Vec<Item>,
     pub skipped_groups: Vec<Item>,
     pub failed_groups: Vec<Item>,
+    /// Found existing without an externalId and given ours (`sync.adopt`).
+    pub adopted_groups: Vec<Item>,
+    /// Renamed after their AD group; the reason gives the former name.
+    pub renamed_groups: Vec<Item>,
+    /// Still under their AD group's former name (without `sync.rename`).
+    pub would_rename_groups: Vec<Item>,
+    /// Groups groupsync owns whose AD group is gone, not deleted.
+    pub orphan_groups: Vec<Item>,
+    /// Orphans deleted (`sync.delete_orphans`).
+    pub deleted_groups: Vec<Item>,
     /// Why the run stopped early; none when it did not.
     pub stopped: Option<Stopped>,
     /// The aggregation of the Alation SCIM source after creates; none when there was none.
@@ -137,6 +151,11 @@ pub const DIGEST_BODY: Slot = Slot {
         "{{ list(\"Created in Alation\", created_groups) }}\n",
         "{{- list(\"Already in Alation, not created\", existing_groups) }}\n",
         "{{- list(\"Skipped\", skipped_groups) }}\n",
+        "{{- list(\"Adopted: found existing without an externalId, now groupsync's own\", adopted_groups) }}\n",
+        "{{- list(\"Renamed after their AD group\", renamed_groups) }}\n",
+        "{{- list(\"Would rename: their AD group was renamed (sync.rename is off)\", would_rename_groups) }}\n",
+        "{{- list(\"Orphans: their AD group is gone, not deleted\", orphan_groups) }}\n",
+        "{{- list(\"Deleted: their AD group was gone on two successful runs in a row\", deleted_groups) }}\n",
         "{{- list(\"Failed\", failed_groups) }}\n",
         stopped_line!(),
         loop_lines!(),
@@ -348,10 +367,19 @@ fn sample(kind: Kind) -> Value {
             existing: 1,
             skipped: 1,
             failed: 1,
+            adopted: 1,
+            renamed: 1,
+            orphans: 1,
+            deleted: 1,
             created_groups: vec![item("Finance", "")],
             existing_groups: vec![item("HR", "")],
             skipped_groups: vec![item(" ", "the name is empty or whitespace")],
             failed_groups: vec![item("Ops", "the SCIM server failed (502)")],
+            adopted_groups: vec![item("Sales", "")],
+            renamed_groups: vec![item("Finance EU", "was \"Finance\"")],
+            would_rename_groups: vec![item("People", "still named \"HR\" in Alation")],
+            orphan_groups: vec![item("Old", "")],
+            deleted_groups: vec![item("Older", "")],
             stopped: Some(Stopped {
                 kind: "shutdown".into(),
                 message: "groupsync was stopped".into(),

@@ -39,8 +39,8 @@ pub struct RunView {
     /// real run in place of this dry run (shown by the run itself; the history keeps only
     /// a refused run's). `null` when none.
     pub guard: Option<RunFailure>,
-    /// One per source group, in source order; a case twin found existing carries the
-    /// name it `matched`.
+    /// One per source group, in source order (a case twin found existing carries the
+    /// name it `matched`), then one per orphan: a group groupsync owns whose AD group is gone.
     #[serde(serialize_with = "super::serialize_outcomes")]
     pub outcomes: Vec<GroupOutcome>,
     pub notices: Vec<NoticeOutcome>,

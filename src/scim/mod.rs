@@ -12,6 +12,7 @@
 mod create;
 mod error;
 pub mod expiry;
+mod own;
 mod read;
 mod wire;
 
@@ -20,6 +21,7 @@ mod tests;
 
 pub use create::CreateOutcome;
 pub use error::{Detail, ScimError};
+pub use own::{Change, external_id_filter};
 pub use wire::{FilterSupport, display_name_filter};
 
 use crate::config::{Credentials, ScimSettings};

@@ -135,7 +135,7 @@ impl Client {
     }
 
     /// One GET, retried under the client's policy while the error says "retry later".
-    async fn get_json(&self, url: &Url) -> Result<Value, ScimError> {
+    pub(super) async fn get_json(&self, url: &Url) -> Result<Value, ScimError> {
         let operation = crate::retry::Operation::new("SCIM target", format!("GET {}", url.path()));
         crate::retry::retry(&self.retry, &operation, || self.get_json_once(url.clone())).await
     }

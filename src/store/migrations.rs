@@ -31,7 +31,29 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 8: the run's close-the-loop step (the aggregation of the Alation SCIM source), as
     // JSON; NULL when the run had none
     "ALTER TABLE runs ADD COLUMN close_loop TEXT;",
+    // 9: the groups groupsync owns (by externalId), how many successful runs in a row
+    // found their AD group gone, and the counts of adopted, renamed and orphan groups
+    OWNERSHIP,
 ];
+
+/// `managed_groups` outlives runs (retention does not prune it).
+const OWNERSHIP: &str = "
+CREATE TABLE managed_groups (
+    external_id TEXT PRIMARY KEY,
+    scim_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    -- successful runs in a row that found the AD group gone; reset when it is back
+    missing_runs INTEGER NOT NULL DEFAULT 0,
+    seen_at TEXT NOT NULL
+);
+ALTER TABLE runs ADD COLUMN groups_adopted INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN groups_would_adopt INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN groups_renamed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN groups_would_rename INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN groups_orphans INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN groups_would_delete INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN groups_deleted INTEGER NOT NULL DEFAULT 0;
+";
 
 /// One row at most in `lease`; `own_groups` outlives runs (retention does not prune it).
 const LEASE_AND_JOURNAL: &str = "

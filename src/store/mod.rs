@@ -8,6 +8,7 @@
 
 mod journal;
 pub mod lease;
+mod managed;
 mod migrations;
 mod outbox;
 mod record;

@@ -94,11 +94,25 @@ impl RunDetail {
 }
 
 /// The outcome kinds as stored (and as `?outcome=` filters name them).
-pub const OUTCOME_KINDS: [&str; 5] = ["created", "existed", "would_create", "skipped", "failed"];
+pub const OUTCOME_KINDS: [&str; 12] = [
+    "created",
+    "existed",
+    "would_create",
+    "skipped",
+    "failed",
+    "adopted",
+    "would_adopt",
+    "renamed",
+    "would_rename",
+    "orphan",
+    "would_delete",
+    "deleted",
+];
 
 const RUN_COLUMNS: &str = "id, trigger, started_at, finished_at, status, dry_run, source_id, \
      source_name, error, groups_source, groups_created, groups_existed, groups_would_create, \
-     groups_skipped, groups_failed, error_kind, close_loop";
+     groups_skipped, groups_failed, error_kind, close_loop, groups_adopted, groups_would_adopt, \
+     groups_renamed, groups_would_rename, groups_orphans, groups_would_delete, groups_deleted";
 
 impl Store {
     /// The most recent runs, newest first; with `before`, those that started before that run.
@@ -236,7 +250,7 @@ pub(super) fn insert(
 ) -> rusqlite::Result<()> {
     let c = &run.counts;
     conn.execute(
-        &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
+        &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"),
         params![
             run.id,
             run.trigger,
@@ -257,6 +271,13 @@ pub(super) fn insert(
             run.close_loop
                 .as_ref()
                 .and_then(|l| serde_json::to_string(l).ok()),
+            c.adopted as i64,
+            c.would_adopt as i64,
+            c.renamed as i64,
+            c.would_rename as i64,
+            c.orphans as i64,
+            c.would_delete as i64,
+            c.deleted as i64,
         ],
     )?;
     for (i, o) in outcomes.iter().enumerate() {
@@ -305,6 +326,15 @@ fn columns(o: &Outcome) -> (&'static str, Option<&str>, Option<String>, Option<S
             serde_json::to_string(reason).ok(),
         ),
         Outcome::Failed { error } => ("failed", None, Some(error.clone()), None),
+        Outcome::Adopted { scim_id } => ("adopted", Some(scim_id), None, None),
+        Outcome::WouldAdopt { scim_id } => ("would_adopt", Some(scim_id), None, None),
+        Outcome::Renamed { scim_id, from } => ("renamed", Some(scim_id), Some(from.clone()), None),
+        Outcome::WouldRename { scim_id, from } => {
+            ("would_rename", Some(scim_id), Some(from.clone()), None)
+        }
+        Outcome::Orphan { scim_id } => ("orphan", Some(scim_id), None, None),
+        Outcome::WouldDelete { scim_id } => ("would_delete", Some(scim_id), None, None),
+        Outcome::Deleted { scim_id } => ("deleted", Some(scim_id), None, None),
     }
 }
 
@@ -352,6 +382,13 @@ fn run_from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
             would_create: count(12)?,
             skipped: count(13)?,
             failed: count(14)?,
+            adopted: count(17)?,
+            would_adopt: count(18)?,
+            renamed: count(19)?,
+            would_rename: count(20)?,
+            orphans: count(21)?,
+            would_delete: count(22)?,
+            deleted: count(23)?,
         },
         close_loop,
     })
@@ -397,6 +434,29 @@ fn outcome_from(r: &Row<'_>) -> rusqlite::Result<Outcome> {
             Outcome::Skipped { reason }
         }
         "failed" => Outcome::Failed { error: reason()? },
+        "adopted" => Outcome::Adopted {
+            scim_id: scim_id()?,
+        },
+        "would_adopt" => Outcome::WouldAdopt {
+            scim_id: scim_id()?,
+        },
+        "renamed" => Outcome::Renamed {
+            scim_id: scim_id()?,
+            from: reason()?,
+        },
+        "would_rename" => Outcome::WouldRename {
+            scim_id: scim_id()?,
+            from: reason()?,
+        },
+        "orphan" => Outcome::Orphan {
+            scim_id: scim_id()?,
+        },
+        "would_delete" => Outcome::WouldDelete {
+            scim_id: scim_id()?,
+        },
+        "deleted" => Outcome::Deleted {
+            scim_id: scim_id()?,
+        },
         other => return Err(unreadable(2, format!("unknown outcome {other:?}"))),
     })
 }

@@ -10,11 +10,11 @@
 //! runs do not send it again until it changes.
 
 use super::RunRequest;
-use super::plan::{Action, Plan};
+use super::plan::{Action, OrphanAction, Plan, PlannedOrphan};
 use crate::domain::SourceGroup;
 use crate::report::{GroupOutcome, Outcome};
 use crate::retry::{Classify, Disposition, Operation, RetryPolicy, retry};
-use crate::scim::{self, CreateOutcome, ScimError};
+use crate::scim::{self, Change, CreateOutcome, ScimError};
 use crate::store::Store;
 use crate::telemetry::run_log;
 use chrono::Utc;
@@ -30,6 +30,8 @@ pub struct ApplyOptions {
     pub retry: RetryPolicy,
     /// No create is sent from then on (`sync.max_run_secs`); `None`: no deadline.
     pub deadline: Option<tokio::time::Instant>,
+    /// Whether the target takes PATCH (adoptions and renames are PUT otherwise).
+    pub patch: bool,
 }
 
 /// The error of a create not sent because the run's deadline had passed.
@@ -134,6 +136,51 @@ pub async fn apply_journaled(
                 Action::Create if past(opts.deadline) => Outcome::Failed {
                     error: DEADLINE_PASSED.into(),
                 },
+                Action::Adopt { scim_id, .. } | Action::Rename { scim_id, .. } if opts.dry_run => {
+                    would(&item.action, scim_id)
+                }
+                Action::Adopt { .. } | Action::Rename { .. } if past(opts.deadline) => {
+                    Outcome::Failed {
+                        error: DEADLINE_PASSED.into(),
+                    }
+                }
+                Action::Adopt {
+                    scim_id,
+                    external_id,
+                } => {
+                    let change = Change {
+                        display_name: None,
+                        external_id: Some(external_id),
+                    };
+                    match target.change_group(scim_id, change, opts.patch).await {
+                        Ok(()) => {
+                            run_log::group_adopted(&item.group.name, scim_id);
+                            Outcome::Adopted {
+                                scim_id: scim_id.clone(),
+                            }
+                        }
+                        Err(e) => failed(&item.group, format!("adopting it failed: {e}")),
+                    }
+                }
+                Action::Rename { scim_id, from } => {
+                    let change = Change {
+                        display_name: Some(&item.group.name),
+                        external_id: None,
+                    };
+                    match target.change_group(scim_id, change, opts.patch).await {
+                        Ok(()) => {
+                            run_log::group_renamed(from, &item.group.name, scim_id);
+                            Outcome::Renamed {
+                                scim_id: scim_id.clone(),
+                                from: from.clone(),
+                            }
+                        }
+                        Err(e) => failed(
+                            &item.group,
+                            format!("renaming it from {from:?} failed: {e}"),
+                        ),
+                    }
+                }
                 Action::Create => {
                     if let Some(j) = journal {
                         j.posting(&item.group.name).await;
@@ -180,16 +227,77 @@ pub async fn apply_journaled(
             outcomes[i].outcome = outcome;
         }
     }
+    for orphan in &plan.orphans {
+        if let Some(outcome) = orphan_outcome(orphan, target, &opts).await {
+            outcomes.push(outcome);
+        }
+    }
     let mut refused = refused.into_inner().unwrap_or_else(|p| p.into_inner());
     refused.sort_by(|a, b| a.source_id.cmp(&b.source_id));
     Applied { outcomes, refused }
+}
+
+/// What a dry run says of an adoption or a rename.
+fn would(action: &Action, scim_id: &str) -> Outcome {
+    let scim_id = scim_id.to_owned();
+    match action {
+        Action::Rename { from, .. } => Outcome::WouldRename {
+            scim_id,
+            from: from.clone(),
+        },
+        _ => Outcome::WouldAdopt { scim_id },
+    }
+}
+
+/// An orphan reported, or deleted (one at a time: there are few, and each is a loss).
+/// Orphans that are no longer ours, or could not be checked, have no outcome.
+async fn orphan_outcome(
+    orphan: &PlannedOrphan,
+    target: &scim::Client,
+    opts: &ApplyOptions,
+) -> Option<GroupOutcome> {
+    let scim_id = orphan.group.scim_id.clone();
+    let outcome = match &orphan.action {
+        OrphanAction::Report => Outcome::Orphan { scim_id },
+        OrphanAction::Delete if opts.dry_run => Outcome::WouldDelete { scim_id },
+        OrphanAction::Delete if past(opts.deadline) => Outcome::Failed {
+            error: DEADLINE_PASSED.into(),
+        },
+        OrphanAction::Delete => match target.delete_group(&scim_id).await {
+            Ok(()) => {
+                run_log::group_deleted(&orphan.name, &scim_id);
+                Outcome::Deleted { scim_id }
+            }
+            Err(e) => {
+                run_log::group_failed(&orphan.name, &e.to_string());
+                Outcome::Failed {
+                    error: format!("deleting this orphan failed: {e}"),
+                }
+            }
+        },
+        OrphanAction::Forget | OrphanAction::Unchecked(_) => return None,
+    };
+    Some(GroupOutcome {
+        source_id: orphan.group.external_id.clone(),
+        name: orphan.name.clone(),
+        source_name: None,
+        outcome,
+    })
 }
 
 /// A case twin's outcome, from that of the first group of its name (`of`): found existing
 /// under that name. In a dry run, where the first is only to be created, it has no id yet.
 fn twin(group: &SourceGroup, of: &str, first: &Outcome) -> Outcome {
     match first {
-        Outcome::Created { scim_id } | Outcome::Existed { scim_id } => {
+        Outcome::Created { scim_id }
+        | Outcome::Existed { scim_id }
+        | Outcome::Adopted { scim_id }
+        | Outcome::WouldAdopt { scim_id }
+        | Outcome::Renamed { scim_id, .. }
+        | Outcome::WouldRename { scim_id, .. }
+        | Outcome::Orphan { scim_id }
+        | Outcome::WouldDelete { scim_id }
+        | Outcome::Deleted { scim_id } => {
             run_log::group_existed_as(&group.name, of);
             Outcome::Existed {
                 scim_id: scim_id.clone(),
@@ -231,9 +339,15 @@ fn settled(action: &Action) -> Outcome {
                  it is sent again once the name changes"
             ),
         },
+        Action::ReportRename { scim_id, from } => Outcome::WouldRename {
+            scim_id: scim_id.clone(),
+            from: from.clone(),
+        },
         // Settled from the first of its name once that one is (see `twin`).
         Action::Twin { .. } => Outcome::WouldCreate,
-        Action::Create => unreachable!("creates are applied, not settled"),
+        Action::Create | Action::Adopt { .. } | Action::Rename { .. } => {
+            unreachable!("writes are applied, not settled")
+        }
     }
 }
 

@@ -14,8 +14,10 @@
 //!    created some.
 //! 4. `mass_create`: more than `safety.max_create_percent` of the source's groups would be
 //!    created, and more than `safety.creates_always_allowed`.
+//! 5. `mass_delete`: more orphans would be deleted than `safety.max_deletes_per_run`.
 //!
-//! Before the first successful run only the first applies. `force` lets one run through.
+//! Before the first successful run only the first and the last apply. `force` lets one run
+//! through.
 
 use super::RunError;
 use super::plan::{Action, Plan};
@@ -60,6 +62,10 @@ pub enum Tripped {
         source: usize,
         max_percent: u32,
     },
+    MassDelete {
+        deletes: usize,
+        max: u32,
+    },
 }
 
 impl Tripped {
@@ -70,6 +76,7 @@ impl Tripped {
             Tripped::SourceDrop { .. } => "source_drop",
             Tripped::EmptyTarget { .. } => "empty_target",
             Tripped::MassCreate { .. } => "mass_create",
+            Tripped::MassDelete { .. } => "mass_delete",
         }
     }
 
@@ -121,6 +128,13 @@ impl fmt::Display for Tripped {
                  {max_percent}% `safety.max_create_percent` allows; check `scim.base_url` and \
                  the SCIM token, or {FORCE} if these groups really are new"
             ),
+            Tripped::MassDelete { deletes, max } => write!(
+                f,
+                "the run would delete {deletes} groups whose AD groups are gone: more than the \
+                 {max} `safety.max_deletes_per_run` allows; check the source and \
+                 `identitynow.entitlement_filter`, raise the limit, or {FORCE} if these groups \
+                 really should go"
+            ),
         }
     }
 }
@@ -137,6 +151,9 @@ pub fn check(inputs: &Inputs<'_>, safety: &SafetySettings) -> Option<Tripped> {
             attributes: inputs.attributes_seen.to_owned(),
         });
     }
+    if let Some(tripped) = mass_delete(inputs.plan, safety) {
+        return Some(tripped);
+    }
     let last = inputs.last_success?;
     let before = last.counts.source;
     // `now / before < (100 - max) / 100`, in integers.
@@ -151,9 +168,18 @@ pub fn check(inputs: &Inputs<'_>, safety: &SafetySettings) -> Option<Tripped> {
         .plan
         .items
         .iter()
-        .filter(|p| matches!(p.action, Action::Exists { .. }))
+        .filter(|p| {
+            matches!(
+                p.action,
+                Action::Exists { .. }
+                    | Action::Adopt { .. }
+                    | Action::Rename { .. }
+                    | Action::ReportRename { .. }
+            )
+        })
         .count();
-    let left_before = last.counts.existed + last.counts.created;
+    let c = &last.counts;
+    let left_before = c.existed + c.created + c.adopted + c.renamed + c.would_rename;
     if found == 0 && left_before > 0 {
         return Some(Tripped::EmptyTarget {
             before: left_before,
@@ -170,6 +196,15 @@ pub fn check(inputs: &Inputs<'_>, safety: &SafetySettings) -> Option<Tripped> {
         });
     }
     None
+}
+
+/// `mass_delete`: more deletes planned than `safety.max_deletes_per_run`.
+fn mass_delete(plan: &Plan, safety: &SafetySettings) -> Option<Tripped> {
+    let deletes = plan.deletes();
+    (deletes > safety.max_deletes_per_run as usize).then_some(Tripped::MassDelete {
+        deletes,
+        max: safety.max_deletes_per_run,
+    })
 }
 
 #[cfg(test)]
@@ -196,12 +231,16 @@ mod tests {
                     Action::Exists {
                         scim_id: format!("s{i}"),
                         duplicates: 0,
+                        managed: true,
                     },
                 )
             })
             .collect();
         items.extend((existing..existing + creates).map(|i| item(i, Action::Create)));
-        Plan { items }
+        Plan {
+            items,
+            orphans: vec![],
+        }
     }
 
     fn success(source: usize, existed: usize, created: usize) -> RunRecord {
@@ -225,6 +264,15 @@ mod tests {
     }
 
     fn run(p: &Plan, last: Option<&RunRecord>, force: bool) -> Option<Tripped> {
+        run_with(p, last, force, &SafetySettings::default())
+    }
+
+    fn run_with(
+        p: &Plan,
+        last: Option<&RunRecord>,
+        force: bool,
+        safety: &SafetySettings,
+    ) -> Option<Tripped> {
         let inputs = Inputs {
             plan: p,
             source_groups: p.items.len(),
@@ -233,7 +281,7 @@ mod tests {
             source_filter: "source.id eq \"s\"",
             attributes_seen: "assignedLicenses (2)",
         };
-        check(&inputs, &SafetySettings::default())
+        check(&inputs, safety)
     }
 
     fn no_source_groups() -> Option<Tripped> {
@@ -394,5 +442,39 @@ mod tests {
         assert_eq!(f.kind.as_str(), "guard_refused");
         assert!(f.message.contains("empty_target"), "{f}");
         assert!(f.message.contains("nothing was changed"), "{f}");
+    }
+
+    #[test]
+    fn more_deletes_than_allowed_refuse_the_run_unless_forced() {
+        use crate::domain::ManagedGroup;
+        use crate::sync::plan::{OrphanAction, PlannedOrphan};
+        let mut p = plan(5, 0);
+        let orphan = |i: usize, action: OrphanAction| PlannedOrphan {
+            group: ManagedGroup {
+                external_id: format!("o{i}"),
+                scim_id: format!("so{i}"),
+                name: format!("O{i}"),
+                missing_runs: 1,
+            },
+            name: format!("O{i}"),
+            action,
+        };
+        p.orphans = vec![
+            orphan(1, OrphanAction::Delete),
+            orphan(2, OrphanAction::Delete),
+            orphan(3, OrphanAction::Report),
+        ];
+        let last = success(5, 5, 0);
+        let limit = |max: u32| SafetySettings {
+            max_deletes_per_run: max,
+            ..SafetySettings::default()
+        };
+        let tripped =
+            run_with(&p, Some(&last), false, &limit(1)).expect("two deletes, one allowed");
+        assert_eq!(tripped, Tripped::MassDelete { deletes: 2, max: 1 });
+        assert_eq!(tripped.guard(), "mass_delete");
+        assert!(tripped.to_string().contains("safety.max_deletes_per_run"));
+        assert_eq!(run_with(&p, Some(&last), false, &limit(2)), None);
+        assert_eq!(run_with(&p, Some(&last), true, &limit(1)), None);
     }
 }

@@ -3,9 +3,9 @@
 //! Lookups run with bounded concurrency; if the target refuses our credentials, or
 //! cannot be reached for any group, the run stops before its first write.
 
-use super::plan::{LookupError, Lookups};
+use super::plan::{self, ByExternalId, Found, Lookup, LookupError, Lookups};
 use super::{Progress, RunError, Syncer};
-use crate::config::TargetLookup;
+use crate::config::{ExternalId, TargetLookup};
 use crate::domain::{SourceGroup, TargetGroup, fold_name};
 use crate::retry::{Classify, Disposition};
 use crate::scim::ScimError;
@@ -15,21 +15,76 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 impl Syncer {
-    /// Looks the candidates up as `sync.target_lookup` says.
+    /// Looks the candidates up as `sync.target_lookup` says: by name, and by externalId
+    /// for those whose lookup by name did not find the group carrying theirs (a listing
+    /// holds both).
     pub(super) async fn look_up(
         &self,
         candidates: Vec<&SourceGroup>,
         progress: &dyn Progress,
-    ) -> Result<Lookups, RunError> {
+    ) -> Result<Found, RunError> {
         let sync = &self.settings.sync;
-        match sync.target_lookup {
-            TargetLookup::PerGroup => self.look_up_each(candidates, progress).await,
-            TargetLookup::Listing => self.look_up_in_listing(candidates, progress).await,
+        let mode = sync.external_id;
+        let listed = match sync.target_lookup {
+            TargetLookup::PerGroup => None,
+            TargetLookup::Listing => Some(self.look_up_in_listing(&candidates, progress).await?),
             TargetLookup::Auto if candidates.len() > sync.listing_threshold => {
-                self.look_up_in_listing_or_each(candidates, progress).await
+                self.look_up_in_listing_or_each(&candidates, progress)
+                    .await?
             }
-            TargetLookup::Auto => self.look_up_each(candidates, progress).await,
+            TargetLookup::Auto => None,
+        };
+        if let Some(found) = listed {
+            return Ok(found);
         }
+        let by_name = self.look_up_each(candidates.clone(), progress).await?;
+        let unmatched: Vec<&SourceGroup> = candidates
+            .into_iter()
+            .filter(|g| matches!(by_name.get(&fold_name(&g.name)), Some(Ok(_))))
+            .filter(|g| !plan::found_managed(g, &by_name, mode))
+            .collect();
+        let by_external_id = self.look_up_external_ids(unmatched, mode).await?;
+        Ok(Found {
+            by_name,
+            by_external_id,
+        })
+    }
+
+    /// Asks the target for the group carrying each of these groups' external key
+    /// (`filter=externalId eq "…"`); when the target refuses that filter, one listing
+    /// answers instead. Refused credentials stop the run.
+    async fn look_up_external_ids(
+        &self,
+        groups: Vec<&SourceGroup>,
+        mode: ExternalId,
+    ) -> Result<ByExternalId, RunError> {
+        let keys: Vec<String> = groups
+            .iter()
+            .map(|g| plan::external_key(g, mode).to_owned())
+            .collect();
+        let mut results = futures_util::stream::iter(keys)
+            .map(|key| async move {
+                let found = self.target.find_by_external_id(&key).await;
+                (key, found)
+            })
+            .buffer_unordered(self.settings.sync.lookup_concurrency);
+        let mut by_external_id = ByExternalId::new();
+        let mut unfilterable = vec![];
+        while let Some((key, result)) = results.next().await {
+            match answer(result, true)? {
+                Some(lookup) => by_external_id.insert(key, lookup),
+                None => {
+                    unfilterable.push(key);
+                    continue;
+                }
+            };
+        }
+        drop(results);
+        if !unfilterable.is_empty() {
+            self.look_up_by_listing(unfilterable, &mut by_external_id, by_external_id_index)
+                .await;
+        }
+        Ok(by_external_id)
     }
 
     /// `auto` above the threshold: the listing, or a lookup per group when the target
@@ -37,14 +92,15 @@ impl Syncer {
     /// that could not be reached, stop the run as in `listing` mode.
     async fn look_up_in_listing_or_each(
         &self,
-        candidates: Vec<&SourceGroup>,
+        candidates: &[&SourceGroup],
         progress: &dyn Progress,
-    ) -> Result<Lookups, RunError> {
+    ) -> Result<Option<Found>, RunError> {
+        let mode = self.settings.sync.external_id;
         match self.list_target_within_its_limit().await {
-            Ok(all) => Ok(from_listing(&candidates, all, progress)),
+            Ok(all) => Ok(Some(found_in_listing(candidates, all, mode, progress))),
             Err(e) if e.disposition() == Disposition::GiveUp => {
                 run_log::listing_refused(&e, candidates.len());
-                self.look_up_each(candidates, progress).await
+                Ok(None)
             }
             Err(e) => Err(RunError::target(e, RunError::ListingFailed)),
         }
@@ -94,22 +150,18 @@ impl Syncer {
         while let Some((key, result)) = results.next().await {
             done += 1;
             progress.checked(done, total);
-            let result = match result {
-                Ok(found) => Ok(found),
-                Err(e) if e.disposition() == Disposition::Reauthenticate => {
-                    return Err(RunError::TargetCredentials(e));
-                }
-                Err(ScimError::InvalidFilter { .. }) => {
+            match answer(result, false)? {
+                Some(lookup) => lookups.insert(key, lookup),
+                None => {
                     unfilterable.push(key);
                     continue;
                 }
-                Err(e) => Err(LookupError::Target(e)),
             };
-            lookups.insert(key, result);
         }
         drop(results);
         if !unfilterable.is_empty() {
-            self.look_up_by_listing(unfilterable, &mut lookups).await;
+            self.look_up_by_listing(unfilterable, &mut lookups, by_name)
+                .await;
         }
         if lookups.values().all(Result::is_err) {
             // Every lookup failed (or there were none): one of the errors says why.
@@ -122,10 +174,16 @@ impl Syncer {
     }
 
     /// Some servers cannot filter on names with special characters (400 invalidFilter);
-    /// for those names, list every group once and compare locally, as RFC 7644 allows.
-    async fn look_up_by_listing(&self, keys: Vec<String>, lookups: &mut Lookups) {
+    /// for those keys, list every group once and compare locally, as RFC 7644 allows.
+    /// `index` keys the listing as `lookups` is keyed (by name, or by externalId).
+    async fn look_up_by_listing(
+        &self,
+        keys: Vec<String>,
+        lookups: &mut Lookups,
+        index: fn(Vec<TargetGroup>) -> HashMap<String, Vec<TargetGroup>>,
+    ) {
         run_log::filter_refused(keys.len());
-        let mut listing = self.list_target().await.map(by_name).map_err(Arc::new);
+        let mut listing = self.list_target().await.map(index).map_err(Arc::new);
         for key in keys {
             let result = match &mut listing {
                 Ok(index) => Ok(index.remove(&key).unwrap_or_default()),
@@ -139,14 +197,72 @@ impl Syncer {
     /// lookup per group. A listing that fails stops the run: without it nothing is known.
     async fn look_up_in_listing(
         &self,
-        candidates: Vec<&SourceGroup>,
+        candidates: &[&SourceGroup],
         progress: &dyn Progress,
-    ) -> Result<Lookups, RunError> {
+    ) -> Result<Found, RunError> {
         let all = self
             .list_target()
             .await
             .map_err(|e| RunError::target(e, RunError::ListingFailed))?;
-        Ok(from_listing(&candidates, all, progress))
+        let mode = self.settings.sync.external_id;
+        Ok(found_in_listing(candidates, all, mode, progress))
+    }
+}
+
+/// Both lookups of `candidates` from a listing of the whole target.
+pub(crate) fn found_in_listing(
+    candidates: &[&SourceGroup],
+    all: Vec<TargetGroup>,
+    mode: ExternalId,
+    progress: &dyn Progress,
+) -> Found {
+    let mut index = by_external_id_index(
+        all.iter()
+            .filter(|t| t.external_id.is_some())
+            .cloned()
+            .collect(),
+    );
+    let by_external_id = candidates
+        .iter()
+        .map(|g| {
+            let key = plan::external_key(g, mode);
+            (key.to_owned(), Ok(index.remove(key).unwrap_or_default()))
+        })
+        .collect();
+    Found {
+        by_name: from_listing(candidates, all, progress),
+        by_external_id,
+    }
+}
+
+/// The target's groups by `externalId` (those without one are left out).
+fn by_external_id_index(all: Vec<TargetGroup>) -> HashMap<String, Vec<TargetGroup>> {
+    let mut index: HashMap<String, Vec<TargetGroup>> = HashMap::new();
+    for g in all {
+        if let Some(ext) = g.external_id.clone() {
+            index.entry(ext).or_default().push(g);
+        }
+    }
+    index
+}
+
+/// What one filtered lookup's answer means: its result, `None` when the target cannot
+/// filter on it (a listing answers instead), or the run's end when it refuses our
+/// credentials. With `refusal_lists`, any refusal retrying cannot change (a server that
+/// does not filter on `externalId` may say so with 400, 404 or 501) is answered by the
+/// listing too; a failure that may pass stays the group's lookup failure.
+fn answer(
+    result: Result<Vec<TargetGroup>, ScimError>,
+    refusal_lists: bool,
+) -> Result<Option<Lookup>, RunError> {
+    match result {
+        Ok(found) => Ok(Some(Ok(found))),
+        Err(e) if e.disposition() == Disposition::Reauthenticate => {
+            Err(RunError::TargetCredentials(e))
+        }
+        Err(ScimError::InvalidFilter { .. }) => Ok(None),
+        Err(e) if refusal_lists && e.disposition() == Disposition::GiveUp => Ok(None),
+        Err(e) => Ok(Some(Err(LookupError::Target(e)))),
     }
 }
 

@@ -4,11 +4,14 @@
 //! checked at that seam: one generated target answers both ways. Per group, it answers
 //! like a SCIM server's `displayName eq` (ignoring case the way Java's `equalsIgnoreCase`
 //! does, the sandbox's rule) and groupsync re-checks each answer as the client does;
-//! as a listing, groupsync compares every group locally ([`from_listing`]).
+//! as a listing, groupsync compares every group locally ([`found_in_listing`]). Every
+//! other target group carries the externalId of the source group of the same position, so
+//! managed groups under their own or another name (renames) are planned both ways too.
 
 use super::Quiet;
-use super::lookup::from_listing;
-use super::plan::{self, Lookups, Rules};
+use super::lookup::found_in_listing;
+use super::plan::{self, Found, Lookups, Ownership, Rules};
+use crate::config::ExternalId;
 use crate::domain::{SourceGroup, TargetGroup, fold_name};
 use groupsync_sandbox::names::fold_case;
 use proptest::prelude::*;
@@ -144,15 +147,31 @@ proptest! {
             .map(|(i, name)| TargetGroup {
                 id: format!("t{i}"),
                 display_name: name.clone(),
-                external_id: None,
+                external_id: (i % 2 == 0).then(|| format!("s{i}")),
             })
             .collect();
         let candidates = plan::candidates(&groups, RULES);
         let each = per_group(&candidates, &target);
-        let listed = from_listing(&candidates, target.clone(), &Quiet);
+        let mode = ExternalId::Id;
+        let by_external_id = candidates
+            .iter()
+            .filter(|g| !plan::found_managed(g, &each, mode))
+            .map(|g| {
+                let key = plan::external_key(g, mode);
+                let ours = target
+                    .iter()
+                    .filter(|t| t.external_id.as_deref() == Some(key))
+                    .cloned()
+                    .collect();
+                (key.to_owned(), Ok(ours))
+            })
+            .collect();
+        let each = Found { by_name: each, by_external_id };
+        let listed = found_in_listing(&candidates, target.clone(), mode, &Quiet);
+        let own = Ownership::default();
         prop_assert_eq!(
-            plan::plan(&groups, &each, RULES, &plan::Refused::new()),
-            plan::plan(&groups, &listed, RULES, &plan::Refused::new())
+            plan::plan(&groups, &each, RULES, own, &plan::Refused::new()),
+            plan::plan(&groups, &listed, RULES, own, &plan::Refused::new())
         );
     }
 }

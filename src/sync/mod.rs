@@ -25,6 +25,7 @@ pub mod lease;
 mod lookup;
 #[cfg(test)]
 mod lookup_equivalence;
+mod own;
 pub mod plan;
 mod record;
 pub mod scope;
@@ -44,7 +45,7 @@ use crate::telemetry::{self, run_log};
 use apply::{ApplyOptions, RunJournal, apply_journaled};
 use chrono::Utc;
 use lease::{LeaseWait, RunLease};
-use plan::Rules;
+use plan::{Action, Rules};
 use std::fmt;
 use std::sync::Arc;
 use tracing::Instrument;
@@ -300,6 +301,9 @@ impl Syncer {
             self.close_loop(&mut report).await;
             report.finished_at = Utc::now();
             self.record(req, &mut report).await;
+            if held.is_some() {
+                self.count_missing(&report).await;
+            }
             drop(held);
             run_log::run_finished(&trigger, &report);
             report
@@ -360,17 +364,25 @@ impl Syncer {
             return Err(overdue("before writing anything"));
         }
         let creates = plan.creates().count();
+        let changes = plan
+            .items
+            .iter()
+            .any(|p| matches!(p.action, Action::Adopt { .. } | Action::Rename { .. }));
         let opts = ApplyOptions {
             concurrency: self.settings.sync.create_concurrency,
             dry_run: req.dry_run,
             retry: self.settings.scim.retry,
             deadline: Some(deadline),
+            patch: changes && !req.dry_run && self.target.patch_supported().await,
         };
         let on_created = |n: usize| progress.created(n, creates);
         let applied = apply_journaled(&plan, &self.target, opts, &on_created, journal).await;
         report.outcomes = applied.outcomes;
         scoped.annotate(&mut report.outcomes);
         self.remember_refused(applied.refused).await;
+        if !req.dry_run {
+            self.record_ownership(&plan, &report.outcomes).await;
+        }
         let unsent = apply::unsent_at_deadline(&report.outcomes);
         if unsent > 0 {
             return Err(overdue(&format!(
@@ -397,11 +409,14 @@ impl Syncer {
         let rules = Rules {
             max_name_length: self.settings.sync.max_name_length,
         };
-        let lookups = self
+        let own = self.ownership();
+        let found = self
             .look_up(plan::candidates(&scoped.groups, rules), progress)
             .await?;
         let refused = self.store.call(|s| s.refused_names()).await?;
-        let plan = scoped.merge(plan::plan(&scoped.groups, &lookups, rules, &refused));
+        let mut plan = scoped.merge(plan::plan(&scoped.groups, &found, rules, own, &refused));
+        // every group read counts here: one left out of scope is not gone from AD
+        plan.orphans = self.check_orphans(&selection.groups, own).await?;
         Ok((plan, selection, scoped))
     }
 

@@ -277,6 +277,7 @@ impl Scoped {
         }
         Plan {
             items: slots.into_iter().flatten().collect(),
+            orphans: plan.orphans,
         }
     }
 

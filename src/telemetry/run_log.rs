@@ -83,6 +83,30 @@ pub fn group_existed_as(name: &str, matched: &str) {
     );
 }
 
+pub fn group_adopted(name: &str, scim_id: &str) {
+    tracing::info!(group = name, scim_id, "adopted: given our externalId");
+}
+
+pub fn group_renamed(from: &str, name: &str, scim_id: &str) {
+    tracing::info!(group = name, from, scim_id, "renamed after its AD group");
+}
+
+pub fn orphan_unchecked(name: &str, error: &str) {
+    tracing::warn!(
+        group = name,
+        error,
+        "could not check a group groupsync owns whose AD group is gone; nothing done to it this run"
+    );
+}
+
+pub fn group_deleted(name: &str, scim_id: &str) {
+    tracing::warn!(
+        group = name,
+        scim_id,
+        "deleted: its AD group was gone on two successful runs in a row"
+    );
+}
+
 pub fn group_created(name: &str, scim_id: &str) {
     created_line(super::bar_shown(), name, scim_id);
 }
@@ -163,6 +187,10 @@ pub fn run_finished(trigger: &str, report: &RunReport) {
             existed = c.existed,
             skipped = c.skipped,
             failed = c.failed,
+            adopted = c.adopted,
+            renamed = c.renamed,
+            orphans = c.orphans,
+            deleted = c.deleted,
             seconds = secs,
             "run finished"
         ),
@@ -179,6 +207,10 @@ pub fn run_finished(trigger: &str, report: &RunReport) {
         ("existed", c.existed),
         ("skipped", c.skipped),
         ("failed", c.failed),
+        ("adopted", c.adopted),
+        ("renamed", c.renamed),
+        ("orphan", c.orphans),
+        ("deleted", c.deleted),
     ] {
         metrics::counter!(metric::GROUPS, metric::OUTCOME => kind).increment(n as u64);
     }

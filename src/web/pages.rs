@@ -244,8 +244,34 @@ fn filters(d: &RunDetail, shown: Option<&str>) -> String {
         let on = if kind == shown { " class=\"on\"" } else { "" };
         format!("<a{on} href=\"{href}\">{} ({n})</a>", esc(label))
     };
-    let counts = [c.created, c.existed, c.would_create, c.skipped, c.failed];
-    let labels = ["created", "existed", "would create", "skipped", "failed"];
+    let counts = [
+        c.created,
+        c.existed,
+        c.would_create,
+        c.skipped,
+        c.failed,
+        c.adopted,
+        c.would_adopt,
+        c.renamed,
+        c.would_rename,
+        c.orphans,
+        c.would_delete,
+        c.deleted,
+    ];
+    let labels = [
+        "created",
+        "existed",
+        "would create",
+        "skipped",
+        "failed",
+        "adopted",
+        "would adopt",
+        "renamed",
+        "would rename",
+        "orphan",
+        "would delete",
+        "deleted",
+    ];
     let mut out = String::from("<nav class=\"filters\">");
     out.push_str(&link(None, "all", c.source));
     for ((kind, label), n) in OUTCOME_KINDS.iter().zip(labels).zip(counts) {
@@ -271,11 +297,36 @@ fn outcomes_table(d: &RunDetail) -> String {
             Outcome::WouldCreate => ("would create", "", String::new()),
             Outcome::Skipped { reason } => ("skipped", "", reason.to_string()),
             Outcome::Failed { error } => ("failed", "", error.clone()),
+            Outcome::Adopted { scim_id } => ("adopted", scim_id.as_str(), String::new()),
+            Outcome::WouldAdopt { scim_id } => ("would adopt", scim_id.as_str(), String::new()),
+            Outcome::Renamed { scim_id, from } => {
+                ("renamed", scim_id.as_str(), format!("was {from:?}"))
+            }
+            Outcome::WouldRename { scim_id, from } => (
+                "would rename",
+                scim_id.as_str(),
+                format!("still named {from:?} (sync.rename is off, or a dry run)"),
+            ),
+            Outcome::Orphan { scim_id } => (
+                "orphan",
+                scim_id.as_str(),
+                "its AD group is gone".to_owned(),
+            ),
+            Outcome::WouldDelete { scim_id } => (
+                "would delete",
+                scim_id.as_str(),
+                "its AD group is gone".to_owned(),
+            ),
+            Outcome::Deleted { scim_id } => (
+                "deleted",
+                scim_id.as_str(),
+                "its AD group was gone on two successful runs in a row".to_owned(),
+            ),
         };
         let renamed = o
             .source_name
             .as_ref()
-            .map(|from| format!(" <span class=\"muted\">(renamed from {})</span>", esc(from)))
+            .map(|from| format!(" <span class=\"muted\">(AD name {})</span>", esc(from)))
             .unwrap_or_default();
         let _ = write!(
             out,

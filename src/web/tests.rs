@@ -366,3 +366,63 @@ async fn the_run_page_shows_the_aggregation_of_the_scim_source() {
     assert!(!page.contains(EVIL), "names are escaped: {page}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_run_page_shows_adopted_renamed_orphan_and_deleted_groups() {
+    let store = Store::in_memory().unwrap();
+    let mut report = RunReport::started(RunId::new(), Utc::now(), false);
+    let s = |v: &str| v.to_string();
+    let one = |id: &str, name: &str, outcome: Outcome| GroupOutcome {
+        source_id: s(id),
+        name: s(name),
+        source_name: None,
+        outcome,
+    };
+    report.outcomes = vec![
+        one("e1", "Sales", Outcome::Adopted { scim_id: s("s1") }),
+        one(
+            "e2",
+            "Finance EU",
+            Outcome::Renamed {
+                scim_id: s("s2"),
+                from: s("Finance"),
+            },
+        ),
+        one("e3", "Old", Outcome::Orphan { scim_id: s("s3") }),
+        one("e4", "Older", Outcome::Deleted { scim_id: s("s4") }),
+    ];
+    store
+        .record(&Recording {
+            run: &RunRecord::of(&report, "schedule"),
+            outcomes: &report.outcomes,
+            notices: &[],
+            reported: &[],
+            failing: None,
+        })
+        .unwrap();
+    let server = Server::start(WebState::new(store)).await;
+    let path = format!("/history/{}", report.run_id);
+    let page = server.get(&path).await.text().await.unwrap();
+    for shown in [
+        "<td>adopted</td>",
+        "<td>renamed</td>",
+        "was &quot;Finance&quot;",
+        "<td>orphan</td>",
+        "its AD group is gone",
+        "<td>deleted</td>",
+        "?outcome=orphan\">orphan (1)</a>",
+    ] {
+        assert!(page.contains(shown), "{shown} in {page}");
+    }
+    let orphans = server
+        .get(&format!("{path}?outcome=orphan"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        orphans.contains("Old") && !orphans.contains("Sales"),
+        "{orphans}"
+    );
+    server.stop().await;
+}

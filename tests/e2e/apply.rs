@@ -43,6 +43,7 @@ fn plan_to_create(name: &str) -> Plan {
             },
             action: Action::Create,
         }],
+        ..Plan::default()
     }
 }
 
@@ -56,6 +57,7 @@ fn opts() -> ApplyOptions {
             ..RetryPolicy::default()
         },
         deadline: None,
+        patch: true,
     }
 }
 

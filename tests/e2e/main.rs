@@ -25,6 +25,7 @@ mod history;
 mod json_shape;
 mod kill;
 mod notices;
+mod ownership;
 mod peers;
 mod readme;
 mod retries;

@@ -112,6 +112,9 @@ pub struct SandboxOptions {
     /// The longest `displayName` the SCIM server accepts (characters); a longer one gets
     /// 400 `invalidValue`. `None`: no limit.
     pub scim_max_name_length: Option<usize>,
+    /// The SCIM server serves PATCH (the default); `false`: PATCH answers 501 and
+    /// `/ServiceProviderConfig` says it is not supported, so clients must PUT.
+    pub scim_patch: bool,
 }
 
 impl Default for SandboxOptions {
@@ -134,6 +137,7 @@ impl Default for SandboxOptions {
             maildir: None,
             fire_webhook: None,
             scim_max_name_length: None,
+            scim_patch: true,
         }
     }
 }
@@ -233,6 +237,7 @@ impl Sandbox {
             unique_display_names: opts.unique_names,
             max_name_length: opts.scim_max_name_length,
             faults: opts.scim_faults.clone(),
+            patch: opts.scim_patch,
         });
         for name in &opts.existing {
             scim.insert_group(name);

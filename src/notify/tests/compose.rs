@@ -375,3 +375,46 @@ fn the_digest_tells_the_aggregation_of_the_scim_source_and_what_it_did_not_list(
     );
     assert!(!body.contains("not an entitlement yet: Finance"));
 }
+
+#[test]
+fn the_digest_lists_adopted_renamed_orphan_and_deleted_groups() {
+    let s = |v: &str| v.to_string();
+    let r = report(vec![
+        outcome("e1", "Sales", Outcome::Adopted { scim_id: s("1") }),
+        outcome(
+            "e2",
+            "Finance EU",
+            Outcome::Renamed {
+                scim_id: s("2"),
+                from: s("Finance"),
+            },
+        ),
+        outcome(
+            "e3",
+            "People",
+            Outcome::WouldRename {
+                scim_id: s("3"),
+                from: s("HR"),
+            },
+        ),
+        outcome("e4", "Old", Outcome::Orphan { scim_id: s("4") }),
+        outcome("e5", "Older", Outcome::Deleted { scim_id: s("5") }),
+    ]);
+    let body = &compose(&settings(EmailMode::Digest), &r)[0].body;
+    for line in [
+        "Adopted: found existing without an externalId, now groupsync's own (1):\n  - \"Sales\"\n",
+        "Renamed after their AD group (1):\n  - \"Finance EU\": was \"Finance\"\n",
+        "(sync.rename is off) (1):\n  - \"People\": still named \"HR\" in Alation\n",
+        "Orphans: their AD group is gone, not deleted (1):\n  - \"Old\"\n",
+        "two successful runs in a row (1):\n  - \"Older\"\n",
+    ] {
+        assert!(body.contains(line), "{line:?} in {body}");
+    }
+    // Nothing but an orphan is still worth a digest.
+    let orphan_only = report(vec![outcome(
+        "e4",
+        "Old",
+        Outcome::Orphan { scim_id: s("4") },
+    )]);
+    assert_eq!(compose(&settings(EmailMode::Digest), &orphan_only).len(), 1);
+}

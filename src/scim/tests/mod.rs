@@ -5,6 +5,7 @@ mod create;
 mod filter_roundtrip;
 mod listing;
 mod lookup;
+mod own;
 mod parsers;
 
 use super::{Client, ScimError};

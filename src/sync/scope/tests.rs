@@ -1,5 +1,5 @@
 use super::*;
-use crate::sync::plan::{self, Lookups, Refused, Rules};
+use crate::sync::plan::{self, Found, Lookups, Ownership, Refused, Rules};
 
 fn g(id: &str, name: &str, dn: &str) -> SourceGroup {
     SourceGroup {
@@ -184,7 +184,21 @@ fn groups_mapped_to_one_name_are_twins_and_positions_survive_the_merge() {
         .collect();
     assert_eq!(names, vec!["finance"]);
     let lookups: Lookups = [("finance".to_owned(), Ok(vec![]))].into();
-    let p = s.merge(plan::plan(&s.groups, &lookups, rules, &Refused::new()));
+    let found = Found {
+        by_name: lookups,
+        by_external_id: s
+            .groups
+            .iter()
+            .map(|g| (g.id.clone(), Ok(vec![])))
+            .collect(),
+    };
+    let p = s.merge(plan::plan(
+        &s.groups,
+        &found,
+        rules,
+        Ownership::default(),
+        &Refused::new(),
+    ));
     assert_eq!(p.items.len(), 3);
     assert_eq!(
         p.items[0].action,

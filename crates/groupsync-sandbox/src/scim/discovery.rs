@@ -42,7 +42,7 @@ pub async fn service_provider_config(
     let base = base_url(&headers);
     Ok(json_response(json!({
         "schemas": [SPC_URN],
-        "patch": {"supported": true},
+        "patch": {"supported": shared.patch},
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": true, "maxResults": shared.max_page_size},
         "changePassword": {"supported": false},

@@ -122,6 +122,13 @@ pub async fn patch(
     RawQuery(raw): RawQuery,
     body: Body,
 ) -> Result<Response, ScimError> {
+    if !shared.patch {
+        return Err(ScimError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            None,
+            "this server does not support PATCH (see /ServiceProviderConfig); replace the group with PUT".into(),
+        ));
+    }
     let id = group_id(id)?;
     require_json(&headers)?;
     let projection = Projection::from_query(raw.as_deref())?;

@@ -59,6 +59,9 @@ pub struct ScimOptions {
     pub max_name_length: Option<usize>,
     /// Latency and injected faults, with SCIM-shaped error bodies.
     pub faults: FaultPlan,
+    /// Whether `PATCH /Groups/{id}` is served (and `/ServiceProviderConfig` says so);
+    /// without it PATCH answers 501 and clients must PUT.
+    pub patch: bool,
 }
 
 impl ScimOptions {
@@ -70,6 +73,7 @@ impl ScimOptions {
             unique_display_names: false,
             max_name_length: None,
             faults: FaultPlan::default(),
+            patch: true,
         }
     }
 }
@@ -81,6 +85,7 @@ struct Shared {
     unique_display_names: bool,
     max_name_length: Option<usize>,
     faults: FaultPlan,
+    patch: bool,
     store: Mutex<Store>,
     requests: AtomicU64,
     creates: AtomicU64,
@@ -129,6 +134,7 @@ impl ScimServer {
                 unique_display_names: opts.unique_display_names,
                 max_name_length: opts.max_name_length,
                 faults: opts.faults,
+                patch: opts.patch,
                 store: Mutex::new(Store::default()),
                 requests: AtomicU64::new(0),
                 creates: AtomicU64::new(0),

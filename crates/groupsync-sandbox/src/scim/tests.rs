@@ -424,6 +424,38 @@ async fn put_patch_and_delete() {
 }
 
 #[tokio::test]
+async fn without_patch_the_server_says_so_and_answers_501_but_takes_put() {
+    let mut opts = ScimOptions::new(ScimServerAuth::Bearer(TOKEN.into()));
+    opts.patch = false;
+    let sandbox = start(opts).await;
+    let (_, spc) = sandbox.get("/ServiceProviderConfig", &[]).await;
+    assert_eq!(spc["patch"], json!({"supported": false}));
+    let created = sandbox.post_group(group_body("Finance")).await.2;
+    let path = format!("/Groups/{}", created["id"].as_str().unwrap());
+    let ops = json!({"schemas": [patch::PATCH_URN], "Operations": [
+        {"op": "replace", "path": "externalId", "value": "e1"},
+    ]});
+    let (status, body) = sandbox.with_body(Method::PATCH, &path, ops).await;
+    assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
+    assert_error(&body, "501", None);
+    assert_eq!(
+        sandbox.server.groups()[0].external_id,
+        None,
+        "nothing applied"
+    );
+    let put = json!({"schemas": [group::GROUP_URN], "displayName": "Finance", "externalId": "e1"});
+    assert_eq!(
+        sandbox.with_body(Method::PUT, &path, put).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        sandbox.server.groups()[0].external_id.as_deref(),
+        Some("e1")
+    );
+    sandbox.stop().await;
+}
+
+#[tokio::test]
 async fn projection_on_lists_and_single_resources() {
     let sandbox = start_default().await;
     let body = json!({"schemas": [group::GROUP_URN], "displayName": "Ops", "externalId": "e", "members": [{"value": "u1"}]});

@@ -239,8 +239,35 @@ impl Catalog {
 
     /// Removes a group; false if the source or the group does not exist.
     pub fn remove_group(&mut self, source_id: &str, name: &str) -> bool {
-        self.source_mut(source_id)
-            .is_some_and(|e| e.groups.remove(&stable_id(&[source_id, name])).is_some())
+        self.source_mut(source_id).is_some_and(|e| {
+            let before = e.groups.len();
+            // by name, not by the id the name gives: a renamed group keeps its first id
+            e.groups.retain(|_, g| g.name != name);
+            e.groups.len() < before
+        })
+    }
+
+    /// Renames a group, keeping its entitlement id (as AD keeps a renamed group's
+    /// objectGUID); its DN follows the new name. False if the source or the group does not
+    /// exist.
+    pub fn rename_group(
+        &mut self,
+        source_id: &str,
+        name: &str,
+        new_name: &str,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let Some(entry) = self.source_mut(source_id) else {
+            return false;
+        };
+        match entry.groups.values_mut().find(|g| g.name == name) {
+            Some(group) => {
+                new_name.clone_into(&mut group.name);
+                group.modified = now;
+                true
+            }
+            None => false,
+        }
     }
 
     /// The entitlement with this id, in whichever source holds it.

@@ -392,6 +392,19 @@ impl Tenant {
         lock(&self.shared.feeds).insert(source_id.to_owned(), Arc::new(read));
     }
 
+    /// The group is renamed in the source and keeps its entitlement id; the next reads see
+    /// the new name. Unknown sources or groups are ignored (with a warning).
+    pub fn rename_group(&self, source_id: &str, name: &str, new_name: &str) {
+        let now = self.shared.clock.now();
+        if !lock(&self.shared.catalog).rename_group(source_id, name, new_name, now) {
+            tracing::warn!(
+                source_id,
+                name,
+                "rename_group: no such simulated source or group"
+            );
+        }
+    }
+
     /// The group disappears from the source (nothing happens if it was not there).
     pub fn remove_group(&self, source_id: &str, name: &str) {
         lock(&self.shared.catalog).remove_group(source_id, name);

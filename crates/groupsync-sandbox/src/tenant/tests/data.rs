@@ -214,6 +214,22 @@ async fn entitlements_look_like_ad_groups_and_stay_stable() {
         .await
         .unwrap();
     assert_eq!(one["name"], "Sales, EMEA");
+    t.tenant.rename_group(SRC, "Sales, EMEA", "Sales EU");
+    let renamed: Value = t
+        .get(&token, &format!("/v2026/entitlements/{id}"), &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        renamed["name"], "Sales EU",
+        "a rename keeps the entitlement id"
+    );
+    assert_eq!(
+        renamed["value"],
+        "CN=Sales EU,OU=Groups,DC=corp,DC=example,DC=com"
+    );
+    t.tenant.rename_group(SRC, "Sales EU", "Sales, EMEA");
     let every = list(vec![]).await;
     assert_eq!(every.len(), 3, "no filter: every source's groups");
     let ids: Vec<&str> = every.iter().map(|e| e["id"].as_str().unwrap()).collect();
