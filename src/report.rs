@@ -278,6 +278,20 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// The stage named `text` ([`Stage::as_str`]); `None` for a name this version does not know.
+    pub fn parse(text: &str) -> Option<Stage> {
+        [
+            Stage::Source,
+            Stage::Plan,
+            Stage::Guards,
+            Stage::Apply,
+            Stage::Record,
+            Stage::Notify,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Stage::Source => "source",

@@ -107,6 +107,13 @@ fn failing_notice(report: &RunReport) -> Notice {
             one_line(&error.message)
         );
     }
+    if let Some(stage) = report.failed_stage() {
+        let _ = writeln!(
+            body,
+            "It failed in {stage}, after reading {} from the source.",
+            crate::report::count(report.counts().source, "group")
+        );
+    }
     let failed: Vec<(&str, &str)> = report
         .outcomes
         .iter()

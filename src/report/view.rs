@@ -59,8 +59,13 @@ impl RunView {
         notices: Vec<NoticeOutcome>,
         guard: Option<RunFailure>,
     ) -> Self {
-        let stage = (run.status == super::RunStatus::PartiallyFailed.as_str())
-            .then(|| super::failed_stage_of(&run.counts, &notices));
+        let stage = if run.status == super::RunStatus::PartiallyFailed.as_str() {
+            Some(super::failed_stage_of(&run.counts, &notices))
+        } else {
+            // kept with the run since the stage was recorded; older runs have none
+            run.stage
+                .filter(|_| run.status == super::RunStatus::Failed.as_str())
+        };
         RunView {
             stage,
             run_id: run.id.clone(),

@@ -34,6 +34,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 9: the groups groupsync owns (by externalId), how many successful runs in a row
     // found their AD group gone, and the counts of adopted, renamed and orphan groups
     OWNERSHIP,
+    // 10: the stage a failed run stopped in (source, plan, guards, apply, record, notify)
+    "ALTER TABLE runs ADD COLUMN stage TEXT;",
 ];
 
 /// `managed_groups` outlives runs (retention does not prune it).

@@ -6,7 +6,7 @@ use super::{Store, StoreError, time_at, ts};
 use crate::domain::RunId;
 use crate::report::{
     CloseLoop, Counts, ErrorKind, GroupOutcome, NoticeOutcome, Outcome, RunFailure, RunReport,
-    SourceInfo,
+    SourceInfo, Stage,
 };
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -32,6 +32,9 @@ pub struct RunRecord {
     /// The aggregation of the Alation SCIM source after the run created groups.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub close_loop: Option<CloseLoop>,
+    /// The stage the run's error stopped it in; none for a run that was not stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<Stage>,
 }
 
 impl RunRecord {
@@ -48,6 +51,7 @@ impl RunRecord {
             error: report.error.clone(),
             counts: report.counts(),
             close_loop: report.close_loop.clone(),
+            stage: report.stage,
         }
     }
 
@@ -87,7 +91,7 @@ impl RunDetail {
             guard,
             error: self.run.error,
             read: self.run.counts.source,
-            stage: None,
+            stage: self.run.stage,
             close_loop: self.run.close_loop,
         }
     }
@@ -112,7 +116,8 @@ pub const OUTCOME_KINDS: [&str; 12] = [
 const RUN_COLUMNS: &str = "id, trigger, started_at, finished_at, status, dry_run, source_id, \
      source_name, error, groups_source, groups_created, groups_existed, groups_would_create, \
      groups_skipped, groups_failed, error_kind, close_loop, groups_adopted, groups_would_adopt, \
-     groups_renamed, groups_would_rename, groups_orphans, groups_would_delete, groups_deleted";
+     groups_renamed, groups_would_rename, groups_orphans, groups_would_delete, groups_deleted, \
+     stage";
 
 impl Store {
     /// The most recent runs, newest first; with `before`, those that started before that run.
@@ -250,7 +255,7 @@ pub(super) fn insert(
 ) -> rusqlite::Result<()> {
     let c = &run.counts;
     conn.execute(
-        &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"),
+        &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)"),
         params![
             run.id,
             run.trigger,
@@ -278,6 +283,7 @@ pub(super) fn insert(
             c.orphans as i64,
             c.would_delete as i64,
             c.deleted as i64,
+            run.stage.map(Stage::as_str),
         ],
     )?;
     for (i, o) in outcomes.iter().enumerate() {
@@ -391,6 +397,10 @@ fn run_from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
             deleted: count(23)?,
         },
         close_loop,
+        stage: r
+            .get::<_, Option<String>>(24)?
+            .as_deref()
+            .and_then(Stage::parse),
     })
 }
 

@@ -254,6 +254,7 @@ mod tests {
             source: None,
             error: None,
             close_loop: None,
+            stage: None,
             counts: Counts {
                 source,
                 existed,

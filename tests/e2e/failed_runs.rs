@@ -45,6 +45,13 @@ async fn a_run_failing_to_read_the_source_says_how_many_groups_it_had_read() {
     assert_eq!(view["stage"], "source", "{view}");
     assert_eq!(view["error"]["kind"], "source_unreadable", "{view}");
     assert_eq!(view["counts"]["source"], 20, "{view}");
+    // the history tells the same: the stage is kept with the run
+    let id = view["id"].as_str().expect("the run has an id");
+    let mut show = app.command();
+    show.args(["executions", "show", id, "--json"]);
+    let kept: serde_json::Value = serde_json::from_slice(&output(show).await.stdout).unwrap();
+    assert_eq!(kept["stage"], "source", "{kept}");
+    assert_eq!(kept["counts"]["source"], 20, "{kept}");
     let mut run = app.command();
     run.args(["run"])
         .env("GROUPSYNC_IDENTITYNOW__PAGE_SIZE", "10")

@@ -151,6 +151,23 @@ fn the_failure_alert_names_the_kind_of_failure() {
 }
 
 #[test]
+fn the_failure_alert_names_the_stage_and_how_many_groups_were_read() {
+    let mut r = report(&[]);
+    r.error = Some(RunFailure::new(
+        ErrorKind::SourceUnreadable,
+        "cannot read the source's groups; nothing was changed",
+    ));
+    r.stage = Some(crate::report::Stage::Source);
+    r.read = 20;
+    let (notice, _) = alert(None, &r);
+    let body = notice.expect("a failed run alerts").body;
+    assert!(
+        body.contains("It failed in source, after reading 20 groups from the source."),
+        "{body}"
+    );
+}
+
+#[test]
 fn the_token_warning_is_told_at_most_once_a_day() {
     use crate::notify::once::token_warning;
     use crate::scim::expiry::fixture::{self, at};
