@@ -12,9 +12,10 @@ pub const IDN_CREDENTIALS: &str = "401: the client id or secret is wrong, or the
      token was deleted; create one under Preferences → Personal Access Tokens";
 pub const IDN_REVOKED: &str = "401: the token was refused although it was just issued; the PAT's \
      owner may be deactivated";
-pub const IDN_SCOPES: &str = "403: the PAT needs the scopes idn:sources:read and \
-     idn:entitlement:read, and its owner a user level such as SOURCE_ADMIN or ORG_ADMIN; an API \
-     client without a user gets 403";
+pub const IDN_SCOPES: &str = "403: the credentials need the scopes idn:sources:read and \
+     idn:entitlement:read (a PAT's owner a user level such as SOURCE_ADMIN or ORG_ADMIN); some \
+     operations (schemas, v2026 entitlements, load-entitlements) accept only a personal access \
+     token, not an API client";
 pub const IDN_HOST: &str = "404: identitynow.tenant_url must be the API host \
      https://{tenant}.api.identitynow.com (not the web UI's address), and \
      identitynow.api_version one of beta, v2024, v2025, v2026";
