@@ -113,11 +113,12 @@ fn to_json(value: &impl serde::Serialize) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-/// One line per run; the trigger is last because it can be long (`webhook+schedule`).
+/// One line per run; the trigger comes late because it can be long (`webhook+schedule`),
+/// then the counts of adopted, renamed, orphan and deleted groups that are not zero.
 /// What a dry run would have created has its own column: it was not created.
 pub fn table(runs: &[RunRecord]) -> String {
     let mut out = format!(
-        "{:<36}  {:<19}  {:>8}  {:<16}  {:>7} {:>12} {:>7} {:>7} {:>6}  TRIGGER\n",
+        "{:<36}  {:<19}  {:>8}  {:<16}  {:>7} {:>12} {:>7} {:>7} {:>6}  {:<16}  OWNED GROUPS\n",
         "ID",
         "STARTED (UTC)",
         "DURATION",
@@ -126,13 +127,14 @@ pub fn table(runs: &[RunRecord]) -> String {
         "WOULD CREATE",
         "EXISTED",
         "SKIPPED",
-        "FAILED"
+        "FAILED",
+        "TRIGGER"
     );
     for r in runs {
         let c = &r.counts;
         let _ = writeln!(
             out,
-            "{:<36}  {:<19}  {:>8}  {:<16}  {:>7} {:>12} {:>7} {:>7} {:>6}  {}",
+            "{:<36}  {:<19}  {:>8}  {:<16}  {:>7} {:>12} {:>7} {:>7} {:>6}  {:<16}  {}",
             r.id,
             r.started_at.format("%Y-%m-%d %H:%M:%S"),
             seconds(r),
@@ -142,7 +144,8 @@ pub fn table(runs: &[RunRecord]) -> String {
             c.existed,
             c.skipped,
             c.failed,
-            r.trigger
+            r.trigger,
+            super::summary::owned_counts(c)
         );
     }
     out
@@ -227,5 +230,32 @@ mod tests {
         assert!(lines[1].starts_with(&dry.id) && lines[2].starts_with(&real.id));
         assert_eq!(numbers(lines[1]), ["0", "3", "0", "0", "0"], "{printed}");
         assert_eq!(numbers(lines[2]), ["3", "0", "0", "0", "0"], "{printed}");
+    }
+
+    #[test]
+    fn adopted_renamed_and_orphan_groups_are_counted_after_the_trigger() {
+        let orphans = record(
+            false,
+            Outcome::Orphan {
+                scim_id: "s".into(),
+            },
+        );
+        let plain = record(
+            false,
+            Outcome::Created {
+                scim_id: "s".into(),
+            },
+        );
+        let printed = table(&[orphans, plain]);
+        let lines: Vec<&str> = printed.lines().collect();
+        assert!(
+            lines[0].ends_with("TRIGGER           OWNED GROUPS"),
+            "{printed}"
+        );
+        assert!(
+            lines[1].ends_with("cli               orphans 3"),
+            "{printed}"
+        );
+        assert!(lines[2].trim_end().ends_with("cli"), "{printed}");
     }
 }

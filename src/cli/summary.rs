@@ -33,6 +33,16 @@ pub fn counts_line(c: &Counts) -> String {
         "created {}  would create {}  existed {}  skipped {}  failed {}",
         c.created, c.would_create, c.existed, c.skipped, c.failed
     );
+    let owned = owned_counts(c);
+    if !owned.is_empty() {
+        let _ = write!(line, "  {owned}");
+    }
+    line
+}
+
+/// The counts of adopted, renamed, orphan and deleted groups that are not zero
+/// (`adopted 1  orphans 2`); empty when all are.
+pub fn owned_counts(c: &Counts) -> String {
     let owned = [
         ("adopted", c.adopted),
         ("would adopt", c.would_adopt),
@@ -42,10 +52,12 @@ pub fn counts_line(c: &Counts) -> String {
         ("would delete", c.would_delete),
         ("deleted", c.deleted),
     ];
-    for (label, n) in owned.into_iter().filter(|(_, n)| *n > 0) {
-        let _ = write!(line, "  {label} {n}");
-    }
-    line
+    owned
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(label, n)| format!("{label} {n}"))
+        .collect::<Vec<_>>()
+        .join("  ")
 }
 
 /// One group; the name is quoted with Rust's escaping so tabs, newlines and trailing
