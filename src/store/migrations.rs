@@ -34,7 +34,27 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 9: the groups groupsync owns (by externalId), how many successful runs in a row
     // found their AD group gone, and the counts of adopted, renamed and orphan groups
     OWNERSHIP,
+    // 10: the job of each run (`[[jobs]]`; `default` for the runs before), and one run lease
+    // per job instead of one per store
+    JOBS,
 ];
+
+/// The runs of before were the one job's, and so was a lease held while migrating.
+const JOBS: &str = "
+ALTER TABLE runs ADD COLUMN job TEXT NOT NULL DEFAULT 'default';
+CREATE INDEX runs_by_job_source_status ON runs (job, source_id, status, started_at);
+CREATE TABLE job_leases (
+    job TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    run_id TEXT NOT NULL,
+    since TEXT NOT NULL,
+    heartbeat TEXT NOT NULL
+);
+INSERT INTO job_leases (job, host, pid, run_id, since, heartbeat)
+    SELECT 'default', host, pid, run_id, since, heartbeat FROM lease;
+DROP TABLE lease;
+";
 
 /// `managed_groups` outlives runs (retention does not prune it).
 const OWNERSHIP: &str = "

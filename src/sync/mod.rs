@@ -12,8 +12,9 @@
 //!
 //! A stage that fails stops the run with a [`RunError`]; the report keeps its kind.
 //!
-//! A run that writes holds the store's run lease ([`lease`]) from before its first stage to
-//! after its record, so that one run at a time uses a store, whichever process runs it. Its
+//! A run that writes holds its job's run lease in the store ([`lease`]) from before its
+//! first stage to after its record, so that one run of a job at a time uses a store,
+//! whichever process runs it. Its
 //! row is written when it starts (`running`) and each create is journaled as it lands, so
 //! that a run killed half-way is found `interrupted` with what it did.
 
@@ -322,9 +323,10 @@ impl Syncer {
         if req.dry_run {
             return Ok(None);
         }
-        match RunLease::take(&self.store, &req.run_id.0, self.lease_wait).await? {
+        let job = &self.settings.job;
+        match RunLease::take(&self.store, &req.run_id.0, job, self.lease_wait).await? {
             Ok(held) => {
-                let mut run = RunRecord::of(report, &req.trigger());
+                let mut run = RunRecord::of(report, &req.trigger()).of_job(job);
                 run.status = crate::store::RUNNING.to_owned();
                 self.store.call(move |s| s.begin_run(&run)).await?;
                 Ok(Some(held))
@@ -440,7 +442,12 @@ impl Syncer {
     ) -> Result<(), RunError> {
         let source_id = report.source.as_ref().map(|s| s.id.clone());
         let last = match source_id {
-            Some(id) => self.store.call(move |s| s.last_success_of(&id)).await?,
+            Some(id) => {
+                let job = self.settings.job.clone();
+                self.store
+                    .call(move |s| s.last_success_of_job(&job, &id))
+                    .await?
+            }
             None => None,
         };
         let attributes_seen = selection.attributes_seen();
