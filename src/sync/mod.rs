@@ -265,7 +265,7 @@ impl Syncer {
     /// ends up in the report.
     pub async fn run(&self, req: &RunRequest, progress: &dyn Progress) -> RunReport {
         let trigger = req.trigger();
-        let span = telemetry::run_span(&req.run_id, &trigger);
+        let span = telemetry::run_span(&req.run_id, &self.settings.job, &trigger);
         async {
             run_log::run_started(&trigger, req.dry_run);
             if !req.dry_run {
@@ -306,7 +306,7 @@ impl Syncer {
                 self.count_missing(&report).await;
             }
             drop(held);
-            run_log::run_finished(&trigger, &report);
+            run_log::run_finished(&self.settings.job, &trigger, &report);
             report
         }
         .instrument(span)
