@@ -193,7 +193,19 @@ impl Syncer {
     /// daemon); runs older than `store.retention_days` are deleted from it now and after
     /// every run.
     pub fn new(settings: Arc<Settings>, store: Store) -> Result<Syncer, SetupError> {
-        let source = identitynow::Client::new(&settings.identitynow)?;
+        Syncer::new_among(settings, store, &[])
+    }
+
+    /// As [`Syncer::new`] for one job of several: its IdentityNow client shares the rate
+    /// limiter of an `earlier` job's on the same tenant and client id.
+    pub fn new_among(
+        settings: Arc<Settings>,
+        store: Store,
+        earlier: &[Arc<Syncer>],
+    ) -> Result<Syncer, SetupError> {
+        let clients: Vec<identitynow::Client> =
+            earlier.iter().map(|s| s.source().clone()).collect();
+        let source = identitynow::Client::new_among(&settings.identitynow, &clients)?;
         let target = scim::Client::new(&settings.scim)?;
         let outbox = match &settings.email.smtp {
             Some(smtp) => Some(Outbox::new(
