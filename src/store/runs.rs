@@ -184,11 +184,17 @@ impl Store {
 
     /// The most recent run that succeeded.
     pub fn last_success(&self) -> Result<Option<RunRecord>, StoreError> {
+        self.last_success_in(None)
+    }
+
+    /// The most recent run that succeeded, of `job` when it is given.
+    pub fn last_success_in(&self, job: Option<&str>) -> Result<Option<RunRecord>, StoreError> {
         let sql = format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE status = 'succeeded' ORDER BY started_at DESC, id DESC LIMIT 1"
+            "SELECT {RUN_COLUMNS} FROM runs WHERE status = 'succeeded' AND (?1 IS NULL OR job = ?1) \
+             ORDER BY started_at DESC, id DESC LIMIT 1"
         );
         self.conn()
-            .query_row(&sql, [], run_from_row)
+            .query_row(&sql, [job], run_from_row)
             .optional()
             .map_err(|e| self.err(e))
     }
