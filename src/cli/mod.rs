@@ -195,6 +195,20 @@ async fn dispatch(cli: Cli) -> ExitCode {
             }
         }
         Command::Check { send_test_email } => match load(&cli.config, log_format) {
+            Some(settings) if settings.several_jobs() => {
+                // each job's connections in turn, under a line naming it
+                let mut worst = ExitCode::SUCCESS;
+                for job in settings.all_jobs() {
+                    if let Err(code) = out::line(format_args!("job {}:", job.job)) {
+                        return code;
+                    }
+                    let code = check::run(job, send_test_email).await;
+                    if worst == ExitCode::SUCCESS {
+                        worst = code;
+                    }
+                }
+                worst
+            }
             Some(settings) => check::run(&settings, send_test_email).await,
             None => ExitCode::from(2),
         },

@@ -34,8 +34,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 9: the groups groupsync owns (by externalId), how many successful runs in a row
     // found their AD group gone, and the counts of adopted, renamed and orphan groups
     OWNERSHIP,
-    // 10: the job of each run (`[[jobs]]`; `default` for the runs before), and one run lease
-    // per job instead of one per store
+    // 10: the job of each run (`[[jobs]]`; `default` for the runs before), one run lease
+    // per job instead of one per store, and the groups owned per job (one source may go
+    // into two targets)
     JOBS,
 ];
 
@@ -54,6 +55,19 @@ CREATE TABLE job_leases (
 INSERT INTO job_leases (job, host, pid, run_id, since, heartbeat)
     SELECT 'default', host, pid, run_id, since, heartbeat FROM lease;
 DROP TABLE lease;
+CREATE TABLE managed_groups_of_jobs (
+    job TEXT NOT NULL,
+    external_id TEXT NOT NULL,
+    scim_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    missing_runs INTEGER NOT NULL DEFAULT 0,
+    seen_at TEXT NOT NULL,
+    PRIMARY KEY (job, external_id)
+);
+INSERT INTO managed_groups_of_jobs (job, external_id, scim_id, name, missing_runs, seen_at)
+    SELECT 'default', external_id, scim_id, name, missing_runs, seen_at FROM managed_groups;
+DROP TABLE managed_groups;
+ALTER TABLE managed_groups_of_jobs RENAME TO managed_groups;
 ";
 
 /// `managed_groups` outlives runs (retention does not prune it).

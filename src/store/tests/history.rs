@@ -476,3 +476,33 @@ fn runs_keep_their_job_and_read_back_by_job() {
     assert_eq!(last("us"), Some(us_later.run_id.0.clone()));
     assert_eq!(last("default"), None);
 }
+
+#[test]
+fn each_job_owns_its_own_groups() {
+    use crate::domain::ManagedGroup;
+    let store = Store::in_memory().unwrap();
+    let group = |scim_id: &str| ManagedGroup {
+        external_id: "e-1".into(),
+        scim_id: scim_id.into(),
+        name: "Finance".into(),
+        missing_runs: 0,
+    };
+    store
+        .record_managed_of("us", &[group("us-41")], &[], &[])
+        .unwrap();
+    store
+        .record_managed_of("eu", &[group("eu-7")], &[], &[])
+        .unwrap();
+    store
+        .record_managed_of("eu", &[], &[], &["e-1".into()])
+        .unwrap();
+    assert_eq!(store.managed_groups_of("us").unwrap(), [group("us-41")]);
+    let eu = store.managed_groups_of("eu").unwrap();
+    assert_eq!((eu[0].scim_id.as_str(), eu[0].missing_runs), ("eu-7", 1));
+    store
+        .record_managed_of("us", &[], &["e-1".into()], &[])
+        .unwrap();
+    assert!(store.managed_groups_of("us").unwrap().is_empty());
+    assert_eq!(store.managed_groups_of("eu").unwrap().len(), 1);
+    assert!(store.managed_groups().unwrap().is_empty());
+}
