@@ -280,10 +280,8 @@ async fn run_jobs(
     let mut worst = ExitCode::SUCCESS;
     let mut views = vec![];
     for job in jobs {
-        if !json {
-            if let Err(code) = out::line(format_args!("job {}:", job.job)) {
-                return code;
-            }
+        if !json && let Err(code) = out::line(format_args!("job {}:", job.job)) {
+            return code;
         }
         let (code, view) = run_job(job, request(), json, wait).await;
         views.extend(view);

@@ -39,26 +39,22 @@ pub struct AppJob {
 }
 
 impl App {
-    /// The job called `name`; without a name, the only job. Otherwise the answer to send.
-    fn job(&self, name: Option<&str>) -> Result<&AppJob, Response> {
+    /// The job called `name`; without a name, the only job. Otherwise why not (a 400).
+    fn job(&self, name: Option<&str>) -> Result<&AppJob, String> {
         let names = || {
             let names: Vec<&str> = self.jobs.iter().map(|j| j.name.as_str()).collect();
             names.join(", ")
         };
         match name {
-            Some(name) => self.jobs.iter().find(|j| j.name == name).ok_or_else(|| {
-                error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("no job is called {name:?}; the jobs are: {}", names()),
-                )
-            }),
+            Some(name) => self
+                .jobs
+                .iter()
+                .find(|j| j.name == name)
+                .ok_or_else(|| format!("no job is called {name:?}; the jobs are: {}", names())),
             None if self.jobs.len() == 1 => Ok(&self.jobs[0]),
-            None => Err(error(
-                StatusCode::BAD_REQUEST,
-                &format!(
-                    "several jobs are configured ({}): name one, {{\"job\": \"NAME\"}}",
-                    names()
-                ),
+            None => Err(format!(
+                "several jobs are configured ({}): name one, {{\"job\": \"NAME\"}}",
+                names()
             )),
         }
     }
@@ -176,7 +172,7 @@ async fn start_run(
     };
     let job = match app.job(options.job.as_deref()) {
         Ok(job) => job,
-        Err(resp) => return resp,
+        Err(why) => return error(StatusCode::BAD_REQUEST, &why),
     };
     match job
         .coordinator

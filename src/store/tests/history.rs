@@ -450,17 +450,17 @@ fn runs_keep_their_job_and_read_back_by_job() {
     let ids = |runs: Vec<RunRecord>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
     assert_eq!(
         ids(store.runs_of(Some("us"), 10, None).unwrap()),
-        [us_later.run_id.0.clone(), us.run_id.0.clone()]
+        [us_later.run_id.0.as_str(), us.run_id.0.as_str()]
     );
     assert_eq!(
         ids(store
             .runs_of(Some("us"), 10, Some(&us_later.run_id.0))
             .unwrap()),
-        [us.run_id.0.clone()]
+        [us.run_id.0.as_str()]
     );
     assert_eq!(
         ids(store.runs_of(Some("eu"), 10, None).unwrap()),
-        [eu.run_id.0.clone()]
+        [eu.run_id.0.as_str()]
     );
     assert_eq!(store.runs(10, None).unwrap().len(), 3);
     assert_eq!(store.jobs_in_history().unwrap(), ["eu", "us"]);
