@@ -325,15 +325,13 @@ impl File<'_> {
             };
             for (section, value) in table {
                 let section_name = section.get_ref().as_ref();
+                let expected = |what: &str| {
+                    let problem = format!("expected {what}, got {}", found(value.get_ref(), false));
+                    self.key_error(value.span(), &format!("{label}.{section_name}"), problem)
+                };
                 if section_name == "name" {
                     if !matches!(value.get_ref(), DeValue::String(_)) {
-                        let problem =
-                            format!("expected a string, got {}", found(value.get_ref(), false));
-                        return Err(self.key_error(
-                            value.span(),
-                            &format!("{label}.name"),
-                            problem,
-                        ));
+                        return Err(expected("a string"));
                     }
                     continue;
                 }
@@ -365,13 +363,7 @@ impl File<'_> {
                     ));
                 }
                 let Some(keys) = value.get_ref().as_table() else {
-                    let problem =
-                        format!("expected a table, got {}", found(value.get_ref(), false));
-                    return Err(self.key_error(
-                        value.span(),
-                        &format!("{label}.{section_name}"),
-                        problem,
-                    ));
+                    return Err(expected("a table"));
                 };
                 for (field, _) in keys {
                     let key = format!("{section_name}.{}", field.get_ref());

@@ -61,6 +61,11 @@ base_url = "{scim}"
     )
 }
 
+/// The JSON a GET with the admin token answers.
+async fn get_json(url: &str) -> Value {
+    get_with_token(url, ADMIN_TOKEN).await.json().await.unwrap()
+}
+
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
@@ -212,25 +217,9 @@ async fn a_webhook_runs_only_the_job_whose_source_it_names() {
         .unwrap();
     assert_eq!(run.report.run_id.0, body["run_id"].as_str().unwrap());
     assert_eq!(sorted(b.target_names()), names("Beta", 2));
-    let shown: Value = http
-        .get(format!("{url}/runs/{}", run.report.run_id.0))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shown = get_json(&format!("{url}/runs/{}", run.report.run_id.0)).await;
     assert_eq!(shown["job"], "b");
-    let page: Value = http
-        .get(format!("{url}/executions?job=a"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = get_json(&format!("{url}/executions?job=a")).await;
     let jobs: Vec<&Value> = page["executions"]
         .as_array()
         .unwrap()
