@@ -30,6 +30,9 @@ enum ExecutionsCommand {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Only the runs of this job (`[[jobs]]`).
+        #[arg(long, value_name = "NAME")]
+        job: Option<String>,
     },
     /// One run with the outcome of every group and its notices.
     Show {
@@ -71,7 +74,7 @@ pub fn run(args: &ExecutionsArgs, path: &Path) -> ExitCode {
         }
     };
     let printed = match &args.command {
-        ExecutionsCommand::List { limit, json } => list(&store, *limit, *json),
+        ExecutionsCommand::List { limit, json, job } => list(&store, *limit, *json, job.as_deref()),
         ExecutionsCommand::Show { id, json } => show(&store, id, *json),
     };
     match printed {
@@ -83,14 +86,15 @@ pub fn run(args: &ExecutionsArgs, path: &Path) -> ExitCode {
     }
 }
 
-/// The text of `list`.
-fn list(store: &Store, limit: usize, json: bool) -> Result<String, String> {
-    let runs = store.runs(limit, None).map_err(|e| e.to_string())?;
+/// The text of `list`, of one job's runs when `job` is given; the table has a JOB column
+/// when the history holds runs of several jobs.
+fn list(store: &Store, limit: usize, json: bool, job: Option<&str>) -> Result<String, String> {
+    let runs = store.runs_of(job, limit, None).map_err(|e| e.to_string())?;
     if json {
-        to_json(&runs)
-    } else {
-        Ok(table(&runs))
+        return to_json(&runs);
     }
+    let jobs = store.jobs_in_history().map_err(|e| e.to_string())?;
+    Ok(table(&runs, jobs.len() > 1))
 }
 
 /// The text of `show`; as JSON, the shape `groupsync run --json` prints.
@@ -116,10 +120,20 @@ fn to_json(value: &impl serde::Serialize) -> Result<String, String> {
 /// One line per run; the trigger comes late because it can be long (`webhook+schedule`),
 /// then the counts of adopted, renamed, orphan and deleted groups that are not zero.
 /// What a dry run would have created has its own column: it was not created.
-pub fn table(runs: &[RunRecord]) -> String {
+/// With `with_job`, the job of each run follows its id.
+pub fn table(runs: &[RunRecord], with_job: bool) -> String {
+    let width = runs.iter().map(|r| r.job.len()).max().unwrap_or(0).max(3);
+    let job = |name: &str| {
+        if with_job {
+            format!("{name:<width$}  ")
+        } else {
+            String::new()
+        }
+    };
     let mut out = format!(
-        "{:<36}  {:<19}  {:>8}  {:<16}  {:>7} {:>12} {:>7} {:>7} {:>6}  {:<16}  OWNED GROUPS\n",
+        "{:<36}  {}{:<19}  {:>8}  {:<16}  {:>7} {:>12} {:>7} {:>7} {:>6}  {:<16}  OWNED GROUPS\n",
         "ID",
+        job("JOB"),
         "STARTED (UTC)",
         "DURATION",
         "STATUS",
@@ -134,8 +148,9 @@ pub fn table(runs: &[RunRecord]) -> String {
         let c = &r.counts;
         let _ = writeln!(
             out,
-            "{:<36}  {:<19}  {:>8}  {:<16}  {:>7} {:>12} {:>7} {:>7} {:>6}  {:<16}  {}",
+            "{:<36}  {}{:<19}  {:>8}  {:<16}  {:>7} {:>12} {:>7} {:>7} {:>6}  {:<16}  {}",
             r.id,
+            job(&r.job),
             r.started_at.format("%Y-%m-%d %H:%M:%S"),
             seconds(r),
             r.status,
@@ -164,6 +179,9 @@ pub fn details(d: &RunDetail) -> String {
     let r = &d.run;
     let c = &r.counts;
     let mut out = format!("run {}  {}\n", r.id, r.status);
+    if r.job != crate::config::DEFAULT_JOB {
+        let _ = writeln!(out, "job {}", r.job);
+    }
     let _ = writeln!(
         out,
         "trigger {}, started {} UTC, took {}",
@@ -221,7 +239,7 @@ mod tests {
                 scim_id: "s".into(),
             },
         );
-        let printed = table(&[dry.clone(), real.clone()]);
+        let printed = table(&[dry.clone(), real.clone()], false);
         let lines: Vec<&str> = printed.lines().collect();
         assert_eq!(
             lines[0].split_whitespace().collect::<Vec<_>>()[5..11],
@@ -246,7 +264,7 @@ mod tests {
                 scim_id: "s".into(),
             },
         );
-        let printed = table(&[orphans, plain]);
+        let printed = table(&[orphans, plain], false);
         let lines: Vec<&str> = printed.lines().collect();
         assert!(
             lines[0].ends_with("TRIGGER           OWNED GROUPS"),
@@ -257,5 +275,31 @@ mod tests {
             "{printed}"
         );
         assert!(lines[2].trim_end().ends_with("cli"), "{printed}");
+    }
+}
+
+#[cfg(test)]
+mod job_tests {
+    use super::*;
+
+    #[test]
+    fn the_job_column_follows_the_id_when_there_are_several_jobs() {
+        let run = |job: &str| {
+            let report = crate::report::RunReport::started(
+                crate::domain::RunId::new(),
+                chrono::Utc::now(),
+                false,
+            );
+            RunRecord::of(&report, "cli").of_job(job)
+        };
+        let printed = table(&[run("us-east"), run("eu")], true);
+        let lines: Vec<Vec<&str>> = printed
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(lines[0][..3], ["ID", "JOB", "STARTED"]);
+        assert_eq!(lines[1][1], "us-east");
+        assert_eq!(lines[2][1], "eu");
+        assert!(!table(&[run("eu")], false).contains("JOB"));
     }
 }

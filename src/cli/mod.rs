@@ -72,6 +72,12 @@ enum Command {
         /// for it to end instead of exiting with status 3.
         #[arg(long)]
         wait: bool,
+        /// The job to run (`[[jobs]]`); required when several are configured, unless `--all`.
+        #[arg(long, value_name = "NAME", conflicts_with = "all")]
+        job: Option<String>,
+        /// Run every job, one after the other.
+        #[arg(long)]
+        all: bool,
     },
     /// Run as a daemon: HTTP server, schedule, webhook and polling triggers, until stopped.
     Serve,
@@ -143,17 +149,31 @@ async fn dispatch(cli: Cli) -> ExitCode {
             json,
             force,
             wait,
+            job,
+            all,
         } => {
             let Some(settings) = load(&cli.config, log_format) else {
                 return ExitCode::from(2);
             };
-            let request = RunRequest::new([TriggerKind::Cli], dry_run).forced(force);
+            let jobs = match chosen_jobs(&settings, job.as_deref(), all) {
+                Ok(jobs) => jobs,
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    return ExitCode::from(2);
+                }
+            };
             let wait = if wait {
                 LeaseWait::Forever
             } else {
                 LeaseWait::No
             };
-            run_once(settings, request, json, wait).await
+            let request = || RunRequest::new([TriggerKind::Cli], dry_run).forced(force);
+            if let [only] = jobs.as_slice()
+                && !all
+            {
+                return run_once(only.clone(), request(), json, wait).await;
+            }
+            run_jobs(jobs, request, json, wait).await
         }
         Command::Serve => {
             let Some(settings) = load(&cli.config, log_format) else {
@@ -175,6 +195,20 @@ async fn dispatch(cli: Cli) -> ExitCode {
             }
         }
         Command::Check { send_test_email } => match load(&cli.config, log_format) {
+            Some(settings) if settings.several_jobs() => {
+                // each job's connections in turn, under a line naming it
+                let mut worst = ExitCode::SUCCESS;
+                for job in settings.all_jobs() {
+                    if let Err(code) = out::line(format_args!("job {}:", job.job)) {
+                        return code;
+                    }
+                    let code = check::run(job, send_test_email).await;
+                    if worst == ExitCode::SUCCESS {
+                        worst = code;
+                    }
+                }
+                worst
+            }
             Some(settings) => check::run(&settings, send_test_email).await,
             None => ExitCode::from(2),
         },
@@ -193,6 +227,9 @@ fn load(path: &std::path::Path, log_format: Option<LogFormat>) -> Option<Arc<Set
         Ok(mut s) => {
             if let Some(f) = log_format {
                 s.log.format = f;
+                for job in &mut s.jobs {
+                    job.log.format = f;
+                }
             }
             crate::telemetry::init(s.log.format, &s.log.level);
             Some(Arc::new(s))
@@ -202,6 +239,70 @@ fn load(path: &std::path::Path, log_format: Option<LogFormat>) -> Option<Arc<Set
             None
         }
     }
+}
+
+/// The jobs `run` runs: the one named by `--job`, every one with `--all`, the only one
+/// when there is one; an error message otherwise.
+fn chosen_jobs(
+    settings: &Settings,
+    job: Option<&str>,
+    all: bool,
+) -> Result<Vec<Arc<Settings>>, String> {
+    let jobs = settings.all_jobs();
+    match job {
+        Some(name) => settings
+            .job_named(name)
+            .map(|j| vec![Arc::new(j.clone())])
+            .ok_or_else(|| {
+                format!(
+                    "no job is called {name:?}; the jobs are: {}",
+                    settings.job_names()
+                )
+            }),
+        None if all || jobs.len() == 1 => Ok(jobs.iter().cloned().map(Arc::new).collect()),
+        None => Err(format!(
+            "{} jobs are configured ({}): name one with --job NAME, or run them all with --all",
+            jobs.len(),
+            settings.job_names()
+        )),
+    }
+}
+
+/// `run --all` (or `--job` among several): each job in turn, a line naming it before its
+/// summary (a JSON array of the reports with `--json`); the exit status is the first job's
+/// that did not succeed, else 0.
+async fn run_jobs(
+    jobs: Vec<Arc<Settings>>,
+    request: impl Fn() -> RunRequest,
+    json: bool,
+    wait: LeaseWait,
+) -> ExitCode {
+    let mut worst = ExitCode::SUCCESS;
+    let mut views = vec![];
+    for job in jobs {
+        if !json && let Err(code) = out::line(format_args!("job {}:", job.job)) {
+            return code;
+        }
+        let (code, view) = run_job(job, request(), json, wait).await;
+        views.extend(view);
+        if worst == ExitCode::SUCCESS {
+            worst = code;
+        }
+    }
+    if json {
+        match serde_json::to_string_pretty(&views) {
+            Ok(text) => {
+                if let Err(code) = out::line(text) {
+                    return code;
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    worst
 }
 
 /// Exit status of a run skipped because another run holds the store's run lease.
@@ -231,46 +332,62 @@ pub(crate) async fn run_once(
     json: bool,
     wait: LeaseWait,
 ) -> ExitCode {
-    let show_progress = !json && settings.log.format == LogFormat::Text;
-    let store = match Store::open(&settings.store.path) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let syncer = match Syncer::new(settings, store) {
-        Ok(s) => s.with_lease_wait(wait),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let progress = progress::Terminal::new(show_progress);
-    let report = syncer.run(&request, &progress).await;
-    progress.finish();
-    let printed = if json {
-        let view = RunView::of_report(&report, &request.trigger());
-        match serde_json::to_string_pretty(&view) {
+    let (code, view) = run_job(settings, request, json, wait).await;
+    if let Some(view) = view {
+        let printed = match serde_json::to_string_pretty(&view) {
             Ok(text) => out::line(text),
             Err(e) => {
                 eprintln!("error: {e}");
                 Err(ExitCode::from(1))
             }
+        };
+        if let Err(code) = printed {
+            return code;
         }
-    } else {
+    }
+    code
+}
+
+/// One job's sync, recorded in the store, with its summary on stdout, or with `json` its
+/// report returned to be printed; the exit status as [`run_once`] says.
+async fn run_job(
+    settings: Arc<Settings>,
+    request: RunRequest,
+    json: bool,
+    wait: LeaseWait,
+) -> (ExitCode, Option<RunView>) {
+    let show_progress = !json && settings.log.format == LogFormat::Text;
+    let store = match Store::open(&settings.store.path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return (ExitCode::from(2), None);
+        }
+    };
+    let job = settings.job.clone();
+    let syncer = match Syncer::new(settings, store) {
+        Ok(s) => s.with_lease_wait(wait),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return (ExitCode::from(2), None);
+        }
+    };
+    let progress = progress::Terminal::new(show_progress);
+    let report = syncer.run(&request, &progress).await;
+    progress.finish();
+    let view = json.then(|| RunView::of_report(&report, &request.trigger()).of_job(&job));
+    if !json {
         let mut selection = progress.selection().map(|s| s + "\n").unwrap_or_default();
         if request.dry_run
             && let Some(source) = &report.source
         {
             selection += &group_schema_line(syncer.source(), &source.id).await;
         }
-        out::print(selection + &summary::render(&report, None))
-    };
-    if let Err(code) = printed {
-        return code;
+        if let Err(code) = out::print(selection + &summary::render(&report, None)) {
+            return (code, None);
+        }
     }
-    match report.status() {
+    let code = match report.status() {
         RunStatus::Succeeded | RunStatus::DryRun => ExitCode::SUCCESS,
         RunStatus::PartiallyFailed | RunStatus::Failed | RunStatus::Interrupted => {
             ExitCode::from(1)
@@ -282,7 +399,8 @@ pub(crate) async fn run_once(
             }
             ExitCode::from(EXIT_LEASE_HELD)
         }
-    }
+    };
+    (code, view)
 }
 
 async fn sources(settings: Arc<Settings>, name: Option<String>) -> ExitCode {

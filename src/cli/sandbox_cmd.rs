@@ -166,6 +166,7 @@ impl SandboxArgs {
             fire_webhook: self.fire_webhook.clone(),
             scim_max_name_length: self.scim_max_name_length,
             scim_patch: !self.scim_no_patch,
+            ..SandboxOptions::default()
         })
     }
 }

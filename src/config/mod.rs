@@ -105,7 +105,15 @@ pub struct Settings {
     pub webhook: WebhookSettings,
     pub poll: PollSettings,
     pub store: StoreSettings,
+    /// The job these settings are (`default` without `[[jobs]]`).
+    pub job: String,
+    /// Every job, each with its whole settings (the top level with the job's keys over it),
+    /// in the order written; these settings are the first. Empty in a job's own settings.
+    pub jobs: Vec<Settings>,
 }
+
+/// The name of the one job of a configuration without `[[jobs]]`.
+pub const DEFAULT_JOB: &str = "default";
 
 /// The daemon's HTTP server (`groupsync serve`).
 #[derive(Debug, Clone)]
@@ -437,7 +445,44 @@ impl Settings {
         text: &str,
         env: &HashMap<String, String>,
     ) -> Result<Settings, LoadError> {
-        Ok(from_raw(source::read(name, text, env)?)?)
+        let (top, jobs) = source::read_jobs(name, text, env)?;
+        if jobs.is_empty() {
+            let mut only = from_raw(top)?;
+            only.jobs = vec![only.clone()];
+            return Ok(only);
+        }
+        let mut all = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            all.push(validate::job(job.name, job.settings, &all)?);
+        }
+        let mut first = all[0].clone();
+        first.jobs = all;
+        Ok(first)
+    }
+
+    /// Every job's settings (one, `default`, without `[[jobs]]`).
+    pub fn all_jobs(&self) -> &[Settings] {
+        if self.jobs.is_empty() {
+            std::slice::from_ref(self)
+        } else {
+            &self.jobs
+        }
+    }
+
+    /// Whether `[[jobs]]` configured more than one job.
+    pub fn several_jobs(&self) -> bool {
+        self.all_jobs().len() > 1
+    }
+
+    /// The settings of the job called `name`.
+    pub fn job_named(&self, name: &str) -> Option<&Settings> {
+        self.all_jobs().iter().find(|j| j.job == name)
+    }
+
+    /// The job names, comma-separated, for messages.
+    pub fn job_names(&self) -> String {
+        let names: Vec<&str> = self.all_jobs().iter().map(|j| j.job.as_str()).collect();
+        names.join(", ")
     }
 }
 
@@ -476,5 +521,7 @@ fn read_file(path: &Path, required: bool) -> Result<String, LoadError> {
     }
 }
 
+#[cfg(test)]
+mod jobs_tests;
 #[cfg(test)]
 mod tests;

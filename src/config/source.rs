@@ -3,7 +3,8 @@
 //!
 //! The file and each variable are checked here first, so that problems in the file name the
 //! file, line and column and problems in the environment name the variable; the `config`
-//! crate then lays the environment over the file. No message repeats a line of the file, and
+//! crate then lays the environment over the file, and each `[[jobs]]` table is laid over
+//! both, key by key. No message repeats a line of the file, and
 //! none shows the value of a secret key: a syntax error on a line holding a password must not
 //! put the password in the logs.
 
@@ -16,39 +17,152 @@ use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-/// Reads `text` (the file called `name`) and overlays the `GROUPSYNC_…__…` variables of `env`.
+/// The sections a `[[jobs]]` table may override, key by key; the others (`server`,
+/// `store`, `log`, `webhook`) are shared by every job.
+pub const JOB_SECTIONS: &[&str] = &[
+    "identitynow",
+    "scim",
+    "email",
+    "sync",
+    "safety",
+    "trigger",
+    "poll",
+];
+
+/// Keys of which a job sets one and so drops the other it would inherit: a job naming its
+/// source by name does not keep the top level's `source_id`, a `token_file` replaces a
+/// `token`.
+const ALTERNATIVES: &[(&str, &str)] = &[("source_id", "source_name")];
+
+/// One `[[jobs]]` table: its name as written, and the whole configuration it sees (the top
+/// level, the environment over it, then the job's own keys).
+pub(super) struct RawJob {
+    pub name: String,
+    pub settings: RawSettings,
+}
+
+/// Reads `text` (the file called `name`) and overlays the `GROUPSYNC_…__…` variables of `env`:
+/// the top level only (what `[store]` readers need).
 pub(super) fn read(
     name: &str,
     text: &str,
     env: &HashMap<String, String>,
 ) -> Result<RawSettings, LoadError> {
+    read_jobs(name, text, env).map(|(top, _)| top)
+}
+
+/// As [`read`], with each `[[jobs]]` table laid over the top level (none without `[[jobs]]`).
+pub(super) fn read_jobs(
+    name: &str,
+    text: &str,
+    env: &HashMap<String, String>,
+) -> Result<(RawSettings, Vec<RawJob>), LoadError> {
     let known = known_keys();
     let file = File { name, text };
-    let doc = DeTable::parse(text).map_err(|e| file.syntax(&e))?;
+    let mut doc = DeTable::parse(text).map_err(|e| file.syntax(&e))?;
+    let jobs_written = doc.get_mut().remove("jobs");
     file.check_keys(doc.get_ref(), &known)?;
     RawSettings::deserialize(toml::de::Deserializer::from(doc.clone()))
         .map_err(|e| file.wrong_type(doc.get_ref(), &e))?;
+    if let Some(jobs) = &jobs_written {
+        file.check_jobs(jobs, &known)?;
+    }
 
     let mut vars: Vec<(&String, &String)> = env
         .iter()
         .filter(|(k, _)| k.starts_with(ENV_PREFIX) && k.contains("__"))
         .collect();
     vars.sort();
-    let mut overrides = HashMap::new();
+    // The `config` crate lays the checked variables over the file; jobs are laid over
+    // the result below, key by key.
+    let mut layers = config::Config::builder()
+        .add_source(config::File::from_str(text, config::FileFormat::Toml));
     for (var, value) in vars {
-        overrides.insert(var.clone(), env_override(var, value, &known)?);
+        let (section, field, value) = env_override(var, value, &known)?;
+        layers = layers
+            .set_override(format!("{section}.{field}"), config_value(value))
+            .map_err(|e| LoadError::Parse(e.to_string()))?;
     }
-    config::Config::builder()
-        .add_source(config::File::from_str(text, config::FileFormat::Toml))
-        .add_source(
-            config::Environment::with_prefix("GROUPSYNC")
-                .prefix_separator("_")
-                .separator("__")
-                .source(Some(overrides)),
-        )
+    let mut top: toml::Table = layers
         .build()
         .and_then(config::Config::try_deserialize)
-        .map_err(|e| LoadError::Parse(e.to_string()))
+        .map_err(|e| LoadError::Parse(e.to_string()))?;
+    let jobs = top.remove("jobs");
+    let settings = |table: toml::Table| {
+        toml::Value::Table(table)
+            .try_into::<RawSettings>()
+            .map_err(|e| LoadError::Parse(e.message().to_owned()))
+    };
+    let mut raw_jobs = vec![];
+    for job in jobs
+        .as_ref()
+        .and_then(toml::Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(job) = job.as_table() else { continue };
+        let mut merged = top.clone();
+        for (section, keys) in job {
+            let Some(keys) = keys.as_table() else {
+                continue;
+            };
+            let inherited = section_of(&mut merged, section);
+            for (key, value) in keys {
+                for other in alternatives_of(key) {
+                    inherited.remove(&other);
+                }
+                inherited.insert(key.clone(), value.clone());
+            }
+        }
+        raw_jobs.push(RawJob {
+            name: job
+                .get("name")
+                .and_then(toml::Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            settings: settings(merged)?,
+        });
+    }
+    Ok((settings(top)?, raw_jobs))
+}
+
+/// A checked environment value (text, an integer or a boolean: what [`env_override`]
+/// gives) as the `config` crate holds it.
+fn config_value(value: toml::Value) -> config::Value {
+    match value {
+        toml::Value::Integer(n) => n.into(),
+        toml::Value::Boolean(b) => b.into(),
+        toml::Value::String(text) => text.into(),
+        other => other.to_string().into(),
+    }
+}
+
+/// The table of `section` in `doc`, made if missing.
+fn section_of<'t>(doc: &'t mut toml::Table, section: &str) -> &'t mut toml::Table {
+    let entry = doc
+        .entry(section.to_owned())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if !entry.is_table() {
+        *entry = toml::Value::Table(toml::Table::new());
+    }
+    entry.as_table_mut().expect("a table")
+}
+
+/// The keys a job's `key` replaces besides itself: `x_file` for `x` and the other way
+/// round, and the other half of an [`ALTERNATIVES`] pair.
+fn alternatives_of(key: &str) -> Vec<String> {
+    let mut others = match key.strip_suffix("_file") {
+        Some(inline) => vec![inline.to_owned()],
+        None => vec![format!("{key}_file")],
+    };
+    for (a, b) in ALTERNATIVES {
+        if key == *a {
+            others.push((*b).to_owned());
+        } else if key == *b {
+            others.push((*a).to_owned());
+        }
+    }
+    others
 }
 
 /// Whether the value of `key` (`section.key`) must never be shown.
@@ -206,6 +320,105 @@ impl File<'_> {
         Ok(())
     }
 
+    /// Refuses a `jobs` that is not a list of tables, a job key that is not `name` or an
+    /// overridable section, and keys unknown in that section (suggesting the closest). A
+    /// job's key is named `jobs.<name>.<section>.<key>`.
+    fn check_jobs(&self, jobs: &Spanned<DeValue<'_>>, known: &[String]) -> Result<(), LoadError> {
+        let not_tables = || {
+            self.key_error(
+                jobs.span(),
+                "jobs",
+                "expected a list of tables, written `[[jobs]]`".to_owned(),
+            )
+        };
+        let DeValue::Array(list) = jobs.get_ref() else {
+            return Err(not_tables());
+        };
+        for (i, job) in list.iter().enumerate() {
+            let Some(table) = job.get_ref().as_table() else {
+                return Err(not_tables());
+            };
+            let label = match table.get("name").map(|n| n.get_ref()) {
+                Some(DeValue::String(n)) if !n.is_empty() => format!("jobs.{n}"),
+                _ => format!("jobs[{i}]"),
+            };
+            for (section, value) in table {
+                let section_name = section.get_ref().as_ref();
+                let expected = |what: &str| {
+                    let problem = format!("expected {what}, got {}", found(value.get_ref(), false));
+                    self.key_error(value.span(), &format!("{label}.{section_name}"), problem)
+                };
+                if section_name == "name" {
+                    if !matches!(value.get_ref(), DeValue::String(_)) {
+                        return Err(expected("a string"));
+                    }
+                    continue;
+                }
+                if !JOB_SECTIONS.contains(&section_name) {
+                    let suggestion = nearest(
+                        section_name,
+                        JOB_SECTIONS.iter().chain(&["name"]).map(|s| (*s, 0, *s)),
+                    );
+                    let shared = known
+                        .iter()
+                        .any(|k| k.split_once('.').is_some_and(|(s, _)| s == section_name));
+                    let problem = if shared {
+                        format!(
+                            "[{section_name}] is shared by every job and cannot be set per job; \
+                             a job may set `name` and {}",
+                            JOB_SECTIONS
+                                .iter()
+                                .map(|s| format!("[{s}]"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    } else {
+                        format!("unknown key in a job{}", did_you_mean(suggestion))
+                    };
+                    return Err(self.key_error(
+                        section.span(),
+                        &format!("{label}.{section_name}"),
+                        problem,
+                    ));
+                }
+                let Some(keys) = value.get_ref().as_table() else {
+                    return Err(expected("a table"));
+                };
+                for (field, _) in keys {
+                    let key = format!("{section_name}.{}", field.get_ref());
+                    if known.contains(&key) {
+                        continue;
+                    }
+                    let suggestion = closest(&key, known).map(|k| format!("{label}.{k}"));
+                    return Err(self.key_error(
+                        field.span(),
+                        &format!("{label}.{key}"),
+                        format!("unknown key{}", did_you_mean(suggestion.as_deref())),
+                    ));
+                }
+                let mut probe = DeTable::new();
+                probe.insert(section.clone(), value.clone());
+                RawSettings::deserialize(toml::de::Deserializer::from(Spanned::new(
+                    0..0,
+                    probe.clone(),
+                )))
+                .map_err(|e| match self.wrong_type(&probe, &e) {
+                    LoadError::Key {
+                        place,
+                        key,
+                        problem,
+                    } => LoadError::Key {
+                        place,
+                        key: format!("{label}.{key}"),
+                        problem,
+                    },
+                    other => other,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
     fn key_error(&self, span: Range<usize>, key: &str, problem: String) -> LoadError {
         LoadError::Key {
             place: self.place(span.start),
@@ -313,8 +526,12 @@ fn found(value: &DeValue<'_>, secret: bool) -> String {
 
 /// Checks `GROUPSYNC_SCIM__PAGE_SIZE=100` against the key it sets and the type that key
 /// takes (an environment variable is text, so a number or a boolean is read from it), and
-/// gives the text to hand on: a string as it is, a number or a boolean in its plain form.
-fn env_override(var: &str, text: &str, known: &[String]) -> Result<String, LoadError> {
+/// gives the section, the key and the value in that type.
+fn env_override(
+    var: &str,
+    text: &str,
+    known: &[String],
+) -> Result<(String, String, toml::Value), LoadError> {
     let rest = var.strip_prefix(ENV_PREFIX).unwrap_or(var).to_lowercase();
     let key = rest.replacen("__", ".", 1);
     let place = || Place::Env(var.to_owned());
@@ -336,12 +553,7 @@ fn env_override(var: &str, text: &str, known: &[String]) -> Result<String, LoadE
             toml::Value::Table(toml::Table::from_iter([(field.to_owned(), value.clone())])),
         );
         match toml::Value::Table(probe).try_into::<RawSettings>() {
-            Ok(_) => {
-                return Ok(match value {
-                    toml::Value::String(s) => s,
-                    plain => plain.to_string(),
-                });
-            }
+            Ok(_) => return Ok((section.to_owned(), field.to_owned(), value)),
             Err(e) => refusal = e.message().to_owned(),
         }
     }

@@ -24,6 +24,8 @@ pub fn from_raw(raw: RawSettings) -> R<Settings> {
         webhook: webhook(raw.webhook)?,
         poll: poll(raw.poll)?,
         store: store(raw.store)?,
+        job: super::DEFAULT_JOB.to_owned(),
+        jobs: vec![],
     })
 }
 
@@ -697,4 +699,56 @@ pub(super) fn store(r: RawStore) -> R<StoreSettings> {
             "store.retention_days",
         )?,
     })
+}
+
+/// One `[[jobs]]` table's settings, checked against the jobs before it: its name is
+/// `[a-z0-9_-]+` and not taken, and no earlier job reads the same source into the same
+/// target. Its errors name the key as `jobs.<name>.<section>.<key>`.
+pub(super) fn job(name: String, raw: RawSettings, before: &[Settings]) -> R<Settings> {
+    let label = if name.is_empty() {
+        format!("jobs[{}]", before.len())
+    } else {
+        format!("jobs.{name}")
+    };
+    let name_key = format!("{label}.name");
+    if name.is_empty() {
+        return Err(ConfigError::new(
+            name_key,
+            "is required: every `[[jobs]]` table has a name",
+        ));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    {
+        return Err(ConfigError::new(
+            name_key,
+            format!("must be lower-case letters, digits, `_` and `-`, got {name:?}"),
+        ));
+    }
+    if before.iter().any(|j| j.job == name) {
+        return Err(ConfigError::new(
+            name_key,
+            format!("two jobs are called {name:?}; each job needs its own name"),
+        ));
+    }
+    let mut settings =
+        from_raw(raw).map_err(|e| ConfigError::new(format!("{label}.{}", e.key), e.problem))?;
+    settings.job = name;
+    let same = before.iter().find(|j| {
+        j.identitynow.tenant_url == settings.identitynow.tenant_url
+            && j.identitynow.source == settings.identitynow.source
+            && j.scim.base_url == settings.scim.base_url
+    });
+    if let Some(other) = same {
+        return Err(ConfigError::new(
+            format!("{label}.scim.base_url"),
+            format!(
+                "job {:?} already reads the same source into the same target ({}); \
+                 give each job its own source or target",
+                other.job, settings.scim.base_url
+            ),
+        ));
+    }
+    Ok(settings)
 }

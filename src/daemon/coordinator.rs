@@ -105,6 +105,8 @@ struct Inner {
     finished: broadcast::Sender<Arc<FinishedRun>>,
     /// How many finished runs stay in memory.
     keep: usize,
+    /// The job whose runs this coordinator runs.
+    job: String,
 }
 
 /// The run coordinator; cheap to clone (clones share one state).
@@ -114,8 +116,13 @@ pub struct Coordinator {
 }
 
 impl Coordinator {
-    /// A coordinator that remembers the last `keep` finished runs.
+    /// A coordinator of the job `default` that remembers the last `keep` finished runs.
     pub fn new(keep: usize) -> Coordinator {
+        Coordinator::for_job(keep, crate::config::DEFAULT_JOB)
+    }
+
+    /// A coordinator of the runs of `job` (one at a time); another job has its own.
+    pub fn for_job(keep: usize, job: &str) -> Coordinator {
         let state = State {
             running: None,
             pending: None,
@@ -135,8 +142,14 @@ impl Coordinator {
                 snapshot: watch::Sender::new(snapshot),
                 finished: broadcast::Sender::new(64),
                 keep: keep.max(1),
+                job: job.to_owned(),
             }),
         }
+    }
+
+    /// The job whose runs this coordinator runs.
+    pub fn job(&self) -> &str {
+        &self.inner.job
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -153,7 +166,7 @@ impl Coordinator {
     pub fn trigger_with(&self, kind: TriggerKind, force: bool) -> Result<RunId, ShuttingDown> {
         let mut state = self.lock();
         if !state.accepting {
-            daemon_log::trigger_refused(kind.as_str());
+            daemon_log::trigger_refused(self.job(), kind.as_str());
             return Err(ShuttingDown);
         }
         let run_id = match &mut state.pending {
@@ -162,7 +175,12 @@ impl Coordinator {
                 if !pending.kinds.contains(&kind) {
                     pending.kinds.push(kind);
                 }
-                daemon_log::trigger_coalesced(kind.as_str(), &pending.run_id, &pending.trigger());
+                daemon_log::trigger_coalesced(
+                    &self.inner.job,
+                    kind.as_str(),
+                    &pending.run_id,
+                    &pending.trigger(),
+                );
                 pending.run_id.clone()
             }
             None => {
@@ -172,7 +190,7 @@ impl Coordinator {
                     kinds: vec![kind],
                     force,
                 });
-                daemon_log::trigger_queued(kind.as_str(), &run_id);
+                daemon_log::trigger_queued(self.job(), kind.as_str(), &run_id);
                 self.inner.wake.notify_one();
                 run_id
             }
@@ -265,7 +283,7 @@ impl Coordinator {
         });
         state.started += 1;
         self.publish(&state);
-        daemon_log::run_in_progress(true);
+        daemon_log::run_in_progress(self.job(), true);
         let req = RunRequest {
             run_id: pending.run_id,
             triggers: pending.kinds,
@@ -324,8 +342,8 @@ impl Coordinator {
         why: RunError,
     ) -> FinishedRun {
         let report = runner.interrupted(req, started_at, why);
-        telemetry::run_span(&req.run_id, &trigger)
-            .in_scope(|| run_log::run_finished(&trigger, &report));
+        telemetry::run_span(&req.run_id, self.job(), &trigger)
+            .in_scope(|| run_log::run_finished(self.job(), &trigger, &report));
         FinishedRun { trigger, report }
     }
 
@@ -341,7 +359,7 @@ impl Coordinator {
             }
             self.publish(&state);
         }
-        daemon_log::run_in_progress(false);
+        daemon_log::run_in_progress(self.job(), false);
         // Nobody listening is fine.
         let _ = self.inner.finished.send(finished);
     }

@@ -21,12 +21,43 @@ use tokio::sync::watch;
 
 /// What the handlers share.
 pub struct App {
+    /// The first job's settings; the sections the handlers read (`[server]`, `[webhook]`)
+    /// are shared by every job.
     pub settings: Arc<Settings>,
-    pub coordinator: Coordinator,
-    pub source: Arc<AdSource>,
+    /// Every job, in the order configured (one, `default`, without `[[jobs]]`).
+    pub jobs: Vec<AppJob>,
     pub health: Arc<Health>,
     pub metrics: PrometheusHandle,
+}
+
+/// One job, as the handlers reach it.
+pub struct AppJob {
+    pub name: String,
+    pub coordinator: Coordinator,
+    pub source: Arc<AdSource>,
     pub progress: watch::Receiver<RunProgress>,
+}
+
+impl App {
+    /// The job called `name`; without a name, the only job. Otherwise why not (a 400).
+    fn job(&self, name: Option<&str>) -> Result<&AppJob, String> {
+        let names = || {
+            let names: Vec<&str> = self.jobs.iter().map(|j| j.name.as_str()).collect();
+            names.join(", ")
+        };
+        match name {
+            Some(name) => self
+                .jobs
+                .iter()
+                .find(|j| j.name == name)
+                .ok_or_else(|| format!("no job is called {name:?}; the jobs are: {}", names())),
+            None if self.jobs.len() == 1 => Ok(&self.jobs[0]),
+            None => Err(format!(
+                "several jobs are configured ({}): name one, {{\"job\": \"NAME\"}}",
+                names()
+            )),
+        }
+    }
 }
 
 /// Every route; the webhook only when it is enabled (otherwise its path is a 404).
@@ -108,10 +139,14 @@ struct RunOptions {
     /// Let this run through the guards once.
     #[serde(default)]
     force: bool,
+    /// The job to run; required when several are configured.
+    #[serde(default)]
+    job: Option<String>,
 }
 
-/// `POST /runs`: a manual run, answered with its id at once. An empty body, or
-/// `{"force": true}` to let the run through the guards.
+/// `POST /runs`: a manual run, answered with its id (and its job) at once. An empty body,
+/// or `{"force": true}` to let the run through the guards, `{"job": "NAME"}` to name the
+/// job (required when several are configured).
 async fn start_run(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -128,16 +163,26 @@ async fn start_run(
             Err(e) => {
                 return error(
                     StatusCode::BAD_REQUEST,
-                    &format!("the body must be empty or {{\"force\": true|false}}: {e}"),
+                    &format!(
+                        "the body must be empty or {{\"force\": true|false, \"job\": \"NAME\"}}: {e}"
+                    ),
                 );
             }
         }
     };
-    match app
+    let job = match app.job(options.job.as_deref()) {
+        Ok(job) => job,
+        Err(why) => return error(StatusCode::BAD_REQUEST, &why),
+    };
+    match job
         .coordinator
         .trigger_with(TriggerKind::Manual, options.force)
     {
-        Ok(run_id) => (StatusCode::ACCEPTED, Json(json!({ "run_id": run_id }))).into_response(),
+        Ok(run_id) => (
+            StatusCode::ACCEPTED,
+            Json(json!({ "run_id": run_id, "job": job.name })),
+        )
+            .into_response(),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
     }
 }
@@ -155,18 +200,28 @@ async fn run_report(
         return resp;
     }
     let run_id = RunId(id);
-    match app.coordinator.lookup(&run_id) {
-        Some(RunState::Finished(run)) => {
-            Json(RunView::of_report(&run.report, &run.trigger)).into_response()
+    let found = app
+        .jobs
+        .iter()
+        .find_map(|job| Some((job, job.coordinator.lookup(&run_id)?)));
+    let Some((job, state)) = found else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "no such run (only the recent runs of this process are kept)",
+        );
+    };
+    match state {
+        RunState::Finished(run) => {
+            Json(RunView::of_report(&run.report, &run.trigger).of_job(&job.name)).into_response()
         }
-        Some(RunState::Pending { trigger }) => {
+        RunState::Pending { trigger } => {
             let body = json!({
                 "id": run_id, "run_id": run_id, "state": "pending", "trigger": trigger,
             });
             (StatusCode::ACCEPTED, Json(body)).into_response()
         }
-        Some(RunState::Running { trigger }) => {
-            let progress = app.progress.borrow().clone();
+        RunState::Running { trigger } => {
+            let progress = job.progress.borrow().clone();
             let progress = (progress.run_id.as_ref() == Some(&run_id)).then_some(progress);
             let body = json!({
                 "id": run_id, "run_id": run_id, "state": "running", "trigger": trigger,
@@ -174,9 +229,5 @@ async fn run_report(
             });
             (StatusCode::ACCEPTED, Json(body)).into_response()
         }
-        None => error(
-            StatusCode::NOT_FOUND,
-            "no such run (only the recent runs of this process are kept)",
-        ),
     }
 }

@@ -76,16 +76,27 @@ pub async fn serve(
 
 /// The daemon's parts, built and ready; [`Daemon::run`] sets them going.
 pub struct Daemon {
+    /// The first job's settings: the shared sections (`[server]`, `[store]`, `[webhook]`)
+    /// are the same in every job's.
+    settings: Arc<Settings>,
+    /// One per job (`[[jobs]]`; one, `default`, without): each has its own coordinator,
+    /// so runs of two jobs may overlap while each job runs one at a time.
+    jobs: Vec<Job>,
+    store: Store,
+    /// The first job's readiness (`/readyz`).
+    health: Arc<Health>,
+    metrics: PrometheusHandle,
+}
+
+/// One job's parts in the daemon.
+struct Job {
     settings: Arc<Settings>,
     /// The IdentityNow client (shared with the runs: one token, one rate limit).
     client: identitynow::Client,
     coordinator: Coordinator,
     runner: SyncRunner,
     source: Arc<AdSource>,
-    store: Store,
-    health: Arc<Health>,
     own: Arc<OwnAggregations>,
-    metrics: PrometheusHandle,
     /// Shared with the runner; the daemon sends the outbox's leftovers at start.
     syncer: Arc<Syncer>,
 }
@@ -97,63 +108,78 @@ impl Daemon {
     /// Builds the clients and opens the store (creating it if needed).
     pub fn new(settings: Arc<Settings>) -> Result<Daemon, DaemonError> {
         let store = Store::open(&settings.store.path)?;
-        let syncer = Syncer::new(settings.clone(), store.clone())?
-            .with_lease_wait(LeaseWait::Upto(LEASE_WAIT));
-        let syncer = Arc::new(syncer);
-        let source = Arc::new(AdSource::new(
-            settings.identitynow.source.clone(),
-            syncer.source().clone(),
-        ));
-        let health = Arc::new(
-            Health::new(
-                store.clone(),
+        let mut syncers: Vec<Arc<Syncer>> = vec![];
+        let mut jobs = vec![];
+        let mut health = None;
+        for job in settings.all_jobs() {
+            let job = Arc::new(job.clone());
+            let syncer = Syncer::new_among(job.clone(), store.clone(), &syncers)?
+                .with_lease_wait(LeaseWait::Upto(LEASE_WAIT));
+            let syncer = Arc::new(syncer);
+            syncers.push(syncer.clone());
+            let source = Arc::new(AdSource::new(
+                job.identitynow.source.clone(),
                 syncer.source().clone(),
-                syncer.target().clone(),
-            )
-            .with_token_expiry(settings.scim.token_expiry),
-        );
-        let own = Arc::new(OwnAggregations::default());
-        let client = syncer.source().clone();
-        let runner = SyncRunner::new(
-            settings.clone(),
-            syncer.clone(),
-            source.clone(),
-            own.clone(),
-            health.clone(),
-        );
+            ));
+            let job_health = Arc::new(
+                Health::new(
+                    store.clone(),
+                    syncer.source().clone(),
+                    syncer.target().clone(),
+                )
+                .with_token_expiry(job.scim.token_expiry),
+            );
+            health.get_or_insert_with(|| job_health.clone());
+            let own = Arc::new(OwnAggregations::default());
+            let runner = SyncRunner::new(
+                job.clone(),
+                syncer.clone(),
+                source.clone(),
+                own.clone(),
+                job_health,
+            );
+            jobs.push(Job {
+                client: syncer.source().clone(),
+                coordinator: Coordinator::for_job(RECENT_RUNS, &job.job),
+                settings: job,
+                runner,
+                source,
+                own,
+                syncer,
+            });
+        }
         Ok(Daemon {
             settings,
-            client,
-            coordinator: Coordinator::new(RECENT_RUNS),
-            runner,
-            source,
+            health: health.expect("at least one job"),
+            jobs,
             store,
-            health,
-            own,
             metrics: telemetry::prometheus(),
-            syncer,
         })
     }
 
-    /// The coordinator: subscribe to finished runs, watch the state, trigger runs.
+    /// The first job's coordinator (the only one without `[[jobs]]`): subscribe to
+    /// finished runs, watch the state, trigger runs.
     pub fn coordinator(&self) -> &Coordinator {
-        &self.coordinator
+        &self.jobs[0].coordinator
     }
 
-    /// Progress of the current run.
+    /// The coordinator of the job called `name`.
+    pub fn coordinator_of(&self, name: &str) -> Option<&Coordinator> {
+        self.jobs
+            .iter()
+            .find(|j| j.settings.job == name)
+            .map(|j| &j.coordinator)
+    }
+
+    /// Progress of the first job's current run.
     pub fn progress(&self) -> watch::Receiver<RunProgress> {
-        self.runner.progress()
+        self.jobs[0].runner.progress()
     }
 
-    /// A poller over this daemon's store and coordinator (the poll loop uses one too).
+    /// A poller of the first job over this daemon's store and coordinator (the poll loop
+    /// uses one per job too).
     pub fn poller(&self) -> Poller {
-        Poller::new(
-            self.client.clone(),
-            self.source.clone(),
-            self.store.clone(),
-            self.coordinator.clone(),
-            self.own.clone(),
-        )
+        self.jobs[0].poller(&self.store)
     }
 
     /// Serves on `listener`, runs the triggers, until `shutdown`.
@@ -176,11 +202,15 @@ impl Daemon {
         let grace = self.settings.server.shutdown_grace;
         let stop = shutdown.child_token();
         let loops = self.start_loops(&stop);
-        let driver = {
-            let (coordinator, token) = (self.coordinator.clone(), stop.clone());
-            let runner = Arc::new(self.runner.clone());
-            tokio::spawn(async move { coordinator.drive(runner, token, grace).await })
-        };
+        let drivers: Vec<JoinHandle<()>> = self
+            .jobs
+            .iter()
+            .map(|job| {
+                let (coordinator, token) = (job.coordinator.clone(), stop.clone());
+                let runner = Arc::new(job.runner.clone());
+                tokio::spawn(async move { coordinator.drive(runner, token, grace).await })
+            })
+            .collect();
         self.flush_outbox_in_background();
         let router = http::router(self.app()).merge(crate::web::routes(self.web_state()));
         let limits = server::Limits::of(&self.settings.server);
@@ -193,11 +223,15 @@ impl Daemon {
         stop.cancel();
         daemon_log::stopping(
             grace.as_secs(),
-            self.coordinator.snapshot().running.is_some(),
+            self.jobs
+                .iter()
+                .any(|j| j.coordinator.snapshot().running.is_some()),
         );
         let deadline = Instant::now() + grace;
         let result = finish(server, early, deadline).await;
-        let _ = driver.await;
+        for driver in drivers {
+            let _ = driver.await;
+        }
         for task in loops {
             within(task, deadline).await;
         }
@@ -208,7 +242,7 @@ impl Daemon {
     /// Notices queued by an earlier process (SMTP was down, or it stopped) go out now,
     /// not only at the next run.
     fn flush_outbox_in_background(&self) {
-        let syncer = self.syncer.clone();
+        let syncer = self.jobs[0].syncer.clone();
         tokio::spawn(async move {
             if let Err(e) = syncer.flush_outbox().await {
                 daemon_log::outbox_not_flushed(&e.to_string());
@@ -218,14 +252,19 @@ impl Daemon {
 
     /// The history pages and `/executions`, fed with the schedule and the last readiness.
     fn web_state(&self) -> crate::web::WebState {
-        let schedule = self.settings.trigger.schedule.clone();
+        let schedules: Vec<_> = self
+            .jobs
+            .iter()
+            .filter_map(|j| j.settings.trigger.schedule.clone())
+            .collect();
         let health = self.health.clone();
         let server = &self.settings.server;
         crate::web::WebState::new(self.store.clone())
             .with_inputs(move || crate::web::DashboardInputs {
-                next_run: schedule
-                    .as_ref()
-                    .and_then(|s| schedule::next_fire(s, chrono::Utc::now())),
+                next_run: schedules
+                    .iter()
+                    .filter_map(|s| schedule::next_fire(s, chrono::Utc::now()))
+                    .min(),
                 ready: health.last_readiness().map(|r| crate::web::Readiness {
                     ready: r.ready,
                     detail: r
@@ -239,23 +278,34 @@ impl Daemon {
     fn app(&self) -> Arc<http::App> {
         Arc::new(http::App {
             settings: self.settings.clone(),
-            coordinator: self.coordinator.clone(),
-            source: self.source.clone(),
+            jobs: self
+                .jobs
+                .iter()
+                .map(|j| http::AppJob {
+                    name: j.settings.job.clone(),
+                    coordinator: j.coordinator.clone(),
+                    source: j.source.clone(),
+                    progress: j.runner.progress(),
+                })
+                .collect(),
             health: self.health.clone(),
             metrics: self.metrics.clone(),
-            progress: self.runner.progress(),
         })
     }
 
     fn describe_triggers(&self) -> String {
         let mut on = vec!["manual"];
-        if self.settings.trigger.schedule.is_some() {
+        if self
+            .jobs
+            .iter()
+            .any(|j| j.settings.trigger.schedule.is_some())
+        {
             on.push("schedule");
         }
         if self.settings.webhook.auth.is_some() {
             on.push("webhook");
         }
-        if self.settings.poll.interval.is_some() {
+        if self.jobs.iter().any(|j| j.settings.poll.interval.is_some()) {
             on.push("poll");
         }
         on.join(",")
@@ -265,27 +315,9 @@ impl Daemon {
     /// source lookup.
     fn start_loops(&self, stop: &CancellationToken) -> Vec<JoinHandle<()>> {
         let mut loops = vec![];
-        if let Some(schedule) = self.settings.trigger.schedule.clone() {
-            let clock = Arc::new(schedule::SystemClock);
-            loops.push(tokio::spawn(schedule::run(
-                schedule,
-                self.coordinator.clone(),
-                clock,
-                stop.clone(),
-            )));
+        for job in &self.jobs {
+            loops.extend(job.start_loops(&self.store, stop));
         }
-        if let Some(interval) = self.settings.poll.interval {
-            loops.push(tokio::spawn(self.poller().run(interval, stop.clone())));
-        }
-        let source = self.source.clone();
-        let token = stop.clone();
-        loops.push(tokio::spawn(async move {
-            // Warms the cache for the first webhook; failures are retried when needed.
-            tokio::select! {
-                _ = token.cancelled() => {}
-                _ = source.id() => {}
-            }
-        }));
         let (health, token) = (self.health.clone(), stop.clone());
         let every = self.settings.server.readiness_interval;
         loops.push(tokio::spawn(async move {
@@ -299,6 +331,45 @@ impl Daemon {
                     _ = token.cancelled() => return,
                     _ = ticks.tick() => handle.run_upkeep(),
                 }
+            }
+        }));
+        loops
+    }
+}
+
+impl Job {
+    fn poller(&self, store: &Store) -> Poller {
+        Poller::new(
+            self.client.clone(),
+            self.source.clone(),
+            store.clone(),
+            self.coordinator.clone(),
+            self.own.clone(),
+        )
+    }
+
+    /// The job's schedule, its poll loop and an early lookup of its source.
+    fn start_loops(&self, store: &Store, stop: &CancellationToken) -> Vec<JoinHandle<()>> {
+        let mut loops = vec![];
+        if let Some(schedule) = self.settings.trigger.schedule.clone() {
+            let clock = Arc::new(schedule::SystemClock);
+            loops.push(tokio::spawn(schedule::run(
+                schedule,
+                self.coordinator.clone(),
+                clock,
+                stop.clone(),
+            )));
+        }
+        if let Some(interval) = self.settings.poll.interval {
+            loops.push(tokio::spawn(self.poller(store).run(interval, stop.clone())));
+        }
+        let source = self.source.clone();
+        let token = stop.clone();
+        loops.push(tokio::spawn(async move {
+            // Warms the cache for the first webhook; failures are retried when needed.
+            tokio::select! {
+                _ = token.cancelled() => {}
+                _ = source.id() => {}
             }
         }));
         loops

@@ -107,10 +107,17 @@ pub struct Poller {
 
 const KINDS: [AggregationKind; 2] = [AggregationKind::Accounts, AggregationKind::Groups];
 
-fn state_key(kind: AggregationKind) -> &'static str {
-    match kind {
-        AggregationKind::Accounts => "poll.last_aggregation.accounts",
-        AggregationKind::Groups => "poll.last_aggregation.groups",
+/// Where the last aggregation handled is kept: per job, the job `default` under the key
+/// it had before jobs existed.
+fn state_key(job: &str, kind: AggregationKind) -> String {
+    let kind = match kind {
+        AggregationKind::Accounts => "accounts",
+        AggregationKind::Groups => "groups",
+    };
+    if job == crate::config::DEFAULT_JOB {
+        format!("poll.last_aggregation.{kind}")
+    } else {
+        format!("poll.{job}.last_aggregation.{kind}")
     }
 }
 
@@ -282,16 +289,21 @@ impl Poller {
     /// `Some(None)` if it was but no successful aggregation existed then.
     async fn load(&self, kind: AggregationKind) -> Result<Option<Option<Seen>>, PollError> {
         let store = self.store.clone();
-        let text = blocking(move || store.get_state(state_key(kind))).await?;
+        let key = state_key(self.coordinator.job(), kind);
+        let text = blocking(move || store.get_state(&key)).await?;
         // An unreadable value counts as never polled: the next poll records a new start.
         Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
     }
 
     async fn save(&self, kind: AggregationKind, seen: Option<&Seen>) -> Result<(), PollError> {
         let store = self.store.clone();
+        let key = state_key(self.coordinator.job(), kind);
         let text = serde_json::to_string(&seen).unwrap_or_else(|_| "null".into());
-        blocking(move || store.set_state(state_key(kind), &text)).await?;
-        daemon_log::poll_state_saved(state_key(kind), seen.map_or("-", |s| s.id.as_str()));
+        blocking(move || store.set_state(&key, &text)).await?;
+        daemon_log::poll_state_saved(
+            &state_key(self.coordinator.job(), kind),
+            seen.map_or("-", |s| s.id.as_str()),
+        );
         Ok(())
     }
 }

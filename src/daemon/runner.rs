@@ -91,7 +91,11 @@ impl SyncRunner {
         });
         if self.wants_aggregation(&req) {
             self.refresh_groups()
-                .instrument(telemetry::run_span(&req.run_id, &req.trigger()))
+                .instrument(telemetry::run_span(
+                    &req.run_id,
+                    &self.settings.job,
+                    &req.trigger(),
+                ))
                 .await;
         }
         let report = self.syncer.run(&req, &Tracker(&self.progress)).await;

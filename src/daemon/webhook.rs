@@ -70,20 +70,41 @@ fn refused_body(rejection: BytesRejection) -> Response {
     error(status, &rejection.body_text())
 }
 
-/// Decides what a well-formed event causes.
+/// Decides what a well-formed event causes: a run of each job whose AD source it names.
+/// A job whose source id cannot be resolved now counts as named (missing an event is worse
+/// than one run too many) when no job is named for sure.
 async fn act_on(app: &App, completed: AggregationCompleted) -> Response {
-    match app.source.id().await {
-        Ok(ours) if ours != completed.source_id => {
-            let why = format!(
+    let mut named = vec![];
+    let mut unresolved = vec![];
+    let mut others = vec![];
+    for job in &app.jobs {
+        match job.source.id().await {
+            Ok(ours) if ours == completed.source_id => named.push(job),
+            Ok(ours) => others.push(ours),
+            Err(e) => {
+                daemon_log::source_unknown(&e.to_string());
+                unresolved.push(job);
+            }
+        }
+    }
+    if named.is_empty() {
+        named = unresolved;
+    }
+    if named.is_empty() {
+        let ours = others.join(", ");
+        let why = if app.jobs.len() == 1 {
+            format!(
                 "event for source {} ({:?}), not the AD source {ours}",
                 completed.source_id, completed.source_name
-            );
-            daemon_log::webhook("other_source", &why);
-            return ignored(&why);
-        }
-        Ok(_) => {}
-        // Missing an event is worse than one run too many: go ahead.
-        Err(e) => daemon_log::source_unknown(&e.to_string()),
+            )
+        } else {
+            format!(
+                "event for source {} ({:?}), not the AD source of any job ({ours})",
+                completed.source_id, completed.source_name
+            )
+        };
+        daemon_log::webhook("other_source", &why);
+        return ignored(&why);
     }
     if !completed.succeeded() {
         let why = format!(
@@ -93,16 +114,24 @@ async fn act_on(app: &App, completed: AggregationCompleted) -> Response {
         daemon_log::webhook("not_success", &why);
         return ignored(&why);
     }
-    match app.coordinator.trigger(TriggerKind::Webhook) {
-        Ok(run_id) => {
-            daemon_log::webhook("accepted", &run_id.to_string());
-            (StatusCode::ACCEPTED, Json(json!({ "run_id": run_id }))).into_response()
-        }
-        Err(e) => {
-            daemon_log::webhook("refused", &e.to_string());
-            error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string())
+    let mut runs = vec![];
+    for job in named {
+        match job.coordinator.trigger(TriggerKind::Webhook) {
+            Ok(run_id) => {
+                daemon_log::webhook("accepted", &run_id.to_string());
+                runs.push(json!({ "job": job.name, "run_id": run_id }));
+            }
+            Err(e) => {
+                daemon_log::webhook("refused", &e.to_string());
+                return error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string());
+            }
         }
     }
+    let mut body = json!({ "run_id": runs[0]["run_id"] });
+    if app.jobs.len() > 1 {
+        body["runs"] = json!(runs);
+    }
+    (StatusCode::ACCEPTED, Json(body)).into_response()
 }
 
 fn ignored(why: &str) -> Response {

@@ -62,15 +62,32 @@ impl Client {
     /// Built from validated settings; the base URL is `settings.tenant_url`, so tests
     /// point it at a local server.
     pub fn new(settings: &IdentityNowSettings) -> Result<Client, IdnError> {
+        Client::new_among(settings, &[])
+    }
+
+    /// As [`Client::new`], sharing the rate limiter of an `earlier` client that calls the
+    /// same tenant with the same client id: the tenant's budget is per client id, so two
+    /// jobs on one tenant share one `requests_per_10s`.
+    pub fn new_among(
+        settings: &IdentityNowSettings,
+        earlier: &[Client],
+    ) -> Result<Client, IdnError> {
         if !(1..=250).contains(&settings.page_size) {
             return Err(IdnError::Setup(format!(
                 "identitynow.page_size must be between 1 and 250, got {}",
                 settings.page_size
             )));
         }
-        let pace = Pace::per_10s(settings.requests_per_10s).ok_or_else(|| {
-            IdnError::Setup("identitynow.requests_per_10s must be at least 1".into())
-        })?;
+        let shared = earlier.iter().find(|c| {
+            let s = &c.inner.settings;
+            s.tenant_url == settings.tenant_url && s.client_id == settings.client_id
+        });
+        let pace = match shared {
+            Some(c) => c.inner.pace.clone(),
+            None => Pace::per_10s(settings.requests_per_10s).ok_or_else(|| {
+                IdnError::Setup("identitynow.requests_per_10s must be at least 1".into())
+            })?,
+        };
         // Redirects are never followed: the token request carries the secret, and no
         // API call here is expected to move.
         let http = reqwest::Client::builder()

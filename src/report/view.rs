@@ -18,6 +18,9 @@ pub struct RunView {
     pub run_id: String,
     /// `succeeded`, `partially_failed`, `failed` or `dry_run`.
     pub status: String,
+    /// The job the run was of (`[[jobs]]`); `default` without `[[jobs]]`.
+    #[serde(default = "default_job")]
+    pub job: String,
     /// What caused the run, joined by `+` (`webhook+schedule`).
     pub trigger: String,
     /// The same, one kind per element, in order of arrival.
@@ -71,6 +74,7 @@ impl RunView {
             run_id: run.id.clone(),
             id: run.id,
             status: run.status,
+            job: run.job,
             triggers: run
                 .trigger
                 .split('+')
@@ -91,6 +95,14 @@ impl RunView {
         }
     }
 
+    /// The same view, of the job `job`.
+    pub fn of_job(self, job: &str) -> Self {
+        RunView {
+            job: job.to_owned(),
+            ..self
+        }
+    }
+
     /// The view of `report`, a run caused by `trigger` (kinds joined by `+`).
     pub fn of_report(report: &RunReport, trigger: &str) -> Self {
         RunView {
@@ -103,6 +115,10 @@ impl RunView {
             )
         }
     }
+}
+
+fn default_job() -> String {
+    crate::config::DEFAULT_JOB.to_owned()
 }
 
 impl From<RunDetail> for RunView {

@@ -95,10 +95,12 @@ impl Store {
         alive: impl Fn(u32) -> bool,
     ) -> Result<Vec<String>, StoreError> {
         let me = lease::Claimant::this_process("");
-        let live = self
-            .lease_holder()?
+        let live: Vec<String> = self
+            .lease_holders()?
+            .into_iter()
             .filter(|h| !lease::may_take(h, &me, now, lease::STALE_AFTER, &alive))
-            .map(|h| h.run_id);
+            .map(|h| h.run_id)
+            .collect();
         let mut conn = self.conn();
         let write = |conn: &mut rusqlite::Connection| -> rusqlite::Result<Vec<String>> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -107,10 +109,7 @@ impl Store {
                 let rows = stmt.query_map([RUNNING], |r| r.get(0))?;
                 rows.collect::<rusqlite::Result<Vec<String>>>()?
             };
-            let ids: Vec<String> = ids
-                .into_iter()
-                .filter(|id| live.as_ref() != Some(id))
-                .collect();
+            let ids: Vec<String> = ids.into_iter().filter(|id| !live.contains(id)).collect();
             for id in &ids {
                 let created: i64 = tx.query_row(
                     "SELECT COUNT(*) FROM run_groups WHERE run_id = ?1 AND outcome = 'created'",

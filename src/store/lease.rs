@@ -1,7 +1,7 @@
-//! The run lease: one run at a time for a store, whichever process asks (`groupsync run`,
-//! a CronJob, `groupsync serve`).
+//! The run lease: one run at a time per job for a store, whichever process asks
+//! (`groupsync run`, a CronJob, `groupsync serve`); runs of two jobs may overlap.
 //!
-//! The lease is one row: who holds it (host, pid, run id, since) and the holder's last
+//! A job's lease is one row: who holds it (host, pid, run id, since) and the holder's last
 //! heartbeat. A holder refreshes the heartbeat every [`HEARTBEAT`] while its run lasts and
 //! deletes the row when it ends. Another process may take the lease over when the holder
 //! is gone: its heartbeat is older than [`STALE_AFTER`], or it ran on this host and its
@@ -51,15 +51,26 @@ pub struct Claimant {
     pub host: String,
     pub pid: u32,
     pub run_id: String,
+    /// The job whose lease is asked for (`default` without `[[jobs]]`).
+    pub job: String,
 }
 
 impl Claimant {
-    /// This process, for the run `run_id`.
+    /// This process, for the run `run_id` of the job `default`.
     pub fn this_process(run_id: &str) -> Claimant {
         Claimant {
             host: this_host(),
             pid: std::process::id(),
             run_id: run_id.to_owned(),
+            job: crate::config::DEFAULT_JOB.to_owned(),
+        }
+    }
+
+    /// The same claimant, for the lease of `job`.
+    pub fn for_job(self, job: &str) -> Claimant {
+        Claimant {
+            job: job.to_owned(),
+            ..self
         }
     }
 }
@@ -109,7 +120,7 @@ pub enum Acquired {
 }
 
 impl Store {
-    /// Takes the lease for `claimant` at `now` if it is free or its holder is gone.
+    /// Takes the lease of the claimant's job at `now` if it is free or its holder is gone.
     pub fn acquire_lease(
         &self,
         claimant: &Claimant,
@@ -119,17 +130,19 @@ impl Store {
         let mut conn = self.conn();
         let run = |conn: &mut rusqlite::Connection| -> rusqlite::Result<Acquired> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let held = tx.query_row(HOLDER, [], holder_from_row).optional()?;
+            let held = tx
+                .query_row(HOLDER_OF_JOB, [&claimant.job], holder_from_row)
+                .optional()?;
             if let Some(h) = &held
                 && !may_take(h, claimant, now, STALE_AFTER, &alive)
             {
                 return Ok(Acquired::HeldBy(h.clone()));
             }
             tx.execute(
-                "INSERT INTO lease (id, host, pid, run_id, since, heartbeat) VALUES (1, ?1, ?2, ?3, ?4, ?4) \
-                 ON CONFLICT(id) DO UPDATE SET host = excluded.host, pid = excluded.pid, \
+                "INSERT INTO job_leases (job, host, pid, run_id, since, heartbeat) VALUES (?5, ?1, ?2, ?3, ?4, ?4) \
+                 ON CONFLICT(job) DO UPDATE SET host = excluded.host, pid = excluded.pid, \
                  run_id = excluded.run_id, since = excluded.since, heartbeat = excluded.heartbeat",
-                params![claimant.host, claimant.pid, claimant.run_id, ts(now)],
+                params![claimant.host, claimant.pid, claimant.run_id, ts(now), claimant.job],
             )?;
             tx.commit()?;
             let took_over = held.filter(|h| h.run_id != claimant.run_id);
@@ -143,7 +156,7 @@ impl Store {
     pub fn heartbeat_lease(&self, run_id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
         self.conn()
             .execute(
-                "UPDATE lease SET heartbeat = ?2 WHERE id = 1 AND run_id = ?1",
+                "UPDATE job_leases SET heartbeat = ?2 WHERE run_id = ?1",
                 params![run_id, ts(now)],
             )
             .map(|n| n == 1)
@@ -153,21 +166,40 @@ impl Store {
     /// Gives the lease of `run_id` back (nothing if another run holds it now).
     pub fn release_lease(&self, run_id: &str) -> Result<(), StoreError> {
         self.conn()
-            .execute("DELETE FROM lease WHERE id = 1 AND run_id = ?1", [run_id])
+            .execute("DELETE FROM job_leases WHERE run_id = ?1", [run_id])
             .map(|_| ())
             .map_err(|e| self.err(e))
     }
 
-    /// The current holder, whether alive or not.
+    /// The current holder of the job `default`'s lease (the only job without `[[jobs]]`),
+    /// whether alive or not.
     pub fn lease_holder(&self) -> Result<Option<Holder>, StoreError> {
+        self.lease_holder_of(crate::config::DEFAULT_JOB)
+    }
+
+    /// The current holder of `job`'s lease, whether alive or not.
+    pub fn lease_holder_of(&self, job: &str) -> Result<Option<Holder>, StoreError> {
         self.conn()
-            .query_row(HOLDER, [], holder_from_row)
+            .query_row(HOLDER_OF_JOB, [job], holder_from_row)
             .optional()
             .map_err(|e| self.err(e))
     }
+
+    /// The holders of every job's lease, whether alive or not.
+    pub fn lease_holders(&self) -> Result<Vec<Holder>, StoreError> {
+        let conn = self.conn();
+        let read = || -> rusqlite::Result<Vec<Holder>> {
+            let mut stmt =
+                conn.prepare("SELECT host, pid, run_id, since, heartbeat FROM job_leases")?;
+            let rows = stmt.query_map([], holder_from_row)?;
+            rows.collect()
+        };
+        read().map_err(|e| self.err(e))
+    }
 }
 
-const HOLDER: &str = "SELECT host, pid, run_id, since, heartbeat FROM lease WHERE id = 1";
+const HOLDER_OF_JOB: &str =
+    "SELECT host, pid, run_id, since, heartbeat FROM job_leases WHERE job = ?1";
 
 fn holder_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Holder> {
     Ok(Holder {

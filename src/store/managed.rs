@@ -1,7 +1,8 @@
 //! The groups groupsync owns, keyed by the `externalId` it gave them: those it created,
 //! adopted, renamed or found carrying their entitlement's `externalId`. A run reads them to
 //! find its orphans (owned groups whose AD group is gone), and counts the successful runs
-//! in a row that found each orphan's AD group gone: deletion waits for the second.
+//! in a row that found each orphan's AD group gone: deletion waits for the second. Each job
+//! (`[[jobs]]`) owns its own: one source synchronised into two targets owns a group in each.
 
 use super::{Store, StoreError, ts};
 use crate::domain::ManagedGroup;
@@ -9,17 +10,22 @@ use chrono::Utc;
 use rusqlite::params;
 
 impl Store {
-    /// Every group groupsync owns.
+    /// Every group the job `default` owns (the only job without `[[jobs]]`).
     pub fn managed_groups(&self) -> Result<Vec<ManagedGroup>, StoreError> {
+        self.managed_groups_of(crate::config::DEFAULT_JOB)
+    }
+
+    /// Every group the job `job` owns.
+    pub fn managed_groups_of(&self, job: &str) -> Result<Vec<ManagedGroup>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare(
                 "SELECT external_id, scim_id, name, missing_runs FROM managed_groups \
-                 ORDER BY external_id",
+                 WHERE job = ?1 ORDER BY external_id",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([], |r| {
+            .query_map([job], |r| {
                 Ok(ManagedGroup {
                     external_id: r.get(0)?,
                     scim_id: r.get(1)?,
@@ -41,26 +47,41 @@ impl Store {
         forgotten: &[String],
         missing: &[String],
     ) -> Result<(), StoreError> {
+        self.record_managed_of(crate::config::DEFAULT_JOB, kept, forgotten, missing)
+    }
+
+    /// As [`Store::record_managed`], for the groups of the job `job`.
+    pub fn record_managed_of(
+        &self,
+        job: &str,
+        kept: &[ManagedGroup],
+        forgotten: &[String],
+        missing: &[String],
+    ) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let write = |conn: &mut rusqlite::Connection| -> rusqlite::Result<()> {
             let tx = conn.transaction()?;
             let now = ts(Utc::now());
             for g in kept {
                 tx.execute(
-                    "INSERT INTO managed_groups (external_id, scim_id, name, missing_runs, seen_at) \
-                     VALUES (?1, ?2, ?3, 0, ?4) ON CONFLICT(external_id) DO UPDATE SET \
+                    "INSERT INTO managed_groups (job, external_id, scim_id, name, missing_runs, seen_at) \
+                     VALUES (?5, ?1, ?2, ?3, 0, ?4) ON CONFLICT(job, external_id) DO UPDATE SET \
                      scim_id = excluded.scim_id, name = excluded.name, missing_runs = 0, \
                      seen_at = excluded.seen_at",
-                    params![g.external_id, g.scim_id, g.name, now],
+                    params![g.external_id, g.scim_id, g.name, now, job],
                 )?;
             }
             for id in forgotten {
-                tx.execute("DELETE FROM managed_groups WHERE external_id = ?1", [id])?;
+                tx.execute(
+                    "DELETE FROM managed_groups WHERE job = ?1 AND external_id = ?2",
+                    [job, id],
+                )?;
             }
             for id in missing {
                 tx.execute(
-                    "UPDATE managed_groups SET missing_runs = missing_runs + 1 WHERE external_id = ?1",
-                    [id],
+                    "UPDATE managed_groups SET missing_runs = missing_runs + 1 \
+                     WHERE job = ?1 AND external_id = ?2",
+                    [job, id],
                 )?;
             }
             tx.commit()

@@ -36,7 +36,41 @@ pub(super) const MIGRATIONS: &[&str] = &[
     OWNERSHIP,
     // 10: the stage a failed run stopped in (source, plan, guards, apply, record, notify)
     "ALTER TABLE runs ADD COLUMN stage TEXT;",
+    // 11: the job of each run (`[[jobs]]`; `default` for the runs before), one run lease
+    // per job instead of one per store, and the groups owned per job (one source may go
+    // into two targets)
+    JOBS,
 ];
+
+/// The runs of before were the one job's, and so was a lease held while migrating.
+const JOBS: &str = "
+ALTER TABLE runs ADD COLUMN job TEXT NOT NULL DEFAULT 'default';
+CREATE INDEX runs_by_job_source_status ON runs (job, source_id, status, started_at);
+CREATE TABLE job_leases (
+    job TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    run_id TEXT NOT NULL,
+    since TEXT NOT NULL,
+    heartbeat TEXT NOT NULL
+);
+INSERT INTO job_leases (job, host, pid, run_id, since, heartbeat)
+    SELECT 'default', host, pid, run_id, since, heartbeat FROM lease;
+DROP TABLE lease;
+CREATE TABLE managed_groups_of_jobs (
+    job TEXT NOT NULL,
+    external_id TEXT NOT NULL,
+    scim_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    missing_runs INTEGER NOT NULL DEFAULT 0,
+    seen_at TEXT NOT NULL,
+    PRIMARY KEY (job, external_id)
+);
+INSERT INTO managed_groups_of_jobs (job, external_id, scim_id, name, missing_runs, seen_at)
+    SELECT 'default', external_id, scim_id, name, missing_runs, seen_at FROM managed_groups;
+DROP TABLE managed_groups;
+ALTER TABLE managed_groups_of_jobs RENAME TO managed_groups;
+";
 
 /// `managed_groups` outlives runs (retention does not prune it).
 const OWNERSHIP: &str = "

@@ -16,6 +16,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRecord {
     pub id: String,
+    /// The job the run was of (`default` without `[[jobs]]`).
+    #[serde(default = "default_job")]
+    pub job: String,
     /// What caused it (`cli`, `schedule`, `webhook+schedule`, …).
     pub trigger: String,
     pub started_at: DateTime<Utc>,
@@ -42,6 +45,7 @@ impl RunRecord {
     pub fn of(report: &RunReport, trigger: &str) -> RunRecord {
         RunRecord {
             id: report.run_id.0.clone(),
+            job: default_job(),
             trigger: trigger.to_owned(),
             started_at: report.started_at,
             finished_at: report.finished_at,
@@ -55,6 +59,14 @@ impl RunRecord {
         }
     }
 
+    /// The same record, of the job `job`.
+    pub fn of_job(self, job: &str) -> RunRecord {
+        RunRecord {
+            job: job.to_owned(),
+            ..self
+        }
+    }
+
     /// The guard that refused the run, if one did (a dry run's guard is not recorded).
     pub fn guard(&self) -> Option<RunFailure> {
         self.error
@@ -65,6 +77,10 @@ impl RunRecord {
     pub fn duration(&self) -> chrono::Duration {
         self.finished_at - self.started_at
     }
+}
+
+fn default_job() -> String {
+    crate::config::DEFAULT_JOB.to_owned()
 }
 
 /// A run with its group outcomes (in source order) and its notices.
@@ -116,20 +132,31 @@ pub const OUTCOME_KINDS: [&str; 12] = [
 const RUN_COLUMNS: &str = "id, trigger, started_at, finished_at, status, dry_run, source_id, \
      source_name, error, groups_source, groups_created, groups_existed, groups_would_create, \
      groups_skipped, groups_failed, error_kind, close_loop, groups_adopted, groups_would_adopt, \
-     groups_renamed, groups_would_rename, groups_orphans, groups_would_delete, groups_deleted, \
+     groups_renamed, groups_would_rename, groups_orphans, groups_would_delete, groups_deleted, job, \
      stage";
 
 impl Store {
     /// The most recent runs, newest first; with `before`, those that started before that run.
     pub fn runs(&self, limit: usize, before: Option<&str>) -> Result<Vec<RunRecord>, StoreError> {
+        self.runs_of(None, limit, before)
+    }
+
+    /// As [`Store::runs`], only the runs of `job` when it is given.
+    pub fn runs_of(
+        &self,
+        job: Option<&str>,
+        limit: usize,
+        before: Option<&str>,
+    ) -> Result<Vec<RunRecord>, StoreError> {
         let conn = self.conn();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let result = match before {
             None => {
                 let sql = format!(
-                    "SELECT {RUN_COLUMNS} FROM runs ORDER BY started_at DESC, id DESC LIMIT ?1"
+                    "SELECT {RUN_COLUMNS} FROM runs WHERE (?2 IS NULL OR job = ?2) \
+                     ORDER BY started_at DESC, id DESC LIMIT ?1"
                 );
-                query_runs(&conn, &sql, params![limit])
+                query_runs(&conn, &sql, params![limit, job])
             }
             Some(id) => {
                 let started: Option<String> = conn
@@ -141,34 +168,61 @@ impl Store {
                 let started = started.ok_or_else(|| StoreError::UnknownRun(id.to_owned()))?;
                 let sql = format!(
                     "SELECT {RUN_COLUMNS} FROM runs WHERE (started_at, id) < (?1, ?2) \
-                     ORDER BY started_at DESC, id DESC LIMIT ?3"
+                     AND (?4 IS NULL OR job = ?4) ORDER BY started_at DESC, id DESC LIMIT ?3"
                 );
-                query_runs(&conn, &sql, params![started, id, limit])
+                query_runs(&conn, &sql, params![started, id, limit, job])
             }
         };
         result.map_err(|e| self.err(e))
     }
 
+    /// The names of the jobs the history holds runs of, in name order.
+    pub fn jobs_in_history(&self) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        let read = || -> rusqlite::Result<Vec<String>> {
+            let mut stmt = conn.prepare("SELECT DISTINCT job FROM runs ORDER BY job")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect()
+        };
+        read().map_err(|e| self.err(e))
+    }
+
     /// The most recent run that succeeded.
     pub fn last_success(&self) -> Result<Option<RunRecord>, StoreError> {
+        self.last_success_in(None)
+    }
+
+    /// The most recent run that succeeded, of `job` when it is given.
+    pub fn last_success_in(&self, job: Option<&str>) -> Result<Option<RunRecord>, StoreError> {
         let sql = format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE status = 'succeeded' ORDER BY started_at DESC, id DESC LIMIT 1"
+            "SELECT {RUN_COLUMNS} FROM runs WHERE status = 'succeeded' AND (?1 IS NULL OR job = ?1) \
+             ORDER BY started_at DESC, id DESC LIMIT 1"
         );
         self.conn()
-            .query_row(&sql, [], run_from_row)
+            .query_row(&sql, [job], run_from_row)
             .optional()
             .map_err(|e| self.err(e))
     }
 
-    /// The most recent successful run of the AD source `source_id`, whatever target it
-    /// wrote to: what the guards compare a run with.
+    /// The most recent successful run of the AD source `source_id` by the job `default`:
+    /// what the guards of a configuration without `[[jobs]]` compare a run with.
     pub fn last_success_of(&self, source_id: &str) -> Result<Option<RunRecord>, StoreError> {
+        self.last_success_of_job(crate::config::DEFAULT_JOB, source_id)
+    }
+
+    /// The most recent successful run of the AD source `source_id` by `job`: what the
+    /// guards compare a run of that job with.
+    pub fn last_success_of_job(
+        &self,
+        job: &str,
+        source_id: &str,
+    ) -> Result<Option<RunRecord>, StoreError> {
         let sql = format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE status = 'succeeded' AND source_id = ?1 \
-             ORDER BY started_at DESC, id DESC LIMIT 1"
+            "SELECT {RUN_COLUMNS} FROM runs WHERE status = 'succeeded' AND job = ?1 \
+             AND source_id = ?2 ORDER BY started_at DESC, id DESC LIMIT 1"
         );
         self.conn()
-            .query_row(&sql, [source_id], run_from_row)
+            .query_row(&sql, [job, source_id], run_from_row)
             .optional()
             .map_err(|e| self.err(e))
     }
@@ -255,7 +309,7 @@ pub(super) fn insert(
 ) -> rusqlite::Result<()> {
     let c = &run.counts;
     conn.execute(
-        &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)"),
+        &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"),
         params![
             run.id,
             run.trigger,
@@ -283,6 +337,7 @@ pub(super) fn insert(
             c.orphans as i64,
             c.would_delete as i64,
             c.deleted as i64,
+            run.job,
             run.stage.map(Stage::as_str),
         ],
     )?;
@@ -366,6 +421,7 @@ fn run_from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
         .transpose()?;
     Ok(RunRecord {
         id: r.get(0)?,
+        job: r.get(24)?,
         trigger: r.get(1)?,
         started_at: time_at(r, 2)?,
         finished_at: time_at(r, 3)?,
@@ -398,7 +454,7 @@ fn run_from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
         },
         close_loop,
         stage: r
-            .get::<_, Option<String>>(24)?
+            .get::<_, Option<String>>(25)?
             .as_deref()
             .and_then(Stage::parse),
     })

@@ -246,6 +246,7 @@ mod tests {
     fn success(source: usize, existed: usize, created: usize) -> RunRecord {
         RunRecord {
             id: "last".into(),
+            job: "default".into(),
             trigger: "cli".into(),
             started_at: Utc::now(),
             finished_at: Utc::now(),

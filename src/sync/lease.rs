@@ -35,14 +35,16 @@ pub struct RunLease {
 }
 
 impl RunLease {
-    /// Takes the lease for `run_id`, waiting as `wait` says; `Err(holder)` when another run
-    /// still holds it. Runs left `running` by a holder that is gone are marked `interrupted`.
+    /// Takes `job`'s lease for `run_id`, waiting as `wait` says; `Err(holder)` when another
+    /// run of the job still holds it. Runs left `running` by a holder that is gone are marked
+    /// `interrupted`.
     pub async fn take(
         store: &Store,
         run_id: &str,
+        job: &str,
         wait: LeaseWait,
     ) -> Result<Result<RunLease, Holder>, StoreError> {
-        let claimant = Claimant::this_process(run_id);
+        let claimant = Claimant::this_process(run_id).for_job(job);
         let deadline = match wait {
             LeaseWait::No => Some(Instant::now()),
             LeaseWait::Forever => None,

@@ -12,8 +12,9 @@
 //!
 //! A stage that fails stops the run with a [`RunError`]; the report keeps its kind.
 //!
-//! A run that writes holds the store's run lease ([`lease`]) from before its first stage to
-//! after its record, so that one run at a time uses a store, whichever process runs it. Its
+//! A run that writes holds its job's run lease in the store ([`lease`]) from before its
+//! first stage to after its record, so that one run of a job at a time uses a store,
+//! whichever process runs it. Its
 //! row is written when it starts (`running`) and each create is journaled as it lands, so
 //! that a run killed half-way is found `interrupted` with what it did.
 
@@ -192,7 +193,19 @@ impl Syncer {
     /// daemon); runs older than `store.retention_days` are deleted from it now and after
     /// every run.
     pub fn new(settings: Arc<Settings>, store: Store) -> Result<Syncer, SetupError> {
-        let source = identitynow::Client::new(&settings.identitynow)?;
+        Syncer::new_among(settings, store, &[])
+    }
+
+    /// As [`Syncer::new`] for one job of several: its IdentityNow client shares the rate
+    /// limiter of an `earlier` job's on the same tenant and client id.
+    pub fn new_among(
+        settings: Arc<Settings>,
+        store: Store,
+        earlier: &[Arc<Syncer>],
+    ) -> Result<Syncer, SetupError> {
+        let clients: Vec<identitynow::Client> =
+            earlier.iter().map(|s| s.source().clone()).collect();
+        let source = identitynow::Client::new_among(&settings.identitynow, &clients)?;
         let target = scim::Client::new(&settings.scim)?;
         let outbox = match &settings.email.smtp {
             Some(smtp) => Some(Outbox::new(
@@ -264,7 +277,7 @@ impl Syncer {
     /// ends up in the report.
     pub async fn run(&self, req: &RunRequest, progress: &dyn Progress) -> RunReport {
         let trigger = req.trigger();
-        let span = telemetry::run_span(&req.run_id, &trigger);
+        let span = telemetry::run_span(&req.run_id, &self.settings.job, &trigger);
         async {
             run_log::run_started(&trigger, req.dry_run);
             if !req.dry_run {
@@ -305,7 +318,7 @@ impl Syncer {
                 self.count_missing(&report).await;
             }
             drop(held);
-            run_log::run_finished(&trigger, &report);
+            run_log::run_finished(&self.settings.job, &trigger, &report);
             report
         }
         .instrument(span)
@@ -322,9 +335,10 @@ impl Syncer {
         if req.dry_run {
             return Ok(None);
         }
-        match RunLease::take(&self.store, &req.run_id.0, self.lease_wait).await? {
+        let job = &self.settings.job;
+        match RunLease::take(&self.store, &req.run_id.0, job, self.lease_wait).await? {
             Ok(held) => {
-                let mut run = RunRecord::of(report, &req.trigger());
+                let mut run = RunRecord::of(report, &req.trigger()).of_job(job);
                 run.status = crate::store::RUNNING.to_owned();
                 self.store.call(move |s| s.begin_run(&run)).await?;
                 Ok(Some(held))
@@ -440,7 +454,12 @@ impl Syncer {
     ) -> Result<(), RunError> {
         let source_id = report.source.as_ref().map(|s| s.id.clone());
         let last = match source_id {
-            Some(id) => self.store.call(move |s| s.last_success_of(&id)).await?,
+            Some(id) => {
+                let job = self.settings.job.clone();
+                self.store
+                    .call(move |s| s.last_success_of_job(&job, &id))
+                    .await?
+            }
             None => None,
         };
         let attributes_seen = selection.attributes_seen();

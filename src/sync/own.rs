@@ -37,7 +37,8 @@ impl Syncer {
         groups: &[SourceGroup],
         own: Ownership,
     ) -> Result<Vec<PlannedOrphan>, RunError> {
-        let managed = self.store.call(|s| s.managed_groups()).await?;
+        let job = self.settings.job.clone();
+        let managed = self.store.call(move |s| s.managed_groups_of(&job)).await?;
         let candidates = plan::orphan_candidates(groups, &managed, own.external_id);
         let asks: Vec<(String, String)> = candidates
             .iter()
@@ -69,9 +70,10 @@ impl Syncer {
     /// applied its plan).
     pub(super) async fn record_ownership(&self, plan: &Plan, outcomes: &[GroupOutcome]) {
         let (kept, forgotten) = ownership_after(plan, outcomes, self.settings.sync.external_id);
+        let job = self.settings.job.clone();
         if let Err(e) = self
             .store
-            .call(move |s| s.record_managed(&kept, &forgotten, &[]))
+            .call(move |s| s.record_managed_of(&job, &kept, &forgotten, &[]))
             .await
         {
             run_log::store_failed("record the groups groupsync owns", &e.to_string());
@@ -92,9 +94,10 @@ impl Syncer {
         if missing.is_empty() {
             return;
         }
+        let job = self.settings.job.clone();
         if let Err(e) = self
             .store
-            .call(move |s| s.record_managed(&[], &[], &missing))
+            .call(move |s| s.record_managed_of(&job, &[], &[], &missing))
             .await
         {
             run_log::store_failed("count the orphans' missing runs", &e.to_string());

@@ -41,7 +41,7 @@ impl Syncer {
         } else {
             self.telling(report).await
         };
-        let run = RunRecord::of(report, &req.trigger());
+        let run = RunRecord::of(report, &req.trigger()).of_job(&self.settings.job);
         let unsent = telling.notices.clone();
         let (id, outcomes) = (run.id.clone(), report.outcomes.clone());
         let recorded = self

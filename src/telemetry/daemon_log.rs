@@ -49,22 +49,29 @@ pub fn stopped() {
     tracing::info!("groupsync serve stopped");
 }
 
-pub fn trigger_queued(kind: &str, run_id: &RunId) {
-    tracing::info!(run_id = %run_id, kind, "trigger queued a run");
-    metrics::counter!(metric::TRIGGERS, metric::KIND => kind.to_owned(), metric::RESULT => "queued")
-        .increment(1);
+pub fn trigger_queued(job: &str, kind: &str, run_id: &RunId) {
+    tracing::info!(run_id = %run_id, job, kind, "trigger queued a run");
+    trigger_counted(job, kind, "queued");
 }
 
-pub fn trigger_coalesced(kind: &str, run_id: &RunId, trigger: &str) {
-    tracing::info!(run_id = %run_id, kind, trigger, "trigger joined the pending run");
-    metrics::counter!(metric::TRIGGERS, metric::KIND => kind.to_owned(), metric::RESULT => "coalesced")
-        .increment(1);
+pub fn trigger_coalesced(job: &str, kind: &str, run_id: &RunId, trigger: &str) {
+    tracing::info!(run_id = %run_id, job, kind, trigger, "trigger joined the pending run");
+    trigger_counted(job, kind, "coalesced");
 }
 
-pub fn trigger_refused(kind: &str) {
-    tracing::info!(kind, "trigger refused: shutting down");
-    metrics::counter!(metric::TRIGGERS, metric::KIND => kind.to_owned(), metric::RESULT => "refused")
-        .increment(1);
+pub fn trigger_refused(job: &str, kind: &str) {
+    tracing::info!(job, kind, "trigger refused: shutting down");
+    trigger_counted(job, kind, "refused");
+}
+
+fn trigger_counted(job: &str, kind: &str, result: &'static str) {
+    metrics::counter!(
+        metric::TRIGGERS,
+        metric::JOB => job.to_owned(),
+        metric::KIND => kind.to_owned(),
+        metric::RESULT => result
+    )
+    .increment(1);
 }
 
 pub fn pending_dropped(run_id: &RunId, trigger: &str) {
@@ -75,8 +82,12 @@ pub fn pending_dropped(run_id: &RunId, trigger: &str) {
     );
 }
 
-pub fn run_in_progress(yes: bool) {
-    metrics::gauge!(metric::RUN_IN_PROGRESS).set(if yes { 1.0 } else { 0.0 });
+pub fn run_in_progress(job: &str, yes: bool) {
+    metrics::gauge!(metric::RUN_IN_PROGRESS, metric::JOB => job.to_owned()).set(if yes {
+        1.0
+    } else {
+        0.0
+    });
 }
 
 pub fn run_interrupted(grace_secs: u64) {

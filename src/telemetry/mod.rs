@@ -11,7 +11,7 @@
 //! [`run_log::retrying`], shown on a terminal's progress line too ([`show_retries_on`]).
 //!
 //! Logs go to stderr (stdout carries the summary); every line of a run is inside the
-//! `run` span ([`run_span`]), so it carries the run id in both text and JSON output.
+//! `run` span ([`run_span`]), so it carries the run id and the job in both text and JSON output.
 //!
 //! When stderr is a terminal and logs are text, log lines are written through the
 //! [`progress_bars`], so a progress bar stays below them instead of being broken up; the
@@ -147,9 +147,9 @@ fn show_retry(r: Option<&crate::retry::Retrying<'_>>) {
     }
 }
 
-/// The span every log line of one run is emitted in.
-pub fn run_span(run_id: &crate::domain::RunId, trigger: &str) -> tracing::Span {
-    tracing::info_span!("run", run_id = %run_id, trigger = trigger)
+/// The span every log line of one run is emitted in: the run's id, its job and its trigger.
+pub fn run_span(run_id: &crate::domain::RunId, job: &str, trigger: &str) -> tracing::Span {
+    tracing::info_span!("run", run_id = %run_id, job = job, trigger = trigger)
 }
 
 /// The process's Prometheus recorder, installed globally the first time it is asked for

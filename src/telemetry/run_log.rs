@@ -170,7 +170,7 @@ pub fn reason(report: &RunReport) -> &'static str {
     report.error.as_ref().map_or("none", |e| e.kind.as_str())
 }
 
-pub fn run_finished(trigger: &str, report: &RunReport) {
+pub fn run_finished(job: &str, trigger: &str, report: &RunReport) {
     let c = report.counts();
     let status = report.status();
     let secs = (report.finished_at - report.started_at).num_milliseconds() as f64 / 1000.0;
@@ -197,6 +197,7 @@ pub fn run_finished(trigger: &str, report: &RunReport) {
     }
     metrics::counter!(
         metric::RUNS,
+        metric::JOB => job.to_owned(),
         metric::TRIGGER => trigger.to_owned(),
         metric::OUTCOME => status.as_str(),
         metric::REASON => reason(report)
@@ -212,11 +213,13 @@ pub fn run_finished(trigger: &str, report: &RunReport) {
         ("orphan", c.orphans),
         ("deleted", c.deleted),
     ] {
-        metrics::counter!(metric::GROUPS, metric::OUTCOME => kind).increment(n as u64);
+        metrics::counter!(metric::GROUPS, metric::JOB => job.to_owned(), metric::OUTCOME => kind)
+            .increment(n as u64);
     }
-    metrics::histogram!(metric::RUN_DURATION).record(secs);
+    metrics::histogram!(metric::RUN_DURATION, metric::JOB => job.to_owned()).record(secs);
     if status == RunStatus::Succeeded {
-        metrics::gauge!(metric::LAST_SUCCESS).set(report.finished_at.timestamp() as f64);
+        metrics::gauge!(metric::LAST_SUCCESS, metric::JOB => job.to_owned())
+            .set(report.finished_at.timestamp() as f64);
     }
 }
 
@@ -265,8 +268,8 @@ mod tests {
         );
         let ok = RunReport::started(RunId::new(), Utc::now(), false);
         metrics::with_local_recorder(&recorder, || {
-            run_log::run_finished("schedule", &failed);
-            run_log::run_finished("schedule", &ok);
+            run_log::run_finished("default", "schedule", &failed);
+            run_log::run_finished("default", "schedule", &ok);
         });
         let text = handle.render();
         let line = |outcome: &str| {

@@ -1,6 +1,6 @@
 //! The history as JSON.
 
-use super::{Problem, WebState, outcome_filter, paging};
+use super::{Problem, WebState, job_filter, outcome_filter, paging};
 use crate::report::RunView;
 use crate::store::{RunDetail, RunRecord};
 use axum::Json;
@@ -16,7 +16,7 @@ pub struct ExecutionPage {
     pub next: Option<String>,
 }
 
-/// `GET /executions?limit=&before=`
+/// `GET /executions?limit=&before=&job=`
 pub(super) async fn list(
     State(state): State<WebState>,
     Query(query): Query<HashMap<String, String>>,
@@ -36,16 +36,21 @@ pub(super) async fn show(
 
 async fn page(state: &WebState, query: &HashMap<String, String>) -> Result<ExecutionPage, Problem> {
     let (limit, before) = paging(query, 50)?;
+    let job = job_filter(query);
+    let of = job.clone();
     let executions = state
         .store
-        .call(move |s| s.runs(limit, before.as_deref()))
+        .call(move |s| s.runs_of(of.as_deref(), limit, before.as_deref()))
         .await?;
+    let job_part = job
+        .map(|j| format!("&job={}", super::html::url_part(&j)))
+        .unwrap_or_default();
     let next = (executions.len() == limit)
         .then(|| executions.last())
         .flatten()
         .map(|last| {
             format!(
-                "/executions?limit={limit}&before={}",
+                "/executions?limit={limit}&before={}{job_part}",
                 super::html::url_part(&last.id)
             )
         });

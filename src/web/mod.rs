@@ -169,6 +169,11 @@ fn paging(
     Ok((limit, before))
 }
 
+/// `?job=` when it names a job (any name: a job with no runs lists none).
+fn job_filter(query: &HashMap<String, String>) -> Option<String> {
+    query.get("job").filter(|j| !j.is_empty()).cloned()
+}
+
 /// `?outcome=` when it names a kind of outcome.
 fn outcome_filter(query: &HashMap<String, String>) -> Result<Option<&'static str>, Problem> {
     match query.get("outcome").map(String::as_str) {

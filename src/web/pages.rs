@@ -1,7 +1,7 @@
 //! The dashboard (`GET /`) and the page of one run (`GET /history/{id}`).
 
 use super::html::{badge, card, duration, error_page, esc, page, url_part, when};
-use super::{DashboardInputs, Problem, WebState, outcome_filter, paging};
+use super::{DashboardInputs, Problem, WebState, job_filter, outcome_filter, paging};
 use crate::report::{NoticeOutcome, Outcome, RunStatus};
 use crate::store::{OUTCOME_KINDS, RunDetail, RunRecord};
 use axum::extract::{Path, Query, State};
@@ -15,7 +15,7 @@ const PAGE: usize = 25;
 /// The dashboard reloads itself this often (seconds).
 const REFRESH: u32 = 30;
 
-/// `GET /?before=`
+/// `GET /?before=&job=`
 pub(super) async fn dashboard(
     State(state): State<WebState>,
     Query(query): Query<HashMap<String, String>>,
@@ -50,10 +50,20 @@ async fn load_dashboard(
 ) -> Result<String, Problem> {
     let (limit, before) = paging(query, PAGE)?;
     let paged = before.is_some();
-    let (runs, last_success) = state
+    let job = job_filter(query);
+    let of = job.clone();
+    let (runs, last_success, jobs) = state
         .store
-        .call(move |s| Ok((s.runs(limit, before.as_deref())?, s.last_success()?)))
+        .call(move |s| {
+            let of = of.as_deref();
+            Ok((
+                s.runs_of(of, limit, before.as_deref())?,
+                s.last_success_in(of)?,
+                s.jobs_in_history()?,
+            ))
+        })
         .await?;
+    let several = jobs.len() > 1;
     let inputs = (state.inputs)();
     let mut body = String::from("<div class=\"cards\">");
     body.push_str(&cards(
@@ -62,11 +72,18 @@ async fn load_dashboard(
         runs.first().filter(|_| !paged),
     ));
     body.push_str("</div><h2>Recent runs</h2>");
-    body.push_str(&runs_table(&runs));
+    if several {
+        body.push_str(&job_links(&jobs, job.as_deref()));
+    }
+    body.push_str(&runs_table(&runs, several));
+    let job_part = job
+        .as_deref()
+        .map(|j| format!("&amp;job={}", url_part(j)))
+        .unwrap_or_default();
     if let Some(last) = runs.last().filter(|_| runs.len() == limit) {
         let _ = write!(
             body,
-            "<p class=\"pager\"><a href=\"/?before={}\">Older runs →</a></p>",
+            "<p class=\"pager\"><a href=\"/?before={}{job_part}\">Older runs →</a></p>",
             url_part(&last.id)
         );
     }
@@ -112,24 +129,52 @@ fn cards(
     out
 }
 
-fn runs_table(runs: &[RunRecord]) -> String {
+/// Links that show one job's runs, or all of them; the one shown is not a link.
+fn job_links(jobs: &[String], shown: Option<&str>) -> String {
+    let mut out = String::from("<p class=\"jobs\">Job: ");
+    let link = |label: &str, href: String, current: bool| {
+        if current {
+            format!("<strong>{}</strong>", esc(label))
+        } else {
+            format!("<a href=\"{href}\">{}</a>", esc(label))
+        }
+    };
+    out.push_str(&link("all", "/".into(), shown.is_none()));
+    for job in jobs {
+        out.push_str(" · ");
+        out.push_str(&link(
+            job,
+            format!("/?job={}", url_part(job)),
+            shown == Some(job.as_str()),
+        ));
+    }
+    out.push_str("</p>");
+    out
+}
+
+/// The runs, with a Job column when the history holds several jobs.
+fn runs_table(runs: &[RunRecord], with_job: bool) -> String {
     if runs.is_empty() {
         return "<p class=\"muted\">No runs recorded yet.</p>".into();
     }
-    let mut out = String::from(
-        "<table class=\"runs\"><thead><tr><th>Started</th><th>Status</th><th>Trigger</th>\
+    let mut out = String::from("<table class=\"runs\"><thead><tr><th>Started</th>");
+    if with_job {
+        out.push_str("<th>Job</th>");
+    }
+    out.push_str(
+        "<th>Status</th><th>Trigger</th>\
          <th>Source</th><th class=\"num\">Created</th><th class=\"num\">Existed</th>\
          <th class=\"num\">Skipped</th><th class=\"num\">Failed</th><th class=\"num\">Duration</th>\
          </tr></thead><tbody>",
     );
     for r in runs {
-        out.push_str(&run_row(r));
+        out.push_str(&run_row(r, with_job));
     }
     out.push_str("</tbody></table>");
     out
 }
 
-fn run_row(r: &RunRecord) -> String {
+fn run_row(r: &RunRecord, with_job: bool) -> String {
     let c = &r.counts;
     let created = if r.dry_run {
         format!(
@@ -151,9 +196,14 @@ fn run_row(r: &RunRecord) -> String {
         .unwrap_or_else(|| "–".into());
     format!(
         "<tr data-run=\"{id}\"><td class=\"when\"><a href=\"/history/{link}\">{started}</a><div class=\"mono muted\">{id}</div></td>\
-         <td>{status}{error}</td><td>{trigger}</td><td>{source}</td>{created}{existed}{skipped}{failed}\
+         {job}<td>{status}{error}</td><td>{trigger}</td><td>{source}</td>{created}{existed}{skipped}{failed}\
          <td class=\"num\">{took}</td></tr>",
         id = esc(&r.id),
+        job = if with_job {
+            format!("<td>{}</td>", esc(&r.job))
+        } else {
+            String::new()
+        },
         link = url_part(&r.id),
         started = esc(&when(r.started_at)),
         status = badge(&r.status),

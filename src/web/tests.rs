@@ -426,3 +426,70 @@ async fn the_run_page_shows_adopted_renamed_orphan_and_deleted_groups() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn executions_and_the_dashboard_filter_by_job_and_show_the_job_when_there_are_several() {
+    let (store, _) = store_with_runs(0);
+    let noon = Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap();
+    let mut ids = vec![];
+    for (i, job) in ["us", "eu", "us"].into_iter().enumerate() {
+        let started = noon + TimeDelta::minutes(i as i64);
+        let mut report = RunReport::started(RunId::new(), started, false);
+        report.finished_at = started + TimeDelta::seconds(1);
+        store
+            .record(&Recording {
+                run: &RunRecord::of(&report, "schedule").of_job(job),
+                outcomes: &[],
+                notices: &[],
+                reported: &[],
+                failing: None,
+            })
+            .unwrap();
+        ids.push(report.run_id.0);
+    }
+    let server = Server::start(WebState::new(store)).await;
+    let listed = |page: &Value| -> Vec<String> {
+        page["executions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {}",
+                    e["job"].as_str().unwrap(),
+                    e["id"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let page: Value = server
+        .get("/executions?job=us&limit=1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed(&page), [format!("us {}", ids[2])]);
+    let next = page["next"].as_str().unwrap();
+    assert!(next.ends_with("&job=us"), "{next}");
+    let page: Value = server.get(next).await.json().await.unwrap();
+    assert_eq!(listed(&page), [format!("us {}", ids[0])]);
+    let page: Value = server.get("/executions?job=eu").await.json().await.unwrap();
+    assert_eq!(listed(&page), [format!("eu {}", ids[1])]);
+
+    let all = server.text("/").await;
+    assert!(all.contains("<th>Job</th>"), "{all}");
+    assert!(all.contains("href=\"/?job=eu\""), "{all}");
+    let eu = server.text("/?job=eu").await;
+    assert!(eu.contains(&ids[1]) && !eu.contains(&ids[0]) && !eu.contains(&ids[2]));
+    assert!(eu.contains("<strong>eu</strong>"), "{eu}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn one_job_shows_no_job_column() {
+    let (store, _) = store_with_runs(2);
+    let server = Server::start(WebState::new(store)).await;
+    let body = server.text("/").await;
+    assert!(!body.contains("<th>Job</th>"), "{body}");
+    server.stop().await;
+}

@@ -62,16 +62,36 @@ fn the_reference_documents_every_key_and_only_real_keys() {
     );
 }
 
-/// The `section.key` pairs set in a TOML text (every table and key, nested or not).
+/// The `section.key` pairs set in a TOML text (every table and key, nested or not); in a
+/// `[[jobs]]` table, the keys it overrides (its `name` aside).
 fn toml_keys(text: &str) -> Vec<String> {
     let value: toml::Table = toml::from_str(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    value
-        .iter()
-        .flat_map(|(section, keys)| match keys.as_table() {
-            Some(t) => t.keys().map(|k| format!("{section}.{k}")).collect(),
-            None => vec![section.clone()],
-        })
-        .collect()
+    let keys_of = |table: &toml::Table| -> Vec<String> {
+        table
+            .iter()
+            .flat_map(|(section, keys)| match keys.as_table() {
+                Some(t) => t.keys().map(|k| format!("{section}.{k}")).collect(),
+                None => vec![section.clone()],
+            })
+            .collect()
+    };
+    let mut keys = vec![];
+    for (section, value) in &value {
+        match (section.as_str(), value.as_array()) {
+            ("jobs", Some(jobs)) => {
+                for job in jobs.iter().filter_map(toml::Value::as_table) {
+                    let mut job = job.clone();
+                    job.remove("name");
+                    keys.extend(keys_of(&job));
+                }
+            }
+            _ => keys.extend(keys_of(&toml::Table::from_iter([(
+                section.clone(),
+                value.clone(),
+            )]))),
+        }
+    }
+    keys
 }
 
 /// The ```toml blocks of a Markdown file.

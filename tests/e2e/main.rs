@@ -22,6 +22,7 @@ mod faults;
 mod guards;
 mod hardening;
 mod history;
+mod jobs;
 mod json_shape;
 mod kill;
 mod notices;

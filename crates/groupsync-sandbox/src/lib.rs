@@ -115,6 +115,9 @@ pub struct SandboxOptions {
     /// The SCIM server serves PATCH (the default); `false`: PATCH answers 501 and
     /// `/ServiceProviderConfig` says it is not supported, so clients must PUT.
     pub scim_patch: bool,
+    /// The directory source's id ([`AD_SOURCE_ID`] by default): two sandboxes with
+    /// different ids stand for two tenants whose events name different sources.
+    pub source_id: String,
 }
 
 impl Default for SandboxOptions {
@@ -138,6 +141,7 @@ impl Default for SandboxOptions {
             fire_webhook: None,
             scim_max_name_length: None,
             scim_patch: true,
+            source_id: AD_SOURCE_ID.into(),
         }
     }
 }
@@ -212,7 +216,7 @@ impl Sandbox {
             aggregation_delay: Duration::from_secs(3),
             sources: vec![
                 tenant::SimSource {
-                    id: AD_SOURCE_ID.into(),
+                    id: opts.source_id.clone(),
                     name: opts.connector.source_name().into(),
                     source_type: opts.connector.source_type().into(),
                     groups: opts.groups.clone(),
@@ -251,7 +255,7 @@ impl Sandbox {
             Some(dir) => smtp::SmtpSink::with_maildir(dir)?,
             None => smtp::SmtpSink::new(),
         };
-        let idn_app = tenant.router_with(smtp.clone(), opts.fire_webhook, AD_SOURCE_ID);
+        let idn_app = tenant.router_with(smtp.clone(), opts.fire_webhook, &opts.source_id);
         let shutdown = CancellationToken::new();
         let tasks = vec![
             tokio::spawn(tenant::serve_router(

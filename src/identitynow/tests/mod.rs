@@ -159,3 +159,38 @@ pub async fn mount_directory(server: &MockServer, dir: Directory, times: u64) {
 
 /// A progress callback that does nothing.
 pub fn quiet(_: super::FetchProgress) {}
+
+#[test]
+fn clients_of_one_client_id_on_one_tenant_share_one_rate_budget() {
+    let first = Client::new(&settings("http://127.0.0.1:1")).unwrap();
+    let same = Client::new_among(
+        &IdentityNowSettings {
+            source: SourceRef::Name("AD EU".into()),
+            ..settings("http://127.0.0.1:1")
+        },
+        std::slice::from_ref(&first),
+    )
+    .unwrap();
+    assert!(std::sync::Arc::ptr_eq(&first.inner.pace, &same.inner.pace));
+    let other_id = Client::new_among(
+        &IdentityNowSettings {
+            client_id: "another".into(),
+            ..settings("http://127.0.0.1:1")
+        },
+        std::slice::from_ref(&first),
+    )
+    .unwrap();
+    assert!(!std::sync::Arc::ptr_eq(
+        &first.inner.pace,
+        &other_id.inner.pace
+    ));
+    let other_tenant = Client::new_among(
+        &settings("http://127.0.0.1:2"),
+        std::slice::from_ref(&first),
+    )
+    .unwrap();
+    assert!(!std::sync::Arc::ptr_eq(
+        &first.inner.pace,
+        &other_tenant.inner.pace
+    ));
+}

@@ -422,3 +422,87 @@ fn the_close_loop_step_is_stored_and_read_back() {
         None
     );
 }
+
+#[test]
+fn runs_keep_their_job_and_read_back_by_job() {
+    let store = Store::in_memory().unwrap();
+    let succeeded = |minutes: i64| {
+        let mut r = report(minutes);
+        r.outcomes
+            .retain(|o| !matches!(o.outcome, Outcome::Failed { .. }));
+        r
+    };
+    let recorded = |r: &RunReport, job: &str| {
+        store
+            .record(&Recording {
+                run: &RunRecord::of(r, "cli").of_job(job),
+                outcomes: &r.outcomes,
+                notices: &[],
+                reported: &[],
+                failing: None,
+            })
+            .unwrap();
+    };
+    let (us, eu, us_later) = (succeeded(0), succeeded(5), succeeded(10));
+    recorded(&us, "us");
+    recorded(&eu, "eu");
+    recorded(&us_later, "us");
+    let ids = |runs: Vec<RunRecord>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.runs_of(Some("us"), 10, None).unwrap()),
+        [us_later.run_id.0.as_str(), us.run_id.0.as_str()]
+    );
+    assert_eq!(
+        ids(store
+            .runs_of(Some("us"), 10, Some(&us_later.run_id.0))
+            .unwrap()),
+        [us.run_id.0.as_str()]
+    );
+    assert_eq!(
+        ids(store.runs_of(Some("eu"), 10, None).unwrap()),
+        [eu.run_id.0.as_str()]
+    );
+    assert_eq!(store.runs(10, None).unwrap().len(), 3);
+    assert_eq!(store.jobs_in_history().unwrap(), ["eu", "us"]);
+    assert_eq!(store.run(&eu.run_id.0).unwrap().unwrap().run.job, "eu");
+    // the guards of a job compare with that job's own last success, the same source or not
+    let last = |job: &str| {
+        store
+            .last_success_of_job(job, "src-1")
+            .unwrap()
+            .map(|r| r.id)
+    };
+    assert_eq!(last("eu"), Some(eu.run_id.0.clone()));
+    assert_eq!(last("us"), Some(us_later.run_id.0.clone()));
+    assert_eq!(last("default"), None);
+}
+
+#[test]
+fn each_job_owns_its_own_groups() {
+    use crate::domain::ManagedGroup;
+    let store = Store::in_memory().unwrap();
+    let group = |scim_id: &str| ManagedGroup {
+        external_id: "e-1".into(),
+        scim_id: scim_id.into(),
+        name: "Finance".into(),
+        missing_runs: 0,
+    };
+    store
+        .record_managed_of("us", &[group("us-41")], &[], &[])
+        .unwrap();
+    store
+        .record_managed_of("eu", &[group("eu-7")], &[], &[])
+        .unwrap();
+    store
+        .record_managed_of("eu", &[], &[], &["e-1".into()])
+        .unwrap();
+    assert_eq!(store.managed_groups_of("us").unwrap(), [group("us-41")]);
+    let eu = store.managed_groups_of("eu").unwrap();
+    assert_eq!((eu[0].scim_id.as_str(), eu[0].missing_runs), ("eu-7", 1));
+    store
+        .record_managed_of("us", &[], &["e-1".into()], &[])
+        .unwrap();
+    assert!(store.managed_groups_of("us").unwrap().is_empty());
+    assert_eq!(store.managed_groups_of("eu").unwrap().len(), 1);
+    assert!(store.managed_groups().unwrap().is_empty());
+}

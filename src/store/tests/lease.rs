@@ -16,6 +16,7 @@ fn claimant(host: &str, pid: u32, run: &str) -> Claimant {
         host: host.into(),
         pid,
         run_id: run.into(),
+        job: "default".into(),
     }
 }
 
@@ -160,4 +161,35 @@ fn recording_a_journaled_run_replaces_its_running_row() {
     let detail = store.run(&run.id).unwrap().unwrap();
     assert_eq!(detail.run.status, report.status().as_str());
     assert_eq!(detail.outcomes, report.outcomes);
+}
+
+#[test]
+fn each_job_has_its_own_lease() {
+    let store = Store::in_memory().unwrap();
+    let a = claimant("h", 1, "run-a").for_job("us");
+    let b = claimant("h", 2, "run-b").for_job("eu");
+    let c = claimant("h", 3, "run-c").for_job("us");
+    assert!(matches!(
+        store.acquire_lease(&a, at(0), ALIVE).unwrap(),
+        Acquired::Yes { took_over: None }
+    ));
+    assert!(matches!(
+        store.acquire_lease(&b, at(1), ALIVE).unwrap(),
+        Acquired::Yes { took_over: None }
+    ));
+    let Acquired::HeldBy(h) = store.acquire_lease(&c, at(2), ALIVE).unwrap() else {
+        panic!("job us is held by run-a");
+    };
+    assert_eq!(h.run_id, "run-a");
+    assert_eq!(
+        store.lease_holder_of("eu").unwrap().unwrap().run_id,
+        "run-b"
+    );
+    assert_eq!(store.lease_holders().unwrap().len(), 2);
+    store.release_lease("run-a").unwrap();
+    assert_eq!(store.lease_holder_of("us").unwrap(), None);
+    assert_eq!(
+        store.lease_holder_of("eu").unwrap().unwrap().run_id,
+        "run-b"
+    );
 }

@@ -21,7 +21,7 @@ fn tables(path: &std::path::Path) -> Vec<String> {
         .unwrap()
 }
 
-const LATEST: i64 = 10;
+const LATEST: i64 = 11;
 
 #[test]
 fn an_empty_store_gets_every_table() {
@@ -32,7 +32,7 @@ fn an_empty_store_gets_every_table() {
     assert_eq!(
         tables(&path),
         vec![
-            "lease",
+            "job_leases",
             "managed_groups",
             "notices",
             "own_groups",
@@ -87,4 +87,28 @@ fn a_newer_store_is_refused_untouched() {
     let err = Store::open(&path).unwrap_err();
     assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
     assert_eq!(version(&path), 99);
+}
+
+#[test]
+fn runs_and_a_lease_from_before_jobs_become_the_default_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v9.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        for (i, migration) in crate::store::migrations::MIGRATIONS[..9].iter().enumerate() {
+            conn.execute_batch(migration).unwrap();
+            conn.pragma_update(None, "user_version", (i + 1) as i64)
+                .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO lease VALUES (1, 'pod-1', 7, 'run-old', '2025-01-01T00:00:00.000000000Z', \
+             '2025-01-01T00:00:00.000000000Z');",
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let r = super::history::report(0);
+    super::history::record(&store, &r, "cli", &[]);
+    assert_eq!(store.runs(10, None).unwrap()[0].job, "default");
+    assert_eq!(store.lease_holder().unwrap().unwrap().run_id, "run-old");
 }
