@@ -34,8 +34,9 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.conn()
             .execute(
-                "INSERT OR IGNORE INTO own_groups (folded_name, name, run_id, state, at) \
-                 VALUES (?1, ?2, ?3, 'posting', ?4)",
+                "INSERT OR IGNORE INTO own_groups (job, folded_name, name, run_id, state, at) \
+                 VALUES (COALESCE((SELECT job FROM runs WHERE id = ?3), 'default'), \
+                 ?1, ?2, ?3, 'posting', ?4)",
                 params![fold_name(name), name, run_id, ts(now)],
             )
             .map(|_| ())
@@ -64,8 +65,9 @@ impl Store {
                 _ => None,
             };
             tx.execute(
-                "INSERT INTO own_groups (folded_name, name, run_id, state, scim_id, at) \
-                 VALUES (?1, ?2, ?3, 'created', ?4, ?5) ON CONFLICT(folded_name) DO UPDATE \
+                "INSERT INTO own_groups (job, folded_name, name, run_id, state, scim_id, at) \
+                 VALUES (COALESCE((SELECT job FROM runs WHERE id = ?3), 'default'), \
+                 ?1, ?2, ?3, 'created', ?4, ?5) ON CONFLICT(job, folded_name) DO UPDATE \
                  SET state = 'created', scim_id = excluded.scim_id, at = excluded.at",
                 params![
                     fold_name(&outcome.name),
@@ -80,10 +82,10 @@ impl Store {
         write(&mut conn).map_err(|e| self.err(e))
     }
 
-    /// The folded names of the groups groupsync posted (confirmed or not): found in the
+    /// The folded names of the groups `job` posted (confirmed or not): found in its
     /// target, they are its own.
-    pub fn own_groups(&self) -> Result<HashSet<String>, StoreError> {
-        self.texts("SELECT folded_name FROM own_groups")
+    pub fn own_groups(&self, job: &str) -> Result<HashSet<String>, StoreError> {
+        self.texts("SELECT folded_name FROM own_groups WHERE job = ?1", job)
     }
 
     /// Marks `interrupted` every run still `running` that no live process holds the lease

@@ -40,6 +40,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // per job instead of one per store, and the groups owned per job (one source may go
     // into two targets)
     JOBS,
+    // 12: the groups told about and the groups posted, per job (two jobs may hold the
+    // same name in two targets)
+    PER_JOB_MEMORY,
 ];
 
 /// The runs of before were the one job's, and so was a lease held while migrating.
@@ -70,6 +73,36 @@ INSERT INTO managed_groups_of_jobs (job, external_id, scim_id, name, missing_run
     SELECT 'default', external_id, scim_id, name, missing_runs, seen_at FROM managed_groups;
 DROP TABLE managed_groups;
 ALTER TABLE managed_groups_of_jobs RENAME TO managed_groups;
+";
+
+/// Rebuilt with the job in their keys; what was there is the `default` job's.
+const PER_JOB_MEMORY: &str = "
+CREATE TABLE own_groups_of_jobs (
+    job TEXT NOT NULL,
+    folded_name TEXT NOT NULL,
+    name TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    scim_id TEXT,
+    at TEXT NOT NULL,
+    PRIMARY KEY (job, folded_name)
+);
+INSERT INTO own_groups_of_jobs (job, folded_name, name, run_id, state, scim_id, at)
+    SELECT 'default', folded_name, name, run_id, state, scim_id, at FROM own_groups;
+DROP TABLE own_groups;
+ALTER TABLE own_groups_of_jobs RENAME TO own_groups;
+CREATE TABLE reported_groups_of_jobs (
+    job TEXT NOT NULL,
+    folded_name TEXT NOT NULL,
+    name TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    reported_at TEXT NOT NULL,
+    PRIMARY KEY (job, folded_name)
+);
+INSERT INTO reported_groups_of_jobs (job, folded_name, name, run_id, reported_at)
+    SELECT 'default', folded_name, name, run_id, reported_at FROM reported_groups;
+DROP TABLE reported_groups;
+ALTER TABLE reported_groups_of_jobs RENAME TO reported_groups;
 ";
 
 /// `managed_groups` outlives runs (retention does not prune it).

@@ -8,8 +8,18 @@ use crate::notify::Notice;
 use crate::report::GroupOutcome;
 use chrono::Utc;
 
-/// The state key that says whether the last (non-dry) run failed, for failure alerts.
+/// The state key that says whether the last (non-dry) run of the `default` job failed, for
+/// failure alerts; another job's is [`failing_key`] of its name.
 pub const FAILING_KEY: &str = "alerts.failing";
+
+/// The failure-alert state key of `job`: each job alerts, and recovers, on its own.
+pub fn failing_key(job: &str) -> String {
+    if job == crate::config::DEFAULT_JOB {
+        FAILING_KEY.to_owned()
+    } else {
+        format!("{FAILING_KEY}.{job}")
+    }
+}
 
 /// Everything a run leaves in the store.
 #[derive(Debug, Clone, Copy)]
@@ -40,17 +50,18 @@ impl Store {
             )?;
             runs::insert(&tx, r.run, r.outcomes)?;
             outbox::enqueue(&tx, Some(&r.run.id), r.notices, now)?;
-            reported::mark(&tx, &r.run.id, r.reported, now)?;
+            reported::mark(&tx, &r.run.job, &r.run.id, r.reported, now)?;
             if let Some(failing) = r.failing {
-                put_state(&tx, FAILING_KEY, if failing { "yes" } else { "no" })?;
+                let key = failing_key(&r.run.job);
+                put_state(&tx, &key, if failing { "yes" } else { "no" })?;
             }
             tx.commit()
         };
         write(&mut conn).map_err(|e| self.err(e))
     }
 
-    /// Whether the last recorded run failed: `None` before the first run.
-    pub fn failing(&self) -> Result<Option<bool>, StoreError> {
-        Ok(self.get_state(FAILING_KEY)?.map(|v| v == "yes"))
+    /// Whether the last recorded run of `job` failed: `None` before its first run.
+    pub fn failing(&self, job: &str) -> Result<Option<bool>, StoreError> {
+        Ok(self.get_state(&failing_key(job))?.map(|v| v == "yes"))
     }
 }

@@ -16,8 +16,7 @@ use std::sync::Arc;
 
 impl Syncer {
     /// Looks the candidates up as `sync.target_lookup` says: by name, and by externalId
-    /// for those whose lookup by name did not find the group carrying theirs (a listing
-    /// holds both).
+    /// for those whose name the target does not hold (a listing holds both).
     pub(super) async fn look_up(
         &self,
         candidates: Vec<&SourceGroup>,
@@ -38,10 +37,16 @@ impl Syncer {
             return Ok(found);
         }
         let by_name = self.look_up_each(candidates.clone(), progress).await?;
+        // only a group whose name the target does not hold would be created: it alone
+        // must be asked for by externalId, so that a renamed group of ours is renamed,
+        // never created again
         let unmatched: Vec<&SourceGroup> = candidates
             .into_iter()
-            .filter(|g| matches!(by_name.get(&fold_name(&g.name)), Some(Ok(_))))
-            .filter(|g| !plan::found_managed(g, &by_name, mode))
+            .filter(|g| {
+                let name = fold_name(&g.name);
+                matches!(by_name.get(&name), Some(Ok(found))
+                    if !found.iter().any(|t| fold_name(&t.display_name) == name))
+            })
             .collect();
         let by_external_id = self.look_up_external_ids(unmatched, mode).await?;
         Ok(Found {

@@ -316,7 +316,11 @@ fn decide(group: &SourceGroup, found: &Found, own: Ownership) -> Action {
     {
         return exists(ours, true);
     }
+    let none = Vec::new();
     let ours = match found.by_external_id.get(key) {
+        // a group of this name exists: it is not created, so it need not be asked for
+        // by externalId (a lookup per group would double the requests)
+        None if !matching.is_empty() => &none,
         None => {
             return Action::LookupFailed(format!(
                 "the target was not asked for the group with externalId {key:?}"

@@ -103,9 +103,16 @@ impl Syncer {
 
     /// The notices `report` calls for, in the light of what earlier runs told.
     async fn telling(&self, report: &RunReport) -> Telling {
+        let job = self.settings.job.clone();
         let remembered = self
             .store
-            .call(|s| Ok((s.reported_groups()?, s.failing()?, s.own_groups()?)))
+            .call(move |s| {
+                Ok((
+                    s.reported_groups(&job)?,
+                    s.failing(&job)?,
+                    s.own_groups(&job)?,
+                ))
+            })
             .await;
         let (reported, previous, own) = remembered.unwrap_or_else(|e| {
             run_log::store_failed("read what earlier runs reported", &e.to_string());

@@ -252,7 +252,7 @@ async fn a_run_that_may_wait_runs_when_the_lease_frees_and_is_skipped_past_its_b
     assert_eq!(skipped.status(), RunStatus::Skipped);
     let message = &skipped.error.as_ref().unwrap().message;
     assert!(message.contains("run other-run on host"), "{message}");
-    assert_eq!(store.failing().unwrap(), None);
+    assert_eq!(store.failing("default").unwrap(), None);
     assert!(app.target_names().is_empty());
 
     // freed while the run waits: it runs

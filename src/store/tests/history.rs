@@ -276,7 +276,7 @@ fn retention_deletes_old_runs_and_sent_notices_but_keeps_waiting_ones() {
 fn reported_groups_and_the_failing_state_are_recorded_with_the_run() {
     let store = Store::in_memory().unwrap();
     let r = report(0);
-    assert_eq!(store.failing().unwrap(), None);
+    assert_eq!(store.failing("default").unwrap(), None);
     store
         .record(&Recording {
             run: &RunRecord::of(&r, "cli"),
@@ -286,9 +286,9 @@ fn reported_groups_and_the_failing_state_are_recorded_with_the_run() {
             failing: Some(true),
         })
         .unwrap();
-    let reported = store.reported_groups().unwrap();
+    let reported = store.reported_groups("default").unwrap();
     assert!(reported.contains("finance") && reported.contains("équipe"));
-    assert_eq!(store.failing().unwrap(), Some(true));
+    assert_eq!(store.failing("default").unwrap(), Some(true));
 }
 
 #[test]
@@ -311,8 +311,8 @@ fn recording_is_all_or_nothing() {
     });
     assert!(again.is_err());
     assert!(store.pending_notices(10).unwrap().is_empty());
-    assert!(store.reported_groups().unwrap().is_empty());
-    assert_eq!(store.failing().unwrap(), None);
+    assert!(store.reported_groups("default").unwrap().is_empty());
+    assert_eq!(store.failing("default").unwrap(), None);
 }
 
 #[test]
@@ -505,4 +505,33 @@ fn each_job_owns_its_own_groups() {
     assert!(store.managed_groups_of("us").unwrap().is_empty());
     assert_eq!(store.managed_groups_of("eu").unwrap().len(), 1);
     assert!(store.managed_groups().unwrap().is_empty());
+}
+
+#[test]
+fn each_job_remembers_its_own_told_groups_posted_groups_and_failing_state() {
+    let store = Store::in_memory().unwrap();
+    let r = report(0);
+    store
+        .record(&Recording {
+            run: &RunRecord::of(&r, "cli").of_job("eu"),
+            outcomes: &r.outcomes,
+            notices: &[],
+            reported: &["Finance".into()],
+            failing: Some(true),
+        })
+        .unwrap();
+    assert!(store.reported_groups("eu").unwrap().contains("finance"));
+    assert!(store.reported_groups("default").unwrap().is_empty());
+    assert_eq!(store.failing("eu").unwrap(), Some(true));
+    assert_eq!(store.failing("default").unwrap(), None);
+
+    let running = report(1);
+    let mut row = RunRecord::of(&running, "cli").of_job("us");
+    row.status = crate::store::RUNNING.to_owned();
+    store.begin_run(&row).unwrap();
+    store
+        .journal_posting(&running.run_id.0, "Sales", Utc::now())
+        .unwrap();
+    assert!(store.own_groups("us").unwrap().contains("sales"));
+    assert!(store.own_groups("eu").unwrap().is_empty());
 }

@@ -144,7 +144,7 @@ fn a_run_left_running_without_a_live_lease_is_marked_interrupted_with_its_create
     let error = detail.run.error.unwrap();
     assert_eq!(error.kind.as_str(), "interrupted");
     // both groups it posted are groupsync's own, confirmed or not
-    let own = store.own_groups().unwrap();
+    let own = store.own_groups("default").unwrap();
     assert!(own.contains("finance") && own.contains("sales"), "{own:?}");
     // recovering again changes nothing
     assert!(store.recover_interrupted(later, ALIVE).unwrap().is_empty());
