@@ -8,7 +8,8 @@
 //!
 //! - `token`: the `oauth2` adapter and the token cache.
 //! - `request`: one call, paced, authenticated, retried.
-//! - `entitlements`: paging through the groups, all or nothing.
+//! - `entitlements`: paging through the groups, all or nothing; `split`: past the
+//!   10,000-record window without `searchAfter`, by ranges of `created`.
 //! - `sources`, `tasks`: the smaller endpoints.
 //! - `error`, `types`, `query`, `rate`: what they say.
 
@@ -20,6 +21,7 @@ mod query;
 mod rate;
 mod request;
 mod sources;
+mod split;
 mod tasks;
 mod token;
 mod types;
@@ -27,7 +29,7 @@ mod types;
 #[cfg(test)]
 mod tests;
 
-pub use entitlements::Selection;
+pub use entitlements::{Paging, Selection};
 pub use error::{ApiFailure, Endpoint, IdnError, RATE_LIMIT_FALLBACK};
 pub use types::{AggregationKind, Completion, FetchProgress, Source, TaskStatus};
 
