@@ -20,12 +20,12 @@ async fn get_stats(url: String) -> Value {
         .expect("the stats are JSON")
 }
 
-async fn tenant_stats(sb: &TestApp) -> Value {
+pub(crate) async fn tenant_stats(sb: &TestApp) -> Value {
     get_stats(format!("{}/sandbox/stats", sb.idn_url())).await
 }
 
 /// Each source name appears exactly as often in the run's outcomes as in the source.
-fn assert_each_once(groups: &[String], outcomes: impl IntoIterator<Item = String>) {
+pub(crate) fn assert_each_once(groups: &[String], outcomes: impl IntoIterator<Item = String>) {
     let mut counts: HashMap<String, i64> = HashMap::new();
     for g in groups {
         *counts.entry(g.clone()).or_default() += 1;
