@@ -193,7 +193,10 @@ impl Syncer {
     /// every run.
     pub fn new(settings: Arc<Settings>, store: Store) -> Result<Syncer, SetupError> {
         let source = identitynow::Client::new(&settings.identitynow)?;
-        let target = scim::Client::new(&settings.scim)?;
+        let target = scim::Client::new(&settings.scim)?.with_concurrency(
+            settings.sync.lookup_concurrency,
+            settings.sync.create_concurrency,
+        );
         let outbox = match &settings.email.smtp {
             Some(smtp) => Some(Outbox::new(
                 store.clone(),
