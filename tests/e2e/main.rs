@@ -32,5 +32,6 @@ mod readme;
 mod retries;
 mod scale;
 mod scim_interop;
+mod scim_rate;
 mod scope;
 mod sync_end_to_end;
