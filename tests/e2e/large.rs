@@ -43,7 +43,7 @@ async fn full_run(opts: SandboxOptions, overrides: &[(&str, &str)]) -> Value {
 }
 
 #[tokio::test]
-#[ignore = "about 40 s: 25,000 groups read and created at the tenant's rate (run by .ci/run)"]
+#[ignore = "about 75 s: 25,000 groups read and created at the tenant's rate"]
 async fn twenty_five_thousand_groups_with_an_api_client_are_read_in_ranges_of_created() {
     let stats = full_run(SandboxOptions::seeded(25_000, 0, 41), &[]).await;
     let pages = stats["by_route"]["GET /v2025/entitlements"]
@@ -58,7 +58,7 @@ async fn twenty_five_thousand_groups_with_an_api_client_are_read_in_ranges_of_cr
 }
 
 #[tokio::test]
-#[ignore = "about 40 s: 25,000 groups read and created at the tenant's rate (run by .ci/run)"]
+#[ignore = "about 75 s: 25,000 groups read and created at the tenant's rate"]
 async fn twenty_five_thousand_groups_with_a_personal_access_token_use_search_after() {
     let opts = SandboxOptions {
         credential: Credential::Pat,
