@@ -12,9 +12,9 @@ use groupsync::sync::{Quiet, RunRequest, Syncer, TriggerKind};
 use groupsync_sandbox::{Credential, SandboxOptions};
 use serde_json::Value;
 
-/// A full run of `groups` seeded groups with `credential` and the overrides; checks that
+/// A full run of the sandbox `opts` with the settings' overrides; checks that
 /// each group came once and was created once, with no 429 and the window respected.
-async fn full_run(opts: SandboxOptions, overrides: &[(&str, &str)]) -> Value {
+pub(crate) async fn full_run(opts: SandboxOptions, overrides: &[(&str, &str)]) -> Value {
     let groups = opts.groups.clone();
     let expected = expected_creates(&opts.groups, &opts.existing, None);
     let sb = spawn_app(opts).await;
