@@ -55,6 +55,7 @@ pub mod daemon;
 pub mod domain;
 pub mod identitynow;
 pub mod notify;
+pub mod rate;
 pub mod report;
 pub mod retry;
 pub mod scim;

@@ -262,6 +262,8 @@ pub struct ScimSettings {
     /// When the SCIM token expires (its JWT `exp`, else `scim.token_expires_at`) and how
     /// long before groupsync warns; `None` when neither says.
     pub token_expiry: Option<crate::scim::expiry::TokenExpiry>,
+    /// At most this many SCIM requests in any second; `None` (the default): no pace.
+    pub requests_per_second: Option<u32>,
 }
 
 #[derive(Debug, Clone)]

@@ -119,6 +119,7 @@ pub struct RawScim {
     pub allow_insecure_transport: Option<bool>,
     pub token_expires_at: Option<String>,
     pub token_warn_days: Option<u32>,
+    pub requests_per_second: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

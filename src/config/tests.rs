@@ -741,6 +741,15 @@ fn scoping_patterns_and_the_token_expiry_are_checked_at_start_up() {
         ("2026-06-30T00:00:00+00:00", 14)
     );
     assert!(load(MINIMAL, &[]).unwrap().scim.token_expiry.is_none());
+
+    // scim.requests_per_second: optional, 1 or more.
+    assert_eq!(load(MINIMAL, &[]).unwrap().scim.requests_per_second, None);
+    let paced = scim("requests_per_second = 25").unwrap();
+    assert_eq!(paced.scim.requests_per_second, Some(25));
+    assert_eq!(
+        key_of(scim("requests_per_second = 0").unwrap_err()),
+        "scim.requests_per_second"
+    );
 }
 
 #[test]

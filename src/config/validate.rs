@@ -298,6 +298,10 @@ fn scim(mut r: RawScim, cap: Duration) -> R<ScimSettings> {
         timeout: secs(r.timeout_secs, 30, "scim.timeout_secs")?,
         retry: retry_policy(r.max_retries, cap, "scim.max_retries")?,
         token_expiry,
+        requests_per_second: r
+            .requests_per_second
+            .map(|n| in_range(n, 1, 10_000, "scim.requests_per_second"))
+            .transpose()?,
     })
 }
 

@@ -16,15 +16,17 @@ use super::error::Endpoint;
 use super::error::IdnError;
 use super::query;
 use super::request::{Answer, Call};
+use super::split;
 use super::types::FetchProgress;
 use crate::config::ApiVersion;
 use crate::domain::SourceGroup;
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 /// Offset paging reaches no further than this many records (the search index's window).
-const OFFSET_WINDOW: u64 = 10_000;
+pub(super) const OFFSET_WINDOW: u64 = 10_000;
 
 /// Where the next page starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +77,8 @@ pub struct Selection {
     pub selected: BTreeMap<String, usize>,
     /// Entitlements of other types (licences, roles, …) left out, by attribute.
     pub left_out: BTreeMap<String, usize>,
+    /// How the listing was read.
+    pub paging: Paging,
 }
 
 impl Selection {
@@ -109,29 +113,66 @@ impl fmt::Display for Selection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} group entitlements selected ({}); other entitlements left out: {}",
+            "{} group entitlements selected ({}); other entitlements left out: {}; read by {}",
             self.groups.len(),
             by_attribute(&self.selected),
             by_attribute(&self.left_out),
+            self.paging,
         )
     }
 }
 
+/// How a listing was read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Paging {
+    /// Offset paging: the listing fits in the 10,000-record window.
+    #[default]
+    Offset,
+    /// `searchAfter` past the window (`api_version = "v2026"`, a personal access token).
+    SearchAfter,
+    /// Past the window without `searchAfter`: ranges of `created`, each read with offsets.
+    Split { parts: usize },
+}
+
+impl fmt::Display for Paging {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Paging::Offset => f.write_str("offset paging"),
+            Paging::SearchAfter => f.write_str("searchAfter paging past 10000"),
+            Paging::Split { parts } => write!(
+                f,
+                "offset paging in {parts} ranges of `created` (past 10000, without searchAfter)"
+            ),
+        }
+    }
+}
+
+/// The page read of one filter (the whole listing, or one range of a split listing).
+#[derive(Default)]
+pub(super) struct Part {
+    /// `X-Total-Count` of the part's first page.
+    pub total: Option<u64>,
+    pub read: usize,
+    pub pages: usize,
+}
+
 /// What has been read so far, and the checks that keep it whole.
-struct Listing<'a> {
-    source_id: &'a str,
-    total: Option<u64>,
+pub(super) struct Listing<'a> {
+    pub source_id: &'a str,
+    /// The whole listing's `X-Total-Count` (progress, and the split's cross-check).
+    pub total: Option<u64>,
     seen: HashSet<String>,
     /// Every entitlement read, groups or not (what `X-Total-Count` counts).
-    read: usize,
+    pub read: usize,
     /// The last id read, where `searchAfter` continues.
     last_id: Option<String>,
     selection: Selection,
-    pages: usize,
+    pub pages: usize,
+    pub part: Part,
 }
 
 impl<'a> Listing<'a> {
-    fn new(source_id: &'a str) -> Self {
+    pub fn new(source_id: &'a str) -> Self {
         Listing {
             source_id,
             total: None,
@@ -140,21 +181,26 @@ impl<'a> Listing<'a> {
             last_id: None,
             selection: Selection::default(),
             pages: 0,
+            part: Part::default(),
         }
     }
 
-    fn inconsistent(&self, detail: String) -> IdnError {
+    pub fn inconsistent(&self, detail: String) -> IdnError {
         IdnError::Inconsistent {
             source_id: self.source_id.to_owned(),
             detail,
         }
     }
 
-    /// Adds a page; returns how many entitlements it held.
-    fn take(&mut self, page: Page) -> Result<usize, IdnError> {
+    /// Adds a page of the current part; returns how many entitlements it held.
+    pub fn take(&mut self, page: Page) -> Result<usize, IdnError> {
         self.pages += 1;
-        match (self.total, page.total) {
-            (None, total) if self.pages == 1 => self.total = total,
+        self.part.pages += 1;
+        match (self.part.total, page.total) {
+            (None, total) if self.part.pages == 1 => {
+                self.part.total = total;
+                self.total = self.total.or(total);
+            }
             (Some(first), Some(now)) if first != now => {
                 return Err(self.inconsistent(format!(
                     "X-Total-Count was {first} on the first page and {now} on page {}",
@@ -173,6 +219,7 @@ impl<'a> Listing<'a> {
                 return Err(self.inconsistent(detail));
             }
             self.read += 1;
+            self.part.read += 1;
             self.last_id = Some(entry.group.id.clone());
             let attribute = entry.attribute.unwrap_or_else(|| NO_ATTRIBUTE.to_owned());
             let s = &mut self.selection;
@@ -183,12 +230,12 @@ impl<'a> Listing<'a> {
                 *s.left_out.entry(attribute).or_default() += 1;
             }
         }
-        if let Some(total) = self.total
-            && self.read as u64 > total
+        if let Some(total) = self.part.total
+            && self.part.read as u64 > total
         {
             let detail = format!(
                 "{} listed, more than the X-Total-Count of {total}",
-                self.read
+                self.part.read
             );
             return Err(self.inconsistent(detail));
         }
@@ -203,17 +250,185 @@ impl<'a> Listing<'a> {
         }
     }
 
-    fn finish(self, filter: String) -> Result<Selection, IdnError> {
-        if let Some(total) = self.total
-            && total != self.read as u64
-        {
-            let detail = format!("X-Total-Count said {total}, {} were listed", self.read);
-            return Err(self.inconsistent(detail));
+    /// The current part is read: its count must be its `X-Total-Count`. The next page
+    /// taken starts a new part.
+    pub fn finish_part(&mut self) -> Result<(), IdnError> {
+        let part = std::mem::take(&mut self.part);
+        match part.total {
+            Some(total) if total != part.read as u64 => {
+                let detail = format!("X-Total-Count said {total}, {} were listed", part.read);
+                Err(self.inconsistent(detail))
+            }
+            _ => Ok(()),
         }
+    }
+
+    pub fn finish(mut self, filter: String) -> Result<Selection, IdnError> {
+        self.finish_part()?;
         Ok(Selection {
             filter,
             ..self.selection
         })
+    }
+}
+
+/// What reading a listing needs from the tenant; the [`Client`], or a fake in tests.
+pub(super) trait Pages: Sync {
+    /// The API version the pages are read with (`searchAfter` only on v2026).
+    fn version(&self) -> ApiVersion;
+
+    /// How many entitlements to ask for from `cursor`.
+    fn page_limit(&self, cursor: &Cursor) -> usize;
+
+    /// One page of the entitlements matching `filter`, sorted by id, with `X-Total-Count`.
+    fn page(
+        &self,
+        filter: &str,
+        cursor: &Cursor,
+    ) -> impl Future<Output = Result<Page, IdnError>> + Send;
+
+    /// When the oldest entitlement matching `filter` was created (`None`: no entitlement,
+    /// or no readable `created`).
+    fn oldest(
+        &self,
+        filter: &str,
+    ) -> impl Future<Output = Result<Option<DateTime<Utc>>, IdnError>> + Send;
+}
+
+/// Reads every entitlement matching `filter`, page by page, all or an error: offset
+/// paging, with `searchAfter` past the window on v2026, and ranges of `created` past it
+/// on the other versions.
+pub(super) async fn read_listing<P: Pages>(
+    tenant: &P,
+    source_id: &str,
+    filter: String,
+    progress: &(dyn Fn(FetchProgress) + Send + Sync),
+) -> Result<Selection, IdnError> {
+    let first = tenant.page(&filter, &Cursor::Offset(0)).await?;
+    let beyond_window = first.total.filter(|t| *t > OFFSET_WINDOW);
+    let (listing, paging) = match beyond_window {
+        Some(total) if tenant.version() != ApiVersion::V2026 => {
+            let (listing, parts) = split::read(tenant, source_id, &filter, total, progress).await?;
+            (listing, Paging::Split { parts })
+        }
+        _ => {
+            let mut listing = Listing::new(source_id);
+            read_pages(tenant, &filter, first, &mut listing, progress).await?;
+            let paging = match beyond_window {
+                Some(_) => Paging::SearchAfter,
+                None => Paging::Offset,
+            };
+            (listing, paging)
+        }
+    };
+    let (pages, total) = (listing.pages, listing.total);
+    let mut selection = listing.finish(filter)?;
+    selection.paging = paging;
+    tracing::info!(
+        source_id,
+        groups = selection.groups.len(),
+        selected = %by_attribute(&selection.selected),
+        left_out = %by_attribute(&selection.left_out),
+        pages,
+        total,
+        %paging,
+        "fetched the source's group entitlements"
+    );
+    Ok(selection)
+}
+
+/// Takes `first` and the pages after it, until a short page or the part's total.
+pub(super) async fn read_pages<P: Pages>(
+    tenant: &P,
+    filter: &str,
+    first: Page,
+    listing: &mut Listing<'_>,
+    progress: &(dyn Fn(FetchProgress) + Send + Sync),
+) -> Result<(), IdnError> {
+    let mut cursor = Cursor::Offset(0);
+    let mut page = first;
+    loop {
+        let limit = tenant.page_limit(&cursor);
+        let len = listing.take(page)?;
+        tracing::debug!(
+            source_id = listing.source_id,
+            page = listing.pages,
+            %cursor,
+            groups = len,
+            total = listing.part.total,
+            "entitlement page"
+        );
+        progress(listing.progress());
+        if len < limit {
+            return Ok(());
+        }
+        match next_cursor(tenant.version(), listing)? {
+            Some(next) => cursor = next,
+            None => return Ok(()),
+        }
+        page = tenant.page(filter, &cursor).await?;
+    }
+}
+
+/// After a full page: where the next one starts, or `None` when all are read.
+fn next_cursor(version: ApiVersion, listing: &Listing<'_>) -> Result<Option<Cursor>, IdnError> {
+    let (read, total) = (listing.part.read as u64, listing.part.total);
+    if read >= OFFSET_WINDOW && total == Some(read) {
+        // All are here; the empty page that would confirm it lies past the window.
+        return Ok(None);
+    }
+    let beyond_window = total.map_or(read >= OFFSET_WINDOW, |t| t > OFFSET_WINDOW);
+    if !beyond_window {
+        return Ok(Some(Cursor::Offset(read)));
+    }
+    match &listing.last_id {
+        Some(last) if version == ApiVersion::V2026 => Ok(Some(Cursor::After(last.clone()))),
+        _ => Err(IdnError::TooManyForOffsetPaging {
+            source_id: listing.source_id.to_owned(),
+            total: total.unwrap_or(read),
+            version: version.as_path(),
+        }),
+    }
+}
+
+impl Pages for Client {
+    fn version(&self) -> ApiVersion {
+        self.inner.settings.api_version
+    }
+
+    /// The page size, shortened so that an offset page ends at the 10,000-record window
+    /// (the search backend refuses a request past it, even for a source just under it).
+    fn page_limit(&self, cursor: &Cursor) -> usize {
+        let page_size = self.inner.settings.page_size as usize;
+        match cursor {
+            Cursor::Offset(offset) => {
+                page_size.min(OFFSET_WINDOW.saturating_sub(*offset).max(1) as usize)
+            }
+            Cursor::After(_) => page_size,
+        }
+    }
+
+    async fn page(&self, filter: &str, cursor: &Cursor) -> Result<Page, IdnError> {
+        let answer = self
+            .list(filter, "id", self.page_limit(cursor), cursor)
+            .await?;
+        read_page(&answer, cursor)
+    }
+
+    async fn oldest(&self, filter: &str) -> Result<Option<DateTime<Utc>>, IdnError> {
+        let cursor = Cursor::Offset(0);
+        let answer = self.list(filter, "created", 1, &cursor).await?;
+        let items: Vec<Value> =
+            serde_json::from_slice(&answer.body).map_err(|e| IdnError::Malformed {
+                request: answer.label.clone(),
+                problem: format!("the oldest entitlement is not a JSON array: {e}"),
+            })?;
+        Ok(items
+            .first()
+            .and_then(|item| item.get("created"))
+            .and_then(Value::as_str)
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc)))
     }
 }
 
@@ -235,57 +450,14 @@ impl Client {
         progress: &(dyn Fn(FetchProgress) + Send + Sync),
     ) -> Result<Selection, IdnError> {
         let filter = self.entitlement_filter(source_id);
-        self.select(source_id, filter, progress).await
+        read_listing(self, source_id, filter, progress).await
     }
 
     /// The group entitlements of any source (the Alation SCIM source, say), all pages:
     /// `identitynow.entitlement_filter`, which is written for the AD source, is not applied.
     pub async fn source_groups(&self, source_id: &str) -> Result<Selection, IdnError> {
-        self.select(source_id, query::eq("source.id", source_id), &|_| {})
-            .await
-    }
-
-    async fn select(
-        &self,
-        source_id: &str,
-        filter: String,
-        progress: &(dyn Fn(FetchProgress) + Send + Sync),
-    ) -> Result<Selection, IdnError> {
-        let mut listing = Listing::new(source_id);
-        let mut cursor = Cursor::Offset(0);
-        loop {
-            let limit = self.page_limit(&cursor);
-            let page = self.page(&filter, &cursor).await?;
-            let len = listing.take(page)?;
-            tracing::debug!(
-                source_id,
-                page = listing.pages,
-                %cursor,
-                groups = len,
-                total = listing.total,
-                "entitlement page"
-            );
-            progress(listing.progress());
-            if len < limit {
-                break;
-            }
-            match self.next_cursor(&listing)? {
-                Some(next) => cursor = next,
-                None => break,
-            }
-        }
-        let (pages, total) = (listing.pages, listing.total);
-        let selection = listing.finish(filter)?;
-        tracing::info!(
-            source_id,
-            groups = selection.groups.len(),
-            selected = %by_attribute(&selection.selected),
-            left_out = %by_attribute(&selection.left_out),
-            pages,
-            total,
-            "fetched the source's group entitlements"
-        );
-        Ok(selection)
+        let filter = query::eq("source.id", source_id);
+        read_listing(self, source_id, filter, &|_| {}).await
     }
 
     /// The filter of every entitlement page: the source, and the configured filter.
@@ -294,43 +466,6 @@ impl Client {
         match &self.inner.settings.entitlement_filter {
             Some(extra) => format!("{filter} and {extra}"),
             None => filter,
-        }
-    }
-
-    /// After a full page: where the next one starts, or `None` when all are read.
-    fn next_cursor(&self, listing: &Listing<'_>) -> Result<Option<Cursor>, IdnError> {
-        let read = listing.read as u64;
-        if read >= OFFSET_WINDOW && listing.total == Some(read) {
-            // All are here; the empty page that would confirm it lies past the window.
-            return Ok(None);
-        }
-        let beyond_window = listing
-            .total
-            .map_or(read >= OFFSET_WINDOW, |t| t > OFFSET_WINDOW);
-        if !beyond_window {
-            return Ok(Some(Cursor::Offset(read)));
-        }
-        let version = self.inner.settings.api_version;
-        match &listing.last_id {
-            Some(last) if version == ApiVersion::V2026 => Ok(Some(Cursor::After(last.clone()))),
-            _ => Err(IdnError::TooManyForOffsetPaging {
-                source_id: listing.source_id.to_owned(),
-                total: listing.total.unwrap_or(read),
-                version: version.as_path(),
-            }),
-        }
-    }
-
-    /// How many entitlements to ask for from `cursor`: the page size, shortened so that an
-    /// offset page ends at the 10,000-record window (the search backend refuses a request
-    /// past it, even for a source just under the window).
-    fn page_limit(&self, cursor: &Cursor) -> usize {
-        let page_size = self.inner.settings.page_size as usize;
-        match cursor {
-            Cursor::Offset(offset) => {
-                page_size.min(OFFSET_WINDOW.saturating_sub(*offset).max(1) as usize)
-            }
-            Cursor::After(_) => page_size,
         }
     }
 
@@ -344,12 +479,20 @@ impl Client {
         self.page(&self.entitlement_filter(source_id), cursor).await
     }
 
-    async fn page(&self, filter: &str, cursor: &Cursor) -> Result<Page, IdnError> {
+    /// One request of the listing: `limit` entitlements from `cursor`, sorted by `sorters`,
+    /// with `X-Total-Count`. Every one waits for the rate limiter.
+    async fn list(
+        &self,
+        filter: &str,
+        sorters: &str,
+        limit: usize,
+        cursor: &Cursor,
+    ) -> Result<Answer, IdnError> {
         let settings = &self.inner.settings;
         let mut pairs = vec![
             ("filters", filter.to_owned()),
-            ("sorters", "id".to_owned()),
-            ("limit", self.page_limit(cursor).to_string()),
+            ("sorters", sorters.to_owned()),
+            ("limit", limit.to_string()),
         ];
         pairs.push(match cursor {
             Cursor::Offset(offset) => ("offset", offset.to_string()),
@@ -361,9 +504,12 @@ impl Client {
             self.url(&[settings.api_version.as_path(), "entitlements"], &pairs)?,
         );
         call.experimental = settings.api_version.wants_experimental_header();
-        call.what = Some(format!("entitlements at {cursor}"));
-        let answer = self.get(&call).await?;
-        read_page(&answer, cursor)
+        call.what = Some(if sorters == "id" {
+            format!("entitlements at {cursor}")
+        } else {
+            format!("entitlements sorted by {sorters}")
+        });
+        self.get(&call).await
     }
 }
 

@@ -271,7 +271,8 @@ pub enum IdnError {
 
     #[error(
         "source {source_id} has {total} matching entitlements, more than the 10000 that \
-         offset paging reaches with api_version {version}: set identitynow.api_version = \
+         offset paging reaches with api_version {version}, and they carry no `created` date to \
+         read them in ranges: use a personal access token with identitynow.api_version = \
          \"v2026\" (which pages past that with searchAfter) or narrow \
          identitynow.entitlement_filter"
     )]
@@ -279,6 +280,19 @@ pub enum IdnError {
         source_id: String,
         total: u64,
         version: &'static str,
+    },
+
+    #[error(
+        "source {source_id} has {count} matching entitlements created at {at}, more than the \
+         10000 that offset paging reaches, and ranges of `created` cannot split one instant: \
+         use a personal access token with identitynow.api_version = \"v2026\" (which pages \
+         past that with searchAfter) or narrow identitynow.entitlement_filter"
+    )]
+    TooManyInOneInstant {
+        source_id: String,
+        count: u64,
+        /// The instant (ISO 8601, milliseconds).
+        at: String,
     },
 
     #[error(

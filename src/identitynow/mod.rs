@@ -8,18 +8,19 @@
 //!
 //! - `token`: the `oauth2` adapter and the token cache.
 //! - `request`: one call, paced, authenticated, retried.
-//! - `entitlements`: paging through the groups, all or nothing.
+//! - `entitlements`: paging through the groups, all or nothing; `split`: past the
+//!   10,000-record window without `searchAfter`, by ranges of `created`.
 //! - `sources`, `tasks`: the smaller endpoints.
-//! - `error`, `types`, `query`, `rate`: what they say.
+//! - `error`, `types`, `query`: what they say; the pace is [`crate::rate`].
 
 pub mod access;
 mod entitlements;
 mod error;
 pub mod probe;
 mod query;
-mod rate;
 mod request;
 mod sources;
+mod split;
 mod tasks;
 mod token;
 mod types;
@@ -27,13 +28,13 @@ mod types;
 #[cfg(test)]
 mod tests;
 
-pub use entitlements::Selection;
+pub use entitlements::{Paging, Selection};
 pub use error::{ApiFailure, Endpoint, IdnError, RATE_LIMIT_FALLBACK};
 pub use types::{AggregationKind, Completion, FetchProgress, Source, TaskStatus};
 
 use crate::config::IdentityNowSettings;
+use crate::rate::Pace;
 use crate::retry::retry;
-use rate::Pace;
 use std::sync::Arc;
 use std::time::Duration;
 use token::Tokens;

@@ -7,7 +7,7 @@
 //! must be retried, a 401 `invalid_client` must not.
 
 use super::error::{ApiFailure, IdnError};
-use super::rate::Pace;
+use crate::rate::Pace;
 use crate::upstream::UpstreamError;
 use oauth2::basic::{BasicClient, BasicErrorResponse};
 use oauth2::{

@@ -12,6 +12,7 @@
 mod create;
 mod error;
 pub mod expiry;
+pub mod flow;
 mod own;
 mod read;
 mod wire;
@@ -25,10 +26,13 @@ pub use own::{Change, external_id_filter};
 pub use wire::{FilterSupport, display_name_filter};
 
 use crate::config::{Credentials, ScimSettings};
+use crate::rate::Pace;
 use crate::retry::RetryPolicy;
-use crate::upstream::Reply;
+use crate::upstream::{Reply, UpstreamError};
+use flow::{Flow, Slot};
 use secrecy::ExposeSecret;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
@@ -37,7 +41,8 @@ const ACCEPT: &str = "application/scim+json, application/json";
 /// The longest we wait for a TCP (and TLS) connection, whatever the request timeout.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A SCIM client for one server. Cheap to clone (the connection pool is shared).
+/// A SCIM client for one server. Cheap to clone (the clones share the connection pool,
+/// the pace and the adaptive limits).
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
@@ -47,6 +52,10 @@ pub struct Client {
     spc_url: Url,
     auth: Credentials,
     retry: RetryPolicy,
+    /// `scim.requests_per_second`: every request waits for it.
+    pace: Option<Arc<Pace>>,
+    /// The lookups and creates allowed in flight ([`Client::with_concurrency`]).
+    flow: Option<Flow>,
 }
 
 impl fmt::Debug for Client {
@@ -100,7 +109,34 @@ impl Client {
             spc_url: join("ServiceProviderConfig")?,
             auth: settings.auth.clone(),
             retry: settings.retry,
+            pace: settings
+                .requests_per_second
+                .and_then(|n| Pace::per_second("SCIM", n)),
+            flow: None,
         })
+    }
+
+    /// Lookups and creates in flight adapt to the server's load, up to these ceilings
+    /// (`sync.lookup_concurrency`, `sync.create_concurrency`; see [`flow`]).
+    pub fn with_concurrency(mut self, lookups: usize, creates: usize) -> Client {
+        self.flow = Some(Flow::new(lookups, creates));
+        self
+    }
+
+    /// A place among the lookups in flight (`None`: no adaptive limit set).
+    pub async fn lookup_slot(&self) -> Option<Slot> {
+        match &self.flow {
+            Some(flow) => Some(flow.lookups.slot().await),
+            None => None,
+        }
+    }
+
+    /// A place among the creates and changes in flight (`None`: no adaptive limit set).
+    pub async fn create_slot(&self) -> Option<Slot> {
+        match &self.flow {
+            Some(flow) => Some(flow.creates.slot().await),
+            None => None,
+        }
     }
 
     /// A request with the credentials and `Accept` header every call carries.
@@ -117,11 +153,25 @@ impl Client {
         }
     }
 
-    /// Sends one request; the status, whatever it is, is for the caller to read.
+    /// Sends one request, at the pace set; the status, whatever it is, is for the caller
+    /// to read, and tells the adaptive limits about the server's load.
     async fn exchange(&self, request: reqwest::RequestBuilder) -> Result<Reply, ScimError> {
-        crate::upstream::exchange("scim", request)
+        let (http, built) = request.build_split();
+        let built = built.map_err(|e| error::from_upstream(UpstreamError::Transport(e)))?;
+        let method = built.method().clone();
+        let request = reqwest::RequestBuilder::from_parts(http, built);
+        let _sent = match &self.pace {
+            Some(pace) => Some(pace.ready().await),
+            None => None,
+        };
+        let started = tokio::time::Instant::now();
+        let reply = crate::upstream::exchange("scim", request)
             .await
-            .map_err(error::from_upstream)
+            .map_err(error::from_upstream)?;
+        if let Some(flow) = &self.flow {
+            flow.observe(&method, reply.status.as_u16(), started.elapsed());
+        }
+        Ok(reply)
     }
 
     /// `{base}Groups?{query}`; the query is already percent-encoded.

@@ -131,6 +131,17 @@ pub async fn apply_journaled(
         let (done, refused) = (&done, &refused);
         let item = &plan.items[i];
         async move {
+            let writes = !opts.dry_run
+                && matches!(
+                    item.action,
+                    Action::Create | Action::Adopt { .. } | Action::Rename { .. }
+                );
+            // Under the adaptive limit of creates in flight (a no-op when nothing is sent).
+            let _slot = if writes {
+                target.create_slot().await
+            } else {
+                None
+            };
             let outcome = match &item.action {
                 Action::Create if opts.dry_run => Outcome::WouldCreate,
                 Action::Create if past(opts.deadline) => Outcome::Failed {

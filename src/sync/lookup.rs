@@ -69,6 +69,7 @@ impl Syncer {
             .collect();
         let mut results = futures_util::stream::iter(keys)
             .map(|key| async move {
+                let _slot = self.target.lookup_slot().await;
                 let found = self.target.find_by_external_id(&key).await;
                 (key, found)
             })
@@ -147,6 +148,7 @@ impl Syncer {
         let names: Vec<String> = candidates.iter().map(|g| g.name.clone()).collect();
         let mut results = futures_util::stream::iter(names)
             .map(|name| async move {
+                let _slot = self.target.lookup_slot().await;
                 let found = self.target.find_by_display_name(&name).await;
                 (fold_name(&name), found)
             })

@@ -206,7 +206,10 @@ impl Syncer {
         let clients: Vec<identitynow::Client> =
             earlier.iter().map(|s| s.source().clone()).collect();
         let source = identitynow::Client::new_among(&settings.identitynow, &clients)?;
-        let target = scim::Client::new(&settings.scim)?;
+        let target = scim::Client::new(&settings.scim)?.with_concurrency(
+            settings.sync.lookup_concurrency,
+            settings.sync.create_concurrency,
+        );
         let outbox = match &settings.email.smtp {
             Some(smtp) => Some(Outbox::new(
                 store.clone(),

@@ -45,7 +45,10 @@ impl Syncer {
             .map(|m| (m.external_id.clone(), m.scim_id.clone()))
             .collect();
         let mut answers = futures_util::stream::iter(asks)
-            .map(|(key, id)| async move { (key, self.target.get_group(&id).await) })
+            .map(|(key, id)| async move {
+                let _slot = self.target.lookup_slot().await;
+                (key, self.target.get_group(&id).await)
+            })
             .buffer_unordered(self.settings.sync.lookup_concurrency);
         let mut checked = Checked::new();
         while let Some((key, answer)) = answers.next().await {

@@ -37,6 +37,10 @@ pub const SCIM_TOKEN_EXPIRY: &str = "groupsync_scim_token_expiry_timestamp_secon
 /// Label: the job (`[[jobs]]`) a run, a trigger or a group is of; `default` without
 /// `[[jobs]]`.
 pub const JOB: &str = "job";
+/// The SCIM requests allowed in flight now, by [`OPERATION`] (`lookups`, `creates`): the
+/// configured concurrency, lowered while the server answers 429 or slows down.
+pub const SCIM_CONCURRENCY: &str = "groupsync_scim_concurrency_limit";
+
 /// Label: what asked for the run (`cli`, `schedule`, `webhook`, …, joined by `+`).
 pub const TRIGGER: &str = "trigger";
 /// Label: how a run ended, or what became of a group.
@@ -52,6 +56,8 @@ pub const STATUS: &str = "status";
 pub const RESULT: &str = "result";
 /// Label: the kind of trigger.
 pub const KIND: &str = "kind";
+/// Label of [`SCIM_CONCURRENCY`]: `lookups` or `creates`.
+pub const OPERATION: &str = "operation";
 
 /// Bucket bounds of the [`RUN_DURATION`] histogram, in seconds.
 pub const RUN_DURATION_BUCKETS: [f64; 10] = [
@@ -79,4 +85,8 @@ pub(super) fn describe() {
     describe_gauge!(RUN_IN_PROGRESS, "1 while a run of the job is in progress");
     describe_gauge!(NEXT_SCHEDULED, "When the schedule fires next");
     describe_gauge!(SCIM_TOKEN_EXPIRY, "When the SCIM token expires");
+    describe_gauge!(
+        SCIM_CONCURRENCY,
+        "SCIM requests allowed in flight now, by operation (lookups, creates)"
+    );
 }

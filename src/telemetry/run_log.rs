@@ -18,6 +18,34 @@ pub fn upstream_unanswered(service: &'static str) {
         .increment(1);
 }
 
+/// The SCIM `operation` (`lookups`, `creates`) may have `limit` requests in flight.
+pub fn scim_concurrency(operation: &'static str, limit: usize) {
+    metrics::gauge!(metric::SCIM_CONCURRENCY, metric::OPERATION => operation).set(limit as f64);
+}
+
+/// The SCIM server answered 429 or slowed down (`why`), or recovered: the `operation`'s
+/// requests in flight go from `from` to `to`. Logged once per change.
+pub fn scim_concurrency_changed(operation: &'static str, from: usize, to: usize, why: &str) {
+    scim_concurrency(operation, to);
+    if to < from {
+        tracing::warn!(
+            operation,
+            from,
+            to,
+            reason = why,
+            "SCIM {operation} in flight lowered from {from} to {to} ({why})"
+        );
+    } else {
+        tracing::info!(
+            operation,
+            from,
+            to,
+            reason = why,
+            "SCIM {operation} in flight raised from {from} to {to} ({why})"
+        );
+    }
+}
+
 /// A repeatable request failed for a passing reason and is sent again after the wait:
 /// one line per retry, and the progress line shows it until the request is over.
 pub fn retrying(r: &Retrying<'_>, error: &dyn std::fmt::Display) {

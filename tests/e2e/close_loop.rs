@@ -108,7 +108,7 @@ async fn with_an_api_client_the_run_succeeds_and_says_the_loop_needs_a_user_toke
     assert!(refused[0].contains("load-entitlements"), "{}", refused[0]);
     assert!(
         stdout.contains("GET /v2026/entitlements")
-            && stdout.contains("more than 10,000 groups cannot be read"),
+            && stdout.contains("more than 10,000 groups are read in ranges of `created`"),
         "{stdout}"
     );
     app.stop().await;

@@ -4,6 +4,7 @@
 //! They take real seconds: the client's limiter waits out each 10-second window.
 
 use crate::harness::*;
+use crate::large::full_run;
 use groupsync::report::RunStatus;
 use groupsync::store::Store;
 use groupsync::sync::{Quiet, RunRequest, Syncer, TriggerKind};
@@ -20,12 +21,12 @@ async fn get_stats(url: String) -> Value {
         .expect("the stats are JSON")
 }
 
-async fn tenant_stats(sb: &TestApp) -> Value {
+pub(crate) async fn tenant_stats(sb: &TestApp) -> Value {
     get_stats(format!("{}/sandbox/stats", sb.idn_url())).await
 }
 
 /// Each source name appears exactly as often in the run's outcomes as in the source.
-fn assert_each_once(groups: &[String], outcomes: impl IntoIterator<Item = String>) {
+pub(crate) fn assert_each_once(groups: &[String], outcomes: impl IntoIterator<Item = String>) {
     let mut counts: HashMap<String, i64> = HashMap::new();
     for g in groups {
         *counts.entry(g.clone()).or_default() += 1;
@@ -82,25 +83,8 @@ async fn twenty_thousand_groups_with_a_personal_access_token_on_v2026() {
         credential: Credential::Pat,
         ..SandboxOptions::seeded(20_000, 0, 22)
     };
-    let groups = opts.groups.clone();
-    let expected = expected_creates(&opts.groups, &opts.existing, None);
-    let sb = spawn_app(opts).await;
-    let syncer = Syncer::new(
-        sb.settings(&[("GROUPSYNC_IDENTITYNOW__API_VERSION", "v2026")]),
-        Store::in_memory().unwrap(),
-    )
-    .unwrap();
-
-    let run = syncer
-        .run(&RunRequest::new([TriggerKind::Cli], false), &Quiet)
-        .await;
-    assert_eq!(run.status(), RunStatus::Succeeded, "{:?}", run.error);
-    assert_each_once(&groups, run.outcomes.iter().map(|o| o.name.clone()));
-    assert_eq!(run.counts().created, expected);
-    assert_eq!(sb.scim.create_count() as usize, expected);
-    assert_no_duplicates(sb.target_names());
-
-    let stats = tenant_stats(&sb).await;
+    // Each group read and created once, no 429, the window respected (see `large`).
+    let stats = full_run(opts, &[("GROUPSYNC_IDENTITYNOW__API_VERSION", "v2026")]).await;
     assert!(
         stats["by_route"]["GET /v2026/entitlements"]
             .as_u64()
@@ -109,7 +93,6 @@ async fn twenty_thousand_groups_with_a_personal_access_token_on_v2026() {
         "{stats}"
     );
     assert_eq!(stats["rate_limited"], 0, "{stats}");
-    sb.stop().await;
 }
 
 #[tokio::test]

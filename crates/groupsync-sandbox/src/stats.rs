@@ -1,6 +1,7 @@
 //! What a server has served, for `GET /sandbox/stats`: requests by method and path
 //! template, the 429s among them, and the most requests seen in any sliding 10-second
-//! window per key (a client id on the tenant, one key for the whole SCIM server).
+//! window, and in any second, per key (a client id on the tenant, one key for the whole
+//! SCIM server).
 //!
 //! Times are tokio instants, so tests can pause time.
 
@@ -13,21 +14,38 @@ use tokio::time::Instant;
 /// The window the peak is measured over (the tenant's rate-limit window).
 pub const WINDOW: Duration = Duration::from_secs(10);
 
-/// The largest number of events inside any window `[t, t + WINDOW)`, kept while the events
-/// arrive in time order: only the events of the last window are remembered.
-#[derive(Debug, Default)]
+/// The largest number of events inside any window `[t, t + window)` (10 s unless made
+/// [`PeakWindow::over`] another), kept while the events arrive in time order: only the
+/// events of the last window are remembered.
+#[derive(Debug)]
 pub struct PeakWindow {
     recent: VecDeque<Instant>,
     peak: usize,
+    window: Duration,
+}
+
+impl Default for PeakWindow {
+    fn default() -> Self {
+        PeakWindow::over(WINDOW)
+    }
 }
 
 impl PeakWindow {
+    /// The peak over windows of this length.
+    pub fn over(window: Duration) -> PeakWindow {
+        PeakWindow {
+            recent: VecDeque::new(),
+            peak: 0,
+            window,
+        }
+    }
+
     /// Counts an event at `now` (not earlier than the previous one) and returns the peak.
     pub fn hit(&mut self, now: Instant) -> usize {
         while self
             .recent
             .front()
-            .is_some_and(|&t| now.saturating_duration_since(t) >= WINDOW)
+            .is_some_and(|&t| now.saturating_duration_since(t) >= self.window)
         {
             self.recent.pop_front();
         }
@@ -47,6 +65,8 @@ struct Inner {
     total: u64,
     too_many: u64,
     windows: HashMap<String, PeakWindow>,
+    /// The same over one-second windows.
+    seconds: HashMap<String, PeakWindow>,
 }
 
 /// Counters of one server; shared by its handlers.
@@ -73,16 +93,21 @@ impl Stats {
     /// A request attributed to `key` at `now`, for the sliding-window peak.
     pub fn seen(&self, key: &str, now: Instant) {
         let mut inner = self.lock();
-        match inner.windows.get_mut(key) {
-            Some(w) => {
-                w.hit(now);
-            }
-            None => {
-                let mut w = PeakWindow::default();
-                w.hit(now);
-                inner.windows.insert(key.to_owned(), w);
-            }
+        let inner = &mut *inner;
+        for (windows, length) in [
+            (&mut inner.windows, WINDOW),
+            (&mut inner.seconds, Duration::from_secs(1)),
+        ] {
+            windows
+                .entry(key.to_owned())
+                .or_insert_with(|| PeakWindow::over(length))
+                .hit(now);
         }
+    }
+
+    /// The most requests of `key` in any one second (0 if it was never seen).
+    pub fn peak_in_second(&self, key: &str) -> usize {
+        self.lock().seconds.get(key).map_or(0, PeakWindow::peak)
     }
 
     /// The peak for `key` (0 if it was never seen).
@@ -177,6 +202,9 @@ mod tests {
         assert_eq!(j["rate_limited"], 1);
         assert_eq!(j["by_route"]["GET /v2025/entitlements"], 2);
         assert_eq!(s.peaks()["a"], 2);
+        assert_eq!(s.peak_in_second("a"), 1, "a second apart");
+        s.seen("a", t0 + Duration::from_millis(1_500));
+        assert_eq!((s.peak("a"), s.peak_in_second("a")), (3, 2));
     }
 
     #[test]

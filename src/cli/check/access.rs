@@ -102,7 +102,7 @@ fn cost(op: Operation) -> &'static str {
         }
         Operation::EntitlementsV2025 => "the groups cannot be read through v2025",
         Operation::EntitlementsV2026 => {
-            "more than 10,000 groups cannot be read (searchAfter is v2026 only)"
+            "more than 10,000 groups are read in ranges of `created` (searchAfter is v2026 only)"
         }
         Operation::LoadEntitlements => "the loop is not closed",
         Operation::TaskStatus => "aggregations cannot be followed",

@@ -27,6 +27,7 @@ pub fn settings(server: &MockServer, retry: RetryPolicy) -> ScimSettings {
         timeout: Duration::from_secs(5),
         retry,
         token_expiry: None,
+        requests_per_second: None,
     }
 }
 

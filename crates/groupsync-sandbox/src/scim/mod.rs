@@ -262,6 +262,7 @@ async fn observe(State(shared): State<Arc<Shared>>, req: Request, next: Next) ->
     if method == http::Method::GET && STATS_PATHS.contains(&uri.path()) {
         let mut body = shared.stats.to_json();
         body["max_in_window"] = shared.stats.peak(ALL_CLIENTS).into();
+        body["max_in_second"] = shared.stats.peak_in_second(ALL_CLIENTS).into();
         return axum::Json(body).into_response();
     }
     shared.requests.fetch_add(1, Ordering::Relaxed);

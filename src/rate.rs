@@ -1,13 +1,13 @@
-//! Our own pace under the tenant's rate limit (100 requests per 10 s per client id).
+//! Our own pace under an upstream's rate limit: at most `n` requests in *any* window.
 //!
-//! The tenant counts requests in a sliding 10-second window, and the client id's budget is
-//! often shared with other integrations, so a burst that a token bucket would allow can
-//! still draw 429s for everyone. This limiter is exact instead: at most `n` requests in
-//! *any* 10 seconds, token requests included.
+//! IdentityNow counts requests in a sliding 10-second window (100 per client id, a budget
+//! often shared with other integrations), and a SCIM server may allow so many requests a
+//! second (`scim.requests_per_second`). A burst that a token bucket would allow can still
+//! draw 429s, so this limiter is exact instead: at most `n` requests in any window.
 //!
-//! The tenant counts a request when it arrives, somewhere between our send and its
+//! The server counts a request when it arrives, somewhere between our send and its
 //! answer. A request therefore holds its slot while it is in flight, and the slot's
-//! 10 seconds start when the answer came back (the latest the tenant can have counted it):
+//! window starts when the answer came back (the latest the server can have counted it):
 //! a later request that waits for the slot cannot land in the same window, however the
 //! latencies vary. Time comes from `tokio::time`, so paused-time tests drive it.
 
@@ -17,12 +17,15 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-/// The tenant's window.
-const WINDOW: Duration = Duration::from_secs(10);
+/// IdentityNow's window.
+const TEN_SECONDS: Duration = Duration::from_secs(10);
 
-/// At most `n` requests in any 10 s.
+/// At most `limit` requests in any `window`.
 pub struct Pace {
     limit: usize,
+    window: Duration,
+    /// Whose requests wait (`IdentityNow`, `SCIM`), for the log.
+    service: &'static str,
     slots: Mutex<Slots>,
     /// Woken when an in-flight request finishes (its slot starts to age).
     finished: Notify,
@@ -36,7 +39,7 @@ struct Slots {
 }
 
 /// A request's place in the window, held while it is in flight. Dropping it (answer read,
-/// error or cancellation) starts the slot's 10 seconds.
+/// error or cancellation) starts the slot's window.
 #[must_use = "the slot is released when the permit is dropped"]
 pub struct Sent {
     pace: Arc<Pace>,
@@ -49,18 +52,31 @@ enum Wait {
 }
 
 impl Pace {
-    /// `None` when `n` is 0 (the configuration refuses that already).
-    pub fn per_10s(n: u32) -> Option<Arc<Pace>> {
+    /// At most `n` requests in any `window`; `None` when `n` is 0 (the configuration
+    /// refuses that already).
+    pub fn new(service: &'static str, n: u32, window: Duration) -> Option<Arc<Pace>> {
         (n > 0).then(|| {
             Arc::new(Pace {
                 limit: n as usize,
+                window,
+                service,
                 slots: Mutex::new(Slots::default()),
                 finished: Notify::new(),
             })
         })
     }
 
-    /// Waits until one more request fits in every 10-second window, and takes its slot.
+    /// IdentityNow's pace: at most `n` requests in any 10 s.
+    pub fn per_10s(n: u32) -> Option<Arc<Pace>> {
+        Pace::new("IdentityNow", n, TEN_SECONDS)
+    }
+
+    /// At most `n` requests in any second.
+    pub fn per_second(service: &'static str, n: u32) -> Option<Arc<Pace>> {
+        Pace::new(service, n, Duration::from_secs(1))
+    }
+
+    /// Waits until one more request fits in every window, and takes its slot.
     pub async fn ready(self: &Arc<Self>) -> Sent {
         loop {
             // Registered before the check, so a request finishing in between still wakes us.
@@ -70,7 +86,8 @@ impl Pace {
                 Err(Wait::Until(at)) => {
                     tracing::debug!(
                         wait_ms = at.saturating_duration_since(Instant::now()).as_millis() as u64,
-                        "pacing IdentityNow requests"
+                        "pacing {} requests",
+                        self.service
                     );
                     tokio::time::sleep_until(at).await;
                 }
@@ -85,7 +102,7 @@ impl Pace {
         while slots
             .finished_at
             .front()
-            .is_some_and(|at| now.duration_since(*at) >= WINDOW)
+            .is_some_and(|at| now.duration_since(*at) >= self.window)
         {
             slots.finished_at.pop_front();
         }
@@ -94,7 +111,7 @@ impl Pace {
             return Ok(());
         }
         match slots.finished_at.front() {
-            Some(oldest) => Err(Wait::Until(*oldest + WINDOW)),
+            Some(oldest) => Err(Wait::Until(*oldest + self.window)),
             None => Err(Wait::InFlight),
         }
     }
@@ -117,7 +134,9 @@ impl Drop for Sent {
 impl std::fmt::Debug for Pace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pace")
+            .field("service", &self.service)
             .field("limit", &self.limit)
+            .field("window", &self.window)
             .finish_non_exhaustive()
     }
 }
@@ -126,6 +145,8 @@ impl std::fmt::Debug for Pace {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU64, Ordering};
+
+    const WINDOW: Duration = TEN_SECONDS;
 
     #[tokio::test(start_paused = true)]
     async fn the_budget_passes_at_once_then_waits_for_the_window() {
@@ -216,5 +237,18 @@ mod tests {
     #[test]
     fn zero_is_refused() {
         assert!(Pace::per_10s(0).is_none());
+        assert!(Pace::per_second("SCIM", 0).is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_one_second_window_lets_n_through_each_second() {
+        let pace = Pace::per_second("SCIM", 3).unwrap();
+        let start = Instant::now();
+        let mut sent = Vec::new();
+        for _ in 0..7 {
+            drop(pace.ready().await);
+            sent.push(start.elapsed().as_secs());
+        }
+        assert_eq!(sent, [0, 0, 0, 1, 1, 1, 2]);
     }
 }
