@@ -8,8 +8,10 @@ use std::collections::HashMap;
 use std::fmt;
 
 mod close_loop;
+mod summary;
 mod view;
 pub use close_loop::{CloseLoop, LoopGroup, LoopState, NEEDS_PAT};
+pub use summary::RunSummary;
 pub use view::RunView;
 
 /// Why a source group was not sent to the target.

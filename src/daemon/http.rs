@@ -8,7 +8,8 @@ use super::source::AdSource;
 use super::webhook;
 use crate::config::Settings;
 use crate::domain::RunId;
-use crate::report::RunView;
+use crate::store::Store;
+use crate::telemetry::daemon_log;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -27,6 +28,8 @@ pub struct App {
     pub health: Arc<Health>,
     pub metrics: PrometheusHandle,
     pub progress: watch::Receiver<RunProgress>,
+    /// The history, where a finished run's outcomes are read from.
+    pub store: Store,
 }
 
 /// Every route; the webhook only when it is enabled (otherwise its path is a 404).
@@ -142,7 +145,8 @@ async fn start_run(
     }
 }
 
-/// `GET /runs/{id}`: the report of a finished run (200, as a [`RunView`]), or where a
+/// `GET /runs/{id}`: the report of a finished run (200, as a [`crate::report::RunView`]: its
+/// summary from memory, its outcomes from the history), or where a
 /// pending or running run stands (202); 404 for ids this process does not know.
 async fn run_report(
     State(app): State<Arc<App>>,
@@ -157,7 +161,16 @@ async fn run_report(
     let run_id = RunId(id);
     match app.coordinator.lookup(&run_id) {
         Some(RunState::Finished(run)) => {
-            Json(RunView::of_report(&run.report, &run.trigger)).into_response()
+            // the outcomes are in the history; a run the store could not record has none there
+            let id = run_id.0.clone();
+            let outcomes = match app.store.call(move |s| s.run(&id)).await {
+                Ok(detail) => detail.map(|d| d.outcomes).unwrap_or_default(),
+                Err(e) => {
+                    daemon_log::store_read_failed("the outcomes of a run", &e.to_string());
+                    vec![]
+                }
+            };
+            Json(run.summary.view(outcomes)).into_response()
         }
         Some(RunState::Pending { trigger }) => {
             let body = json!({

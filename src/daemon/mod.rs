@@ -244,6 +244,7 @@ impl Daemon {
             health: self.health.clone(),
             metrics: self.metrics.clone(),
             progress: self.runner.progress(),
+            store: self.store.clone(),
         })
     }
 

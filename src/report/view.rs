@@ -88,15 +88,7 @@ impl RunView {
 
     /// The view of `report`, a run caused by `trigger` (kinds joined by `+`).
     pub fn of_report(report: &RunReport, trigger: &str) -> Self {
-        RunView {
-            stage: report.failed_stage(),
-            ..RunView::new(
-                RunRecord::of(report, trigger),
-                report.outcomes.clone(),
-                report.notices.clone(),
-                report.guard.clone(),
-            )
-        }
+        super::RunSummary::of(report, trigger).view(report.outcomes.clone())
     }
 }
 
