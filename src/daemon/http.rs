@@ -163,14 +163,14 @@ async fn run_report(
         Some(RunState::Finished(run)) => {
             // the outcomes are in the history; a run the store could not record has none there
             let id = run_id.0.clone();
-            let outcomes = match app.store.call(move |s| s.run(&id)).await {
-                Ok(detail) => detail.map(|d| d.outcomes).unwrap_or_default(),
+            let (outcomes, omitted) = match app.store.call(move |s| s.run(&id)).await {
+                Ok(detail) => detail.map_or((vec![], 0), |d| (d.outcomes, d.run.unchanged)),
                 Err(e) => {
                     daemon_log::store_read_failed("the outcomes of a run", &e.to_string());
-                    vec![]
+                    (vec![], 0)
                 }
             };
-            Json(run.summary.view(outcomes)).into_response()
+            Json(run.summary.view(outcomes, omitted)).into_response()
         }
         Some(RunState::Pending { trigger }) => {
             let body = json!({

@@ -47,10 +47,12 @@ impl RunSummary {
         &self.record.trigger
     }
 
-    /// The run's view with `outcomes` (read from the history, or none when it holds none).
-    pub fn view(&self, outcomes: Vec<GroupOutcome>) -> RunView {
+    /// The run's view with `outcomes` (read from the history, or none when it holds none),
+    /// `unchanged_omitted` groups found existing left out of them.
+    pub fn view(&self, outcomes: Vec<GroupOutcome>, unchanged_omitted: usize) -> RunView {
         RunView {
             stage: self.stage,
+            unchanged_omitted,
             ..RunView::new(
                 self.record.clone(),
                 outcomes,
@@ -97,10 +99,10 @@ mod tests {
         assert_eq!(summary.counts().failed, 1);
         assert_eq!(summary.trigger(), "manual+schedule");
         assert_eq!(
-            summary.view(r.outcomes.clone()),
+            summary.view(r.outcomes.clone(), 0),
             RunView::of_report(&r, "manual+schedule")
         );
-        let without = summary.view(vec![]);
+        let without = summary.view(vec![], 0);
         assert!(without.outcomes.is_empty());
         assert_eq!(without.counts.created, 1, "the counts stay in the summary");
         assert_eq!(without.stage, Some(Stage::Apply));

@@ -34,7 +34,22 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 9: the groups groupsync owns (by externalId), how many successful runs in a row
     // found their AD group gone, and the counts of adopted, renamed and orphan groups
     OWNERSHIP,
+    // 10: each group's last recorded outcome, so that a group found existing as it was in
+    // the run before is counted, not written again; how many a run left out that way
+    KNOWN_GROUPS,
 ];
+
+/// `known_groups` outlives runs (retention does not prune it): one row per group.
+const KNOWN_GROUPS: &str = "
+CREATE TABLE known_groups (
+    source_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    scim_id TEXT,
+    run_id TEXT NOT NULL
+);
+ALTER TABLE runs ADD COLUMN groups_unchanged INTEGER NOT NULL DEFAULT 0;
+";
 
 /// `managed_groups` outlives runs (retention does not prune it).
 const OWNERSHIP: &str = "

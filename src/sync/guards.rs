@@ -254,6 +254,7 @@ mod tests {
             source: None,
             error: None,
             close_loop: None,
+            unchanged: 0,
             counts: Counts {
                 source,
                 existed,
