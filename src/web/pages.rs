@@ -133,7 +133,11 @@ async fn load_dashboard(
         last_success.as_ref(),
         runs.first().filter(|_| !paged),
     ));
-    body.push_str("</div><h2>Recent runs</h2>");
+    body.push_str("</div>");
+    if !paged {
+        body.push_str(&super::chart::recent_runs(&runs));
+    }
+    body.push_str("<h2>Recent runs</h2>");
     body.push_str(&runs_table(&runs));
     if let Some(last) = runs.last().filter(|_| runs.len() == limit) {
         let _ = write!(
