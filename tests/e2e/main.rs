@@ -24,6 +24,7 @@ mod hardening;
 mod history;
 mod json_shape;
 mod kill;
+mod memory;
 mod notices;
 mod ownership;
 mod peers;
