@@ -99,7 +99,10 @@ async fn serve_and_run(sb: &Sandbox, dir: &Path, runs: usize) -> Result<Vec<f64>
         let id = start_run(&http, &base, &token).await?;
         wait_finished(&http, &base, &token, &id).await?;
         let kib = vm_rss_kib(&status).ok_or_else(|| failed("the daemon exited".into()))?;
-        eprintln!("daemon run {n} of {runs}: VmRSS {:.1} MiB", kib as f64 / 1024.0);
+        eprintln!(
+            "daemon run {n} of {runs}: VmRSS {:.1} MiB",
+            kib as f64 / 1024.0
+        );
         rss.push(kib as f64 / 1024.0);
     }
     drop(daemon);
@@ -115,7 +118,9 @@ async fn wait_healthy(http: &reqwest::Client, base: &str) -> Result<(), ExitCode
         }
         tokio::time::sleep(POLL).await;
     }
-    Err(failed("the daemon did not answer /healthz within a minute".into()))
+    Err(failed(
+        "the daemon did not answer /healthz within a minute".into(),
+    ))
 }
 
 async fn start_run(http: &reqwest::Client, base: &str, token: &str) -> Result<String, ExitCode> {
@@ -164,7 +169,9 @@ async fn wait_finished(
         }
         tokio::time::sleep(POLL).await;
     }
-    Err(failed(format!("daemon run {id} took longer than {RUN_LIMIT:?}")))
+    Err(failed(format!(
+        "daemon run {id} took longer than {RUN_LIMIT:?}"
+    )))
 }
 
 /// `VmRSS` of the process whose `/proc/<pid>/status` is `path`, in KiB.

@@ -198,22 +198,11 @@ impl Store {
         id: &str,
         outcome: Option<&str>,
     ) -> Result<Option<RunDetail>, StoreError> {
-        let conn = self.conn();
-        let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1");
-        let run = conn
-            .query_row(&sql, [id], run_from_row)
-            .optional()
-            .map_err(|e| self.err(e))?;
-        let Some(run) = run else {
-            return Ok(None);
+        let query = OutcomeQuery {
+            kind: outcome.map(str::to_owned),
+            ..OutcomeQuery::default()
         };
-        let outcomes = outcomes_of(&conn, id, outcome).map_err(|e| self.err(e))?;
-        let notices = super::outbox::notices_of_run(&conn, id).map_err(|e| self.err(e))?;
-        Ok(Some(RunDetail {
-            run,
-            outcomes,
-            notices,
-        }))
+        Ok(self.run_page(id, &query)?.map(|(detail, _)| detail))
     }
 
     /// One run with the outcomes `query` asks for (only those are read) and its notices,
@@ -486,14 +475,6 @@ fn like_pattern(search: &str) -> String {
     }
     out.push('%');
     out
-}
-
-fn outcomes_of(
-    conn: &Connection,
-    run_id: &str,
-    kind: Option<&str>,
-) -> rusqlite::Result<Vec<GroupOutcome>> {
-    outcomes_where(conn, params![run_id, kind, None::<String>, -1, 0])
 }
 
 /// The outcomes [`OUTCOME_FILTER`] selects, `?4` at most (all when negative) after `?5`.

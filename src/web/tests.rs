@@ -93,15 +93,7 @@ fn store_with_runs(n: usize) -> (Store, Vec<String>) {
             stage: None,
             close_loop: None,
         };
-        store
-            .record(&Recording {
-                run: &RunRecord::of(&report, "schedule"),
-                outcomes: &report.outcomes,
-                notices: &[],
-                reported: &[],
-                failing: None,
-            })
-            .unwrap();
+        record_scheduled(&store, &report);
         ids.push(report.run_id.0);
     }
     (store, ids)
@@ -441,16 +433,21 @@ fn store_with_a_large_run(n: usize) -> (Store, String) {
             },
         })
         .collect();
+    record_scheduled(&store, &report);
+    (store, report.run_id.0)
+}
+
+/// Records `report` as a scheduled run without notices.
+fn record_scheduled(store: &Store, report: &RunReport) {
     store
         .record(&Recording {
-            run: &RunRecord::of(&report, "schedule"),
+            run: &RunRecord::of(report, "schedule"),
             outcomes: &report.outcomes,
             notices: &[],
             reported: &[],
             failing: None,
         })
         .unwrap();
-    (store, report.run_id.0)
 }
 
 #[tokio::test]

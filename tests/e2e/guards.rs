@@ -133,10 +133,7 @@ async fn post_runs_with_force_lets_a_refused_run_through() {
     assert_eq!(post("").await.unwrap().status(), 202);
     let run = next().await;
     assert_eq!(run.summary.status.as_str(), "refused");
-    assert_eq!(
-        run.summary.error().unwrap().kind.as_str(),
-        "guard_refused"
-    );
+    assert_eq!(run.summary.error().unwrap().kind.as_str(), "guard_refused");
 
     let bad = post("{\"force\": \"yes\"}").await.unwrap();
     assert_eq!(bad.status(), 400);
