@@ -499,6 +499,24 @@ impl RunReport {
         }
     }
 
+    /// A copy of everything but the outcomes (there are none in the copy).
+    pub fn without_outcomes(&self) -> RunReport {
+        RunReport {
+            run_id: self.run_id.clone(),
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            dry_run: self.dry_run,
+            source: self.source.clone(),
+            outcomes: Vec::new(),
+            error: self.error.clone(),
+            notices: self.notices.clone(),
+            guard: self.guard.clone(),
+            read: self.read,
+            stage: self.stage,
+            close_loop: self.close_loop.clone(),
+        }
+    }
+
     pub fn counts(&self) -> Counts {
         let mut c = Counts::default();
         for o in &self.outcomes {

@@ -253,29 +253,39 @@ pub fn plan(
     own: Ownership,
     refused: &Refused,
 ) -> Plan {
-    let items = groups
+    plan_owned(groups.to_vec(), found, rules, own, refused)
+}
+
+/// As [`plan`], keeping `groups` in the plan rather than copies of them.
+pub fn plan_owned(
+    groups: Vec<SourceGroup>,
+    found: &Found,
+    rules: Rules,
+    own: Ownership,
+    refused: &Refused,
+) -> Plan {
+    let actions: Vec<Action> = groups
         .iter()
-        .zip(firsts(groups, rules))
-        .map(|(g, first)| {
-            let action = match first {
-                None => Action::Skip(screen(g, rules).expect("only screened-out groups")),
-                Some(Some(first)) => Action::Twin {
-                    of: groups[first].name.clone(),
-                    first,
+        .zip(firsts(&groups, rules))
+        .map(|(g, first)| match first {
+            None => Action::Skip(screen(g, rules).expect("only screened-out groups")),
+            Some(Some(first)) => Action::Twin {
+                of: groups[first].name.clone(),
+                first,
+            },
+            Some(None) => match decide(g, found, own) {
+                Action::Create => match refused.get(&(g.id.clone(), g.name.clone())) {
+                    Some(detail) => Action::StillRefused(detail.clone()),
+                    None => Action::Create,
                 },
-                Some(None) => match decide(g, found, own) {
-                    Action::Create => match refused.get(&(g.id.clone(), g.name.clone())) {
-                        Some(detail) => Action::StillRefused(detail.clone()),
-                        None => Action::Create,
-                    },
-                    other => other,
-                },
-            };
-            Planned {
-                group: g.clone(),
-                action,
-            }
+                other => other,
+            },
         })
+        .collect();
+    let items = groups
+        .into_iter()
+        .zip(actions)
+        .map(|(group, action)| Planned { group, action })
         .collect();
     Plan {
         items,
@@ -348,12 +358,12 @@ fn decide(group: &SourceGroup, found: &Found, own: Ownership) -> Action {
 
 /// The groups groupsync owns whose external key no source group has: the orphans to
 /// check in the target. Every source group counts, screened out or not.
-pub fn orphan_candidates<'a>(
-    groups: &[SourceGroup],
+pub fn orphan_candidates<'a, 'g>(
+    groups: impl IntoIterator<Item = &'g SourceGroup>,
     managed: &'a [ManagedGroup],
     mode: ExternalId,
 ) -> Vec<&'a ManagedGroup> {
-    let keys: HashSet<&str> = groups.iter().map(|g| external_key(g, mode)).collect();
+    let keys: HashSet<&str> = groups.into_iter().map(|g| external_key(g, mode)).collect();
     managed
         .iter()
         .filter(|m| !keys.contains(m.external_id.as_str()))
