@@ -46,6 +46,10 @@ impl std::fmt::Display for Cursor {
 /// The schema object type of the entitlements that are groups.
 const GROUP_OBJECT_TYPE: &str = "group";
 
+/// The most entitlements room is made for ahead of reading them (`X-Total-Count` is the
+/// server's word; a larger source still reads, growing its list).
+const MAX_RESERVED: usize = 1_000_000;
+
 /// How an entitlement without an `attribute` is counted.
 const NO_ATTRIBUTE: &str = "(no attribute)";
 
@@ -154,7 +158,14 @@ impl<'a> Listing<'a> {
     fn take(&mut self, page: Page) -> Result<usize, IdnError> {
         self.pages += 1;
         match (self.total, page.total) {
-            (None, total) if self.pages == 1 => self.total = total,
+            (None, total) if self.pages == 1 => {
+                self.total = total;
+                // the list is made once at its size rather than grown by doubling
+                if let Some(n) = total.and_then(|n| usize::try_from(n).ok()) {
+                    self.selection.groups.reserve(n.min(MAX_RESERVED));
+                    self.seen.reserve(n.min(MAX_RESERVED));
+                }
+            }
             (Some(first), Some(now)) if first != now => {
                 return Err(self.inconsistent(format!(
                     "X-Total-Count was {first} on the first page and {now} on page {}",

@@ -64,6 +64,9 @@ pub type ByExternalId = HashMap<String, Lookup>;
 pub struct Found {
     pub by_name: Lookups,
     pub by_external_id: ByExternalId,
+    /// `by_external_id` comes from a listing of the whole target and holds only the keys
+    /// some group carries: a key it does not hold was answered, with no group.
+    pub external_ids_listed: bool,
 }
 
 /// The ownership rules (`sync.external_id`, `sync.adopt`, `sync.rename`,
@@ -327,6 +330,7 @@ fn decide(group: &SourceGroup, found: &Found, own: Ownership) -> Action {
         return exists(ours, true);
     }
     let ours = match found.by_external_id.get(key) {
+        None if found.external_ids_listed => &Vec::new(),
         None => {
             return Action::LookupFailed(format!(
                 "the target was not asked for the group with externalId {key:?}"
@@ -428,6 +432,7 @@ mod tests {
         Found {
             by_name,
             by_external_id: groups.iter().map(|g| (g.id.clone(), Ok(vec![]))).collect(),
+            external_ids_listed: false,
         }
     }
 
