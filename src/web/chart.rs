@@ -12,6 +12,9 @@ const PANEL: usize = 56;
 const GAP: usize = 22;
 const LEFT: usize = 80;
 
+/// A measure's label, its colour and how it is read from a run.
+type Measure = (&'static str, &'static str, fn(&RunRecord) -> usize);
+
 /// The chart of `runs` (newest first, as the history lists them), drawn oldest first;
 /// empty when there is no run.
 pub(super) fn recent_runs(runs: &[RunRecord]) -> String {
@@ -19,7 +22,7 @@ pub(super) fn recent_runs(runs: &[RunRecord]) -> String {
         return String::new();
     }
     let runs: Vec<&RunRecord> = runs.iter().rev().collect();
-    let measures: [(&str, &str, fn(&RunRecord) -> usize); 3] = [
+    let measures: [Measure; 3] = [
         ("created", "#1a7f37", |r| r.counts.created),
         ("existed", "#59636e", |r| r.counts.existed),
         ("failed", "#cf222e", |r| r.counts.failed),
