@@ -383,6 +383,16 @@ fn environment(overrides: &[(&str, &str)]) -> HashMap<String, String> {
     env
 }
 
+/// A fresh sandbox with the bench's data, and a folder (not made yet) for the measured
+/// process's configuration and store, named after `label`.
+async fn fresh_sandbox(args: &BenchArgs, label: &str) -> Result<(Sandbox, PathBuf), ExitCode> {
+    let sb = Sandbox::start(sandbox_options(args))
+        .await
+        .map_err(|e| failed(format!("cannot start the sandbox: {e}")))?;
+    let dir = std::env::temp_dir().join(format!("groupsync-bench-{}-{label}", std::process::id()));
+    Ok((sb, dir))
+}
+
 /// Starts a fresh sandbox, runs `groupsync run` once against it as a child process, and
 /// reads the sandbox's stats. Also returns the settings the child ran with.
 async fn measure(
@@ -390,11 +400,7 @@ async fn measure(
     label: &'static str,
     overrides: &[(&str, &str)],
 ) -> Result<(RunFigures, Settings), ExitCode> {
-    let sb = Sandbox::start(sandbox_options(args)).await.map_err(|e| {
-        eprintln!("error: cannot start the sandbox: {e}");
-        ExitCode::from(1)
-    })?;
-    let dir = std::env::temp_dir().join(format!("groupsync-bench-{}-{label}", std::process::id()));
+    let (sb, dir) = fresh_sandbox(args, label).await?;
     let result = run_child(&sb, &dir, overrides).await;
     let figures = result.map(|(settings, wall, peak_rss_kib)| {
         let idn = sb.tenant.stats();

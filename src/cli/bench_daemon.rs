@@ -6,7 +6,7 @@
 //! each through `GET /runs/{id}`, and reads the child's resident set (`VmRSS`) after each.
 //! The child is killed by its handle at the end, whatever happened.
 
-use super::{BenchArgs, failed, sandbox_options};
+use super::{BenchArgs, failed};
 use groupsync_sandbox::Sandbox;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -39,11 +39,7 @@ impl Drop for Daemon {
 }
 
 pub(super) async fn measure(args: &BenchArgs, runs: usize) -> Result<DaemonFigures, ExitCode> {
-    let sb = Sandbox::start(sandbox_options(args)).await.map_err(|e| {
-        eprintln!("error: cannot start the sandbox: {e}");
-        ExitCode::from(1)
-    })?;
-    let dir = std::env::temp_dir().join(format!("groupsync-bench-{}-daemon", std::process::id()));
+    let (sb, dir) = super::fresh_sandbox(args, "daemon").await?;
     let result = serve_and_run(&sb, &dir, runs).await;
     sb.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
