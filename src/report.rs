@@ -8,8 +8,10 @@ use std::collections::HashMap;
 use std::fmt;
 
 mod close_loop;
+mod summary;
 mod view;
 pub use close_loop::{CloseLoop, LoopGroup, LoopState, NEEDS_PAT};
+pub use summary::RunSummary;
 pub use view::RunView;
 
 /// Why a source group was not sent to the target.
@@ -508,6 +510,24 @@ impl RunReport {
             finished_at: Utc::now(),
             error: Some(error),
             ..RunReport::started(run_id, started_at, dry_run)
+        }
+    }
+
+    /// A copy of everything but the outcomes (there are none in the copy).
+    pub fn without_outcomes(&self) -> RunReport {
+        RunReport {
+            run_id: self.run_id.clone(),
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            dry_run: self.dry_run,
+            source: self.source.clone(),
+            outcomes: Vec::new(),
+            error: self.error.clone(),
+            notices: self.notices.clone(),
+            guard: self.guard.clone(),
+            read: self.read,
+            stage: self.stage,
+            close_loop: self.close_loop.clone(),
         }
     }
 

@@ -66,6 +66,10 @@ pub struct BenchArgs {
     /// Seed of the generated names.
     #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// Also run `groupsync serve` on a fresh sandbox, ask it for this many runs one after
+    /// another and print its resident set after each (whether its memory grows with runs).
+    #[arg(long)]
+    daemon_runs: Option<usize>,
 }
 
 /// One measured run, as `--json` prints it.
@@ -90,7 +94,12 @@ struct Figures {
     runs: Vec<RunFigures>,
     speedup: Option<f64>,
     floor_s: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    daemon: Option<daemon::DaemonFigures>,
 }
+
+#[path = "bench_daemon.rs"]
+mod daemon;
 
 pub async fn run(args: BenchArgs, log_format: LogFormat) -> ExitCode {
     crate::telemetry::init(log_format, "warn");
@@ -119,10 +128,15 @@ async fn bench(args: &BenchArgs) -> Result<ExitCode, ExitCode> {
         [ours, workflow] if ours.wall_s > 0.0 => Some(workflow.wall_s / ours.wall_s),
         _ => None,
     };
+    let daemon = match args.daemon_runs.filter(|n| *n > 0) {
+        Some(n) => Some(daemon::measure(args, n).await?),
+        None => None,
+    };
     let figures = Figures {
         runs,
         speedup,
         floor_s: floor(&floor_input).as_secs_f64(),
+        daemon,
     };
     if args.json {
         match serde_json::to_string(&figures) {
@@ -301,6 +315,16 @@ fn render(args: &BenchArgs, figures: &Figures, f: &FloorInput) -> String {
             "speed-up      {speedup:.1}x over the Workflow's pattern"
         );
     }
+    if let Some(d) = &figures.daemon {
+        let first = d.rss_mib.first().copied().unwrap_or_default();
+        let last = d.rss_mib.last().copied().unwrap_or_default();
+        let _ = writeln!(
+            text,
+            "\ndaemon: groupsync serve, {} manual runs one after another\n  RSS after run 1 \
+             {first:.1} MiB, after run {} {last:.1} MiB ({:.2}x)",
+            d.runs, d.runs, d.growth
+        );
+    }
     text
 }
 
@@ -359,6 +383,16 @@ fn environment(overrides: &[(&str, &str)]) -> HashMap<String, String> {
     env
 }
 
+/// A fresh sandbox with the bench's data, and a folder (not made yet) for the measured
+/// process's configuration and store, named after `label`.
+async fn fresh_sandbox(args: &BenchArgs, label: &str) -> Result<(Sandbox, PathBuf), ExitCode> {
+    let sb = Sandbox::start(sandbox_options(args))
+        .await
+        .map_err(|e| failed(format!("cannot start the sandbox: {e}")))?;
+    let dir = std::env::temp_dir().join(format!("groupsync-bench-{}-{label}", std::process::id()));
+    Ok((sb, dir))
+}
+
 /// Starts a fresh sandbox, runs `groupsync run` once against it as a child process, and
 /// reads the sandbox's stats. Also returns the settings the child ran with.
 async fn measure(
@@ -366,11 +400,7 @@ async fn measure(
     label: &'static str,
     overrides: &[(&str, &str)],
 ) -> Result<(RunFigures, Settings), ExitCode> {
-    let sb = Sandbox::start(sandbox_options(args)).await.map_err(|e| {
-        eprintln!("error: cannot start the sandbox: {e}");
-        ExitCode::from(1)
-    })?;
-    let dir = std::env::temp_dir().join(format!("groupsync-bench-{}-{label}", std::process::id()));
+    let (sb, dir) = fresh_sandbox(args, label).await?;
     let result = run_child(&sb, &dir, overrides).await;
     let figures = result.map(|(settings, wall, peak_rss_kib)| {
         let idn = sb.tenant.stats();
@@ -464,10 +494,21 @@ async fn run_child(
 /// `VmHWM` (peak resident set) of the process whose `/proc/<pid>/status` is `path`, in KiB;
 /// `None` once the process has exited or where `/proc` is missing.
 fn vm_hwm_kib(path: &Path) -> Option<u64> {
+    status_kib(path, "VmHWM:")
+}
+
+/// The figure on the line of `/proc/<pid>/status` that starts with `key`, in KiB.
+fn status_kib(path: &Path, key: &str) -> Option<u64> {
     let text = std::fs::read_to_string(path).ok()?;
     text.lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(key))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Says what failed; the exit status of a failed measurement.
+fn failed(what: String) -> ExitCode {
+    eprintln!("error: {what}");
+    ExitCode::from(1)
 }
 #[cfg(test)]
 mod tests {

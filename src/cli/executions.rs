@@ -4,8 +4,8 @@
 
 use super::out;
 use super::summary::{counts_line, error_line, notice_line, outcome_line};
-use crate::report::RunView;
-use crate::store::{RunDetail, RunRecord, Store};
+use crate::report::{RunView, count};
+use crate::store::{OUTCOME_KINDS, OutcomeQuery, RunDetail, RunRecord, Store};
 use clap::{Args, Subcommand};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -41,7 +41,47 @@ enum ExecutionsCommand {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        outcomes: OutcomeArgs,
     },
+}
+
+/// Which of the run's group outcomes `show` prints; only those are read from the store.
+#[derive(Debug, Clone, Default, Args)]
+struct OutcomeArgs {
+    /// Only the groups whose name (or AD name) holds this text, ignoring ASCII case.
+    #[arg(long)]
+    search: Option<String>,
+    /// Only the groups with this outcome (`created`, `existed`, `failed`, …).
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(OUTCOME_KINDS))]
+    outcome: Option<String>,
+    /// Groups per page: all of them unless `--page` is given, then 100.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    limit: Option<u64>,
+    /// The page of groups to print, from 1.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    page: Option<u64>,
+}
+
+/// Groups per page of `show --page` without `--limit`.
+const SHOW_PAGE: usize = 100;
+
+impl OutcomeArgs {
+    fn query(&self) -> OutcomeQuery {
+        let limit = self
+            .limit
+            .map(|l| usize::try_from(l).unwrap_or(usize::MAX))
+            .or(self.page.map(|_| SHOW_PAGE));
+        let page = self
+            .page
+            .map_or(1, |p| usize::try_from(p).unwrap_or(usize::MAX));
+        OutcomeQuery {
+            kind: self.outcome.clone(),
+            search: self.search.clone().filter(|s| !s.is_empty()),
+            limit,
+            offset: limit.map_or(0, |l| l.saturating_mul(page - 1)),
+        }
+    }
 }
 
 impl ExecutionsArgs {
@@ -75,7 +115,9 @@ pub fn run(args: &ExecutionsArgs, path: &Path) -> ExitCode {
     };
     let printed = match &args.command {
         ExecutionsCommand::List { limit, json, job } => list(&store, *limit, *json, job.as_deref()),
-        ExecutionsCommand::Show { id, json } => show(&store, id, *json),
+        ExecutionsCommand::Show { id, json, outcomes } => {
+            show(&store, id, &outcomes.query(), *json)
+        }
     };
     match printed {
         Ok(text) => out::print(text).err().unwrap_or(ExitCode::SUCCESS),
@@ -98,16 +140,37 @@ fn list(store: &Store, limit: usize, json: bool, job: Option<&str>) -> Result<St
 }
 
 /// The text of `show`; as JSON, the shape `groupsync run --json` prints.
-fn show(store: &Store, id: &str, json: bool) -> Result<String, String> {
-    let detail = store
-        .run(id)
+fn show(store: &Store, id: &str, query: &OutcomeQuery, json: bool) -> Result<String, String> {
+    let (detail, matching) = store
+        .run_page(id, query)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no execution with id {id:?}"))?;
     if json {
-        to_json(&RunView::from(detail))
-    } else {
-        Ok(details(&detail))
+        return to_json(&RunView::from(detail));
     }
+    let mut out = details(&detail);
+    if *query != OutcomeQuery::default() {
+        let _ = writeln!(out, "{}", page_line(query, detail.outcomes.len(), matching));
+    }
+    Ok(out)
+}
+
+/// Which groups of those matching `query` were printed.
+fn page_line(query: &OutcomeQuery, printed: usize, matching: usize) -> String {
+    let which = match (&query.kind, &query.search) {
+        (None, None) => String::new(),
+        (Some(kind), None) => format!(" {kind}"),
+        (None, Some(q)) => format!(" whose name holds {q:?}"),
+        (Some(kind), Some(q)) => format!(" {kind} whose name holds {q:?}"),
+    };
+    if printed == 0 {
+        return format!("no groups printed of the {matching}{which}");
+    }
+    let first = query.offset + 1;
+    format!(
+        "groups {first}-{} of the {matching}{which}",
+        query.offset + printed
+    )
 }
 
 /// Pretty JSON and a newline.
@@ -196,6 +259,13 @@ pub fn details(d: &RunDetail) -> String {
         let _ = writeln!(out, "{}", error_line(e));
     }
     let _ = writeln!(out, "{}", counts_line(c));
+    if r.unchanged > 0 {
+        let _ = writeln!(
+            out,
+            "{} found existing as in the run before: counted, not listed",
+            count(r.unchanged, "group")
+        );
+    }
     for o in &d.outcomes {
         let _ = writeln!(out, "{}", outcome_line(o));
     }

@@ -7,7 +7,7 @@
 //! when it is created, so every trigger is told at once which run will serve it.
 
 use crate::domain::RunId;
-use crate::report::RunReport;
+use crate::report::{RunReport, RunSummary};
 use crate::sync::{RunError, RunRequest, Triggers};
 use crate::telemetry::{self, daemon_log, run_log};
 use chrono::{DateTime, Utc};
@@ -21,12 +21,22 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::sync::TriggerKind;
 
-/// A finished run and what caused it, as the history and `/runs/{id}` want it.
+/// A finished run and what caused it, without its group outcomes: `/runs/{id}` reads those
+/// from the history, so what stays in memory does not grow with the number of groups.
 #[derive(Debug, Clone)]
 pub struct FinishedRun {
     /// The trigger kinds joined by `+`, in order of arrival.
     pub trigger: String,
-    pub report: RunReport,
+    pub summary: RunSummary,
+}
+
+impl FinishedRun {
+    fn of(trigger: String, report: &RunReport) -> FinishedRun {
+        FinishedRun {
+            summary: RunSummary::of(report, &trigger),
+            trigger,
+        }
+    }
 }
 
 /// Where a run stands.
@@ -229,7 +239,7 @@ impl Coordinator {
         state
             .recent
             .iter()
-            .find(|f| &f.report.run_id == run_id)
+            .find(|f| &f.summary.run_id == run_id)
             .map(|f| RunState::Finished(f.clone()))
     }
 
@@ -324,7 +334,7 @@ impl Coordinator {
             }
         };
         match joined {
-            Ok(report) => FinishedRun { trigger, report },
+            Ok(report) => FinishedRun::of(trigger, &report),
             Err(e) => {
                 let why = RunError::Internal(e.to_string());
                 self.interrupted(runner, &req, trigger, started_at, why)
@@ -344,7 +354,7 @@ impl Coordinator {
         let report = runner.interrupted(req, started_at, why);
         telemetry::run_span(&req.run_id, self.job(), &trigger)
             .in_scope(|| run_log::run_finished(self.job(), &trigger, &report));
-        FinishedRun { trigger, report }
+        FinishedRun::of(trigger, &report)
     }
 
     fn finish(&self, finished: FinishedRun) {

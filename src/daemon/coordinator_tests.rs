@@ -77,7 +77,7 @@ async fn one_trigger_makes_one_run_with_the_promised_id() {
 
     let id = c.trigger(TriggerKind::Manual).unwrap();
     let run = next_finished(&mut finished).await;
-    assert_eq!(run.report.run_id, id);
+    assert_eq!(run.summary.run_id, id);
     assert_eq!(run.trigger, "manual");
     assert_eq!(seen.lock().unwrap().len(), 1);
     assert!(matches!(c.lookup(&id), Some(RunState::Finished(_))));
@@ -111,9 +111,9 @@ async fn twenty_triggers_during_a_run_make_exactly_one_follow_up() {
     assert!(follow_ups.iter().all(|id| *id == second));
     assert!(matches!(c.lookup(&second), Some(RunState::Pending { .. })));
 
-    assert_eq!(next_finished(&mut finished).await.report.run_id, first);
+    assert_eq!(next_finished(&mut finished).await.summary.run_id, first);
     let run = next_finished(&mut finished).await;
-    assert_eq!(run.report.run_id, second);
+    assert_eq!(run.summary.run_id, second);
     assert_eq!(
         run.trigger, "poll+webhook",
         "kinds in order of arrival, each once"
@@ -141,7 +141,7 @@ async fn triggers_before_the_run_starts_join_it() {
     let (runner, _) = Slow::new(Duration::from_secs(1));
     let (shutdown, task) = start(&c, runner, Duration::from_secs(30));
     let run = next_finished(&mut finished).await;
-    assert_eq!(run.report.run_id, a);
+    assert_eq!(run.summary.run_id, a);
     assert_eq!(run.trigger, "webhook+schedule");
     assert_eq!(c.snapshot().started, 1);
     shutdown.cancel();
@@ -168,8 +168,8 @@ async fn shutdown_lets_a_short_run_finish_and_refuses_new_triggers() {
     );
 
     let run = next_finished(&mut finished).await;
-    assert_eq!(run.report.run_id, id);
-    assert_eq!(run.report.error, None);
+    assert_eq!(run.summary.run_id, id);
+    assert_eq!(run.summary.error(), None);
     assert!(c.lookup(&dropped).is_none(), "the waiting run was dropped");
     assert_eq!(c.trigger(TriggerKind::Manual), Err(ShuttingDown));
     assert!(!c.snapshot().accepting);
@@ -192,8 +192,8 @@ async fn a_run_longer_than_the_grace_period_is_stopped_and_reported() {
     assert_eq!(began.elapsed(), grace);
 
     let run = next_finished(&mut finished).await;
-    assert_eq!(run.report.run_id, id);
-    let error = run.report.error.as_ref().unwrap();
+    assert_eq!(run.summary.run_id, id);
+    let error = run.summary.error().unwrap();
     assert!(
         error.message.contains("server.shutdown_grace_secs (30 s)"),
         "{error}"
@@ -215,7 +215,7 @@ async fn only_the_last_runs_are_kept() {
     }
     assert!(c.lookup(&ids[0]).is_none());
     assert!(c.lookup(&ids[1]).is_some());
-    assert_eq!(c.last_finished().unwrap().report.run_id, ids[2]);
+    assert_eq!(c.last_finished().unwrap().summary.run_id, ids[2]);
     shutdown.cancel();
     task.await.unwrap();
 }

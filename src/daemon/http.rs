@@ -8,7 +8,8 @@ use super::source::AdSource;
 use super::webhook;
 use crate::config::Settings;
 use crate::domain::RunId;
-use crate::report::RunView;
+use crate::store::Store;
+use crate::telemetry::daemon_log;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -28,6 +29,8 @@ pub struct App {
     pub jobs: Vec<AppJob>,
     pub health: Arc<Health>,
     pub metrics: PrometheusHandle,
+    /// Where finished runs' outcomes are read from (the jobs share one store).
+    pub store: Store,
 }
 
 /// One job, as the handlers reach it.
@@ -187,7 +190,8 @@ async fn start_run(
     }
 }
 
-/// `GET /runs/{id}`: the report of a finished run (200, as a [`RunView`]), or where a
+/// `GET /runs/{id}`: the report of a finished run (200, as a [`crate::report::RunView`]: its
+/// summary from memory, its outcomes from the history), or where a
 /// pending or running run stands (202); 404 for ids this process does not know.
 async fn run_report(
     State(app): State<Arc<App>>,
@@ -212,7 +216,16 @@ async fn run_report(
     };
     match state {
         RunState::Finished(run) => {
-            Json(RunView::of_report(&run.report, &run.trigger).of_job(&job.name)).into_response()
+            // the outcomes are in the history; a run the store could not record has none there
+            let id = run_id.0.clone();
+            let (outcomes, omitted) = match app.store.call(move |s| s.run(&id)).await {
+                Ok(detail) => detail.map_or((vec![], 0), |d| (d.outcomes, d.run.unchanged)),
+                Err(e) => {
+                    daemon_log::store_read_failed("the outcomes of a run", &e.to_string());
+                    (vec![], 0)
+                }
+            };
+            Json(run.summary.view(outcomes, omitted).of_job(&job.name)).into_response()
         }
         RunState::Pending { trigger } => {
             let body = json!({

@@ -290,6 +290,7 @@ impl Daemon {
                 .collect(),
             health: self.health.clone(),
             metrics: self.metrics.clone(),
+            store: self.store.clone(),
         })
     }
 

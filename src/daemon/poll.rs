@@ -269,13 +269,13 @@ impl Poller {
             let mut awaiting = self.awaiting.lock().unwrap_or_else(|p| p.into_inner());
             if awaiting
                 .as_ref()
-                .is_none_or(|a| a.run_id != run.report.run_id)
+                .is_none_or(|a| a.run_id != run.summary.run_id)
             {
                 return;
             }
             awaiting.take().map(|a| a.marks).unwrap_or_default()
         };
-        if matches!(run.report.status(), RunStatus::Failed | RunStatus::Refused) {
+        if matches!(run.summary.status, RunStatus::Failed | RunStatus::Refused) {
             return;
         }
         for (kind, seen) in marks {

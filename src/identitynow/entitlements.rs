@@ -48,6 +48,10 @@ impl std::fmt::Display for Cursor {
 /// The schema object type of the entitlements that are groups.
 const GROUP_OBJECT_TYPE: &str = "group";
 
+/// The most entitlements room is made for ahead of reading them (`X-Total-Count` is the
+/// server's word; a larger source still reads, growing its list).
+const MAX_RESERVED: usize = 1_000_000;
+
 /// How an entitlement without an `attribute` is counted.
 const NO_ATTRIBUTE: &str = "(no attribute)";
 
@@ -199,6 +203,13 @@ impl<'a> Listing<'a> {
         match (self.part.total, page.total) {
             (None, total) if self.part.pages == 1 => {
                 self.part.total = total;
+                // the list is made once at its size rather than grown by doubling
+                if self.total.is_none()
+                    && let Some(n) = total.and_then(|n| usize::try_from(n).ok())
+                {
+                    self.selection.groups.reserve(n.min(MAX_RESERVED));
+                    self.seen.reserve(n.min(MAX_RESERVED));
+                }
                 self.total = self.total.or(total);
             }
             (Some(first), Some(now)) if first != now => {

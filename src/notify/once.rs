@@ -5,7 +5,8 @@
 use super::Notice;
 use super::text::one_line;
 use crate::domain::fold_name;
-use crate::report::{Outcome, RunReport, RunStatus, matched_names};
+use crate::report::{GroupOutcome, Outcome, RunReport, RunStatus, matched_names};
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt::Write;
 
@@ -29,34 +30,43 @@ pub fn token_warning(
 const LISTED_FAILURES: usize = 20;
 
 /// `report` without the groups found existing that an earlier notice already reported
-/// (`reported` holds folded names); created and failed groups all stay.
-pub fn unreported(report: &RunReport, reported: &HashSet<String>) -> RunReport {
-    let mut view = report.clone();
-    view.outcomes.retain(|o| {
+/// (`reported` holds folded names); created and failed groups all stay. `report` itself
+/// when nothing is left out, so that a large run is not copied for nothing.
+pub fn unreported<'a>(report: &'a RunReport, reported: &HashSet<String>) -> Cow<'a, RunReport> {
+    keeping(report, |_, o| {
         !(matches!(o.outcome, Outcome::Existed { .. }) && reported.contains(&fold_name(&o.name)))
-    });
-    view
+    })
 }
 
 /// `report` without the groups found existing that groupsync created itself (`own` holds
 /// folded names, from the store's journal): they are nobody's news. A case twin is kept:
 /// it is a second AD group found existing under the name of the first, as the Workflow
-/// tells it.
-pub fn not_own(report: &RunReport, own: &HashSet<String>) -> RunReport {
+/// tells it. `report` itself when nothing is left out.
+pub fn not_own<'a>(report: &'a RunReport, own: &HashSet<String>) -> Cow<'a, RunReport> {
+    if own.is_empty() {
+        return Cow::Borrowed(report);
+    }
     let twins = matched_names(&report.outcomes);
-    let mut view = report.clone();
-    view.outcomes = view
-        .outcomes
-        .into_iter()
-        .enumerate()
-        .filter(|(i, o)| {
-            let own_group =
-                matches!(o.outcome, Outcome::Existed { .. }) && own.contains(&fold_name(&o.name));
-            !own_group || twins.contains_key(i)
-        })
-        .map(|(_, o)| o)
+    keeping(report, |i, o| {
+        let own_group =
+            matches!(o.outcome, Outcome::Existed { .. }) && own.contains(&fold_name(&o.name));
+        !own_group || twins.contains_key(&i)
+    })
+}
+
+/// `report` with only the outcomes `keep` keeps (given their position); only those are
+/// copied, and nothing is when all are kept.
+fn keeping(report: &RunReport, keep: impl Fn(usize, &GroupOutcome) -> bool) -> Cow<'_, RunReport> {
+    let kept: Vec<usize> = (0..report.outcomes.len())
+        .filter(|&i| keep(i, &report.outcomes[i]))
         .collect();
-    view
+    if kept.len() == report.outcomes.len() {
+        return Cow::Borrowed(report);
+    }
+    Cow::Owned(RunReport {
+        outcomes: kept.iter().map(|&i| report.outcomes[i].clone()).collect(),
+        ..report.without_outcomes()
+    })
 }
 
 /// The names of the groups `report` tells about for the first time (created or found

@@ -46,6 +46,11 @@ pub struct RunView {
     /// name it `matched`), then one per orphan: a group groupsync owns whose AD group is gone.
     #[serde(serialize_with = "super::serialize_outcomes")]
     pub outcomes: Vec<GroupOutcome>,
+    /// Groups found existing as the run before had found them (same name, same target
+    /// group): counted in `counts.existed` but not in `outcomes`, as the history keeps no
+    /// row for them. `0` for a run's own output, which lists every group.
+    #[serde(default)]
+    pub unchanged_omitted: usize,
     pub notices: Vec<NoticeOutcome>,
     /// After a run that created groups, the entitlement aggregation of the Alation SCIM
     /// source and whether each created group is now an entitlement; `null` when the run
@@ -89,6 +94,7 @@ impl RunView {
             counts: run.counts,
             error: run.error,
             close_loop: run.close_loop,
+            unchanged_omitted: run.unchanged,
             guard,
             outcomes,
             notices,
@@ -105,15 +111,7 @@ impl RunView {
 
     /// The view of `report`, a run caused by `trigger` (kinds joined by `+`).
     pub fn of_report(report: &RunReport, trigger: &str) -> Self {
-        RunView {
-            stage: report.failed_stage(),
-            ..RunView::new(
-                RunRecord::of(report, trigger),
-                report.outcomes.clone(),
-                report.notices.clone(),
-                report.guard.clone(),
-            )
-        }
+        super::RunSummary::of(report, trigger).view(report.outcomes.clone(), 0)
     }
 }
 

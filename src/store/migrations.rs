@@ -43,6 +43,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 12: the groups told about and the groups posted, per job (two jobs may hold the
     // same name in two targets)
     PER_JOB_MEMORY,
+    // 13: each group's last recorded outcome, so that a group found existing as it was in
+    // the run before is counted, not written again; how many a run left out that way
+    KNOWN_GROUPS,
 ];
 
 /// The runs of before were the one job's, and so was a lease held while migrating.
@@ -103,6 +106,20 @@ INSERT INTO reported_groups_of_jobs (job, folded_name, name, run_id, reported_at
     SELECT 'default', folded_name, name, run_id, reported_at FROM reported_groups;
 DROP TABLE reported_groups;
 ALTER TABLE reported_groups_of_jobs RENAME TO reported_groups;
+";
+
+/// `known_groups` outlives runs (retention does not prune it): one row per group and job.
+const KNOWN_GROUPS: &str = "
+CREATE TABLE known_groups (
+    job TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    scim_id TEXT,
+    run_id TEXT NOT NULL,
+    PRIMARY KEY (job, source_id)
+);
+ALTER TABLE runs ADD COLUMN groups_unchanged INTEGER NOT NULL DEFAULT 0;
 ";
 
 /// `managed_groups` outlives runs (retention does not prune it).

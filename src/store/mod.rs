@@ -7,6 +7,7 @@
 //! progress live here too, so that every process on one store sees them.
 
 mod journal;
+mod known;
 pub mod lease;
 mod managed;
 mod migrations;
@@ -19,7 +20,7 @@ mod runs;
 pub use journal::{INTERRUPTED, RUNNING};
 pub use outbox::QueuedNotice;
 pub use record::Recording;
-pub use runs::{OUTCOME_KINDS, RunDetail, RunRecord};
+pub use runs::{OUTCOME_KINDS, OutcomeQuery, RunDetail, RunRecord};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, params};

@@ -2,7 +2,7 @@
 //!
 //! The run's counts are kept beside it so that a list of runs never reads the outcomes.
 
-use super::{Store, StoreError, time_at, ts};
+use super::{Store, StoreError, known, time_at, ts};
 use crate::domain::RunId;
 use crate::report::{
     CloseLoop, Counts, ErrorKind, GroupOutcome, NoticeOutcome, Outcome, RunFailure, RunReport,
@@ -38,6 +38,10 @@ pub struct RunRecord {
     /// The stage the run's error stopped it in; none for a run that was not stopped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stage: Option<Stage>,
+    /// Groups found existing as the run before had found them (same name, same target
+    /// group): counted in `counts.existed`, their outcomes not kept.
+    #[serde(default)]
+    pub unchanged: usize,
 }
 
 impl RunRecord {
@@ -56,6 +60,7 @@ impl RunRecord {
             counts: report.counts(),
             close_loop: report.close_loop.clone(),
             stage: report.stage,
+            unchanged: 0,
         }
     }
 
@@ -113,6 +118,19 @@ impl RunDetail {
     }
 }
 
+/// Which of a run's outcomes to read: one page of those of one kind (see
+/// [`OUTCOME_KINDS`]) whose name holds `search`, in source order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutcomeQuery {
+    pub kind: Option<String>,
+    /// Part of the name sent or of the AD name, ignoring ASCII case.
+    pub search: Option<String>,
+    /// At most this many (`None`: all).
+    pub limit: Option<usize>,
+    /// Skipping this many.
+    pub offset: usize,
+}
+
 /// The outcome kinds as stored (and as `?outcome=` filters name them).
 pub const OUTCOME_KINDS: [&str; 12] = [
     "created",
@@ -133,7 +151,7 @@ const RUN_COLUMNS: &str = "id, trigger, started_at, finished_at, status, dry_run
      source_name, error, groups_source, groups_created, groups_existed, groups_would_create, \
      groups_skipped, groups_failed, error_kind, close_loop, groups_adopted, groups_would_adopt, \
      groups_renamed, groups_would_rename, groups_orphans, groups_would_delete, groups_deleted, job, \
-     stage";
+     stage, groups_unchanged";
 
 impl Store {
     /// The most recent runs, newest first; with `before`, those that started before that run.
@@ -238,6 +256,20 @@ impl Store {
         id: &str,
         outcome: Option<&str>,
     ) -> Result<Option<RunDetail>, StoreError> {
+        let query = OutcomeQuery {
+            kind: outcome.map(str::to_owned),
+            ..OutcomeQuery::default()
+        };
+        Ok(self.run_page(id, &query)?.map(|(detail, _)| detail))
+    }
+
+    /// One run with the outcomes `query` asks for (only those are read) and its notices,
+    /// and how many outcomes match `query` in all; `None` if the store does not hold it.
+    pub fn run_page(
+        &self,
+        id: &str,
+        query: &OutcomeQuery,
+    ) -> Result<Option<(RunDetail, usize)>, StoreError> {
         let conn = self.conn();
         let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1");
         let run = conn
@@ -247,13 +279,30 @@ impl Store {
         let Some(run) = run else {
             return Ok(None);
         };
-        let outcomes = outcomes_of(&conn, id, outcome).map_err(|e| self.err(e))?;
-        let notices = super::outbox::notices_of_run(&conn, id).map_err(|e| self.err(e))?;
-        Ok(Some(RunDetail {
-            run,
-            outcomes,
-            notices,
-        }))
+        let read = || -> rusqlite::Result<_> {
+            let pattern = query.search.as_deref().map(like_pattern);
+            let matching: i64 = conn.query_row(
+                &format!("SELECT COUNT(*) FROM run_groups WHERE {OUTCOME_FILTER}"),
+                params![id, query.kind, pattern],
+                |r| r.get(0),
+            )?;
+            let limit = query
+                .limit
+                .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+            let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
+            let outcomes = outcomes_where(&conn, params![id, query.kind, pattern, limit, offset])?;
+            let notices = super::outbox::notices_of_run(&conn, id)?;
+            Ok((outcomes, notices, matching.max(0) as usize))
+        };
+        let (outcomes, notices, matching) = read().map_err(|e| self.err(e))?;
+        Ok(Some((
+            RunDetail {
+                run,
+                outcomes,
+                notices,
+            },
+            matching,
+        )))
     }
 
     /// Sets a recorded run's close-the-loop step.
@@ -309,7 +358,7 @@ pub(super) fn insert(
 ) -> rusqlite::Result<()> {
     let c = &run.counts;
     conn.execute(
-        &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"),
+        &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, 0)"),
         params![
             run.id,
             run.trigger,
@@ -341,8 +390,22 @@ pub(super) fn insert(
             run.stage.map(Stage::as_str),
         ],
     )?;
+    let mut unchanged = 0_i64;
     for (i, o) in outcomes.iter().enumerate() {
+        if known::unchanged(conn, &run.job, o)? {
+            unchanged += 1;
+            continue;
+        }
         insert_outcome(conn, &run.id, i, o)?;
+        if !run.dry_run {
+            known::remember(conn, &run.job, &run.id, o)?;
+        }
+    }
+    if unchanged > 0 {
+        conn.execute(
+            "UPDATE runs SET groups_unchanged = ?2 WHERE id = ?1",
+            params![run.id, unchanged],
+        )?;
     }
     Ok(())
 }
@@ -375,7 +438,7 @@ pub(super) fn insert_outcome(
 }
 
 /// An outcome as (kind, scim id, readable reason, skip reason as JSON).
-fn columns(o: &Outcome) -> (&'static str, Option<&str>, Option<String>, Option<String>) {
+pub(super) fn columns(o: &Outcome) -> (&'static str, Option<&str>, Option<String>, Option<String>) {
     match o {
         Outcome::Created { scim_id } => ("created", Some(scim_id), None, None),
         Outcome::Existed { scim_id } => ("existed", Some(scim_id), None, None),
@@ -457,19 +520,38 @@ fn run_from_row(r: &Row<'_>) -> rusqlite::Result<RunRecord> {
             .get::<_, Option<String>>(25)?
             .as_deref()
             .and_then(Stage::parse),
+        unchanged: count(26)?,
     })
 }
 
-fn outcomes_of(
+/// The outcomes of run `?1`, of kind `?2` (all when NULL), whose name or AD name is
+/// LIKE `?3` (all when NULL).
+const OUTCOME_FILTER: &str = "run_id = ?1 AND (?2 IS NULL OR outcome = ?2) \
+     AND (?3 IS NULL OR name LIKE ?3 ESCAPE '\\' OR source_name LIKE ?3 ESCAPE '\\')";
+
+/// `search` as a LIKE pattern matching any name that holds it.
+fn like_pattern(search: &str) -> String {
+    let mut out = String::from("%");
+    for c in search.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// The outcomes [`OUTCOME_FILTER`] selects, `?4` at most (all when negative) after `?5`.
+fn outcomes_where(
     conn: &Connection,
-    run_id: &str,
-    kind: Option<&str>,
+    params: impl rusqlite::Params,
 ) -> rusqlite::Result<Vec<GroupOutcome>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT source_id, name, outcome, scim_id, reason, skip, source_name FROM run_groups \
-         WHERE run_id = ?1 AND (?2 IS NULL OR outcome = ?2) ORDER BY position",
-    )?;
-    let rows = stmt.query_map(params![run_id, kind], |r| {
+         WHERE {OUTCOME_FILTER} ORDER BY position LIMIT ?4 OFFSET ?5"
+    ))?;
+    let rows = stmt.query_map(params, |r| {
         Ok(GroupOutcome {
             source_id: r.get(0)?,
             name: r.get(1)?,

@@ -224,14 +224,20 @@ pub async fn apply_journaled(
             (i, outcome)
         }
     };
-    // Unordered, so one slow create does not hold up the others; sorted back afterwards.
-    let mut outcomes: Vec<(usize, GroupOutcome)> = futures_util::stream::iter(0..plan.items.len())
+    // Unordered, so one slow create does not hold up the others; each lands in its slot,
+    // and the slots become the outcomes in place (no second list of them).
+    let mut slots: Vec<Option<GroupOutcome>> = (0..plan.items.len()).map(|_| None).collect();
+    let mut done_items = futures_util::stream::iter(0..plan.items.len())
         .map(one)
-        .buffer_unordered(opts.concurrency.max(1))
-        .collect()
-        .await;
-    outcomes.sort_by_key(|(i, _)| *i);
-    let mut outcomes: Vec<GroupOutcome> = outcomes.into_iter().map(|(_, o)| o).collect();
+        .buffer_unordered(opts.concurrency.max(1));
+    while let Some((i, outcome)) = done_items.next().await {
+        slots[i] = Some(outcome);
+    }
+    drop(done_items);
+    let mut outcomes: Vec<GroupOutcome> = slots
+        .into_iter()
+        .map(|o| o.expect("every planned group has an outcome"))
+        .collect();
     for (i, item) in plan.items.iter().enumerate() {
         if let Action::Twin { of, first } = &item.action {
             let outcome = twin(&item.group, of, &outcomes[*first].outcome);

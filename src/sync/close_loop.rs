@@ -12,7 +12,7 @@ use super::Syncer;
 use crate::domain::fold_name;
 use crate::identitynow::{Endpoint, IdnError, Source};
 use crate::report::{CloseLoop, LoopGroup, LoopState, NEEDS_PAT, Outcome, RunReport, SourceInfo};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 /// How often the aggregation's task status is read.
@@ -140,9 +140,14 @@ impl Syncer {
                 return;
             }
         };
+        // only the created groups are looked for: the source may hold many more
+        let wanted: HashSet<String> = step.groups.iter().map(|g| fold_name(&g.name)).collect();
         let by_name: HashMap<String, String> = listed
             .into_iter()
-            .map(|g| (fold_name(&g.name), g.id))
+            .filter_map(|g| {
+                let key = fold_name(&g.name);
+                wanted.contains(&key).then_some((key, g.id))
+            })
             .collect();
         for g in &mut step.groups {
             g.entitlement_id = by_name.get(&fold_name(&g.name)).cloned();

@@ -256,6 +256,7 @@ mod tests {
             error: None,
             close_loop: None,
             stage: None,
+            unchanged: 0,
             counts: Counts {
                 source,
                 existed,

@@ -52,6 +52,7 @@ impl Syncer {
         Ok(Found {
             by_name,
             by_external_id,
+            external_ids_listed: false,
         })
     }
 
@@ -229,16 +230,18 @@ pub(crate) fn found_in_listing(
             .cloned()
             .collect(),
     );
+    // only the keys the target holds: a listing answers every other one with no group
     let by_external_id = candidates
         .iter()
-        .map(|g| {
+        .filter_map(|g| {
             let key = plan::external_key(g, mode);
-            (key.to_owned(), Ok(index.remove(key).unwrap_or_default()))
+            index.remove(key).map(|found| (key.to_owned(), Ok(found)))
         })
         .collect();
     Found {
         by_name: from_listing(candidates, all, progress),
         by_external_id,
+        external_ids_listed: true,
     }
 }
 

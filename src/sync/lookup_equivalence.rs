@@ -166,7 +166,11 @@ proptest! {
                 (key.to_owned(), Ok(ours))
             })
             .collect();
-        let each = Found { by_name: each, by_external_id };
+        let each = Found {
+            by_name: each,
+            by_external_id,
+            external_ids_listed: false,
+        };
         let listed = found_in_listing(&candidates, target.clone(), mode, &Quiet);
         let own = Ownership::default();
         prop_assert_eq!(

@@ -419,10 +419,12 @@ impl Syncer {
     ) -> Result<(plan::Plan, Selection, scope::Scoped), RunError> {
         let source = self.resolve_source().await?;
         report.source = Some(source.clone());
-        let selection = self.read_groups(&source, progress).await?;
+        let mut selection = self.read_groups(&source, progress).await?;
         report.read = selection.groups.len();
         *at = Stage::Plan;
-        let scoped = self.settings.sync.scope.apply(&selection.groups);
+        // one copy of the groups: moved from the source's answer into the scope, then the plan
+        let mut scoped =
+            (self.settings.sync.scope).apply_owned(std::mem::take(&mut selection.groups));
         let rules = Rules {
             max_name_length: self.settings.sync.max_name_length,
         };
@@ -431,9 +433,14 @@ impl Syncer {
             .look_up(plan::candidates(&scoped.groups, rules), progress)
             .await?;
         let refused = self.store.call(|s| s.refused_names()).await?;
-        let mut plan = scoped.merge(plan::plan(&scoped.groups, &found, rules, own, &refused));
-        // every group read counts here: one left out of scope is not gone from AD
-        plan.orphans = self.check_orphans(&selection.groups, own).await?;
+        let groups = std::mem::take(&mut scoped.groups);
+        let planned = plan::plan_owned(groups, &found, rules, own, &refused);
+        drop(found);
+        let mut plan = scoped.merge(planned);
+        // every source group is in the plan now, those left out by the scope too
+        plan.orphans = self
+            .check_orphans(plan.items.iter().map(|p| &p.group), own)
+            .await?;
         Ok((plan, selection, scoped))
     }
 
@@ -468,7 +475,7 @@ impl Syncer {
         let attributes_seen = selection.attributes_seen();
         let inputs = guards::Inputs {
             plan,
-            source_groups: selection.groups.len(),
+            source_groups: report.read,
             last_success: last.as_ref(),
             force: req.force,
             source_filter: &selection.filter,

@@ -32,9 +32,9 @@ impl Syncer {
     /// The orphans: the groups groupsync owns whose AD group is not among `groups`, each
     /// checked in the target. Refused credentials stop the run; another failure leaves that
     /// group unchecked (nothing is done to it this run).
-    pub(super) async fn check_orphans(
+    pub(super) async fn check_orphans<'g>(
         &self,
-        groups: &[SourceGroup],
+        groups: impl IntoIterator<Item = &'g SourceGroup>,
         own: Ownership,
     ) -> Result<Vec<PlannedOrphan>, RunError> {
         let job = self.settings.job.clone();

@@ -64,6 +64,9 @@ pub type ByExternalId = HashMap<String, Lookup>;
 pub struct Found {
     pub by_name: Lookups,
     pub by_external_id: ByExternalId,
+    /// `by_external_id` comes from a listing of the whole target and holds only the keys
+    /// some group carries: a key it does not hold was answered, with no group.
+    pub external_ids_listed: bool,
 }
 
 /// The ownership rules (`sync.external_id`, `sync.adopt`, `sync.rename`,
@@ -253,29 +256,39 @@ pub fn plan(
     own: Ownership,
     refused: &Refused,
 ) -> Plan {
-    let items = groups
+    plan_owned(groups.to_vec(), found, rules, own, refused)
+}
+
+/// As [`plan`], keeping `groups` in the plan rather than copies of them.
+pub fn plan_owned(
+    groups: Vec<SourceGroup>,
+    found: &Found,
+    rules: Rules,
+    own: Ownership,
+    refused: &Refused,
+) -> Plan {
+    let actions: Vec<Action> = groups
         .iter()
-        .zip(firsts(groups, rules))
-        .map(|(g, first)| {
-            let action = match first {
-                None => Action::Skip(screen(g, rules).expect("only screened-out groups")),
-                Some(Some(first)) => Action::Twin {
-                    of: groups[first].name.clone(),
-                    first,
+        .zip(firsts(&groups, rules))
+        .map(|(g, first)| match first {
+            None => Action::Skip(screen(g, rules).expect("only screened-out groups")),
+            Some(Some(first)) => Action::Twin {
+                of: groups[first].name.clone(),
+                first,
+            },
+            Some(None) => match decide(g, found, own) {
+                Action::Create => match refused.get(&(g.id.clone(), g.name.clone())) {
+                    Some(detail) => Action::StillRefused(detail.clone()),
+                    None => Action::Create,
                 },
-                Some(None) => match decide(g, found, own) {
-                    Action::Create => match refused.get(&(g.id.clone(), g.name.clone())) {
-                        Some(detail) => Action::StillRefused(detail.clone()),
-                        None => Action::Create,
-                    },
-                    other => other,
-                },
-            };
-            Planned {
-                group: g.clone(),
-                action,
-            }
+                other => other,
+            },
         })
+        .collect();
+    let items = groups
+        .into_iter()
+        .zip(actions)
+        .map(|(group, action)| Planned { group, action })
         .collect();
     Plan {
         items,
@@ -319,8 +332,9 @@ fn decide(group: &SourceGroup, found: &Found, own: Ownership) -> Action {
     let none = Vec::new();
     let ours = match found.by_external_id.get(key) {
         // a group of this name exists: it is not created, so it need not be asked for
-        // by externalId (a lookup per group would double the requests)
-        None if !matching.is_empty() => &none,
+        // by externalId (a lookup per group would double the requests); a listing keeps
+        // only the externalIds the target holds
+        None if found.external_ids_listed || !matching.is_empty() => &none,
         None => {
             return Action::LookupFailed(format!(
                 "the target was not asked for the group with externalId {key:?}"
@@ -352,12 +366,12 @@ fn decide(group: &SourceGroup, found: &Found, own: Ownership) -> Action {
 
 /// The groups groupsync owns whose external key no source group has: the orphans to
 /// check in the target. Every source group counts, screened out or not.
-pub fn orphan_candidates<'a>(
-    groups: &[SourceGroup],
+pub fn orphan_candidates<'a, 'g>(
+    groups: impl IntoIterator<Item = &'g SourceGroup>,
     managed: &'a [ManagedGroup],
     mode: ExternalId,
 ) -> Vec<&'a ManagedGroup> {
-    let keys: HashSet<&str> = groups.iter().map(|g| external_key(g, mode)).collect();
+    let keys: HashSet<&str> = groups.into_iter().map(|g| external_key(g, mode)).collect();
     managed
         .iter()
         .filter(|m| !keys.contains(m.external_id.as_str()))
@@ -422,6 +436,7 @@ mod tests {
         Found {
             by_name,
             by_external_id: groups.iter().map(|g| (g.id.clone(), Ok(vec![]))).collect(),
+            external_ids_listed: false,
         }
     }
 

@@ -17,6 +17,7 @@ use crate::report::RunReport;
 use crate::store::{Recording, RunRecord, StoreError};
 use crate::telemetry::run_log;
 use chrono::{DateTime, Utc};
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 /// The notices of one run and what recording them changes.
@@ -43,19 +44,26 @@ impl Syncer {
         };
         let run = RunRecord::of(report, &req.trigger()).of_job(&self.settings.job);
         let unsent = telling.notices.clone();
-        let (id, outcomes) = (run.id.clone(), report.outcomes.clone());
+        let id = run.id.clone();
+        // the outcomes go to the store's thread and come back: one copy of them, not two
+        let outcomes = std::mem::take(&mut report.outcomes);
         let recorded = self
             .store
             .call(move |s| {
-                s.record(&Recording {
+                let recorded = s.record(&Recording {
                     run: &run,
                     outcomes: &outcomes,
                     notices: &telling.notices,
                     reported: &telling.reported,
                     failing: telling.failing,
-                })
+                });
+                Ok((recorded, outcomes))
             })
-            .await;
+            .await
+            .and_then(|(recorded, outcomes)| {
+                report.outcomes = outcomes;
+                recorded
+            });
         if let Err(e) = recorded {
             run_log::store_failed("record the run", &e.to_string());
             if let Some(outbox) = &self.outbox {
@@ -120,7 +128,8 @@ impl Syncer {
         });
         // groups groupsync created itself (this run or one that was killed) are told about
         // nobody when found existing
-        let report = &once::not_own(report, &own);
+        let not_own = once::not_own(report, &own);
+        let report: &RunReport = &not_own;
         let (alert, failing) = once::alert(previous, report);
         if self.outbox.is_none() {
             return Telling {
@@ -132,7 +141,7 @@ impl Syncer {
         let view = if email.mode == EmailMode::Digest || !email.repeat {
             once::unreported(report, &reported)
         } else {
-            report.clone()
+            Cow::Borrowed(report)
         };
         let mut notices = notify::compose(email, &view);
         notices.extend(alert);

@@ -210,29 +210,34 @@ impl Scope {
     /// Splits the source's groups into those in scope (renamed by the template) and those
     /// left out, keeping their positions.
     pub fn apply(&self, groups: &[SourceGroup]) -> Scoped {
+        self.apply_owned(groups.to_vec())
+    }
+
+    /// As [`Scope::apply`], moving the groups rather than copying them.
+    pub fn apply_owned(&self, groups: Vec<SourceGroup>) -> Scoped {
         let mut scoped = Scoped {
             total: groups.len(),
+            groups: Vec::with_capacity(groups.len()),
             ..Scoped::default()
         };
-        for (i, g) in groups.iter().enumerate() {
-            if let Some(reason) = self.left_out(g) {
-                scoped.left_out.push((i, g.clone(), reason));
+        for (i, mut g) in groups.into_iter().enumerate() {
+            if let Some(reason) = self.left_out(&g) {
+                scoped.left_out.push((i, g, reason));
                 continue;
             }
             if self.template.is_identity() {
-                scoped.groups.push(g.clone());
+                scoped.groups.push(g);
                 scoped.positions.push(i);
                 continue;
             }
             match self.template.map(&g.name) {
-                None => scoped
-                    .left_out
-                    .push((i, g.clone(), SkipReason::EmptyMappedName)),
+                None => scoped.left_out.push((i, g, SkipReason::EmptyMappedName)),
                 Some(name) => {
                     if name != g.name {
-                        scoped.renamed.insert(g.id.clone(), g.name.clone());
+                        let from = std::mem::replace(&mut g.name, name);
+                        scoped.renamed.insert(g.id.clone(), from);
                     }
-                    scoped.groups.push(SourceGroup { name, ..g.clone() });
+                    scoped.groups.push(g);
                     scoped.positions.push(i);
                 }
             }
@@ -258,15 +263,15 @@ pub struct Scoped {
 impl Scoped {
     /// The plan of the groups in scope, with the groups left out put back in source order
     /// as skipped (case twins point at their first's new position).
-    pub fn merge(&self, plan: Plan) -> Plan {
+    pub fn merge(&mut self, plan: Plan) -> Plan {
         if self.left_out.is_empty() {
             return plan;
         }
         let mut slots: Vec<Option<super::plan::Planned>> = vec![None; self.total];
-        for (i, group, reason) in &self.left_out {
-            slots[*i] = Some(super::plan::Planned {
-                group: group.clone(),
-                action: Action::Skip(reason.clone()),
+        for (i, group, reason) in std::mem::take(&mut self.left_out) {
+            slots[i] = Some(super::plan::Planned {
+                group,
+                action: Action::Skip(reason),
             });
         }
         for (k, mut item) in plan.items.into_iter().enumerate() {

@@ -31,6 +31,11 @@ pub fn outbox_not_flushed(error: &str) {
     tracing::error!(error, "cannot send the notices left in the outbox");
 }
 
+/// The history could not be read for an answer (`what` it was read for).
+pub fn store_read_failed(what: &str, error: &str) {
+    tracing::warn!(what, error, "cannot read the store");
+}
+
 /// A readiness check failed; `/readyz` names the check only.
 pub fn readiness_failed(check: &str, error: &str) {
     tracing::warn!(check, error, "readiness check failed");

@@ -53,7 +53,7 @@ pub(super) fn page(status: StatusCode, title: &str, body: &str, refresh: Option<
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (
                 header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+                "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
             ),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
             (header::CACHE_CONTROL, "no-store"),
@@ -115,6 +115,8 @@ pub(super) fn card(label: &str, value: &str) -> String {
 }
 
 const STYLE: &str = "
+figure.chart{margin:16px 0;background:#fff;border:1px solid var(--line);border-radius:6px;padding:12px}
+form.search{margin:8px 0}
 :root{--ok:#1a7f37;--warn:#9a6700;--bad:#cf222e;--muted:#59636e;--line:#d1d9e0;--ink:#1f2328}
 *{box-sizing:border-box}
 body{margin:0;font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:var(--ink);background:#f6f8fa}

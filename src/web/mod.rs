@@ -9,6 +9,7 @@
 
 mod api;
 mod auth;
+mod chart;
 mod html;
 mod pages;
 

@@ -3,7 +3,7 @@
 use super::html::{badge, card, duration, error_page, esc, page, url_part, when};
 use super::{DashboardInputs, Problem, WebState, job_filter, outcome_filter, paging};
 use crate::report::{NoticeOutcome, Outcome, RunStatus};
-use crate::store::{OUTCOME_KINDS, RunDetail, RunRecord};
+use crate::store::{OUTCOME_KINDS, OutcomeQuery, RunDetail, RunRecord};
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use http::StatusCode;
@@ -12,6 +12,8 @@ use std::fmt::Write;
 
 /// Runs per dashboard page.
 const PAGE: usize = 25;
+/// Group outcomes per page of a run.
+const OUTCOMES_PAGE: usize = 100;
 /// The dashboard reloads itself this often (seconds).
 const REFRESH: u32 = 30;
 
@@ -26,22 +28,92 @@ pub(super) async fn dashboard(
     }
 }
 
-/// `GET /history/{id}?outcome=`
+/// `GET /history/{id}?outcome=&q=&page=`: one page of the outcomes of one kind whose
+/// name holds `q`; only that page is read from the store.
 pub(super) async fn run(
     State(state): State<WebState>,
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let shown = outcome_filter(&query).unwrap_or(None);
-    match super::api::detail(&state, id, &query).await {
-        Ok(d) => page(
+    match load_run(&state, id, &query).await {
+        Ok((d, view)) => page(
             StatusCode::OK,
             &format!("Run {}", d.run.id),
-            &run_body(&d, shown),
+            &run_body(&d, &view),
             None,
         ),
         Err(p) => error_page(p.status(), &p.message()),
     }
+}
+
+/// What the run page shows of the outcomes.
+struct Shown {
+    kind: Option<&'static str>,
+    search: Option<String>,
+    /// From 1.
+    page: usize,
+    /// Outcomes matching `kind` and `search`, on all pages.
+    matching: usize,
+}
+
+impl Shown {
+    /// The link to `page` of the same selection.
+    fn href(&self, id: &str, page: usize) -> String {
+        let mut href = format!("/history/{}", url_part(id));
+        let mut sep = '?';
+        let mut add = |key: &str, value: &str| {
+            let _ = write!(href, "{sep}{key}={}", url_part(value));
+            sep = '&';
+        };
+        if let Some(kind) = self.kind {
+            add("outcome", kind);
+        }
+        if let Some(q) = &self.search {
+            add("q", q);
+        }
+        if page > 1 {
+            add("page", &page.to_string());
+        }
+        href
+    }
+}
+
+async fn load_run(
+    state: &WebState,
+    id: String,
+    query: &HashMap<String, String>,
+) -> Result<(RunDetail, Shown), Problem> {
+    let kind = outcome_filter(query)?;
+    let search = query.get("q").map(|q| q.trim()).filter(|q| !q.is_empty());
+    let page = match query.get("page").map(String::as_str) {
+        None | Some("") => 1,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|p| *p >= 1)
+            .ok_or_else(|| {
+                Problem::BadRequest(format!("page must be a whole number from 1, got {text:?}"))
+            })?,
+    };
+    let outcomes = OutcomeQuery {
+        kind: kind.map(str::to_owned),
+        search: search.map(str::to_owned),
+        limit: Some(OUTCOMES_PAGE),
+        offset: (page - 1).saturating_mul(OUTCOMES_PAGE),
+    };
+    let shown_id = id.clone();
+    let (detail, matching) = state
+        .store
+        .call(move |s| s.run_page(&id, &outcomes))
+        .await?
+        .ok_or_else(|| Problem::NotFound(format!("no execution with id {shown_id:?}")))?;
+    let shown = Shown {
+        kind,
+        search: search.map(str::to_owned),
+        page,
+        matching,
+    };
+    Ok((detail, shown))
 }
 
 async fn load_dashboard(
@@ -71,7 +143,11 @@ async fn load_dashboard(
         last_success.as_ref(),
         runs.first().filter(|_| !paged),
     ));
-    body.push_str("</div><h2>Recent runs</h2>");
+    body.push_str("</div>");
+    if !paged {
+        body.push_str(&super::chart::recent_runs(&runs));
+    }
+    body.push_str("<h2>Recent runs</h2>");
     if several {
         body.push_str(&job_links(&jobs, job.as_deref()));
     }
@@ -234,7 +310,7 @@ const REFUSED_HELP: &str = "<div class=\"refused\"><h2>A guard refused this run:
 let one run through: <code>groupsync run --force</code>, or <code>POST /runs</code> with the \
 admin token and the body <code>{\"force\": true}</code>.</p></div>";
 
-fn run_body(d: &RunDetail, shown: Option<&str>) -> String {
+fn run_body(d: &RunDetail, shown: &Shown) -> String {
     let r = &d.run;
     let mut out = format!(
         "<p><a href=\"/\">← all runs</a></p><h1>Run <span class=\"mono\">{}</span> {}</h1><div class=\"cards\">",
@@ -271,8 +347,17 @@ fn run_body(d: &RunDetail, shown: Option<&str>) -> String {
         out.push_str(REFUSED_HELP);
     }
     out.push_str("<h2>Groups</h2>");
-    out.push_str(&filters(d, shown));
+    out.push_str(&filters(d, shown.kind));
+    out.push_str(&search_form(&r.id, shown));
+    if r.unchanged > 0 && matches!(shown.kind, None | Some("existed")) {
+        let _ = write!(
+            out,
+            "<p class=\"muted\">{} found existing as in the run before: counted, not listed.</p>",
+            esc(&crate::report::count(r.unchanged, "group"))
+        );
+    }
     out.push_str(&outcomes_table(d));
+    out.push_str(&pager(&r.id, shown, d.outcomes.len()));
     if let Some(step) = &r.close_loop {
         out.push_str(&close_loop_part(step));
     }
@@ -330,6 +415,61 @@ fn filters(d: &RunDetail, shown: Option<&str>) -> String {
         }
     }
     out.push_str("</nav>");
+    out
+}
+
+/// A search by name within the outcomes shown (a plain GET form).
+fn search_form(id: &str, shown: &Shown) -> String {
+    let kind = shown
+        .kind
+        .map(|k| {
+            format!(
+                "<input type=\"hidden\" name=\"outcome\" value=\"{}\">",
+                esc(k)
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "<form class=\"search\" method=\"get\" action=\"/history/{}\">{kind}\
+         <input type=\"search\" name=\"q\" value=\"{}\" placeholder=\"part of a name\" aria-label=\"Search groups by name\">\
+         <button type=\"submit\">Search</button></form>",
+        url_part(id),
+        esc(shown.search.as_deref().unwrap_or(""))
+    )
+}
+
+/// Where this page is among the matching outcomes, with links to its neighbours.
+fn pager(id: &str, shown: &Shown, on_page: usize) -> String {
+    if shown.matching == 0 {
+        return String::new();
+    }
+    let first = (shown.page - 1) * OUTCOMES_PAGE + 1;
+    let mut out = String::from("<p class=\"pager\">");
+    if on_page > 0 {
+        let _ = write!(
+            out,
+            "Groups {first}–{} of {}",
+            first + on_page - 1,
+            shown.matching
+        );
+    } else {
+        let _ = write!(out, "No groups on page {}", shown.page);
+    }
+    if shown.page > 1 {
+        let _ = write!(
+            out,
+            " · <a rel=\"prev\" href=\"{}\">← previous</a>",
+            shown.href(id, shown.page - 1)
+        );
+    }
+    if first - 1 + on_page < shown.matching && on_page > 0 {
+        let _ = write!(
+            out,
+            " · <a rel=\"next\" href=\"{}\">next →</a>",
+            shown.href(id, shown.page + 1)
+        );
+    }
+    out.push_str("</p>");
     out
 }
 

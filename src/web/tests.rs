@@ -93,15 +93,7 @@ fn store_with_runs(n: usize) -> (Store, Vec<String>) {
             stage: None,
             close_loop: None,
         };
-        store
-            .record(&Recording {
-                run: &RunRecord::of(&report, "schedule"),
-                outcomes: &report.outcomes,
-                notices: &[],
-                reported: &[],
-                failing: None,
-            })
-            .unwrap();
+        record_scheduled(&store, &report);
         ids.push(report.run_id.0);
     }
     (store, ids)
@@ -485,11 +477,100 @@ async fn executions_and_the_dashboard_filter_by_job_and_show_the_job_when_there_
     server.stop().await;
 }
 
+/// A store with one run of `n` groups named `Group 000`, `Group 001`, …, all created.
+fn store_with_a_large_run(n: usize) -> (Store, String) {
+    let store = Store::in_memory().unwrap();
+    let mut report = RunReport::started(RunId::new(), Utc::now(), false);
+    report.outcomes = (0..n)
+        .map(|i| GroupOutcome {
+            source_id: format!("e{i:04}"),
+            name: format!("Group {i:03}"),
+            source_name: None,
+            outcome: Outcome::Created {
+                scim_id: format!("s{i}"),
+            },
+        })
+        .collect();
+    record_scheduled(&store, &report);
+    (store, report.run_id.0)
+}
+
+/// Records `report` as a scheduled run without notices.
+fn record_scheduled(store: &Store, report: &RunReport) {
+    store
+        .record(&Recording {
+            run: &RunRecord::of(report, "schedule"),
+            outcomes: &report.outcomes,
+            notices: &[],
+            reported: &[],
+            failing: None,
+        })
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_run_page_shows_one_page_of_groups_and_searches_by_name() {
+    let (store, id) = store_with_a_large_run(250);
+    let server = Server::start(WebState::new(store)).await;
+    let rows = |html: &str| html.matches("<td class=\"name\">").count();
+
+    let first = server.text(&format!("/history/{id}")).await;
+    assert_eq!(rows(&first), 100);
+    assert!(first.contains("Groups 1–100 of 250"), "{first}");
+    assert!(first.contains(&format!("href=\"/history/{id}?page=2\"")));
+    assert!(first.contains("<form class=\"search\" method=\"get\""));
+
+    let last = server.text(&format!("/history/{id}?page=3")).await;
+    assert_eq!(rows(&last), 50);
+    assert!(last.contains("Groups 201–250 of 250"));
+    assert!(last.contains("Group 249") && !last.contains("Group 199<"));
+    assert!(!last.contains("rel=\"next\""));
+
+    let found = server
+        .text(&format!("/history/{id}?outcome=created&q=group%2012"))
+        .await;
+    assert_eq!(rows(&found), 10, "Group 120 to Group 129");
+    assert!(found.contains("Groups 1–10 of 10"));
+    assert!(
+        found.contains("value=\"group 12\""),
+        "the search is kept in the form"
+    );
+
+    let evil = server
+        .text(&format!("/history/{id}?q=%3Cscript%3E%22"))
+        .await;
+    assert!(!evil.contains("<script>"));
+    assert!(evil.contains("value=\"&lt;script&gt;&quot;\""));
+    assert!(evil.contains("No groups to show."));
+
+    let bad = server.get(&format!("/history/{id}?page=0")).await;
+    assert_eq!(bad.status(), 400);
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn one_job_shows_no_job_column() {
     let (store, _) = store_with_runs(2);
     let server = Server::start(WebState::new(store)).await;
     let body = server.text("/").await;
     assert!(!body.contains("<th>Job</th>"), "{body}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_dashboard_draws_a_chart_of_recent_runs() {
+    let (store, _) = store_with_runs(3);
+    let server = Server::start(WebState::new(store)).await;
+    let resp = server.get("/").await;
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("<svg class=\"chart\" role=\"img\""), "{html}");
+    assert!(html.contains("in the last 3 runs</title>"));
+    assert!(html.contains("The chart's figures"));
+    assert!(!html.contains("<script"));
     server.stop().await;
 }

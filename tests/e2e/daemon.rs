@@ -241,12 +241,12 @@ async fn the_webhook_refuses_what_it_should_and_runs_once_for_a_good_event() {
     let run = d.next_run().await;
     assert_eq!(run.trigger, "webhook");
     assert_eq!(
-        run.report.status(),
+        run.summary.status,
         RunStatus::Succeeded,
         "{:?}",
-        run.report.error
+        run.summary.error()
     );
-    assert_eq!(run.report.counts().created, 3);
+    assert_eq!(run.summary.counts().created, 3);
     let snap = d.coordinator.snapshot();
     assert_eq!((snap.started, snap.finished), (1, 1));
     assert_eq!((snap.running, snap.pending), (None, None));
@@ -283,7 +283,7 @@ async fn manual_runs_need_the_admin_token_and_their_reports_can_be_read() {
     assert_eq!(status, 202);
     let id = run_id(&answer);
     let run = d.next_run().await;
-    assert_eq!(run.report.run_id, id, "the promised id is the run's id");
+    assert_eq!(run.summary.run_id, id, "the promised id is the run's id");
     assert_eq!(run.trigger, "manual");
 
     assert_eq!(get(&format!("{runs}/{id}")).await.0, 401);
@@ -388,12 +388,12 @@ async fn twenty_events_during_a_run_make_exactly_one_follow_up_run() {
         "the first run was still going while the events came"
     );
 
-    assert_eq!(d.next_run().await.report.run_id, first);
+    assert_eq!(d.next_run().await.summary.run_id, first);
     let second = d.next_run().await;
-    assert_eq!(second.report.run_id, follow_up);
+    assert_eq!(second.summary.run_id, follow_up);
     assert_eq!(second.trigger, "webhook");
-    assert_eq!(second.report.counts().created, 0);
-    assert_eq!(second.report.counts().existed, 20);
+    assert_eq!(second.summary.counts().created, 0);
+    assert_eq!(second.summary.counts().existed, 20);
     let snap = d.coordinator.snapshot();
     assert_eq!((snap.started, snap.finished), (2, 2));
     assert_eq!(snap.pending, None);
@@ -468,7 +468,7 @@ async fn polling_runs_once_per_new_aggregation_also_after_a_restart() {
     );
     let run = d.next_run().await;
     assert_eq!(
-        (run.report.run_id.clone(), run.trigger.as_str()),
+        (run.summary.run_id.clone(), run.trigger.as_str()),
         (id, "poll")
     );
     p.settle(&run).await;
@@ -556,11 +556,11 @@ async fn shutdown_during_a_run_leaves_only_whole_groups_and_returns_within_the_g
     );
 
     let run = d.next_run().await;
-    assert_eq!(run.report.run_id, id);
+    assert_eq!(run.summary.run_id, id);
     let error = run
-        .report
-        .error
-        .clone()
+        .summary
+        .error()
+        .cloned()
         .expect("the report says the run was stopped")
         .message;
     assert!(
@@ -580,14 +580,14 @@ async fn shutdown_during_a_run_leaves_only_whole_groups_and_returns_within_the_g
     let mut d = start(settings).await;
     let (_, answer) = post(&format!("{}/runs", d.url), Some(&bearer(ADMIN_TOKEN)), None).await;
     let run = d.next_run().await;
-    assert_eq!(run.report.run_id, run_id(&answer));
+    assert_eq!(run.summary.run_id, run_id(&answer));
     assert_eq!(
-        run.report.status(),
+        run.summary.status,
         RunStatus::Succeeded,
         "{:?}",
-        run.report.error
+        run.summary.error()
     );
-    let c = run.report.counts();
+    let c = run.summary.counts();
     assert_eq!((c.existed, c.created), (held.len(), 16 - held.len()));
     assert_eq!(app.scim.groups().len(), 16);
     assert_no_duplicates(app.target_names());
@@ -627,7 +627,7 @@ async fn metrics_move_after_a_run() {
 
     post(&format!("{}/runs", d.url), Some(&bearer(ADMIN_TOKEN)), None).await;
     let run = d.next_run().await;
-    assert_eq!(run.report.status(), RunStatus::Succeeded);
+    assert_eq!(run.summary.status, RunStatus::Succeeded);
 
     let (_, after) = get(&metrics_url).await;
     for (name, labels) in [runs, triggers] {
@@ -794,7 +794,7 @@ async fn the_daemon_serves_its_history_and_dashboard_and_records_every_run() {
     assert_eq!(status, 202, "{body}");
     let id = run_id(&body);
     let finished = d.next_run().await;
-    assert_eq!(finished.report.run_id, id);
+    assert_eq!(finished.summary.run_id, id);
     assert_eq!(get(&format!("{}/executions", d.url)).await.0, 401);
     assert_eq!(get(&format!("{}/", d.url)).await.0, 401);
     let (status, list) = get_as_admin(&format!("{}/executions", d.url)).await;

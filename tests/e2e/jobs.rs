@@ -181,7 +181,7 @@ async fn a_webhook_runs_only_the_job_whose_source_it_names() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(run.report.run_id.0, body["run_id"].as_str().unwrap());
+    assert_eq!(run.summary.run_id.0, body["run_id"].as_str().unwrap());
     assert_eq!(sorted(a.target_names()), names("Alpha", 3));
     assert!(b.target_names().is_empty());
     assert_eq!(job_b.snapshot().started, 0);
@@ -215,9 +215,9 @@ async fn a_webhook_runs_only_the_job_whose_source_it_names() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(run.report.run_id.0, body["run_id"].as_str().unwrap());
+    assert_eq!(run.summary.run_id.0, body["run_id"].as_str().unwrap());
     assert_eq!(sorted(b.target_names()), names("Beta", 2));
-    let shown = get_json(&format!("{url}/runs/{}", run.report.run_id.0)).await;
+    let shown = get_json(&format!("{url}/runs/{}", run.summary.run_id.0)).await;
     assert_eq!(shown["job"], "b");
     let page = get_json(&format!("{url}/executions?job=a")).await;
     let jobs: Vec<&Value> = page["executions"]

@@ -119,7 +119,7 @@ async fn the_four_places_show_a_run_with_the_same_keys() {
         .await
         .expect("the run finishes in time")
         .unwrap();
-    assert_eq!(run.report.run_id, RunId(daemon_id.clone()));
+    assert_eq!(run.summary.run_id, RunId(daemon_id.clone()));
 
     let from_runs = get(&format!("{url}/runs/{daemon_id}")).await;
     let from_executions = get(&format!("{url}/executions/{daemon_id}")).await;

@@ -26,6 +26,7 @@ mod jobs;
 mod json_shape;
 mod kill;
 mod large;
+mod memory;
 mod notices;
 mod ownership;
 mod peers;

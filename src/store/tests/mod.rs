@@ -1,6 +1,7 @@
 //! The store: opening, migrations, history, outbox.
 
 mod history;
+mod known;
 mod lease;
 mod migrations;
 mod outbox;

@@ -174,7 +174,7 @@ fn groups_mapped_to_one_name_are_twins_and_positions_survive_the_merge() {
         g("c", "skip me", ""),
         g("a", "GRP_finance", ""),
     ];
-    let s = scope.apply(&groups);
+    let mut s = scope.apply(&groups);
     let rules = Rules {
         max_name_length: None,
     };
@@ -191,6 +191,7 @@ fn groups_mapped_to_one_name_are_twins_and_positions_survive_the_merge() {
             .iter()
             .map(|g| (g.id.clone(), Ok(vec![])))
             .collect(),
+        external_ids_listed: false,
     };
     let p = s.merge(plan::plan(
         &s.groups,

@@ -1,0 +1,172 @@
+//! Groups found existing as the run before found them are counted, not written; pages of
+//! a run's outcomes are read with a name search.
+
+use super::history::{record, report};
+use crate::report::{GroupOutcome, Outcome, RunReport};
+use crate::store::{OutcomeQuery, Store};
+use chrono::TimeDelta;
+
+fn existed(id: &str, name: &str, scim_id: &str) -> GroupOutcome {
+    GroupOutcome {
+        source_id: id.into(),
+        name: name.into(),
+        source_name: None,
+        outcome: Outcome::Existed {
+            scim_id: scim_id.into(),
+        },
+    }
+}
+
+/// A run `minutes` after the first with these outcomes.
+fn run(minutes: i64, outcomes: Vec<GroupOutcome>) -> RunReport {
+    let mut r = report(0);
+    r.started_at += TimeDelta::minutes(minutes);
+    r.finished_at += TimeDelta::minutes(minutes);
+    r.outcomes = outcomes;
+    r
+}
+
+fn names(store: &Store, r: &RunReport) -> Vec<String> {
+    let d = store.run(&r.run_id.0).unwrap().unwrap();
+    d.outcomes.into_iter().map(|o| o.name).collect()
+}
+
+#[test]
+fn only_groups_whose_outcome_changed_are_written() {
+    let store = Store::in_memory().unwrap();
+    let created = GroupOutcome {
+        outcome: Outcome::Created {
+            scim_id: "s3".into(),
+        },
+        ..existed("e3", "New", "s3")
+    };
+    let first = run(
+        0,
+        vec![
+            existed("e1", "Ops", "s1"),
+            existed("e2", "Dev", "s2"),
+            created,
+        ],
+    );
+    record(&store, &first, "cli", &[]);
+    assert_eq!(names(&store, &first), ["Ops", "Dev", "New"]);
+    assert_eq!(
+        store.run(&first.run_id.0).unwrap().unwrap().run.unchanged,
+        0
+    );
+
+    // Ops as before; Dev now points at another target group; New, created before, is now
+    // found existing for the first time; Web is new
+    let second = run(
+        1,
+        vec![
+            existed("e1", "Ops", "s1"),
+            existed("e2", "Dev", "s9"),
+            existed("e3", "New", "s3"),
+            existed("e4", "Web", "s4"),
+        ],
+    );
+    record(&store, &second, "cli", &[]);
+    let back = store.run(&second.run_id.0).unwrap().unwrap();
+    assert_eq!(back.run.unchanged, 1);
+    assert_eq!(back.run.counts.existed, 4, "the counts stay whole");
+    assert_eq!(names(&store, &second), ["Dev", "New", "Web"]);
+
+    // a failure in between makes the next "existed" news again
+    let third = run(
+        2,
+        vec![
+            GroupOutcome {
+                outcome: Outcome::Failed {
+                    error: "503".into(),
+                },
+                ..existed("e1", "Ops", "")
+            },
+            existed("e2", "Dev", "s9"),
+        ],
+    );
+    record(&store, &third, "cli", &[]);
+    assert_eq!(names(&store, &third), ["Ops"]);
+    let fourth = run(
+        3,
+        vec![existed("e1", "Ops", "s1"), existed("e2", "Dev", "s9")],
+    );
+    record(&store, &fourth, "cli", &[]);
+    assert_eq!(names(&store, &fourth), ["Ops"]);
+    assert_eq!(
+        store.run(&fourth.run_id.0).unwrap().unwrap().run.unchanged,
+        1
+    );
+}
+
+#[test]
+fn a_dry_run_leaves_what_is_known_as_it_was() {
+    let store = Store::in_memory().unwrap();
+    let mut dry = run(0, vec![existed("e1", "Ops", "s1")]);
+    dry.dry_run = true;
+    record(&store, &dry, "cli", &[]);
+    let real = run(1, vec![existed("e1", "Ops", "s1")]);
+    record(&store, &real, "cli", &[]);
+    assert_eq!(names(&store, &real), ["Ops"], "the dry run taught nothing");
+}
+
+#[test]
+fn a_page_of_outcomes_is_read_with_a_search() {
+    let store = Store::in_memory().unwrap();
+    let outcomes = (0..250)
+        .map(|i| existed(&format!("e{i:03}"), &format!("Group {i:03}_x"), "s"))
+        .chain([existed("odd", "100%_off", "s")])
+        .collect();
+    let r = run(0, outcomes);
+    record(&store, &r, "cli", &[]);
+
+    let page = |q: OutcomeQuery| {
+        let (d, matching) = store.run_page(&r.run_id.0, &q).unwrap().unwrap();
+        let names: Vec<String> = d.outcomes.into_iter().map(|o| o.name).collect();
+        (names, matching)
+    };
+    let (names, matching) = page(OutcomeQuery {
+        limit: Some(100),
+        offset: 200,
+        ..OutcomeQuery::default()
+    });
+    assert_eq!(matching, 251);
+    assert_eq!(names.len(), 51);
+    assert_eq!(names[0], "Group 200_x");
+
+    let (names, matching) = page(OutcomeQuery {
+        search: Some("group 01".into()),
+        limit: Some(5),
+        ..OutcomeQuery::default()
+    });
+    assert_eq!(matching, 10, "case is ignored");
+    assert_eq!(
+        names,
+        [
+            "Group 010_x",
+            "Group 011_x",
+            "Group 012_x",
+            "Group 013_x",
+            "Group 014_x"
+        ]
+    );
+
+    // % and _ are matched as themselves
+    let (names, matching) = page(OutcomeQuery {
+        search: Some("0%_".into()),
+        ..OutcomeQuery::default()
+    });
+    assert_eq!((names, matching), (vec!["100%_off".to_owned()], 1));
+
+    let (names, matching) = page(OutcomeQuery {
+        kind: Some("created".into()),
+        ..OutcomeQuery::default()
+    });
+    assert_eq!((names.len(), matching), (0, 0));
+    assert!(
+        store
+            .run_page("nope", &OutcomeQuery::default())
+            .unwrap()
+            .is_none()
+    );
+}
