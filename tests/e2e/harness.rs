@@ -192,3 +192,19 @@ pub fn quick_retries() -> RetryPolicy {
         ..RetryPolicy::default()
     }
 }
+
+/// Asserts that every notice of the recorded run `run_id` was sent.
+pub fn assert_notices_sent(store: &groupsync::store::Store, run_id: &str) {
+    let recorded = store
+        .run(run_id)
+        .unwrap()
+        .expect("the run is in the history");
+    assert!(
+        recorded
+            .notices
+            .iter()
+            .all(|n| n.state == groupsync::report::NoticeState::Sent),
+        "{:?}",
+        recorded.notices
+    );
+}

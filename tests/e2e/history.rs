@@ -134,16 +134,7 @@ async fn a_restart_between_queueing_and_sending_loses_nothing() {
     assert_each_once(&mail);
     assert!(subjects(&mail).contains(&"queued before a stop".to_string()));
     assert_eq!(after.flush_outbox().await.unwrap().sent, 0);
-    let recorded = store
-        .run(&report.run_id.0)
-        .unwrap()
-        .expect("the run survived");
-    assert!(
-        recorded
-            .notices
-            .iter()
-            .all(|n| n.state == NoticeState::Sent)
-    );
+    assert_notices_sent(&store, &report.run_id.0);
     app.stop().await;
 }
 

@@ -122,13 +122,7 @@ async fn per_group_mode_tells_skipped_and_failed_groups_once_even_after_smtp_was
     assert_eq!(by_subject(&mail, "groupsync: runs are failing").len(), 1);
 
     // the run's record says where each notice went
-    let recorded = store.run(&report.run_id.0).unwrap().unwrap();
-    assert!(
-        recorded
-            .notices
-            .iter()
-            .all(|n| n.state == NoticeState::Sent)
-    );
+    assert_notices_sent(&store, &report.run_id.0);
     app.stop().await;
 }
 
