@@ -8,6 +8,7 @@
 // returns pages left free for a few seconds to the system, also while the daemon waits between
 // runs. mimalloc and capping glibc's arenas were measured too and kept growing (BENCHMARKS.md,
 // "The allocator").
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

@@ -1,7 +1,7 @@
 //! What a run did: one outcome per source group, plus counts. The report is what the
 //! summary, the notices and the execution history are made from.
 
-use crate::domain::{RunId, fold_name};
+use crate::domain::{RunId, each_name_class, first_by_id};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -154,26 +154,25 @@ pub struct GroupOutcome {
 /// group with a smaller entitlement id), the name of the first of its name by id: the
 /// name it was found existing under. Keyed by position.
 pub fn matched_names(outcomes: &[GroupOutcome]) -> HashMap<usize, &str> {
-    let mut first: HashMap<String, &GroupOutcome> = HashMap::new();
-    for o in outcomes.iter().filter(|o| !o.outcome.is_orphan()) {
-        first
-            .entry(fold_name(&o.name))
-            .and_modify(|f| {
-                if o.source_id < f.source_id {
-                    *f = o;
+    let mut matched = HashMap::new();
+    let groups = (0..outcomes.len()).filter(|i| !outcomes[*i].outcome.is_orphan());
+    each_name_class(
+        groups,
+        |i| &outcomes[i].name,
+        |same| {
+            if same.len() < 2 {
+                return;
+            }
+            let first = &outcomes[first_by_id(same, |i| &outcomes[i].source_id)];
+            for &i in same {
+                let o = &outcomes[i];
+                if matches!(o.outcome, Outcome::Existed { .. }) && o.source_id != first.source_id {
+                    matched.insert(i, first.name.as_str());
                 }
-            })
-            .or_insert(o);
-    }
-    outcomes
-        .iter()
-        .enumerate()
-        .filter(|(_, o)| matches!(o.outcome, Outcome::Existed { .. }))
-        .filter_map(|(i, o)| {
-            let f = first[&fold_name(&o.name)];
-            (f.source_id != o.source_id).then_some((i, f.name.as_str()))
-        })
-        .collect()
+            }
+        },
+    );
+    matched
 }
 
 /// The outcomes as JSON, each case twin with the name it `matched`.

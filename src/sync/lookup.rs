@@ -4,6 +4,7 @@
 //! cannot be reached for any group, the run stops before its first write.
 
 use super::plan::{self, ByExternalId, Found, Lookup, LookupError, Lookups};
+use super::target_index::TargetIndex;
 use super::{Progress, RunError, Syncer};
 use crate::config::{ExternalId, TargetLookup};
 use crate::domain::{SourceGroup, TargetGroup, fold_name};
@@ -52,7 +53,7 @@ impl Syncer {
         Ok(Found {
             by_name,
             by_external_id,
-            external_ids_listed: false,
+            listed: None,
         })
     }
 
@@ -102,9 +103,8 @@ impl Syncer {
         candidates: &[&SourceGroup],
         progress: &dyn Progress,
     ) -> Result<Option<Found>, RunError> {
-        let mode = self.settings.sync.external_id;
         match self.list_target_within_its_limit().await {
-            Ok(all) => Ok(Some(found_in_listing(candidates, all, mode, progress))),
+            Ok(all) => Ok(Some(found_in_listing(candidates, all, progress))),
             Err(e) if e.disposition() == Disposition::GiveUp => {
                 run_log::listing_refused(&e, candidates.len());
                 Ok(None)
@@ -212,37 +212,20 @@ impl Syncer {
             .list_target()
             .await
             .map_err(|e| RunError::target(e, RunError::ListingFailed))?;
-        let mode = self.settings.sync.external_id;
-        Ok(found_in_listing(candidates, all, mode, progress))
+        Ok(found_in_listing(candidates, all, progress))
     }
 }
 
-/// Both lookups of `candidates` from a listing of the whole target.
+/// The lookups of `candidates` answered by a listing of the whole target: the listing is
+/// indexed as it is, not copied.
 pub(crate) fn found_in_listing(
     candidates: &[&SourceGroup],
     all: Vec<TargetGroup>,
-    mode: ExternalId,
     progress: &dyn Progress,
 ) -> Found {
-    let mut index = by_external_id_index(
-        all.iter()
-            .filter(|t| t.external_id.is_some())
-            .cloned()
-            .collect(),
-    );
-    // only the keys the target holds: a listing answers every other one with no group
-    let by_external_id = candidates
-        .iter()
-        .filter_map(|g| {
-            let key = plan::external_key(g, mode);
-            index.remove(key).map(|found| (key.to_owned(), Ok(found)))
-        })
-        .collect();
-    Found {
-        by_name: from_listing(candidates, all, progress),
-        by_external_id,
-        external_ids_listed: true,
-    }
+    let found = Found::listed(TargetIndex::new(all));
+    progress.checked(candidates.len(), candidates.len());
+    found
 }
 
 /// The target's groups by `externalId` (those without one are left out).
@@ -274,26 +257,6 @@ fn answer(
         Err(e) if refusal_lists && e.disposition() == Disposition::GiveUp => Ok(None),
         Err(e) => Ok(Some(Err(LookupError::Target(e)))),
     }
-}
-
-/// The lookups of `candidates` from a listing of the whole target, compared locally.
-/// Each entry of the index moves into the lookup of its name, without a copy.
-pub(crate) fn from_listing(
-    candidates: &[&SourceGroup],
-    all: Vec<TargetGroup>,
-    progress: &dyn Progress,
-) -> Lookups {
-    let mut index = by_name(all);
-    let mut lookups = Lookups::new();
-    for g in candidates {
-        let key = fold_name(&g.name);
-        let found = index.remove(&key);
-        lookups
-            .entry(key)
-            .or_insert_with(|| Ok(found.unwrap_or_default()));
-    }
-    progress.checked(candidates.len(), candidates.len());
-    lookups
 }
 
 /// The target's groups by folded name (a name may be held more than once).

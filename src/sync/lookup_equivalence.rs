@@ -169,9 +169,9 @@ proptest! {
         let each = Found {
             by_name: each,
             by_external_id,
-            external_ids_listed: false,
+            listed: None,
         };
-        let listed = found_in_listing(&candidates, target.clone(), mode, &Quiet);
+        let listed = found_in_listing(&candidates, target.clone(), &Quiet);
         let own = Ownership::default();
         prop_assert_eq!(
             plan::plan(&groups, &each, RULES, own, &plan::Refused::new()),

@@ -31,10 +31,11 @@ pub mod plan;
 mod record;
 pub mod scope;
 mod source;
+pub mod target_index;
 
 pub use error::{RunError, SetupError};
 
-use crate::config::Settings;
+use crate::config::{ExternalId, Settings};
 use crate::domain::RunId;
 use crate::identitynow::{self, FetchProgress, Selection};
 use crate::notify::{Flushed, Mailer, Outbox};
@@ -425,6 +426,13 @@ impl Syncer {
         // one copy of the groups: moved from the source's answer into the scope, then the plan
         let mut scoped =
             (self.settings.sync.scope).apply_owned(std::mem::take(&mut selection.groups));
+        if self.settings.sync.external_id != ExternalId::Value {
+            // the DN was needed only to scope; at 100,000 groups it is 10 MB
+            scoped
+                .groups
+                .iter_mut()
+                .for_each(|g| drop(std::mem::take(&mut g.value)));
+        }
         let rules = Rules {
             max_name_length: self.settings.sync.max_name_length,
         };

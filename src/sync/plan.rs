@@ -17,8 +17,11 @@
 //! missing on the last successful run. A group carrying no externalId of ours is never
 //! renamed or deleted.
 
+use super::target_index::TargetIndex;
 use crate::config::ExternalId;
-use crate::domain::{ManagedGroup, SourceGroup, TargetGroup, fold_name};
+use crate::domain::{
+    ManagedGroup, SourceGroup, TargetGroup, each_name_class, first_by_id, fold_name,
+};
 use crate::report::SkipReason;
 use crate::scim::ScimError;
 use std::collections::{HashMap, HashSet};
@@ -59,14 +62,55 @@ pub type Lookups = HashMap<String, Lookup>;
 /// their managed group (a listing answers for all).
 pub type ByExternalId = HashMap<String, Lookup>;
 
-/// What the target was asked before planning.
+/// What the target was asked before planning: a lookup per name (and per external key),
+/// or one listing of the whole target, which answers every name and key.
 #[derive(Debug, Default)]
 pub struct Found {
     pub by_name: Lookups,
+    /// Asked only for the candidates whose name the target does not hold.
     pub by_external_id: ByExternalId,
-    /// `by_external_id` comes from a listing of the whole target and holds only the keys
-    /// some group carries: a key it does not hold was answered, with no group.
-    pub external_ids_listed: bool,
+    /// The whole target, when it was listed: then the two maps above are not used.
+    pub listed: Option<TargetIndex>,
+}
+
+impl Found {
+    /// One listing of the whole target answers for every name and key.
+    pub fn listed(all: TargetIndex) -> Found {
+        Found {
+            listed: Some(all),
+            ..Found::default()
+        }
+    }
+
+    /// The target groups named `name` (folded; a lookup's answer may hold others, which
+    /// are left out), or why the target could not say; `None` when it was not asked.
+    fn named(&self, name: &str) -> Option<Result<Vec<&TargetGroup>, &LookupError>> {
+        if let Some(all) = &self.listed {
+            return Some(Ok(all.named(name)));
+        }
+        let answer = self.by_name.get(name)?.as_ref();
+        Some(answer.map(|found| {
+            found
+                .iter()
+                .filter(|t| fold_name(&t.display_name) == name)
+                .collect()
+        }))
+    }
+
+    /// The target groups carrying `key` as their `externalId` (a lookup's answer may hold
+    /// others), or why the target could not say; `None` when it was not asked.
+    fn with_external_id(&self, key: &str) -> Option<Result<Vec<&TargetGroup>, &LookupError>> {
+        if let Some(all) = &self.listed {
+            return Some(Ok(all.with_external_id(key)));
+        }
+        let answer = self.by_external_id.get(key)?.as_ref();
+        Some(answer.map(|found| {
+            found
+                .iter()
+                .filter(|t| t.external_id.as_deref() == Some(key))
+                .collect()
+        }))
+    }
 }
 
 /// The ownership rules (`sync.external_id`, `sync.adopt`, `sync.rename`,
@@ -205,33 +249,21 @@ fn screen(group: &SourceGroup, rules: Rules) -> Option<SkipReason> {
 }
 
 /// For each group that passes screening: `None` if it is the first of its name ignoring
-/// case (by entitlement id), else the index of that first one.
+/// case (by entitlement id, then position), else the index of that first one.
 fn firsts(groups: &[SourceGroup], rules: Rules) -> Vec<Option<Option<usize>>> {
-    let mut first: HashMap<String, usize> = HashMap::new();
-    for (i, g) in groups.iter().enumerate() {
-        if screen(g, rules).is_some() {
-            continue;
-        }
-        first
-            .entry(fold_name(&g.name))
-            .and_modify(|f| {
-                if g.id < groups[*f].id {
-                    *f = i;
-                }
-            })
-            .or_insert(i);
-    }
-    groups
-        .iter()
-        .enumerate()
-        .map(|(i, g)| {
-            if screen(g, rules).is_some() {
-                return None;
+    let mut out = vec![None; groups.len()];
+    let screened_in = (0..groups.len()).filter(|i| screen(&groups[*i], rules).is_none());
+    each_name_class(
+        screened_in,
+        |i| &groups[i].name,
+        |same| {
+            let first = first_by_id(same, |i| &groups[i].id);
+            for &i in same {
+                out[i] = Some((i != first).then_some(first));
             }
-            let f = first[&fold_name(&g.name)];
-            Some((f != i).then_some(f))
-        })
-        .collect()
+        },
+    );
+    out
 }
 
 /// The source groups whose names need a target lookup: those that pass screening, one
@@ -308,16 +340,12 @@ pub fn found_managed(group: &SourceGroup, by_name: &Lookups, mode: ExternalId) -
 
 fn decide(group: &SourceGroup, found: &Found, own: Ownership) -> Action {
     let name = fold_name(&group.name);
-    let by_name = match found.by_name.get(&name) {
+    let matching = match found.named(&name) {
         None => return Action::LookupFailed("the target was not asked about this group".into()),
         Some(Err(e)) => return Action::LookupFailed(e.to_string()),
-        Some(Ok(by_name)) => by_name,
+        Some(Ok(matching)) => matching,
     };
     let key = external_key(group, own.external_id);
-    let matching: Vec<&TargetGroup> = by_name
-        .iter()
-        .filter(|t| fold_name(&t.display_name) == name)
-        .collect();
     let exists = |t: &TargetGroup, managed: bool| Action::Exists {
         scim_id: t.id.clone(),
         duplicates: matching.len().saturating_sub(1),
@@ -329,12 +357,10 @@ fn decide(group: &SourceGroup, found: &Found, own: Ownership) -> Action {
     {
         return exists(ours, true);
     }
-    let none = Vec::new();
-    let ours = match found.by_external_id.get(key) {
+    let ours = match found.with_external_id(key) {
         // a group of this name exists: it is not created, so it need not be asked for
-        // by externalId (a lookup per group would double the requests); a listing keeps
-        // only the externalIds the target holds
-        None if found.external_ids_listed || !matching.is_empty() => &none,
+        // by externalId (a lookup per group would double the requests)
+        None if !matching.is_empty() => vec![],
         None => {
             return Action::LookupFailed(format!(
                 "the target was not asked for the group with externalId {key:?}"
@@ -343,7 +369,7 @@ fn decide(group: &SourceGroup, found: &Found, own: Ownership) -> Action {
         Some(Err(e)) => return Action::LookupFailed(e.to_string()),
         Some(Ok(ours)) => ours,
     };
-    if let Some(t) = ours.iter().find(|t| t.external_id.as_deref() == Some(key)) {
+    if let Some(t) = ours.first() {
         if fold_name(&t.display_name) == name {
             return exists(t, true);
         }
@@ -436,7 +462,7 @@ mod tests {
         Found {
             by_name,
             by_external_id: groups.iter().map(|g| (g.id.clone(), Ok(vec![]))).collect(),
-            external_ids_listed: false,
+            listed: None,
         }
     }
 

@@ -191,7 +191,7 @@ fn groups_mapped_to_one_name_are_twins_and_positions_survive_the_merge() {
             .iter()
             .map(|g| (g.id.clone(), Ok(vec![])))
             .collect(),
-        external_ids_listed: false,
+        listed: None,
     };
     let p = s.merge(plan::plan(
         &s.groups,
