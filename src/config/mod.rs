@@ -281,6 +281,9 @@ pub struct EmailSettings {
     /// `per_group` mode: repeat the notice for a group on every run (the Workflow's
     /// behaviour) or send it once per group.
     pub repeat: bool,
+    /// The most groups a list of the digest or the summary names; the rest are counted
+    /// (a first run on a large tenant finds tens of thousands existing).
+    pub max_listed_groups: usize,
 }
 
 #[derive(Debug, Clone)]

@@ -143,6 +143,7 @@ pub struct RawEmail {
     pub summary_body_template: Option<String>,
     pub timeout_secs: Option<u64>,
     pub repeat: Option<bool>,
+    pub max_listed_groups: Option<usize>,
     pub allow_insecure_transport: Option<bool>,
 }
 

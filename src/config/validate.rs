@@ -311,6 +311,9 @@ fn mailbox(text: &str, key: &str) -> R<lettre::message::Mailbox> {
         .map_err(|e| ConfigError::new(key, format!("is not an email address ({e}): {text:?}")))
 }
 
+/// `email.max_listed_groups` unless set: a digest of a few dozen kilobytes.
+const DEFAULT_MAX_LISTED_GROUPS: usize = 1000;
+
 fn email(mut r: RawEmail) -> R<EmailSettings> {
     let mode = match r.mode.as_deref().unwrap_or("digest") {
         "digest" => EmailMode::Digest,
@@ -334,6 +337,12 @@ fn email(mut r: RawEmail) -> R<EmailSettings> {
         template(&mut r.summary_subject_template, template::SUMMARY_SUBJECT);
     let summary_body_template = template(&mut r.summary_body_template, template::SUMMARY_BODY);
     let repeat = r.repeat.unwrap_or(true);
+    let max_listed_groups = in_range(
+        r.max_listed_groups.unwrap_or(DEFAULT_MAX_LISTED_GROUPS),
+        1,
+        1_000_000,
+        "email.max_listed_groups",
+    )?;
     let smtp = if r.enabled.unwrap_or(true) {
         Some(smtp(r)?)
     } else {
@@ -349,6 +358,7 @@ fn email(mut r: RawEmail) -> R<EmailSettings> {
         summary_subject_template,
         summary_body_template,
         repeat,
+        max_listed_groups,
     };
     template::check(&settings).map_err(|(key, problem)| ConfigError::new(key, problem))?;
     Ok(settings)

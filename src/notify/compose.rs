@@ -5,6 +5,7 @@ use super::template::{self, GroupValues, Item, LoopValues, Renderer, RunValues, 
 use super::text::one_line;
 use crate::config::{EmailMode, EmailSettings};
 use crate::report::{GroupOutcome, Outcome, RunReport};
+use std::collections::HashMap;
 
 /// The notices `report` calls for under `settings`.
 ///
@@ -90,7 +91,7 @@ fn run_notice(
     name: &str,
     (subject, body): (template::Slot, template::Slot),
 ) -> Notice {
-    let values = run_values(report);
+    let values = run_values(report, renderer.max_listed());
     Notice {
         key: format!("{}/{name}", report.run_id),
         subject: renderer.render(subject, &values),
@@ -98,10 +99,13 @@ fn run_notice(
     }
 }
 
-/// What the run-wide templates are given about `report`: names and reasons on one line.
-fn run_values(report: &RunReport) -> RunValues {
+/// What the run-wide templates are given about `report`: names and reasons on one line,
+/// at most `max_listed` groups a list.
+fn run_values(report: &RunReport, max_listed: usize) -> RunValues {
     let c = report.counts();
     let time = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    let matched = crate::report::matched_names(&report.outcomes);
+    let list = |pick: Pick| items(&report.outcomes, pick, &matched, max_listed);
     RunValues {
         run_id: report.run_id.to_string(),
         source: source_name(report),
@@ -113,38 +117,29 @@ fn run_values(report: &RunReport) -> RunValues {
         failed: c.failed,
         adopted: c.adopted,
         renamed: c.renamed,
+        would_rename: c.would_rename,
         orphans: c.orphans,
         deleted: c.deleted,
-        created_groups: items(&report.outcomes, |o| {
-            matches!(o, Outcome::Created { .. }).then(String::new)
-        }),
-        existing_groups: items(&report.outcomes, |o| {
-            matches!(o, Outcome::Existed { .. }).then(String::new)
-        }),
-        skipped_groups: items(&report.outcomes, |o| match o {
+        created_groups: list(|o| matches!(o, Outcome::Created { .. }).then(String::new)),
+        existing_groups: list(|o| matches!(o, Outcome::Existed { .. }).then(String::new)),
+        skipped_groups: list(|o| match o {
             Outcome::Skipped { reason } => Some(reason.to_string()),
             _ => None,
         }),
-        adopted_groups: items(&report.outcomes, |o| {
-            matches!(o, Outcome::Adopted { .. }).then(String::new)
-        }),
-        renamed_groups: items(&report.outcomes, |o| match o {
+        adopted_groups: list(|o| matches!(o, Outcome::Adopted { .. }).then(String::new)),
+        renamed_groups: list(|o| match o {
             Outcome::Renamed { from, .. } => Some(format!("was \"{}\"", one_line(from))),
             _ => None,
         }),
-        would_rename_groups: items(&report.outcomes, |o| match o {
+        would_rename_groups: list(|o| match o {
             Outcome::WouldRename { from, .. } => {
                 Some(format!("still named \"{}\" in Alation", one_line(from)))
             }
             _ => None,
         }),
-        orphan_groups: items(&report.outcomes, |o| {
-            matches!(o, Outcome::Orphan { .. }).then(String::new)
-        }),
-        deleted_groups: items(&report.outcomes, |o| {
-            matches!(o, Outcome::Deleted { .. }).then(String::new)
-        }),
-        failed_groups: items(&report.outcomes, |o| match o {
+        orphan_groups: list(|o| matches!(o, Outcome::Orphan { .. }).then(String::new)),
+        deleted_groups: list(|o| matches!(o, Outcome::Deleted { .. }).then(String::new)),
+        failed_groups: list(|o| match o {
             Outcome::Failed { error } => Some(error.clone()),
             _ => None,
         }),
@@ -159,10 +154,14 @@ fn run_values(report: &RunReport) -> RunValues {
 /// Selects the outcomes of one list, with the reason to show ("" for none).
 type Pick = fn(&Outcome) -> Option<String>;
 
-/// The outcomes `pick` selects, each with the reason it gives; a case twin without one
-/// names the group it matched.
-fn items(outcomes: &[GroupOutcome], pick: Pick) -> Vec<Item> {
-    let matched = crate::report::matched_names(outcomes);
+/// The first `max` outcomes `pick` selects, each with the reason it gives; a case twin
+/// without one names the group it `matched`.
+fn items(
+    outcomes: &[GroupOutcome],
+    pick: Pick,
+    matched: &HashMap<usize, &str>,
+    max: usize,
+) -> Vec<Item> {
     outcomes
         .iter()
         .enumerate()
@@ -181,6 +180,7 @@ fn items(outcomes: &[GroupOutcome], pick: Pick) -> Vec<Item> {
                 reason: one_line(&reason),
             })
         })
+        .take(max)
         .collect()
 }
 

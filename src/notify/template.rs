@@ -13,15 +13,17 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 use serde::Serialize;
 use std::collections::BTreeSet;
 
-/// `list(title, items)`: nothing for no items, else a blank line, `title (n):` and one
-/// `  - "name": reason` line per item.
+/// `list(title, items, total)`: nothing for no items, else a blank line, `title (total):`,
+/// one `  - "name": reason` line per item, and how many more there are when the list was
+/// cut at `email.max_listed_groups`.
 macro_rules! list_macro {
     () => {
         concat!(
-            "{% macro list(title, items) %}{% if items %}\n",
-            "{{ title }} ({{ items|length }}):\n",
+            "{% macro list(title, items, total) %}{% if items %}\n",
+            "{{ title }} ({{ total }}):\n",
             "{% for g in items %}  - \"{{ g.name }}\"{% if g.reason %}: {{ g.reason }}{% endif %}\n",
-            "{% endfor %}{% endif %}{% endmacro %}",
+            "{% endfor %}{% if total > items|length %}  and {{ total - items|length }} more, ",
+            "listed in the run's history\n{% endif %}{% endif %}{% endmacro %}",
         )
     };
 }
@@ -49,7 +51,8 @@ pub struct GroupValues {
     pub source: String,
 }
 
-/// A whole run: the digest, and the `per_group` summary of groups not created.
+/// A whole run: the digest, and the `per_group` summary of groups not created. Each list
+/// holds at most `email.max_listed_groups` groups; its count is the whole run's.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunValues {
     pub run_id: String,
@@ -62,6 +65,7 @@ pub struct RunValues {
     pub failed: usize,
     pub adopted: usize,
     pub renamed: usize,
+    pub would_rename: usize,
     pub orphans: usize,
     pub deleted: usize,
     pub created_groups: Vec<Item>,
@@ -148,15 +152,15 @@ pub const DIGEST_BODY: Slot = Slot {
     default: concat!(
         list_macro!(),
         "groupsync run {{ run_id }} for the source {{ source }}, {{ started_at }} to {{ finished_at }}.\n",
-        "{{ list(\"Created in Alation\", created_groups) }}\n",
-        "{{- list(\"Already in Alation, not created\", existing_groups) }}\n",
-        "{{- list(\"Skipped\", skipped_groups) }}\n",
-        "{{- list(\"Adopted: found existing without an externalId, now groupsync's own\", adopted_groups) }}\n",
-        "{{- list(\"Renamed after their AD group\", renamed_groups) }}\n",
-        "{{- list(\"Would rename: their AD group was renamed (sync.rename is off)\", would_rename_groups) }}\n",
-        "{{- list(\"Orphans: their AD group is gone, not deleted\", orphan_groups) }}\n",
-        "{{- list(\"Deleted: their AD group was gone on two successful runs in a row\", deleted_groups) }}\n",
-        "{{- list(\"Failed\", failed_groups) }}\n",
+        "{{ list(\"Created in Alation\", created_groups, created) }}\n",
+        "{{- list(\"Already in Alation, not created\", existing_groups, existing) }}\n",
+        "{{- list(\"Skipped\", skipped_groups, skipped) }}\n",
+        "{{- list(\"Adopted: found existing without an externalId, now groupsync's own\", adopted_groups, adopted) }}\n",
+        "{{- list(\"Renamed after their AD group\", renamed_groups, renamed) }}\n",
+        "{{- list(\"Would rename: their AD group was renamed (sync.rename is off)\", would_rename_groups, would_rename) }}\n",
+        "{{- list(\"Orphans: their AD group is gone, not deleted\", orphan_groups, orphans) }}\n",
+        "{{- list(\"Deleted: their AD group was gone on two successful runs in a row\", deleted_groups, deleted) }}\n",
+        "{{- list(\"Failed\", failed_groups, failed) }}\n",
         stopped_line!(),
         loop_lines!(),
     ),
@@ -175,8 +179,8 @@ pub const SUMMARY_BODY: Slot = Slot {
         list_macro!(),
         "groupsync run {{ run_id }} for the source {{ source }}, {{ started_at }} to {{ finished_at }}: ",
         "these groups were not created in Alation.\n",
-        "{{ list(\"Skipped\", skipped_groups) }}\n",
-        "{{- list(\"Failed\", failed_groups) }}\n",
+        "{{ list(\"Skipped\", skipped_groups, skipped) }}\n",
+        "{{- list(\"Failed\", failed_groups, failed) }}\n",
         stopped_line!(),
     ),
     kind: Kind::Run,
@@ -263,6 +267,7 @@ fn environment<'s>() -> Environment<'s> {
 pub struct Renderer {
     sources: Vec<(Slot, String)>,
     env: Environment<'static>,
+    max_listed: usize,
 }
 
 impl Renderer {
@@ -273,7 +278,13 @@ impl Renderer {
                 .map(|(slot, text)| (slot, translate(text, slot.kind)))
                 .collect(),
             env: environment(),
+            max_listed: settings.max_listed_groups,
         }
+    }
+
+    /// `email.max_listed_groups`: the most groups a list of a run-wide notice names.
+    pub fn max_listed(&self) -> usize {
+        self.max_listed
     }
 
     /// `slot`'s template with `values`; its default when the configured one fails (it was
@@ -369,6 +380,7 @@ fn sample(kind: Kind) -> Value {
             failed: 1,
             adopted: 1,
             renamed: 1,
+            would_rename: 1,
             orphans: 1,
             deleted: 1,
             created_groups: vec![item("Finance", "")],

@@ -19,6 +19,7 @@ fn settings(mode: EmailMode) -> EmailSettings {
         summary_subject_template: template::SUMMARY_SUBJECT.default.into(),
         summary_body_template: template::SUMMARY_BODY.default.into(),
         repeat: true,
+        max_listed_groups: 1000,
     }
 }
 
@@ -417,4 +418,31 @@ fn the_digest_lists_adopted_renamed_orphan_and_deleted_groups() {
         Outcome::Orphan { scim_id: s("4") },
     )]);
     assert_eq!(compose(&settings(EmailMode::Digest), &orphan_only).len(), 1);
+}
+
+#[test]
+fn long_lists_are_cut_at_max_listed_groups_and_counted_in_full() {
+    let mut outcomes: Vec<GroupOutcome> = (0..5)
+        .map(|i| existed(&format!("e{i}"), &format!("Existing {i}")))
+        .collect();
+    outcomes.push(created("c0", "New"));
+    let s = EmailSettings {
+        max_listed_groups: 2,
+        ..settings(EmailMode::Digest)
+    };
+    let notices = compose(&s, &report(outcomes));
+    let body = &notices[0].body;
+    assert!(
+        body.contains(
+            "Already in Alation, not created (5):\n  - \"Existing 0\"\n  - \"Existing 1\"\n  \
+             and 3 more, listed in the run's history\n"
+        ),
+        "{body}"
+    );
+    assert!(!body.contains("Existing 2"), "{body}");
+    assert!(
+        body.contains("Created in Alation (1):\n  - \"New\"\n\n"),
+        "{body}"
+    );
+    assert_eq!(body.matches("more, listed").count(), 1, "{body}");
 }
