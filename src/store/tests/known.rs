@@ -1,9 +1,9 @@
 //! Groups found existing as the run before found them are counted, not written; pages of
 //! a run's outcomes are read with a name search.
 
-use super::history::{record, report};
+use super::history::{record, record_of_job, report};
 use crate::report::{ErrorKind, GroupOutcome, Outcome, RunFailure, RunReport};
-use crate::store::{OutcomeQuery, Recording, RunRecord, Store};
+use crate::store::{OutcomeQuery, Store};
 use chrono::TimeDelta;
 
 fn existed(id: &str, name: &str, scim_id: &str) -> GroupOutcome {
@@ -183,18 +183,6 @@ fn known(store: &Store, job: &str) -> Vec<String> {
         .unwrap()
 }
 
-fn record_of(store: &Store, r: &RunReport, job: &str) {
-    store
-        .record(&Recording {
-            run: &RunRecord::of(r, "cli").of_job(job),
-            outcomes: &r.outcomes,
-            notices: &[],
-            reported: &[],
-            failing: None,
-        })
-        .unwrap();
-}
-
 #[test]
 fn a_run_that_read_the_whole_source_forgets_the_groups_gone_from_it() {
     let store = Store::in_memory().unwrap();
@@ -205,8 +193,8 @@ fn a_run_that_read_the_whole_source_forgets_the_groups_gone_from_it() {
             existed("e3", "Web", "s3"),
         ]
     };
-    record_of(&store, &run(0, three()), "us");
-    record_of(&store, &run(0, three()), "eu");
+    record_of_job(&store, &run(0, three()), "us");
+    record_of_job(&store, &run(0, three()), "eu");
     assert_eq!(known(&store, "us"), ["e1", "e2", "e3"]);
 
     // e2 is gone from the source: a run that failed, one that partly failed and a dry run
@@ -216,7 +204,7 @@ fn a_run_that_read_the_whole_source_forgets_the_groups_gone_from_it() {
         kind: ErrorKind::SourceUnreadable,
         message: "page 2 failed".into(),
     });
-    record_of(&store, &failed, "us");
+    record_of_job(&store, &failed, "us");
     let partly = run(
         2,
         vec![
@@ -229,10 +217,10 @@ fn a_run_that_read_the_whole_source_forgets_the_groups_gone_from_it() {
             },
         ],
     );
-    record_of(&store, &partly, "us");
+    record_of_job(&store, &partly, "us");
     let mut dry = run(3, vec![existed("e1", "Ops", "s1")]);
     dry.dry_run = true;
-    record_of(&store, &dry, "us");
+    record_of_job(&store, &dry, "us");
     assert_eq!(known(&store, "us"), ["e1", "e2", "e3", "e4"]);
 
     // a run that succeeded forgets e2 and keeps the rest, an orphan it found included
@@ -251,7 +239,7 @@ fn a_run_that_read_the_whole_source_forgets_the_groups_gone_from_it() {
             orphan,
         ],
     );
-    record_of(&store, &succeeded, "us");
+    record_of_job(&store, &succeeded, "us");
     assert_eq!(known(&store, "us"), ["e1", "e3", "e4", "e9"]);
     assert_eq!(
         known(&store, "eu"),
@@ -264,7 +252,7 @@ fn a_run_that_read_the_whole_source_forgets_the_groups_gone_from_it() {
         5,
         vec![existed("e1", "Ops", "s1"), existed("e3", "Web", "s3")],
     );
-    record_of(&store, &again, "us");
+    record_of_job(&store, &again, "us");
     let back = store.run(&again.run_id.0).unwrap().unwrap();
     assert_eq!(back.run.unchanged, 2);
     assert_eq!(known(&store, "us"), ["e1", "e3"]);
