@@ -11,8 +11,8 @@
 //! back-off a real run would sit through. Exit status: 0 when every check passed, 1 when
 //! one failed (2, for a configuration that does not load, comes from the caller).
 
-use crate::config::{Settings, SmtpSettings, SmtpTls};
-use crate::identitynow::{self, IdnError};
+use crate::config::{ApiVersion, Settings, SmtpSettings, SmtpTls};
+use crate::identitynow::{self, IdnError, OFFSET_WINDOW, Reading};
 use crate::notify::{Mailer, Notice, NotifyError};
 use crate::scim::expiry::{ExpirySource, ExpiryState, TokenExpiry};
 use crate::scim::{self, ScimError};
@@ -150,7 +150,7 @@ async fn identitynow_checks(settings: &Settings, out: &mut Printer) {
         format!("{:?} ({})", source.name, source.id),
     ));
     out.put(match client.first_page(&source.id).await {
-        Ok(page) => groups_line(names[2], &page),
+        Ok(page) => groups_line(names[2], &page, settings.identitynow.api_version),
         Err(e) => idn_failure(names[2], &e),
     });
     out.put(access::schema_line(&client, &source.id).await);
@@ -158,7 +158,12 @@ async fn identitynow_checks(settings: &Settings, out: &mut Printer) {
     access::access_lines(settings, &client, &source.id, out).await;
 }
 
-fn groups_line(name: &'static str, page: &identitynow::probe::FirstPage) -> Line {
+/// How many group entitlements there are, and how a run will read them with `version`.
+fn groups_line(
+    name: &'static str,
+    page: &identitynow::probe::FirstPage,
+    version: ApiVersion,
+) -> Line {
     let count = page.total.unwrap_or(page.returned as u64);
     if count == 0 {
         let mut line = Line::new(Status::Warn, name, "no group entitlements match");
@@ -177,7 +182,14 @@ fn groups_line(name: &'static str, page: &identitynow::probe::FirstPage) -> Line
         Some(t) => format!("{t} group entitlements"),
         None => format!("{} on the first page (no total given)", page.returned),
     };
-    Line::new(Status::Ok, name, format!("{total}{sample}"))
+    let reading = match page.reading {
+        Reading::Offset => page.reading.to_string(),
+        beyond => format!(
+            "more than {OFFSET_WINDOW} with api_version {}: {beyond}",
+            version.as_path()
+        ),
+    };
+    Line::new(Status::Ok, name, format!("{total}{sample}; {reading}"))
 }
 
 async fn scim_checks(settings: &Settings, out: &mut Printer) {

@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 /// Offset paging reaches no further than this many records (the search index's window).
-pub(super) const OFFSET_WINDOW: u64 = 10_000;
+pub const OFFSET_WINDOW: u64 = 10_000;
 
 /// Where the next page starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,6 +148,41 @@ impl fmt::Display for Paging {
                 "offset paging in {parts} ranges of `created` (past 10000, without searchAfter)"
             ),
         }
+    }
+}
+
+/// How a listing will be read, decided from its first page's `X-Total-Count` before the
+/// rest is asked for (by a run, and said in advance by `groupsync check`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// In one listing with offset paging: it fits in the 10,000-record window (or the
+    /// server gave no total).
+    Offset,
+    /// With `searchAfter` past the window (`api_version = "v2026"`, which only a personal
+    /// access token may call).
+    SearchAfter,
+    /// Past the window without `searchAfter`: in ranges of `created`, each read with offsets.
+    CreatedRanges,
+}
+
+impl Reading {
+    /// How `total` entitlements are read with `version`.
+    pub fn of(total: Option<u64>, version: ApiVersion) -> Reading {
+        match total {
+            Some(t) if t > OFFSET_WINDOW && version == ApiVersion::V2026 => Reading::SearchAfter,
+            Some(t) if t > OFFSET_WINDOW => Reading::CreatedRanges,
+            _ => Reading::Offset,
+        }
+    }
+}
+
+impl fmt::Display for Reading {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Reading::Offset => "read in one listing with offset paging",
+            Reading::SearchAfter => "read with searchAfter",
+            Reading::CreatedRanges => "read in ranges of `created` (searchAfter is v2026 only)",
+        })
     }
 }
 
@@ -316,18 +351,18 @@ pub(super) async fn read_listing<P: Pages>(
     progress: &(dyn Fn(FetchProgress) + Send + Sync),
 ) -> Result<Selection, IdnError> {
     let first = tenant.page(&filter, &Cursor::Offset(0)).await?;
-    let beyond_window = first.total.filter(|t| *t > OFFSET_WINDOW);
-    let (listing, paging) = match beyond_window {
-        Some(total) if tenant.version() != ApiVersion::V2026 => {
+    let reading = Reading::of(first.total, tenant.version());
+    let (listing, paging) = match (reading, first.total) {
+        (Reading::CreatedRanges, Some(total)) => {
             let (listing, parts) = split::read(tenant, source_id, &filter, total, progress).await?;
             (listing, Paging::Split { parts })
         }
         _ => {
             let mut listing = Listing::new(source_id);
             read_pages(tenant, &filter, first, &mut listing, progress).await?;
-            let paging = match beyond_window {
-                Some(_) => Paging::SearchAfter,
-                None => Paging::Offset,
+            let paging = match reading {
+                Reading::SearchAfter => Paging::SearchAfter,
+                _ => Paging::Offset,
             };
             (listing, paging)
         }

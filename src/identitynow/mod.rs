@@ -28,7 +28,7 @@ mod types;
 #[cfg(test)]
 mod tests;
 
-pub use entitlements::{Paging, Selection};
+pub use entitlements::{OFFSET_WINDOW, Paging, Reading, Selection};
 pub use error::{ApiFailure, Endpoint, IdnError, RATE_LIMIT_FALLBACK};
 pub use types::{AggregationKind, Completion, FetchProgress, Source, TaskStatus};
 

@@ -4,10 +4,10 @@
 //! minutes; a configuration check only needs to know that the PAT may read entitlements,
 //! that the filter and API version are accepted, and how many groups there are. So this
 //! reads the first page exactly as a real run does (same request, same checks of each
-//! entitlement) and reports `X-Total-Count` from it.
+//! entitlement) and reports `X-Total-Count` from it, and how a run will read the rest.
 
 use super::Client;
-use super::entitlements::Cursor;
+use super::entitlements::{Cursor, Pages, Reading};
 use super::error::IdnError;
 
 /// What the first page said.
@@ -19,6 +19,8 @@ pub struct FirstPage {
     pub total: Option<u64>,
     /// The first entitlement's name, to show that names are readable.
     pub sample: Option<String>,
+    /// How a run will read the listing, decided as the run decides it from this page.
+    pub reading: Reading,
 }
 
 impl Client {
@@ -29,6 +31,7 @@ impl Client {
         Ok(FirstPage {
             returned: page.entries.len(),
             total: page.total,
+            reading: Reading::of(page.total, self.version()),
             sample: page
                 .entries
                 .into_iter()

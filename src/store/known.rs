@@ -5,10 +5,15 @@
 //! little. Everything else is kept: created, failed, skipped, adopted, renamed, orphan and
 //! deleted groups, and a group found existing for the first time or after another outcome.
 //! Dry runs read this table but do not change it.
+//!
+//! Rows outlive runs, so a group gone from the source would keep its row for ever: a run
+//! that succeeded, having read the whole source, forgets the groups of its job it did not
+//! meet ([`forget_unmet`]).
 
 use super::runs::columns;
 use crate::report::{GroupOutcome, Outcome};
 use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashSet;
 
 /// Whether `o` is a group `job` found existing as it was last recorded.
 pub(super) fn unchanged(conn: &Connection, job: &str, o: &GroupOutcome) -> rusqlite::Result<bool> {
@@ -42,4 +47,33 @@ pub(super) fn remember(
     )?;
     stmt.execute(params![o.source_id, o.name, kind, scim_id, run_id, job])?;
     Ok(())
+}
+
+/// Forgets the groups of `job` that none of `outcomes` names: those of a whole run (every
+/// group it read, and the orphans it found), so what is left is what the source still
+/// holds. Returns how many were forgotten.
+pub(super) fn forget_unmet(
+    conn: &Connection,
+    job: &str,
+    outcomes: &[GroupOutcome],
+) -> rusqlite::Result<usize> {
+    let met: HashSet<&str> = outcomes.iter().map(|o| o.source_id.as_str()).collect();
+    let unmet: Vec<String> = {
+        let mut stmt = conn.prepare_cached("SELECT source_id FROM known_groups WHERE job = ?1")?;
+        let ids = stmt.query_map([job], |r| r.get::<_, String>(0))?;
+        let mut unmet = Vec::new();
+        for id in ids {
+            let id = id?;
+            if !met.contains(id.as_str()) {
+                unmet.push(id);
+            }
+        }
+        unmet
+    };
+    let mut delete =
+        conn.prepare_cached("DELETE FROM known_groups WHERE job = ?1 AND source_id = ?2")?;
+    for id in &unmet {
+        delete.execute(params![job, id])?;
+    }
+    Ok(unmet.len())
 }

@@ -1,11 +1,12 @@
 //! Recording a run: the run, its outcomes, its notices, the groups it reports and the
-//! failure-alert state, written in one transaction before any notice is sent.
+//! failure-alert state, written in one transaction before any notice is sent; a run that
+//! succeeded also forgets the known groups gone from the source (see [`known`]).
 
 use super::{
-    INTERRUPTED, RUNNING, RunRecord, Store, StoreError, outbox, put_state, reported, runs,
+    INTERRUPTED, RUNNING, RunRecord, Store, StoreError, known, outbox, put_state, reported, runs,
 };
 use crate::notify::Notice;
-use crate::report::GroupOutcome;
+use crate::report::{GroupOutcome, RunStatus};
 use chrono::Utc;
 
 /// The state key that says whether the last (non-dry) run of the `default` job failed, for
@@ -49,6 +50,10 @@ impl Store {
                 [r.run.id.as_str(), RUNNING, INTERRUPTED],
             )?;
             runs::insert(&tx, r.run, r.outcomes)?;
+            // only a run that read the whole source knows which groups are gone from it
+            if r.run.status == RunStatus::Succeeded.as_str() && !r.run.dry_run {
+                known::forget_unmet(&tx, &r.run.job, r.outcomes)?;
+            }
             outbox::enqueue(&tx, Some(&r.run.id), r.notices, now)?;
             reported::mark(&tx, &r.run.job, &r.run.id, r.reported, now)?;
             if let Some(failing) = r.failing {

@@ -1,5 +1,5 @@
-//! The history over HTTP: `GET /executions` (JSON, paged), `GET /executions/{id}` (JSON),
-//! and a server-rendered dashboard: `GET /` (recent runs, the next scheduled run,
+//! The history over HTTP: `GET /executions` (JSON, paged), `GET /executions/{id}` (JSON,
+//! its outcomes paged), and a server-rendered dashboard: `GET /` (recent runs, the next scheduled run,
 //! readiness) and `GET /history/{id}` (one run's group outcomes, `?outcome=` to filter).
 //!
 //! Plain HTML and CSS, no script: every value from the store (group names come from AD)
@@ -154,8 +154,15 @@ fn paging(
     query: &HashMap<String, String>,
     default: usize,
 ) -> Result<(usize, Option<String>), Problem> {
-    let limit = match query.get("limit") {
-        None => default,
+    let limit = limit_param(query, default)?;
+    let before = query.get("before").filter(|b| !b.is_empty()).cloned();
+    Ok((limit, before))
+}
+
+/// `?limit=`: a whole number from 1 to 500, `default` when absent.
+fn limit_param(query: &HashMap<String, String>, default: usize) -> Result<usize, Problem> {
+    match query.get("limit") {
+        None => Ok(default),
         Some(text) => text
             .parse::<usize>()
             .ok()
@@ -164,10 +171,17 @@ fn paging(
                 Problem::BadRequest(format!(
                     "limit must be a whole number from 1 to {MAX_LIMIT}, got {text:?}"
                 ))
-            })?,
-    };
-    let before = query.get("before").filter(|b| !b.is_empty()).cloned();
-    Ok((limit, before))
+            }),
+    }
+}
+
+/// `?q=`: part of a group's name to search for, when it holds more than spaces.
+fn search_param(query: &HashMap<String, String>) -> Option<String> {
+    query
+        .get("q")
+        .map(|q| q.trim())
+        .filter(|q| !q.is_empty())
+        .map(str::to_owned)
 }
 
 /// `?job=` when it names a job (any name: a job with no runs lists none).

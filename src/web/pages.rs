@@ -1,7 +1,7 @@
 //! The dashboard (`GET /`) and the page of one run (`GET /history/{id}`).
 
 use super::html::{badge, card, duration, error_page, esc, page, url_part, when};
-use super::{DashboardInputs, Problem, WebState, job_filter, outcome_filter, paging};
+use super::{DashboardInputs, Problem, WebState, job_filter, outcome_filter, paging, search_param};
 use crate::report::{NoticeOutcome, Outcome, RunStatus};
 use crate::store::{OUTCOME_KINDS, OutcomeQuery, RunDetail, RunRecord};
 use axum::extract::{Path, Query, State};
@@ -13,7 +13,7 @@ use std::fmt::Write;
 /// Runs per dashboard page.
 const PAGE: usize = 25;
 /// Group outcomes per page of a run.
-const OUTCOMES_PAGE: usize = 100;
+pub(super) const OUTCOMES_PAGE: usize = 100;
 /// The dashboard reloads itself this often (seconds).
 const REFRESH: u32 = 30;
 
@@ -84,7 +84,7 @@ async fn load_run(
     query: &HashMap<String, String>,
 ) -> Result<(RunDetail, Shown), Problem> {
     let kind = outcome_filter(query)?;
-    let search = query.get("q").map(|q| q.trim()).filter(|q| !q.is_empty());
+    let search = search_param(query);
     let page = match query.get("page").map(String::as_str) {
         None | Some("") => 1,
         Some(text) => text
@@ -97,7 +97,7 @@ async fn load_run(
     };
     let outcomes = OutcomeQuery {
         kind: kind.map(str::to_owned),
-        search: search.map(str::to_owned),
+        search: search.clone(),
         limit: Some(OUTCOMES_PAGE),
         offset: (page - 1).saturating_mul(OUTCOMES_PAGE),
     };
@@ -109,7 +109,7 @@ async fn load_run(
         .ok_or_else(|| Problem::NotFound(format!("no execution with id {shown_id:?}")))?;
     let shown = Shown {
         kind,
-        search: search.map(str::to_owned),
+        search,
         page,
         matching,
     };

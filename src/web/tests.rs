@@ -574,3 +574,86 @@ async fn the_dashboard_draws_a_chart_of_recent_runs() {
     assert!(!html.contains("<script"));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn one_execution_pages_its_outcomes_each_once_and_searches_them() {
+    let (store, id) = store_with_a_large_run(250);
+    let server = Server::start(WebState::new(store)).await;
+    let json = |path: String| {
+        let server = &server;
+        async move {
+            let resp = server.get(&path).await;
+            assert_eq!(resp.status(), 200, "{path}");
+            resp.json::<Value>().await.unwrap()
+        }
+    };
+    let names = |page: &Value| -> Vec<String> {
+        page["outcomes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    // the default page is the run page's, and `next` leads through the rest
+    let first = json(format!("/executions/{id}")).await;
+    assert_eq!(names(&first).len(), 100);
+    assert_eq!(
+        first["counts"]["created"], 250,
+        "counts are the whole run's"
+    );
+    let mut seen = names(&first);
+    let mut next = first["next"].as_str().map(str::to_owned);
+    let mut pages = 1;
+    while let Some(href) = next {
+        let page = json(href).await;
+        assert_eq!(page["counts"]["created"], 250);
+        seen.extend(names(&page));
+        next = page["next"].as_str().map(str::to_owned);
+        pages += 1;
+    }
+    assert_eq!(pages, 3);
+    let expected: Vec<String> = (0..250).map(|i| format!("Group {i:03}")).collect();
+    assert_eq!(seen, expected, "each outcome once, in source order");
+
+    // a smaller page, and the last page has no `next` at all
+    let small = json(format!("/executions/{id}?limit=40&offset=200")).await;
+    assert_eq!(names(&small), expected[200..240]);
+    let last = json(format!("/executions/{id}?limit=40&offset=240")).await;
+    assert_eq!(names(&last), expected[240..]);
+    assert!(last.get("next").is_none(), "{last:#}");
+
+    // `q` narrows, with `outcome`, and the next page keeps both
+    let found = json(format!(
+        "/executions/{id}?outcome=created&q=group%2012&limit=4"
+    ))
+    .await;
+    assert_eq!(names(&found), expected[120..124]);
+    assert_eq!(found["counts"]["created"], 250);
+    let next = found["next"].as_str().unwrap();
+    assert!(
+        next.contains("outcome=created") && next.contains("q=group%2012"),
+        "{next}"
+    );
+    let rest = json(next.to_owned()).await;
+    assert_eq!(names(&rest), expected[124..128]);
+    let none = json(format!("/executions/{id}?q=nowhere")).await;
+    assert!(names(&none).is_empty() && none.get("next").is_none());
+
+    for (bad, names_it) in [
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("limit=ten", "limit"),
+        ("offset=-1", "offset"),
+    ] {
+        let resp = server.get(&format!("/executions/{id}?{bad}")).await;
+        assert_eq!(resp.status(), 400, "{bad}");
+        let body: Value = resp.json().await.unwrap();
+        assert!(
+            body["error"].as_str().unwrap().starts_with(names_it),
+            "{bad}: {body}"
+        );
+    }
+    server.stop().await;
+}

@@ -2,6 +2,7 @@
 //! good configuration, and each broken piece is named on its own line with exit status 1.
 
 use crate::harness::*;
+use crate::scale::tenant_stats;
 use groupsync_sandbox::{self as sandbox, SandboxOptions};
 
 /// What one run of `groupsync check` printed.
@@ -79,6 +80,10 @@ async fn a_good_configuration_passes_every_check() {
         out.line("identitynow groups")
             .contains("40 group entitlements")
     );
+    assert!(
+        out.line("identitynow groups")
+            .ends_with("; read in one listing with offset paging")
+    );
     assert!(out.line("store").contains(&s.store.display().to_string()));
     assert!(s.store.exists(), "the store was created");
     assert!(s.smtp.messages().is_empty(), "no mail without the flag");
@@ -99,6 +104,31 @@ async fn a_good_configuration_passes_every_check() {
     for secret in [sandbox::CLIENT_SECRET, sandbox::SCIM_TOKEN] {
         assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));
     }
+    s.stop().await;
+}
+
+/// More than 10,000 groups with an API client's version: `check` says, from the first page
+/// alone, that a run will read them in ranges of `created`.
+#[tokio::test]
+async fn more_than_ten_thousand_groups_are_said_to_be_read_in_ranges_of_created() {
+    let s = spawn_app(SandboxOptions::seeded(10_050, 0, 12)).await;
+    let out = check(&s, &[], &[]).await;
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    let line = out.line("identitynow groups");
+    assert!(
+        line.starts_with("ok   identitynow groups: 10050 group entitlements")
+            && line
+                .contains("; more than 10000 with api_version v2025: read in ranges of `created`"),
+        "{line}"
+    );
+    let stats = tenant_stats(&s).await;
+    let pages = stats["by_route"]["GET /v2025/entitlements"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        pages <= 2,
+        "the first page and the access check's probe, not the listing: {stats}"
+    );
     s.stop().await;
 }
 

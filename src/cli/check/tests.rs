@@ -118,23 +118,52 @@ fn an_empty_source_is_a_warning_not_a_pass() {
         returned,
         total,
         sample: sample.map(str::to_owned),
+        reading: Reading::of(total, ApiVersion::V2025),
     };
-    let empty = groups_line("identitynow groups", &page(0, Some(0), None));
+    let line = |page: &FirstPage| groups_line("identitynow groups", page, ApiVersion::V2025);
+    let empty = line(&page(0, Some(0), None));
     assert_eq!(empty.status, Status::Warn);
     assert!(empty.hint.is_some());
-    let full = groups_line(
-        "identitynow groups",
-        &page(250, Some(1200), Some("GG_Sales")),
-    );
+    let full = line(&page(250, Some(1200), Some("GG_Sales")));
     assert_eq!(
         full.to_string(),
-        "ok   identitynow groups: 1200 group entitlements, e.g. \"GG_Sales\""
+        "ok   identitynow groups: 1200 group entitlements, e.g. \"GG_Sales\"; \
+         read in one listing with offset paging"
     );
-    let untold = groups_line("identitynow groups", &page(3, None, None));
+    let untold = line(&page(3, None, None));
     assert!(
         untold.detail.contains("3 on the first page"),
         "{}",
         untold.detail
+    );
+}
+
+#[test]
+fn the_groups_line_says_how_a_run_will_read_them() {
+    let line = |total: u64, version: ApiVersion| {
+        let page = FirstPage {
+            returned: 250,
+            total: Some(total),
+            sample: Some("GG_Sales".into()),
+            reading: Reading::of(Some(total), version),
+        };
+        groups_line("identitynow groups", &page, version).to_string()
+    };
+    assert_eq!(
+        line(10_000, ApiVersion::V2025),
+        "ok   identitynow groups: 10000 group entitlements, e.g. \"GG_Sales\"; \
+         read in one listing with offset paging"
+    );
+    assert_eq!(
+        line(12_345, ApiVersion::V2025),
+        "ok   identitynow groups: 12345 group entitlements, e.g. \"GG_Sales\"; \
+         more than 10000 with api_version v2025: read in ranges of `created` \
+         (searchAfter is v2026 only)"
+    );
+    assert_eq!(
+        line(12_345, ApiVersion::V2026),
+        "ok   identitynow groups: 12345 group entitlements, e.g. \"GG_Sales\"; \
+         more than 10000 with api_version v2026: read with searchAfter"
     );
 }
 

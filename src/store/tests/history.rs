@@ -88,6 +88,19 @@ pub(super) fn record(store: &Store, report: &RunReport, trigger: &str, notices: 
         .unwrap();
 }
 
+/// Records `report` as a run of `job` from the CLI, without notices.
+pub(super) fn record_of_job(store: &Store, report: &RunReport, job: &str) {
+    store
+        .record(&Recording {
+            run: &RunRecord::of(report, "cli").of_job(job),
+            outcomes: &report.outcomes,
+            notices: &[],
+            reported: &[],
+            failing: None,
+        })
+        .unwrap();
+}
+
 #[test]
 fn a_report_reads_back_exactly() {
     let store = Store::in_memory().unwrap();
@@ -432,17 +445,7 @@ fn runs_keep_their_job_and_read_back_by_job() {
             .retain(|o| !matches!(o.outcome, Outcome::Failed { .. }));
         r
     };
-    let recorded = |r: &RunReport, job: &str| {
-        store
-            .record(&Recording {
-                run: &RunRecord::of(r, "cli").of_job(job),
-                outcomes: &r.outcomes,
-                notices: &[],
-                reported: &[],
-                failing: None,
-            })
-            .unwrap();
-    };
+    let recorded = |r: &RunReport, job: &str| record_of_job(&store, r, job);
     let (us, eu, us_later) = (succeeded(0), succeeded(5), succeeded(10));
     recorded(&us, "us");
     recorded(&eu, "eu");

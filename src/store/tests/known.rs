@@ -1,8 +1,8 @@
 //! Groups found existing as the run before found them are counted, not written; pages of
 //! a run's outcomes are read with a name search.
 
-use super::history::{record, report};
-use crate::report::{GroupOutcome, Outcome, RunReport};
+use super::history::{record, record_of_job, report};
+use crate::report::{ErrorKind, GroupOutcome, Outcome, RunFailure, RunReport};
 use crate::store::{OutcomeQuery, Store};
 use chrono::TimeDelta;
 
@@ -169,4 +169,91 @@ fn a_page_of_outcomes_is_read_with_a_search() {
             .unwrap()
             .is_none()
     );
+}
+
+/// The entitlement ids `job` knows, in order.
+fn known(store: &Store, job: &str) -> Vec<String> {
+    let conn = store.conn();
+    let mut stmt = conn
+        .prepare("SELECT source_id FROM known_groups WHERE job = ?1 ORDER BY source_id")
+        .unwrap();
+    stmt.query_map([job], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[test]
+fn a_run_that_read_the_whole_source_forgets_the_groups_gone_from_it() {
+    let store = Store::in_memory().unwrap();
+    let three = || {
+        vec![
+            existed("e1", "Ops", "s1"),
+            existed("e2", "Dev", "s2"),
+            existed("e3", "Web", "s3"),
+        ]
+    };
+    record_of_job(&store, &run(0, three()), "us");
+    record_of_job(&store, &run(0, three()), "eu");
+    assert_eq!(known(&store, "us"), ["e1", "e2", "e3"]);
+
+    // e2 is gone from the source: a run that failed, one that partly failed and a dry run
+    // do not say so for sure, and forget nothing
+    let mut failed = run(1, vec![existed("e1", "Ops", "s1")]);
+    failed.error = Some(RunFailure {
+        kind: ErrorKind::SourceUnreadable,
+        message: "page 2 failed".into(),
+    });
+    record_of_job(&store, &failed, "us");
+    let partly = run(
+        2,
+        vec![
+            existed("e1", "Ops", "s1"),
+            GroupOutcome {
+                outcome: Outcome::Failed {
+                    error: "503".into(),
+                },
+                ..existed("e4", "New", "")
+            },
+        ],
+    );
+    record_of_job(&store, &partly, "us");
+    let mut dry = run(3, vec![existed("e1", "Ops", "s1")]);
+    dry.dry_run = true;
+    record_of_job(&store, &dry, "us");
+    assert_eq!(known(&store, "us"), ["e1", "e2", "e3", "e4"]);
+
+    // a run that succeeded forgets e2 and keeps the rest, an orphan it found included
+    let orphan = GroupOutcome {
+        outcome: Outcome::Orphan {
+            scim_id: "s9".into(),
+        },
+        ..existed("e9", "Old", "s9")
+    };
+    let succeeded = run(
+        4,
+        vec![
+            existed("e1", "Ops", "s1"),
+            existed("e3", "Web", "s3"),
+            existed("e4", "New", "s4"),
+            orphan,
+        ],
+    );
+    record_of_job(&store, &succeeded, "us");
+    assert_eq!(known(&store, "us"), ["e1", "e3", "e4", "e9"]);
+    assert_eq!(
+        known(&store, "eu"),
+        ["e1", "e2", "e3"],
+        "another job's are its own"
+    );
+
+    // what is still known is still counted, not written
+    let again = run(
+        5,
+        vec![existed("e1", "Ops", "s1"), existed("e3", "Web", "s3")],
+    );
+    record_of_job(&store, &again, "us");
+    let back = store.run(&again.run_id.0).unwrap().unwrap();
+    assert_eq!(back.run.unchanged, 2);
+    assert_eq!(known(&store, "us"), ["e1", "e3"]);
 }
