@@ -346,7 +346,10 @@ mod tests {
         assert_eq!(selection.selected.get("memberOf"), Some(&25_000));
         let kept: Vec<&str> = selection.groups.iter().map(|g| g.id.as_str()).collect();
         assert_eq!(kept.len(), 25, "{kept:?}");
-        assert!(kept.iter().all(|id| id.ends_with("777") && *id >= "00005000"));
+        assert!(
+            kept.iter()
+                .all(|id| id.ends_with("777") && *id >= "00005000")
+        );
     }
 
     #[tokio::test]
