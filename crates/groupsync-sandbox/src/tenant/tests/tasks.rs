@@ -207,13 +207,18 @@ async fn entitlements(t: &Running, token: &str) -> Vec<Value> {
     page.json().await.unwrap()
 }
 
-#[tokio::test(start_paused = true)]
-async fn an_aggregation_of_a_source_with_a_feed_lists_what_the_feed_reads() {
-    let t = Running::start(TenantOptions {
+/// A tenant whose source holds nothing yet, issuing a user's tokens (which may aggregate).
+async fn empty_for_a_user() -> Running {
+    Running::start(TenantOptions {
         credential: Credential::Pat,
         ..opts(vec![])
     })
-    .await;
+    .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_aggregation_of_a_source_with_a_feed_lists_what_the_feed_reads() {
+    let t = empty_for_a_user().await;
     t.tenant.set_feed(SRC, || {
         vec![
             ("scim-1".to_owned(), "Data Stewards".to_owned()),
@@ -258,11 +263,7 @@ async fn an_aggregation_of_a_source_with_a_feed_lists_what_the_feed_reads() {
 
 #[tokio::test(start_paused = true)]
 async fn entitlements_an_aggregation_makes_are_created_then_and_found_by_created_ge() {
-    let t = Running::start(TenantOptions {
-        credential: Credential::Pat,
-        ..opts(vec![])
-    })
-    .await;
+    let t = empty_for_a_user().await;
     let system = std::sync::Arc::new(std::sync::Mutex::new(vec![
         ("scim-1".to_owned(), "Data Stewards".to_owned()),
         ("scim-2".to_owned(), "Analysts".to_owned()),
