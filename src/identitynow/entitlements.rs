@@ -186,6 +186,11 @@ impl fmt::Display for Reading {
     }
 }
 
+/// Which group entitlements a listing keeps as it reads them (`None`: all); the others are
+/// counted by attribute and dropped with their page, so a reader looking for a few groups
+/// never holds the whole listing.
+pub(super) type Keep<'a> = Option<&'a (dyn Fn(&SourceGroup) -> bool + Sync)>;
+
 /// The page read of one filter (the whole listing, or one range of a split listing).
 #[derive(Default)]
 pub(super) struct Part {
@@ -206,6 +211,7 @@ pub(super) struct Listing<'a> {
     /// The last id read, where `searchAfter` continues.
     last_id: Option<String>,
     selection: Selection,
+    keep: Keep<'a>,
     pub pages: usize,
     pub part: Part,
 }
@@ -219,9 +225,15 @@ impl<'a> Listing<'a> {
             read: 0,
             last_id: None,
             selection: Selection::default(),
+            keep: None,
             pages: 0,
             part: Part::default(),
         }
+    }
+
+    /// The same listing keeping only the groups `keep` accepts.
+    pub fn keeping(self, keep: Keep<'a>) -> Self {
+        Listing { keep, ..self }
     }
 
     pub fn inconsistent(&self, detail: String) -> IdnError {
@@ -242,7 +254,9 @@ impl<'a> Listing<'a> {
                 if self.total.is_none()
                     && let Some(n) = total.and_then(|n| usize::try_from(n).ok())
                 {
-                    self.selection.groups.reserve(n.min(MAX_RESERVED));
+                    if self.keep.is_none() {
+                        self.selection.groups.reserve(n.min(MAX_RESERVED));
+                    }
                     self.seen.reserve(n.min(MAX_RESERVED));
                 }
                 self.total = self.total.or(total);
@@ -271,7 +285,9 @@ impl<'a> Listing<'a> {
             let s = &mut self.selection;
             if entry.is_group {
                 *s.selected.entry(attribute).or_default() += 1;
-                s.groups.push(entry.group);
+                if self.keep.is_none_or(|keep| keep(&entry.group)) {
+                    s.groups.push(entry.group);
+                }
             } else {
                 *s.left_out.entry(attribute).or_default() += 1;
             }
@@ -348,17 +364,19 @@ pub(super) async fn read_listing<P: Pages>(
     tenant: &P,
     source_id: &str,
     filter: String,
+    keep: Keep<'_>,
     progress: &(dyn Fn(FetchProgress) + Send + Sync),
 ) -> Result<Selection, IdnError> {
     let first = tenant.page(&filter, &Cursor::Offset(0)).await?;
     let reading = Reading::of(first.total, tenant.version());
     let (listing, paging) = match (reading, first.total) {
         (Reading::CreatedRanges, Some(total)) => {
-            let (listing, parts) = split::read(tenant, source_id, &filter, total, progress).await?;
+            let (listing, parts) =
+                split::read(tenant, source_id, &filter, total, keep, progress).await?;
             (listing, Paging::Split { parts })
         }
         _ => {
-            let mut listing = Listing::new(source_id);
+            let mut listing = Listing::new(source_id).keeping(keep);
             read_pages(tenant, &filter, first, &mut listing, progress).await?;
             let paging = match reading {
                 Reading::SearchAfter => Paging::SearchAfter,
@@ -496,14 +514,27 @@ impl Client {
         progress: &(dyn Fn(FetchProgress) + Send + Sync),
     ) -> Result<Selection, IdnError> {
         let filter = self.entitlement_filter(source_id);
-        read_listing(self, source_id, filter, progress).await
+        read_listing(self, source_id, filter, None, progress).await
     }
 
     /// The group entitlements of any source (the Alation SCIM source, say), all pages:
     /// `identitynow.entitlement_filter`, which is written for the AD source, is not applied.
     pub async fn source_groups(&self, source_id: &str) -> Result<Selection, IdnError> {
         let filter = query::eq("source.id", source_id);
-        read_listing(self, source_id, filter, &|_| {}).await
+        read_listing(self, source_id, filter, None, &|_| {}).await
+    }
+
+    /// The group entitlements of any source created at or after `since`, all pages of that
+    /// narrower listing (past the window as any listing), keeping only those `keep`
+    /// accepts: the others are counted in the [`Selection`], not returned.
+    pub async fn source_groups_since(
+        &self,
+        source_id: &str,
+        since: DateTime<Utc>,
+        keep: &(dyn Fn(&SourceGroup) -> bool + Sync),
+    ) -> Result<Selection, IdnError> {
+        let filter = created_since(source_id, &since);
+        read_listing(self, source_id, filter, Some(keep), &|_| {}).await
     }
 
     /// The filter of every entitlement page: the source, and the configured filter.
@@ -557,6 +588,16 @@ impl Client {
         });
         self.get(&call).await
     }
+}
+
+/// `source.id eq "…" and created ge …`: the source's entitlements created at or after
+/// `since`, the instant written as the ranges of a split listing write theirs.
+fn created_since(source_id: &str, since: &DateTime<Utc>) -> String {
+    format!(
+        "{} and created ge {}",
+        query::eq("source.id", source_id),
+        split::instant(since)
+    )
 }
 
 pub(super) fn read_page(answer: &Answer, cursor: &Cursor) -> Result<Page, IdnError> {
@@ -695,6 +736,29 @@ mod tests {
             l.finish(String::new()),
             Err(IdnError::Inconsistent { .. })
         ));
+    }
+
+    #[test]
+    fn entitlements_created_since_an_instant_are_asked_for_by_source_and_created_ge() {
+        let since = DateTime::parse_from_rfc3339("2026-03-01T09:15:00.5+01:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            created_since("2c91", &since),
+            r#"source.id eq "2c91" and created ge 2026-03-01T08:15:00.500Z"#
+        );
+    }
+
+    #[test]
+    fn a_listing_keeping_some_groups_counts_every_one() {
+        let wanted = |g: &SourceGroup| g.name == "Gb";
+        let mut l = Listing::new("src").keeping(Some(&wanted));
+        l.take(page(&["a", "b"], Some(3))).unwrap();
+        l.take(page(&["c"], None)).unwrap();
+        let selection = l.finish(String::new()).unwrap();
+        let ids: Vec<&str> = selection.groups.iter().map(|g| g.id.as_str()).collect();
+        assert_eq!(ids, ["b"]);
+        assert_eq!(selection.selected.get("memberOf"), Some(&3));
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! the ranges' totals add up to the unfiltered total. A mismatch is read once more, then
 //! fails; more than 10,000 entitlements created in one millisecond cannot be split at all.
 
-use super::entitlements::{Cursor, Listing, OFFSET_WINDOW, Page, Pages, read_pages};
+use super::entitlements::{Cursor, Keep, Listing, OFFSET_WINDOW, Page, Pages, read_pages};
 use super::error::IdnError;
 use super::types::FetchProgress;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
@@ -27,7 +27,8 @@ struct Range {
     high: DateTime<Utc>,
 }
 
-fn instant(t: &DateTime<Utc>) -> String {
+/// An instant as the filters write it: RFC 3339 in UTC, to the millisecond.
+pub(super) fn instant(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
@@ -67,12 +68,13 @@ impl Range {
 
 /// Reads the listing of `filter` (`total` entitlements, more than the window) in ranges of
 /// `created`; once more from the start if it changed while it was read. Returns the
-/// listing read and how many ranges it took.
+/// listing read (the groups `keep` accepts) and how many ranges it took.
 pub(super) async fn read<'a, P: Pages>(
     tenant: &P,
     source_id: &'a str,
     filter: &str,
     total: u64,
+    keep: Keep<'a>,
     progress: &(dyn Fn(FetchProgress) + Send + Sync),
 ) -> Result<(Listing<'a>, usize), IdnError> {
     tracing::info!(
@@ -85,7 +87,7 @@ pub(super) async fn read<'a, P: Pages>(
     let mut total = total;
     let mut again = true;
     loop {
-        let mut listing = Listing::new(source_id);
+        let mut listing = Listing::new(source_id).keeping(keep);
         match read_once(tenant, filter, total, &mut listing, progress).await {
             Ok(parts) => return Ok((listing, parts)),
             Err(e @ IdnError::Inconsistent { .. }) if again => {
@@ -172,7 +174,7 @@ fn same_instant(listing: &Listing<'_>, count: u64, at: &DateTime<Utc>) -> IdnErr
 
 #[cfg(test)]
 mod tests {
-    use super::super::entitlements::Entry;
+    use super::super::entitlements::{Entry, Paging};
     use super::*;
     use crate::config::ApiVersion;
     use crate::domain::SourceGroup;
@@ -207,14 +209,25 @@ mod tests {
             }
         }
 
-        fn bound(filter: &str, op: &str) -> Option<DateTime<Utc>> {
-            let (_, rest) = filter.split_once(&format!("created {op} "))?;
-            let text = rest.split(' ').next()?;
-            Some(DateTime::parse_from_rfc3339(text).ok()?.with_timezone(&Utc))
+        /// Every `created {op}` bound of the filter, the narrowest by `pick`.
+        fn bound(
+            filter: &str,
+            op: &str,
+            pick: fn(DateTime<Utc>, DateTime<Utc>) -> DateTime<Utc>,
+        ) -> Option<DateTime<Utc>> {
+            filter
+                .split(&format!("created {op} "))
+                .skip(1)
+                .filter_map(|rest| {
+                    let text = rest.split(' ').next()?;
+                    Some(DateTime::parse_from_rfc3339(text).ok()?.with_timezone(&Utc))
+                })
+                .reduce(pick)
         }
 
         fn matching(&self, filter: &str) -> Vec<(String, DateTime<Utc>)> {
-            let (ge, lt) = (Self::bound(filter, "ge"), Self::bound(filter, "lt"));
+            let ge = Self::bound(filter, "ge", DateTime::max);
+            let lt = Self::bound(filter, "lt", DateTime::min);
             let mut items: Vec<_> = self
                 .items
                 .lock()
@@ -294,7 +307,7 @@ mod tests {
     async fn read_all(fake: &Fake) -> Result<(Vec<String>, usize), IdnError> {
         let first = fake.page("f", &Cursor::Offset(0)).await?;
         let total = first.total.unwrap();
-        let (listing, parts) = read(fake, "src", "f", total, &|_| {}).await?;
+        let (listing, parts) = read(fake, "src", "f", total, None, &|_| {}).await?;
         assert_eq!(listing.total, Some(listing.read as u64));
         let selection = listing.finish(String::new())?;
         Ok((selection.groups.into_iter().map(|g| g.id).collect(), parts))
@@ -317,6 +330,26 @@ mod tests {
         assert!((3..=8).contains(&parts), "{parts} ranges");
         // Every page of every range, a probe per range split, the oldest, the first page.
         assert!(fake.requests() < 25_000 / 250 + 20, "{}", fake.requests());
+    }
+
+    #[tokio::test]
+    async fn a_listing_narrowed_by_created_ge_is_split_within_its_bound_keeping_a_few() {
+        use super::super::entitlements::read_listing;
+        // 30,000 a second apart; the 25,000 from the 5,000th on are asked for.
+        let fake = Fake::new((0..30_000).map(|i| i * 1_000));
+        let filter = format!("f and created ge {}", instant(&at(5_000_000)));
+        let keep = |g: &SourceGroup| g.name.ends_with("777");
+        let selection = read_listing(&fake, "src", filter, Some(&keep), &|_| {})
+            .await
+            .unwrap();
+        assert!(matches!(selection.paging, Paging::Split { .. }));
+        assert_eq!(selection.selected.get("memberOf"), Some(&25_000));
+        let kept: Vec<&str> = selection.groups.iter().map(|g| g.id.as_str()).collect();
+        assert_eq!(kept.len(), 25, "{kept:?}");
+        assert!(
+            kept.iter()
+                .all(|id| id.ends_with("777") && *id >= "00005000")
+        );
     }
 
     #[tokio::test]
@@ -380,7 +413,7 @@ mod tests {
         }
         let moving = Moving(Fake::new((0..11_000).map(|i| i * 10)));
         let first = moving.page("f", &Cursor::Offset(0)).await.unwrap();
-        let e = read(&moving, "src", "f", first.total.unwrap(), &|_| {})
+        let e = read(&moving, "src", "f", first.total.unwrap(), None, &|_| {})
             .await
             .err()
             .unwrap();

@@ -143,3 +143,74 @@ async fn an_unknown_scim_source_fails_check_and_the_loop_naming_the_sources() {
     );
     app.stop().await;
 }
+
+/// `GET /v2025/entitlements` requests the tenant has served so far.
+async fn entitlement_pages(app: &TestApp) -> u64 {
+    let stats = crate::scale::tenant_stats(app).await;
+    stats["by_route"]["GET /v2025/entitlements"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn the_read_back_asks_for_the_new_entitlements_not_the_whole_scim_source() {
+    // About 3,000 groups already in Alation, aggregated into the SCIM source long ago:
+    // reading that source whole would take 30 pages of 100.
+    let app = spawn_app(SandboxOptions {
+        credential: Credential::Pat,
+        ..SandboxOptions::seeded(3_040, 3_000, 43)
+    })
+    .await;
+    let env = [("GROUPSYNC_IDENTITYNOW__PAGE_SIZE", "100")];
+    let settings = app.settings(&env);
+    let client = Client::new(&settings.identitynow).unwrap();
+    let before = client.source_groups(SCIM_SOURCE_ID).await.unwrap();
+    let existing = app.target_names().len();
+    assert!(existing > 2_900, "{existing}");
+    assert_eq!(before.groups.len(), existing);
+
+    // A dry run reads the AD source as the run will, and closes no loop.
+    let start = entitlement_pages(&app).await;
+    let mut cmd = app.command();
+    cmd.envs(env).args(["run", "--dry-run", "--json"]);
+    assert_eq!(output(cmd).await.status.code(), Some(0));
+    let ad_pages = entitlement_pages(&app).await - start;
+    assert!(ad_pages >= 30, "{ad_pages}");
+
+    let (code, run) = run_json(&app, &env).await;
+    assert_eq!(code, Some(0), "{run:#}");
+    let made = created(&run);
+    assert!((1..=40).contains(&made.len()), "{made:?}");
+    let step = &run["close_loop"];
+    assert_eq!(step["state"], "closed", "{step:#}");
+    let groups = step["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), made.len());
+    assert!(
+        groups.iter().all(|g| g["entitlement_id"].is_string()),
+        "{step:#}"
+    );
+
+    let read_back = entitlement_pages(&app).await - start - 2 * ad_pages;
+    assert!(
+        (1..=2).contains(&read_back),
+        "the read-back took {read_back} pages, the AD source {ad_pages}"
+    );
+    // The SCIM source holds them all, the created ones under the ids the run found.
+    let after = client.source_groups(SCIM_SOURCE_ID).await.unwrap();
+    assert_eq!(after.groups.len(), existing + made.len());
+    let new: BTreeSet<(String, String)> = after
+        .groups
+        .into_iter()
+        .filter(|g| made.contains(&g.name))
+        .map(|g| (g.name, g.id))
+        .collect();
+    let found: BTreeSet<(String, String)> = groups
+        .iter()
+        .map(|g| {
+            let text = |k: &str| g[k].as_str().unwrap().to_owned();
+            (text("name"), text("entitlement_id"))
+        })
+        .collect();
+    assert_eq!(found, new);
+    app.stop().await;
+}

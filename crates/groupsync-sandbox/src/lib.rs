@@ -33,7 +33,8 @@ pub const AD_SOURCE_NAME: &str = "Active Directory";
 pub const OTHER_SOURCE_ID: &str = "2c9180835d191a86015d28455b4b232b";
 pub const OTHER_SOURCE_NAME: &str = "Workday HR";
 /// The Alation SCIM source: SailPoint's SCIM 2.0 connector pointed at the sandbox's SCIM
-/// server. Its entitlement aggregation reads that server's groups.
+/// server. Its entitlement aggregation reads that server's groups; at the start it holds
+/// the groups already there, created long ago, as an earlier aggregation left them.
 pub const SCIM_SOURCE_ID: &str = "2c9180835d191a86015d28455b4b232c";
 pub const SCIM_SOURCE_NAME: &str = "Alation SCIM";
 /// The name of the directory source when the sandbox simulates the Entra ID connector.
@@ -251,6 +252,8 @@ impl Sandbox {
             let groups = read.groups().into_iter();
             groups.map(|g| (g.id, g.display_name)).collect()
         });
+        // the groups already in Alation were aggregated into the SCIM source long ago
+        tenant.aggregated_earlier(SCIM_SOURCE_ID);
         let smtp = match opts.maildir {
             Some(dir) => smtp::SmtpSink::with_maildir(dir)?,
             None => smtp::SmtpSink::new(),

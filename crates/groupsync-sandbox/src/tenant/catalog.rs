@@ -237,6 +237,28 @@ impl Catalog {
         true
     }
 
+    /// What an entitlement aggregation long ago left: `groups` (native value, name) added,
+    /// each created at a past time fixed by its id (as [`Catalog::new`] seeds), so that
+    /// a later aggregation keeps them and a `created` filter tells them from its new ones.
+    /// False if no such source.
+    pub fn aggregated_earlier(&mut self, source_id: &str, groups: &[(String, String)]) -> bool {
+        let Some(entry) = self.source_mut(source_id) else {
+            return false;
+        };
+        for (native, name) in groups {
+            let id = stable_id(&[source_id, native]);
+            let t = seeded_time(&id);
+            entry.groups.entry(id).or_insert_with(|| Group {
+                name: name.clone(),
+                created: t,
+                modified: t,
+                kind: Kind::Group,
+                native: Some(native.clone()),
+            });
+        }
+        true
+    }
+
     /// Removes a group; false if the source or the group does not exist.
     pub fn remove_group(&mut self, source_id: &str, name: &str) -> bool {
         self.source_mut(source_id).is_some_and(|e| {

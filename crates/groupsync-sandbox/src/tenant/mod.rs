@@ -392,6 +392,20 @@ impl Tenant {
         lock(&self.shared.feeds).insert(source_id.to_owned(), Arc::new(read));
     }
 
+    /// The source holds what its feed reads now, as an aggregation long before this one
+    /// left it: each entitlement created at a past time (fixed by its id). Without a feed,
+    /// or for an unknown source, nothing changes (with a warning).
+    pub fn aggregated_earlier(&self, source_id: &str) {
+        let Some(feed) = lock(&self.shared.feeds).get(source_id).cloned() else {
+            tracing::warn!(source_id, "aggregated_earlier: the source has no feed");
+            return;
+        };
+        let groups = feed();
+        if !lock(&self.shared.catalog).aggregated_earlier(source_id, &groups) {
+            tracing::warn!(source_id, "aggregated_earlier: no such simulated source");
+        }
+    }
+
     /// The group is renamed in the source and keeps its entitlement id; the next reads see
     /// the new name. Unknown sources or groups are ignored (with a warning).
     pub fn rename_group(&self, source_id: &str, name: &str, new_name: &str) {

@@ -207,13 +207,18 @@ async fn entitlements(t: &Running, token: &str) -> Vec<Value> {
     page.json().await.unwrap()
 }
 
-#[tokio::test(start_paused = true)]
-async fn an_aggregation_of_a_source_with_a_feed_lists_what_the_feed_reads() {
-    let t = Running::start(TenantOptions {
+/// A tenant whose source holds nothing yet, issuing a user's tokens (which may aggregate).
+async fn empty_for_a_user() -> Running {
+    Running::start(TenantOptions {
         credential: Credential::Pat,
         ..opts(vec![])
     })
-    .await;
+    .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_aggregation_of_a_source_with_a_feed_lists_what_the_feed_reads() {
+    let t = empty_for_a_user().await;
     t.tenant.set_feed(SRC, || {
         vec![
             ("scim-1".to_owned(), "Data Stewards".to_owned()),
@@ -253,6 +258,81 @@ async fn an_aggregation_of_a_source_with_a_feed_lists_what_the_feed_reads() {
         .map(|e| e["value"].as_str().unwrap())
         .collect();
     assert!(values.contains(&"scim-1"));
+    t.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn entitlements_an_aggregation_makes_are_created_then_and_found_by_created_ge() {
+    let t = empty_for_a_user().await;
+    let system = std::sync::Arc::new(std::sync::Mutex::new(vec![
+        ("scim-1".to_owned(), "Data Stewards".to_owned()),
+        ("scim-2".to_owned(), "Analysts".to_owned()),
+    ]));
+    let read = system.clone();
+    t.tenant.set_feed(SRC, move || read.lock().unwrap().clone());
+    t.tenant.aggregated_earlier(SRC);
+    let token = t.token().await;
+    let created = |listed: &[Value]| -> Vec<(String, String)> {
+        let mut pairs: Vec<(String, String)> = listed
+            .iter()
+            .map(|e| {
+                (
+                    e["name"].as_str().unwrap().into(),
+                    e["created"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        pairs.sort();
+        pairs
+    };
+    let earlier = created(&entitlements(&t, &token).await);
+    assert_eq!(earlier.len(), 2);
+    assert!(
+        earlier.iter().all(|(_, at)| at.as_str() < "2025"),
+        "{earlier:?}"
+    );
+
+    system
+        .lock()
+        .unwrap()
+        .push(("scim-3".to_owned(), "Data Owners".to_owned()));
+    let started = t
+        .post(&token, &format!("/v2025/sources/{SRC}/load-entitlements"))
+        .await;
+    let task: Value = started.json().await.unwrap();
+    let since = task["created"].as_str().unwrap().to_owned();
+    tokio::time::advance(Duration::from_secs(3)).await;
+    let path = format!("/beta/task-status/{}", task["id"].as_str().unwrap());
+    let done: Value = t.get(&token, &path, &[]).await.json().await.unwrap();
+    assert_eq!(done["completionStatus"], "SUCCESS");
+
+    let all = created(&entitlements(&t, &token).await);
+    assert_eq!(all.len(), 3);
+    assert!(
+        earlier.iter().all(|pair| all.contains(pair)),
+        "kept: {all:?}"
+    );
+    let filter = format!(r#"source.id eq "{SRC}" and created ge {since}"#);
+    let new: Vec<Value> = t
+        .get(
+            &token,
+            "/v2025/entitlements",
+            &[("filters", filter.as_str())],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let new = created(&new);
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert_eq!(new[0].0, "Data Owners");
+    let at = |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap();
+    let ended = at(done["completed"].as_str().unwrap());
+    let made = at(&new[0].1);
+    assert!(
+        made <= ended && ended - made < chrono::TimeDelta::milliseconds(1),
+        "created when the aggregation ended: {made} {ended}"
+    );
     t.stop().await;
 }
 
