@@ -7,11 +7,14 @@ use super::{Client, ScimError};
 use crate::domain::{TargetGroup, fold_name};
 use crate::upstream::Reply;
 use serde_json::Value;
-use std::collections::HashSet;
 use url::Url;
 
 /// A guard against a server whose `totalResults` never runs out.
 const MAX_PAGES: usize = 10_000;
+
+/// The most entries a listing reserves room for from its `totalResults`: a server that
+/// overstates it cannot make the client reserve more than this.
+const MAX_RESERVED: usize = 1_000_000;
 
 impl Client {
     /// Groups whose `displayName` equals `name` ignoring case ([`fold_name`]).
@@ -91,6 +94,10 @@ impl Client {
         for _ in 0..MAX_PAGES {
             let url = self.groups_url_with(&query(start, count.unwrap_or(0)));
             let page = wire::list_page(self.get_json(&url).await?)?;
+            if total.is_none() {
+                // made once at its size rather than grown by doubling (a third of it unused)
+                kept.reserve(page.total.min(MAX_RESERVED));
+            }
             let expected = *total.get_or_insert(page.total);
             if page.total != expected {
                 return Err(ScimError::IncompleteListing {
@@ -175,10 +182,56 @@ pub(super) fn content_type(headers: &http::HeaderMap) -> &str {
 }
 
 /// Paging is stateless, so a group can come back on two pages while the set changes.
-fn dedup_by_id(groups: Vec<TargetGroup>) -> Vec<TargetGroup> {
-    let mut seen = HashSet::new();
+fn dedup_by_id(mut groups: Vec<TargetGroup>) -> Vec<TargetGroup> {
+    // positions sorted by id (4 bytes each, where a set would copy every id); of equal
+    // ids, the first listed is kept
+    let mut order: Vec<u32> = (0..groups.len())
+        .map(|i| u32::try_from(i).expect("a listing holds fewer than 2^32 groups"))
+        .collect();
+    let id = |i: u32| groups[i as usize].id.as_str();
+    order.sort_unstable_by(|a, b| id(*a).cmp(id(*b)).then(a.cmp(b)));
+    let mut repeated = vec![false; groups.len()];
+    for pair in order.windows(2) {
+        if id(pair[0]) == id(pair[1]) {
+            repeated[pair[1] as usize] = true;
+        }
+    }
+    let mut position = 0;
+    groups.retain(|_| {
+        position += 1;
+        !repeated[position - 1]
+    });
     groups
-        .into_iter()
-        .filter(|g| seen.insert(g.id.clone()))
-        .collect()
+}
+
+#[cfg(test)]
+mod dedup_tests {
+    use super::*;
+
+    fn g(id: &str, name: &str) -> TargetGroup {
+        TargetGroup {
+            id: id.into(),
+            display_name: name.into(),
+            external_id: None,
+        }
+    }
+
+    #[test]
+    fn a_group_listed_twice_is_kept_once_where_it_was_first_listed() {
+        let listed = vec![
+            g("b", "B"),
+            g("a", "A"),
+            g("b", "B again"),
+            g("c", "C"),
+            g("a", "A again"),
+            g("b", "B thrice"),
+        ];
+        let kept: Vec<(String, String)> = dedup_by_id(listed)
+            .into_iter()
+            .map(|t| (t.id, t.display_name))
+            .collect();
+        let want = [("b", "B"), ("a", "A"), ("c", "C")].map(|(i, n)| (i.into(), n.into()));
+        assert_eq!(kept, want);
+        assert!(dedup_by_id(vec![]).is_empty());
+    }
 }

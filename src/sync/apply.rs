@@ -86,10 +86,49 @@ pub struct RefusedName {
 /// What applying a plan did.
 #[derive(Debug, Clone, Default)]
 pub struct Applied {
-    /// One outcome per planned group, in plan order.
-    pub outcomes: Vec<GroupOutcome>,
+    /// One outcome per planned group, in plan order: `None` for a group that needed no
+    /// write, whose outcome follows from its action alone. The groups and those actions
+    /// stay in the plan until [`Applied::into_outcomes`] moves them into the outcomes, so
+    /// that no name or id is held twice.
+    pub outcomes: Vec<Option<Outcome>>,
+    /// The orphans reported or deleted.
+    pub orphans: Vec<GroupOutcome>,
     /// The names the target refused with 400 in this run.
     pub refused: Vec<RefusedName>,
+}
+
+impl Applied {
+    /// Each planned group with its outcome, in plan order, then the orphans.
+    pub fn into_outcomes(self, plan: Plan) -> Vec<GroupOutcome> {
+        let twins: Vec<(usize, usize, String)> = plan
+            .items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| match &p.action {
+                Action::Twin { of, first } => Some((i, *first, of.clone())),
+                _ => None,
+            })
+            .collect();
+        // `Planned` and `GroupOutcome` have the same size, so this reuses the plan's
+        // memory rather than holding a second list of 100,000 entries at once
+        let mut all: Vec<GroupOutcome> = plan
+            .items
+            .into_iter()
+            .zip(self.outcomes)
+            .map(|(item, outcome)| GroupOutcome {
+                outcome: outcome.unwrap_or_else(|| settled(item.action)),
+                source_id: item.group.id,
+                name: item.group.name,
+                source_name: None,
+            })
+            .collect();
+        // a case twin is settled by the first of its name
+        for (i, first, of) in twins {
+            all[i].outcome = twin(&all[i].name, &of, &all[first].outcome);
+        }
+        all.extend(self.orphans);
+        all
+    }
 }
 
 /// How many creates were not sent because the run's deadline had passed.
@@ -111,7 +150,7 @@ pub async fn apply(
 ) -> Vec<GroupOutcome> {
     apply_journaled(plan, target, opts, on_done, None)
         .await
-        .outcomes
+        .into_outcomes(plan.clone())
 }
 
 /// As [`apply`], writing each create to `journal` as it happens, and with the names the
@@ -210,48 +249,45 @@ pub async fn apply_journaled(
                     on_done(done.fetch_add(1, Ordering::Relaxed) + 1);
                     o
                 }
-                other => settled(other),
+                // settled from the action alone, once the plan is given up
+                _ => return (i, None),
             };
-            let outcome = GroupOutcome {
-                source_id: item.group.id.clone(),
-                name: item.group.name.clone(),
-                source_name: None,
-                outcome,
-            };
-            if let (Some(j), Outcome::Created { .. }) = (journal, &outcome.outcome) {
-                j.created(i, &outcome).await;
+            if let (Some(j), Outcome::Created { .. }) = (journal, &outcome) {
+                let created = GroupOutcome {
+                    source_id: item.group.id.clone(),
+                    name: item.group.name.clone(),
+                    source_name: None,
+                    outcome: outcome.clone(),
+                };
+                j.created(i, &created).await;
             }
-            (i, outcome)
+            (i, Some(outcome))
         }
     };
     // Unordered, so one slow create does not hold up the others; each lands in its slot,
     // and the slots become the outcomes in place (no second list of them).
-    let mut slots: Vec<Option<GroupOutcome>> = (0..plan.items.len()).map(|_| None).collect();
+    let mut slots: Vec<Option<Outcome>> = (0..plan.items.len()).map(|_| None).collect();
     let mut done_items = futures_util::stream::iter(0..plan.items.len())
         .map(one)
         .buffer_unordered(opts.concurrency.max(1));
     while let Some((i, outcome)) = done_items.next().await {
-        slots[i] = Some(outcome);
+        slots[i] = outcome;
     }
     drop(done_items);
-    let mut outcomes: Vec<GroupOutcome> = slots
-        .into_iter()
-        .map(|o| o.expect("every planned group has an outcome"))
-        .collect();
-    for (i, item) in plan.items.iter().enumerate() {
-        if let Action::Twin { of, first } = &item.action {
-            let outcome = twin(&item.group, of, &outcomes[*first].outcome);
-            outcomes[i].outcome = outcome;
-        }
-    }
+    let outcomes = slots;
+    let mut orphans = vec![];
     for orphan in &plan.orphans {
         if let Some(outcome) = orphan_outcome(orphan, target, &opts).await {
-            outcomes.push(outcome);
+            orphans.push(outcome);
         }
     }
     let mut refused = refused.into_inner().unwrap_or_else(|p| p.into_inner());
     refused.sort_by(|a, b| a.source_id.cmp(&b.source_id));
-    Applied { outcomes, refused }
+    Applied {
+        outcomes,
+        orphans,
+        refused,
+    }
 }
 
 /// What a dry run says of an adoption or a rename.
@@ -304,7 +340,7 @@ async fn orphan_outcome(
 
 /// A case twin's outcome, from that of the first group of its name (`of`): found existing
 /// under that name. In a dry run, where the first is only to be created, it has no id yet.
-fn twin(group: &SourceGroup, of: &str, first: &Outcome) -> Outcome {
+fn twin(name: &str, of: &str, first: &Outcome) -> Outcome {
     match first {
         Outcome::Created { scim_id }
         | Outcome::Existed { scim_id }
@@ -315,7 +351,7 @@ fn twin(group: &SourceGroup, of: &str, first: &Outcome) -> Outcome {
         | Outcome::Orphan { scim_id }
         | Outcome::WouldDelete { scim_id }
         | Outcome::Deleted { scim_id } => {
-            run_log::group_existed_as(&group.name, of);
+            run_log::group_existed_as(name, of);
             Outcome::Existed {
                 scim_id: scim_id.clone(),
             }
@@ -326,8 +362,8 @@ fn twin(group: &SourceGroup, of: &str, first: &Outcome) -> Outcome {
         Outcome::Skipped { reason } => Outcome::Skipped {
             reason: reason.clone(),
         },
-        Outcome::Failed { error } => failed(
-            group,
+        Outcome::Failed { error } => failed_named(
+            name,
             format!("its name matches {of:?} ignoring case, which was not created: {error}"),
         ),
     }
@@ -338,15 +374,11 @@ pub fn past(deadline: Option<tokio::time::Instant>) -> bool {
     deadline.is_some_and(|d| tokio::time::Instant::now() >= d)
 }
 
-/// The outcome of an action that needs no write.
-fn settled(action: &Action) -> Outcome {
+/// The outcome of an action that needs no write (its ids and names move into it).
+fn settled(action: Action) -> Outcome {
     match action {
-        Action::Exists { scim_id, .. } => Outcome::Existed {
-            scim_id: scim_id.clone(),
-        },
-        Action::Skip(reason) => Outcome::Skipped {
-            reason: reason.clone(),
-        },
+        Action::Exists { scim_id, .. } => Outcome::Existed { scim_id },
+        Action::Skip(reason) => Outcome::Skipped { reason },
         Action::LookupFailed(e) => Outcome::Failed {
             error: format!("looking the group up in the target failed: {e}"),
         },
@@ -356,10 +388,7 @@ fn settled(action: &Action) -> Outcome {
                  it is sent again once the name changes"
             ),
         },
-        Action::ReportRename { scim_id, from } => Outcome::WouldRename {
-            scim_id: scim_id.clone(),
-            from: from.clone(),
-        },
+        Action::ReportRename { scim_id, from } => Outcome::WouldRename { scim_id, from },
         // Settled from the first of its name once that one is (see `twin`).
         Action::Twin { .. } => Outcome::WouldCreate,
         Action::Create | Action::Adopt { .. } | Action::Rename { .. } => {
@@ -476,6 +505,10 @@ async fn existing(target: &scim::Client, group: &SourceGroup) -> Outcome {
 }
 
 fn failed(group: &SourceGroup, error: String) -> Outcome {
-    run_log::group_failed(&group.name, &error);
+    failed_named(&group.name, error)
+}
+
+fn failed_named(name: &str, error: String) -> Outcome {
+    run_log::group_failed(name, &error);
     Outcome::Failed { error }
 }

@@ -394,13 +394,15 @@ impl Syncer {
             patch: changes && !req.dry_run && self.target.patch_supported().await,
         };
         let on_created = |n: usize| progress.created(n, creates);
-        let applied = apply_journaled(&plan, &self.target, opts, &on_created, journal).await;
-        report.outcomes = applied.outcomes;
-        scoped.annotate(&mut report.outcomes);
-        self.remember_refused(applied.refused).await;
+        let mut applied = apply_journaled(&plan, &self.target, opts, &on_created, journal).await;
+        self.remember_refused(std::mem::take(&mut applied.refused))
+            .await;
         if !req.dry_run {
-            self.record_ownership(&plan, &report.outcomes).await;
+            self.record_ownership(&plan, &applied).await;
         }
+        // the plan's groups move into the outcomes
+        report.outcomes = applied.into_outcomes(plan);
+        scoped.annotate(&mut report.outcomes);
         let unsent = apply::unsent_at_deadline(&report.outcomes);
         if unsent > 0 {
             return Err(overdue(&format!(
@@ -442,8 +444,7 @@ impl Syncer {
             .await?;
         let refused = self.store.call(|s| s.refused_names()).await?;
         let groups = std::mem::take(&mut scoped.groups);
-        let planned = plan::plan_owned(groups, &found, rules, own, &refused);
-        drop(found);
+        let planned = plan::plan_owned(groups, found, rules, own, &refused);
         let mut plan = scoped.merge(planned);
         // every source group is in the plan now, those left out by the scope too
         plan.orphans = self

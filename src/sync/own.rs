@@ -7,11 +7,12 @@
 //! still carrying our `externalId` is an orphan. Each successful run that finds an orphan's
 //! AD group gone counts once; deletion waits for the second.
 
+use super::apply::Applied;
 use super::plan::{self, Action, Checked, OrphanAction, Ownership, Plan, PlannedOrphan};
 use super::{RunError, Syncer};
 use crate::config::ExternalId;
 use crate::domain::{ManagedGroup, SourceGroup};
-use crate::report::{GroupOutcome, Outcome, RunReport, RunStatus};
+use crate::report::{Outcome, RunReport, RunStatus};
 use crate::retry::{Classify, Disposition};
 use crate::telemetry::run_log;
 use futures_util::StreamExt;
@@ -71,8 +72,8 @@ impl Syncer {
 
     /// Writes what the run learnt about the groups it owns (a run that writes, once it
     /// applied its plan).
-    pub(super) async fn record_ownership(&self, plan: &Plan, outcomes: &[GroupOutcome]) {
-        let (kept, forgotten) = ownership_after(plan, outcomes, self.settings.sync.external_id);
+    pub(super) async fn record_ownership(&self, plan: &Plan, applied: &Applied) {
+        let (kept, forgotten) = ownership_after(plan, applied, self.settings.sync.external_id);
         let job = self.settings.job.clone();
         if let Err(e) = self
             .store
@@ -113,20 +114,28 @@ impl Syncer {
 /// longer owns (deleted, gone from the target, or carrying another externalId now).
 pub fn ownership_after(
     plan: &Plan,
-    outcomes: &[GroupOutcome],
+    applied: &Applied,
     mode: ExternalId,
 ) -> (Vec<ManagedGroup>, Vec<String>) {
     let kept = plan
         .items
         .iter()
-        .zip(outcomes)
-        .filter_map(|(item, o)| {
-            let (scim_id, name) = match (&item.action, &o.outcome) {
-                (_, Outcome::Created { scim_id })
-                | (Action::Exists { managed: true, .. }, Outcome::Existed { scim_id })
-                | (_, Outcome::Adopted { scim_id })
-                | (_, Outcome::Renamed { scim_id, .. }) => (scim_id, &item.group.name),
-                (_, Outcome::WouldRename { scim_id, from }) => (scim_id, from),
+        .zip(&applied.outcomes)
+        .filter_map(|(item, outcome)| {
+            let (scim_id, name) = match (&item.action, outcome) {
+                (_, Some(Outcome::Created { scim_id }))
+                | (
+                    Action::Exists {
+                        managed: true,
+                        scim_id,
+                        ..
+                    },
+                    None,
+                )
+                | (_, Some(Outcome::Adopted { scim_id }))
+                | (_, Some(Outcome::Renamed { scim_id, .. })) => (scim_id, &item.group.name),
+                (_, Some(Outcome::WouldRename { scim_id, from }))
+                | (Action::ReportRename { scim_id, from }, None) => (scim_id, from),
                 _ => return None,
             };
             Some(ManagedGroup {
@@ -137,7 +146,8 @@ pub fn ownership_after(
             })
         })
         .collect();
-    let deleted = outcomes
+    let deleted = applied
+        .orphans
         .iter()
         .filter(|o| matches!(o.outcome, Outcome::Deleted { .. }))
         .map(|o| o.source_id.clone());
@@ -154,6 +164,7 @@ pub fn ownership_after(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::GroupOutcome;
     use crate::sync::plan::Planned;
 
     fn item(name: &str, action: Action) -> Planned {
@@ -217,21 +228,16 @@ mod tests {
                 action: OrphanAction::Forget,
             }],
         };
-        let outcomes = vec![
-            outcome("id-New", "New", Outcome::Created { scim_id: s("n") }),
-            outcome("id-Mine", "Mine", Outcome::Existed { scim_id: s("m") }),
-            outcome("id-Theirs", "Theirs", Outcome::Existed { scim_id: s("t") }),
-            outcome(
-                "id-Renamed",
-                "Renamed",
-                Outcome::WouldRename {
-                    scim_id: s("r"),
-                    from: s("Old"),
-                },
-            ),
-            outcome("old", "Old one", Outcome::Deleted { scim_id: s("o") }),
-        ];
-        let (kept, forgotten) = ownership_after(&plan, &outcomes, ExternalId::Value);
+        let applied = Applied {
+            outcomes: vec![Some(Outcome::Created { scim_id: s("n") }), None, None, None],
+            orphans: vec![outcome(
+                "old",
+                "Old one",
+                Outcome::Deleted { scim_id: s("o") },
+            )],
+            refused: vec![],
+        };
+        let (kept, forgotten) = ownership_after(&plan, &applied, ExternalId::Value);
         let kept: Vec<(&str, &str, &str)> = kept
             .iter()
             .map(|m| (m.external_id.as_str(), m.scim_id.as_str(), m.name.as_str()))

@@ -288,20 +288,36 @@ pub fn plan(
     own: Ownership,
     refused: &Refused,
 ) -> Plan {
-    plan_owned(groups.to_vec(), found, rules, own, refused)
+    let actions = actions(groups, found, rules, own, refused);
+    with_actions(groups.to_vec(), actions)
 }
 
-/// As [`plan`], keeping `groups` in the plan rather than copies of them.
+/// As [`plan`], keeping `groups` in the plan rather than copies of them, and dropping
+/// what the target holds as soon as every action is decided: at 100,000 groups the
+/// listing and the plan need not be held at once.
 pub fn plan_owned(
     groups: Vec<SourceGroup>,
-    found: &Found,
+    found: Found,
     rules: Rules,
     own: Ownership,
     refused: &Refused,
 ) -> Plan {
-    let actions: Vec<Action> = groups
+    let actions = actions(&groups, &found, rules, own, refused);
+    drop(found);
+    with_actions(groups, actions)
+}
+
+/// Each group's action, in source order.
+fn actions(
+    groups: &[SourceGroup],
+    found: &Found,
+    rules: Rules,
+    own: Ownership,
+    refused: &Refused,
+) -> Vec<Action> {
+    groups
         .iter()
-        .zip(firsts(&groups, rules))
+        .zip(firsts(groups, rules))
         .map(|(g, first)| match first {
             None => Action::Skip(screen(g, rules).expect("only screened-out groups")),
             Some(Some(first)) => Action::Twin {
@@ -316,7 +332,10 @@ pub fn plan_owned(
                 other => other,
             },
         })
-        .collect();
+        .collect()
+}
+
+fn with_actions(groups: Vec<SourceGroup>, actions: Vec<Action>) -> Plan {
     let items = groups
         .into_iter()
         .zip(actions)
