@@ -126,6 +126,13 @@ impl Client {
         .await
         .map(|_| ())
     }
+
+    /// Whether a user is behind the token (a personal access token) rather than a
+    /// user-less API client, as the token response said. The cached token answers; one
+    /// is fetched only if none is cached or it is near expiry.
+    pub async fn token_has_user(&self) -> Result<bool, IdnError> {
+        self.inner.tokens.current().await.map(|t| t.has_user)
+    }
 }
 
 impl std::fmt::Debug for Client {

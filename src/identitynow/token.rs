@@ -5,16 +5,25 @@
 //! reqwest 0.13 client. The adapter also turns every non-200 answer into its own error
 //! carrying the status and `Retry-After`, which `oauth2`'s own error type drops: a 503
 //! must be retried, a 401 `invalid_client` must not.
+//!
+//! The token response is read with SailPoint's extra fields ([`SailPointFields`]): a
+//! user's token (a personal access token) names its identity, a user-less API client's
+//! does not, and some operations (starting an aggregation) take only a user's token.
 
 use super::error::{ApiFailure, IdnError};
 use crate::rate::Pace;
 use crate::upstream::UpstreamError;
-use oauth2::basic::{BasicClient, BasicErrorResponse};
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
+};
 use oauth2::{
-    AsyncHttpClient, AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, HttpRequest,
-    HttpResponse, RequestTokenError, TokenResponse, TokenUrl,
+    AsyncHttpClient, AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet,
+    ExtraTokenFields, HttpRequest, HttpResponse, RequestTokenError, StandardRevocableToken,
+    StandardTokenResponse, TokenResponse, TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -37,12 +46,38 @@ pub fn renewal_margin(lifetime: Duration) -> Duration {
     MAX_MARGIN.min(lifetime / 10)
 }
 
-/// A bearer token and which fetch it came from.
+/// A bearer token, which fetch it came from, and whether a user is behind it.
 #[derive(Clone)]
 pub struct Token {
     pub value: SecretString,
     generation: u64,
+    /// The token response named an identity: a user's token, not a user-less API client's.
+    pub has_user: bool,
 }
+
+/// The fields SailPoint adds to the token response that groupsync reads: `identity_id`
+/// and `user_id` are set for a user's token and absent for a user-less client-credentials
+/// client. Every other field is ignored; a missing one is `None`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default)]
+pub struct SailPointFields {
+    pub identity_id: Option<String>,
+    pub user_id: Option<String>,
+}
+
+impl ExtraTokenFields for SailPointFields {}
+
+impl SailPointFields {
+    /// Whether a user is behind the token.
+    pub fn has_user(&self) -> bool {
+        [&self.identity_id, &self.user_id]
+            .into_iter()
+            .any(|id| id.as_deref().is_some_and(|id| !id.trim().is_empty()))
+    }
+}
+
+/// The token response, SailPoint's fields included.
+pub type TokenReply = StandardTokenResponse<SailPointFields, BasicTokenType>;
 
 struct Cached {
     token: Token,
@@ -64,8 +99,20 @@ impl Slot {
     }
 }
 
-type OAuthClient =
-    BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+/// `oauth2`'s basic client with [`TokenReply`] for its token response; only the token
+/// endpoint is set.
+type OAuthClient = oauth2::Client<
+    BasicErrorResponse,
+    TokenReply,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
 
 /// Fetches and caches tokens. One tokio mutex guards the cache *and* the fetch, so
 /// callers that find the token stale at the same time share one fetch.
@@ -89,7 +136,7 @@ impl Tokens {
         pace: Arc<Pace>,
     ) -> Tokens {
         let url = token_url.to_string();
-        let oauth = BasicClient::new(ClientId::new(client_id.to_owned()))
+        let oauth = oauth2::Client::new(ClientId::new(client_id.to_owned()))
             .set_client_secret(ClientSecret::new(secret.expose_secret().to_owned()))
             // SailPoint documents the credentials in the form body, as its own CLI sends them.
             .set_auth_type(AuthType::RequestBody)
@@ -143,10 +190,12 @@ impl Tokens {
         let token = Token {
             value: SecretString::from(response.access_token().secret().to_owned()),
             generation: slot.fetches,
+            has_user: response.extra_fields().has_user(),
         };
         tracing::debug!(
             lifetime_s = lifetime.as_secs(),
             fetches = slot.fetches,
+            has_user = token.has_user,
             "fetched an IdentityNow access token"
         );
         slot.cached = Some(Cached {

@@ -6,7 +6,10 @@
 //! the history, the JSON and the digest all say how it went. It never fails the sync:
 //! whatever happens is kept in [`CloseLoop`]. An API client's token may not start an
 //! aggregation (the spec lists only `userAuth`): that is recorded as not done, with the
-//! reason. The wait for the task is bounded by `identitynow.scim_aggregation_timeout_secs`.
+//! reason. The token response says whether a user is behind the token, so with an API
+//! client nothing is sent; a 403 from a tenant that refuses a user's token is recorded
+//! the same way. The wait for the task is bounded by
+//! `identitynow.scim_aggregation_timeout_secs`.
 //!
 //! The aggregation's result is read back narrowly: only the source's entitlements created
 //! since the run started (less [`CLOCK_SKEW`]), matched by name page by page, keeping
@@ -86,6 +89,16 @@ impl Syncer {
 
     async fn aggregate(&self, wanted: &str, since: DateTime<Utc>, step: &mut CloseLoop) {
         let client = &self.source;
+        // A token that cannot be had now falls through: the calls below say why.
+        if let Ok(false) = client.token_has_user().await {
+            step.state = LoopState::NotDone;
+            step.message = format!(
+                "{NEEDS_PAT}: an API client's token may not start an entitlement aggregation \
+                 of the Alation SCIM source {wanted:?}; run one by hand, or use a personal \
+                 access token"
+            );
+            return;
+        }
         let source = match client.find_source(wanted).await {
             Ok(Ok(source)) => source,
             Ok(Err(all)) => {

@@ -4,9 +4,11 @@
 
 use crate::harness::*;
 use groupsync::identitynow::Client;
+use groupsync::report::NEEDS_PAT;
+use groupsync_sandbox::faults::FaultPlan;
 use groupsync_sandbox::{Credential, SCIM_SOURCE_ID, SCIM_SOURCE_NAME, SandboxOptions};
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 fn options(credential: Credential) -> SandboxOptions {
     SandboxOptions {
@@ -111,6 +113,93 @@ async fn with_an_api_client_the_run_succeeds_and_says_the_loop_needs_a_user_toke
             && stdout.contains("more than 10,000 groups are read in ranges of `created`"),
         "{stdout}"
     );
+    app.stop().await;
+}
+
+/// The tenant's requests by route since `before`, routes asked for at least once.
+async fn requests_since(app: &TestApp, before: &Value) -> BTreeMap<String, u64> {
+    let now = crate::scale::tenant_stats(app).await;
+    now["by_route"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(route, n)| {
+            let earlier = before["by_route"][route].as_u64().unwrap_or(0);
+            (route.clone(), n.as_u64().unwrap() - earlier)
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+#[tokio::test]
+async fn with_an_api_client_closing_the_loop_sends_nothing() {
+    // The sandbox's default credential: an API client, whose token names no user.
+    let options = SandboxOptions::seeded(15, 5, 41);
+    assert_eq!(options.credential, Credential::ApiClient);
+    let app = spawn_app(options).await;
+
+    // A dry run reads the source as the run will, and closes no loop.
+    let start = crate::scale::tenant_stats(&app).await;
+    let mut cmd = app.command();
+    cmd.args(["run", "--dry-run", "--json"]);
+    assert_eq!(output(cmd).await.status.code(), Some(0));
+    let dry = requests_since(&app, &start).await;
+    assert!(
+        dry.keys().any(|r| r.starts_with("GET /v3/sources")),
+        "{dry:?}"
+    );
+
+    let before = crate::scale::tenant_stats(&app).await;
+    let (code, run) = run_json(&app, &[]).await;
+    assert_eq!(code, Some(0), "{run:#}");
+    assert_eq!(created(&run).len(), 10);
+    let step = &run["close_loop"];
+    assert_eq!(step["state"], "not_done", "{step:#}");
+    let message = step["message"].as_str().unwrap();
+    assert!(message.starts_with(NEEDS_PAT), "{message}");
+    assert!(
+        message.contains("use a personal access token")
+            && message.contains(&format!("{SCIM_SOURCE_ID:?}")),
+        "{message}"
+    );
+    assert!(step["source"].is_null() && step["task_id"].is_null());
+
+    // The run asked the tenant exactly what the dry run did: no sources listing after
+    // the entitlements were read, no aggregation started, nothing read back.
+    let real = requests_since(&app, &before).await;
+    assert_eq!(real, dry);
+    assert!(
+        real.keys().all(|r| !r.contains("load-entitlements")),
+        "{real:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_tenant_refusing_a_users_token_the_aggregation_leaves_the_loop_not_done() {
+    let app = spawn_app(SandboxOptions {
+        idn_faults: FaultPlan {
+            rules: FaultPlan::parse("403@1:POST:/beta/sources").unwrap(),
+            ..FaultPlan::default()
+        },
+        ..options(Credential::Pat)
+    })
+    .await;
+    let before = crate::scale::tenant_stats(&app).await;
+    let (code, run) = run_json(&app, &[]).await;
+    assert_eq!(code, Some(0), "{run:#}");
+    let step = &run["close_loop"];
+    assert_eq!(step["state"], "not_done", "{step:#}");
+    let message = step["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(NEEDS_PAT) && message.contains(&format!("{SCIM_SOURCE_NAME:?}")),
+        "{message}"
+    );
+    assert_eq!(step["source"]["id"], SCIM_SOURCE_ID);
+    assert!(step["task_id"].is_null());
+    let asked = requests_since(&app, &before).await;
+    let refused = asked.get("POST /beta/sources/{id}/load-entitlements");
+    assert_eq!(refused, Some(&1), "{asked:?}");
     app.stop().await;
 }
 

@@ -3,6 +3,7 @@
 use super::stub::{Reply, Stub};
 use super::*;
 use crate::identitynow::IdnError;
+use crate::identitynow::token::TokenReply;
 use crate::retry::{Classify, Disposition};
 use wiremock::matchers::{body_string_contains, header};
 
@@ -22,6 +23,70 @@ async fn the_token_request_is_a_client_credentials_form_post() {
         .mount(&server)
         .await;
     client(&server).check_token().await.unwrap();
+}
+
+/// A personal access token's response: SailPoint names the user behind it.
+fn user_token_reply(token: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "access_token": token,
+        "token_type": "bearer",
+        "expires_in": 749,
+        "scope": "sp:scopes:all",
+        "tenant_id": "58eb06a4-dcd7-4e96-8fac-cca2afc03e61",
+        "strong_auth": true,
+        "user_id": "595826",
+        "identity_id": "ff80818155fe8c080155fe8d925b0316",
+        "jti": "9499b299-95fa-47fb-815c-85d5f6b43e86"
+    }))
+}
+
+#[tokio::test]
+async fn a_token_naming_an_identity_has_a_user_behind_it() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(user_token_reply("tok-1"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = client(&server);
+    assert!(c.token_has_user().await.unwrap());
+    // The cached token answers again; so does it for a call.
+    assert!(c.token_has_user().await.unwrap());
+    c.check_token().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_api_clients_token_has_no_user_and_is_fetched_once() {
+    let server = MockServer::start().await;
+    // token_reply has SailPoint's other fields, no identity_id and no user_id
+    mount_token(&server, 1).await;
+    let c = client(&server);
+    c.check_token().await.unwrap();
+    assert!(!c.token_has_user().await.unwrap());
+    assert!(!c.clone().token_has_user().await.unwrap());
+}
+
+#[test]
+fn sailpoint_fields_are_read_leniently() {
+    let reply = |body: serde_json::Value| -> TokenReply { serde_json::from_value(body).unwrap() };
+    let base = json!({"access_token": "t", "token_type": "bearer", "expires_in": 749});
+    let with = |extra: serde_json::Value| {
+        let mut body = base.clone();
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        reply(body).extra_fields().has_user()
+    };
+    assert!(!reply(base.clone()).extra_fields().has_user());
+    assert!(with(
+        json!({"identity_id": "ff80818155fe8c080155fe8d925b0316"})
+    ));
+    assert!(with(json!({"user_id": "595826"})));
+    assert!(!with(json!({"identity_id": null, "user_id": null})));
+    assert!(!with(
+        json!({"identity_id": " ", "pod": "cook", "internal": false})
+    ));
 }
 
 #[tokio::test]
