@@ -55,7 +55,7 @@ impl Outbox {
             store,
             mailer,
             retry,
-            owner: uuid::Uuid::new_v4().to_string().into(),
+            owner: crate::store::claimant(&uuid::Uuid::new_v4().to_string()).into(),
             flushing: Arc::default(),
         }
     }

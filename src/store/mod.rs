@@ -18,7 +18,7 @@ mod reported;
 mod runs;
 
 pub use journal::{INTERRUPTED, RUNNING};
-pub use outbox::QueuedNotice;
+pub use outbox::{QueuedNotice, claimant};
 pub use record::Recording;
 pub use runs::{OUTCOME_KINDS, OutcomeQuery, RunDetail, RunRecord};
 

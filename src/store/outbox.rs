@@ -4,11 +4,12 @@
 //! A sender *claims* a notice for a while before sending it, so that two processes sharing
 //! the store (the daemon and a `groupsync run`) never send the same notice at once.
 
+use super::lease::{process_exists, this_host};
 use super::{Store, StoreError, ts};
 use crate::notify::Notice;
 use crate::report::{NoticeOutcome, NoticeState};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 /// A notice waiting to be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +56,10 @@ impl Store {
     }
 
     /// Takes `key` for `owner` until `until`, unless it is sent, given up or claimed by
-    /// someone else whose claim has not run out. True when the claim is ours.
+    /// someone else whose claim has not run out and whose process still lives (a claim
+    /// names its sender's host and pid, see [`claimant`]: a process killed while sending
+    /// must not keep its notices from every other sender until the claim runs out). True
+    /// when the claim is ours.
     pub fn claim_notice(
         &self,
         key: &str,
@@ -63,15 +67,27 @@ impl Store {
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let now = ts(Utc::now());
-        self.conn()
-            .execute(
-                "UPDATE notices SET claimed_by = ?2, claimed_until = ?3 \
-                 WHERE key = ?1 AND sent_at IS NULL AND failed_at IS NULL \
-                 AND (claimed_until IS NULL OR claimed_until < ?4 OR claimed_by = ?2)",
-                params![key, owner, ts(until), now],
+        let conn = self.conn();
+        let holder: Option<Option<String>> = conn
+            .query_row(
+                "SELECT claimed_by FROM notices WHERE key = ?1 AND claimed_until >= ?2",
+                params![key, now],
+                |r| r.get(0),
             )
-            .map(|changed| changed == 1)
-            .map_err(|e| self.err(e))
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let void = holder
+            .flatten()
+            .filter(|h| h != owner && holder_is_gone(h, &this_host(), process_exists));
+        conn.execute(
+            "UPDATE notices SET claimed_by = ?2, claimed_until = ?3 \
+             WHERE key = ?1 AND sent_at IS NULL AND failed_at IS NULL \
+             AND (claimed_until IS NULL OR claimed_until < ?4 OR claimed_by = ?2 \
+                  OR claimed_by IS ?5)",
+            params![key, owner, ts(until), now, void],
+        )
+        .map(|changed| changed == 1)
+        .map_err(|e| self.err(e))
     }
 
     /// The mail server took it.
@@ -144,4 +160,39 @@ pub(super) fn notices_of_run(
         })
     })?;
     rows.collect()
+}
+
+/// The name a sender claims notices under: its host, its pid and `id` (one per sender).
+pub fn claimant(id: &str) -> String {
+    format!("{}/{}/{id}", this_host(), std::process::id())
+}
+
+/// Whether a claim named `holder` (see [`claimant`]) belongs to a process of `host` that
+/// `alive` says is gone. A claim from another host, or in another form, is never void.
+fn holder_is_gone(holder: &str, host: &str, alive: impl Fn(u32) -> bool) -> bool {
+    let mut parts = holder.rsplitn(3, '/');
+    let (_id, pid, claimed_on) = (parts.next(), parts.next(), parts.next());
+    match (claimed_on, pid.and_then(|p| p.parse::<u32>().ok())) {
+        (Some(h), Some(pid)) => h == host && !alive(pid),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod claim_tests {
+    use super::*;
+
+    #[test]
+    fn only_a_claim_of_a_dead_process_on_this_host_is_void() {
+        let dead = |_| false;
+        let alive = |_| true;
+        assert!(holder_is_gone("h1/42/abc", "h1", dead));
+        assert!(!holder_is_gone("h1/42/abc", "h1", alive));
+        assert!(!holder_is_gone("h2/42/abc", "h1", dead));
+        assert!(!holder_is_gone("abc", "h1", dead));
+        assert!(!holder_is_gone("h1/x/abc", "h1", dead));
+        let own = claimant("id");
+        assert!(own.ends_with(&format!("/{}/id", std::process::id())));
+        assert!(!holder_is_gone(&own, &this_host(), process_exists));
+    }
 }
