@@ -175,6 +175,9 @@ pub async fn list_entitlements(
     super::tasks::settle_all(&state);
     let catalog = lock(&state.catalog);
     let mut found: Vec<Item<'_>> = Vec::new();
+    // each source's groups are kept in id order: only entitlements of several sources
+    // need sorting
+    let mut sources_found = 0;
     for entry in &catalog.sources {
         let source_ok = per_source.matches(|f| match f {
             "source.id" => Some(entry.source.id.as_str()),
@@ -183,6 +186,7 @@ pub async fn list_entitlements(
         if !source_ok {
             continue;
         }
+        sources_found += 1;
         let items = entry.groups.iter().map(|(id, g)| (entry, id, g));
         if per_group.terms.is_empty() {
             found.extend(items);
@@ -190,7 +194,7 @@ pub async fn list_entitlements(
             found.extend(items.filter(|item| entitlement_matches(&per_group, item)));
         }
     }
-    if catalog.sources.len() > 1 {
+    if sources_found > 1 {
         found.sort_by(|a, b| a.1.cmp(b.1));
     }
     let by_id = [Sorter {
