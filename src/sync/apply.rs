@@ -175,8 +175,9 @@ pub async fn apply_journaled(
                     item.action,
                     Action::Create | Action::Adopt { .. } | Action::Rename { .. }
                 );
-            // Under the adaptive limit of creates in flight (a no-op when nothing is sent).
-            let _slot = if writes {
+            // Under the adaptive limit of writes in flight (a no-op when nothing is sent); a
+            // create takes its slot only for the request, not for its journal writes.
+            let _slot = if writes && item.action != Action::Create {
                 target.create_slot().await
             } else {
                 None
@@ -235,7 +236,9 @@ pub async fn apply_journaled(
                     if let Some(j) = journal {
                         j.posting(&item.group.name).await;
                     }
+                    let slot = target.create_slot().await;
                     let (o, refusal) = create(target, &item.group, &opts).await;
+                    drop(slot);
                     if let Some(detail) = refusal {
                         refused
                             .lock()
@@ -269,7 +272,7 @@ pub async fn apply_journaled(
     let mut slots: Vec<Option<Outcome>> = (0..plan.items.len()).map(|_| None).collect();
     let mut done_items = futures_util::stream::iter(0..plan.items.len())
         .map(one)
-        .buffer_unordered(opts.concurrency.max(1));
+        .buffer_unordered(at_once(opts.concurrency, journal.is_some()));
     while let Some((i, outcome)) = done_items.next().await {
         slots[i] = outcome;
     }
@@ -288,6 +291,13 @@ pub async fn apply_journaled(
         orphans,
         refused,
     }
+}
+
+/// Groups worked on at once: `concurrency`, or twice that with a journal, so that while
+/// some groups' requests are out others write their journal entries (the requests in flight
+/// stay under the client's limit of creates, [`scim::Client::create_slot`]).
+fn at_once(concurrency: usize, journaled: bool) -> usize {
+    concurrency.max(1) * if journaled { 2 } else { 1 }
 }
 
 /// What a dry run says of an adoption or a rename.
