@@ -66,7 +66,7 @@ pub struct Reference<'a> {
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Attributes<'a> {
-    /// An Entra ID or SCIM group: its display name and object id.
+    /// An Entra ID group (its object id) or a SCIM group (its id in the SCIM server).
     Directory {
         #[serde(rename = "displayName")]
         display_name: &'a str,
@@ -84,7 +84,7 @@ enum Attributes<'a> {
 }
 
 /// The owner every simulated source and its entitlements carry.
-pub fn owner<'a>(source_id: &str) -> Reference<'a> {
+pub fn owner(source_id: &str) -> Reference<'static> {
     Reference {
         id: stable_id(&["owner", source_id]).into(),
         name: "jane.doe",
