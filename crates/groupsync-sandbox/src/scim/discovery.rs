@@ -8,8 +8,9 @@ use super::group::GROUP_URN;
 use super::handlers::base_url;
 use super::list::{list_response, query_pairs};
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -29,8 +30,14 @@ fn reject_filter(raw: Option<&str>) -> Result<(), ScimError> {
     Ok(())
 }
 
-fn json_response(body: Value) -> Response {
-    ([(header::CONTENT_TYPE, SCIM_JSON)], body.to_string()).into_response()
+/// `body` as a 200 SCIM JSON response.
+pub fn json_response(body: impl Serialize) -> Response {
+    match serde_json::to_string(&body) {
+        Ok(text) => ([(header::CONTENT_TYPE, SCIM_JSON)], text).into_response(),
+        Err(e) => {
+            ScimError::new(StatusCode::INTERNAL_SERVER_ERROR, None, e.to_string()).into_response()
+        }
+    }
 }
 
 pub async fn service_provider_config(

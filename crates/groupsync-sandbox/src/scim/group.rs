@@ -2,8 +2,10 @@
 //! body is checked (RFC 7643 §4.2, §8.7.1).
 
 use super::error::ScimError;
+use super::list::Projection;
+use super::view::{GroupView, Shape};
 use crate::names::fold_case;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 pub const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 
@@ -79,45 +81,14 @@ impl Group {
 
     /// The full representation; `members` is left out while empty, as scim2-server does.
     pub fn to_json(&self, base: &str) -> Value {
-        let mut body = json!({
-            "schemas": [GROUP_URN],
-            "id": self.id,
-            "displayName": self.display_name,
-            "meta": {
-                "resourceType": "Group",
-                "created": self.created,
-                "lastModified": self.last_modified,
-                "location": self.location(base),
-                "version": self.etag(),
-            },
-        });
-        if let Some(external_id) = &self.external_id {
-            body["externalId"] = external_id.as_str().into();
-        }
-        if !self.members.is_empty() {
-            body["members"] = self.members.iter().map(Member::to_json).collect();
-        }
-        body
+        let all = Projection::All;
+        let shape = Shape::of(&all);
+        serde_json::to_value(GroupView::new(self, base, &shape))
+            .expect("a group is always representable as JSON")
     }
 }
 
 impl Member {
-    pub fn to_json(&self) -> Value {
-        let mut member = Map::new();
-        member.insert("value".into(), self.value.as_str().into());
-        let optional = [
-            ("display", &self.display),
-            ("type", &self.kind),
-            ("$ref", &self.reference),
-        ];
-        for (key, value) in optional {
-            if let Some(value) = value {
-                member.insert(key.into(), value.as_str().into());
-            }
-        }
-        Value::Object(member)
-    }
-
     /// One member object; `value` is required, unknown sub-attributes are ignored.
     pub fn from_json(value: &Value) -> Result<Self, ScimError> {
         let object = value

@@ -2,11 +2,13 @@
 //! methods.
 
 use super::Shared;
+use super::discovery::json_response;
 use super::error::{SCIM_JSON, ScimError};
 use super::group::{Group, GroupInput};
 use super::list::{ListParams, Projection, list_response};
 use super::patch::Patch;
 use super::query::Query;
+use super::view::{GroupView, Shape};
 use crate::names::fold_case;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
@@ -35,19 +37,26 @@ pub async fn list(
     let params = ListParams::parse(raw.as_deref(), shared.max_page_size)?;
     let query = params.filter.as_deref().map(Query::parse).transpose()?;
     let base = base_url(&headers);
+    let shape = Shape::of(&params.projection);
     let store = shared.store();
-    let matched: Vec<&Group> = store
+    // counts every match but keeps only the page's groups
+    let skip = params.start_index - 1;
+    let mut total = 0;
+    let mut page = Vec::new();
+    for group in store
         .iter()
         .filter(|g| query.as_ref().is_none_or(|q| q.matches(g, &base)))
-        .collect();
-    let page = matched
-        .iter()
-        .skip(params.start_index - 1)
-        .take(params.count)
-        .map(|g| params.projection.apply(g.to_json(&base)))
-        .collect();
-    let body = list_response(matched.len(), params.start_index, page);
-    Ok(([(header::CONTENT_TYPE, SCIM_JSON)], body.to_string()).into_response())
+    {
+        if total >= skip && page.len() < params.count {
+            page.push(GroupView::new(group, &base, &shape));
+        }
+        total += 1;
+    }
+    Ok(json_response(list_response(
+        total,
+        params.start_index,
+        page,
+    )))
 }
 
 pub async fn create(

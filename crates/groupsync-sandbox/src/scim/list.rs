@@ -3,7 +3,8 @@
 
 use super::error::ScimError;
 use super::group::attribute_key;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 pub const LIST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
@@ -113,37 +114,72 @@ impl Projection {
         }
     }
 
-    /// Trims a resource to what was asked for; unknown names are ignored.
-    pub fn apply(&self, resource: Value) -> Value {
+    /// What this projection does to the attribute `lower` (its name lower-cased).
+    pub fn keep(&self, lower: &str) -> Keep<'_> {
         let (names, keep_listed) = match self {
-            Projection::All => return resource,
+            Projection::All => return Keep::Whole,
             Projection::Only(names) => (names, true),
             Projection::Except(names) => (names, false),
         };
+        if ALWAYS.contains(&lower) {
+            return Keep::Whole;
+        }
+        let listed: Vec<&Name> = names.iter().filter(|n| n.attr == lower).collect();
+        let whole = listed.iter().any(|n| n.sub.is_none());
+        let subs: Vec<&str> = listed.iter().filter_map(|n| n.sub.as_deref()).collect();
+        match (keep_listed, whole, subs.is_empty()) {
+            (true, true, _) | (false, false, true) => Keep::Whole,
+            (true, false, true) | (false, true, _) => Keep::Drop,
+            (keep, false, false) => Keep::Subs { subs, keep },
+        }
+    }
+
+    /// Trims a resource to what was asked for; unknown names are ignored.
+    pub fn apply(&self, resource: Value) -> Value {
+        if *self == Projection::All {
+            return resource;
+        }
         let Value::Object(object) = resource else {
             return resource;
         };
         let mut out = Map::new();
         for (key, value) in object {
-            let lower = key.to_lowercase();
-            if ALWAYS.contains(&lower.as_str()) {
-                out.insert(key, value);
-                continue;
-            }
-            let listed: Vec<&Name> = names.iter().filter(|n| n.attr == lower).collect();
-            let whole = listed.iter().any(|n| n.sub.is_none());
-            let subs: Vec<&str> = listed.iter().filter_map(|n| n.sub.as_deref()).collect();
-            let kept = match (keep_listed, whole, subs.is_empty()) {
-                (true, true, _) | (false, false, true) => Some(value),
-                (true, false, true) | (false, true, _) => None,
-                (true, false, false) => Some(each_object(value, |m| keep_subs(m, &subs, true))),
-                (false, false, false) => Some(each_object(value, |m| keep_subs(m, &subs, false))),
+            let kept = match self.keep(&key.to_lowercase()) {
+                Keep::Whole => Some(value),
+                Keep::Drop => None,
+                Keep::Subs { subs, keep } => {
+                    Some(each_object(value, |m| keep_subs(m, &subs, keep)))
+                }
             };
             if let Some(value) = kept {
                 out.insert(key, value);
             }
         }
         Value::Object(out)
+    }
+}
+
+/// What a projection does to one attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Keep<'a> {
+    Whole,
+    Drop,
+    /// Keeps (`keep`) or drops the listed sub-attributes (lower-cased) of each value; a
+    /// simple value is kept as it is.
+    Subs {
+        subs: Vec<&'a str>,
+        keep: bool,
+    },
+}
+
+impl Keep<'_> {
+    /// Whether the sub-attribute `lower` of a kept value stays.
+    pub fn keeps_sub(&self, lower: &str) -> bool {
+        match self {
+            Keep::Whole => true,
+            Keep::Drop => false,
+            Keep::Subs { subs, keep } => subs.contains(&lower) == *keep,
+        }
     }
 }
 
@@ -190,20 +226,39 @@ fn keep_subs(object: Map<String, Value>, subs: &[&str], keep: bool) -> Map<Strin
         .collect()
 }
 
-/// The ListResponse body; `Resources` is always present, even when empty.
-pub fn list_response(total: usize, start_index: usize, resources: Vec<Value>) -> Value {
-    json!({
-        "schemas": [LIST_URN],
-        "totalResults": total,
-        "startIndex": start_index,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    })
+/// The ListResponse body; `Resources` is always present, even when empty. Fields in
+/// sorted order, as a `serde_json::Value` object writes its keys.
+#[derive(Debug, Serialize)]
+pub struct ListResponse<R> {
+    #[serde(rename = "Resources")]
+    resources: Vec<R>,
+    #[serde(rename = "itemsPerPage")]
+    items_per_page: usize,
+    schemas: [&'static str; 1],
+    #[serde(rename = "startIndex")]
+    start_index: usize,
+    #[serde(rename = "totalResults")]
+    total_results: usize,
+}
+
+pub fn list_response<R: Serialize>(
+    total: usize,
+    start_index: usize,
+    resources: Vec<R>,
+) -> ListResponse<R> {
+    ListResponse {
+        items_per_page: resources.len(),
+        resources,
+        schemas: [LIST_URN],
+        start_index,
+        total_results: total,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn params(query: &str) -> Result<ListParams, ScimError> {
         ListParams::parse(Some(query), 100)
@@ -281,10 +336,12 @@ mod tests {
 
     #[test]
     fn list_response_counts_what_it_returns() {
-        let body = list_response(5, 3, vec![json!({"id": "a"})]);
+        let value = |body| serde_json::to_value(body).unwrap();
+        let body: Value = value(list_response(5, 3, vec![json!({"id": "a"})]));
         assert_eq!(body["totalResults"], 5);
         assert_eq!(body["startIndex"], 3);
         assert_eq!(body["itemsPerPage"], 1);
-        assert_eq!(list_response(0, 1, vec![])["Resources"], json!([]));
+        let empty: Vec<Value> = vec![];
+        assert_eq!(value(list_response(0, 1, empty))["Resources"], json!([]));
     }
 }

@@ -23,6 +23,7 @@ mod query;
 mod store;
 #[cfg(test)]
 mod tests;
+mod view;
 
 pub use auth::ScimServerAuth;
 pub use error::ScimError;

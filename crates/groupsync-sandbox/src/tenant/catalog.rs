@@ -300,10 +300,6 @@ impl Catalog {
     }
 }
 
-fn identity(id_seed: &str, name: &str) -> Value {
-    json!({ "type": "IDENTITY", "id": stable_id(&["owner", id_seed]), "name": name })
-}
-
 /// The connector id a source type maps to ("Active Directory - Direct" → "active-directory").
 fn connector(source_type: &str) -> String {
     let base = source_type.split(" - ").next().unwrap_or(source_type);
@@ -319,7 +315,7 @@ pub fn source_json(entry: &SourceEntry) -> Value {
         "id": s.id,
         "name": s.name,
         "description": format!("{} (simulated)", s.name),
-        "owner": identity(&s.id, "jane.doe"),
+        "owner": super::wire::owner(&s.id),
         "cluster": {
             "type": "CLUSTER",
             "id": stable_id(&["cluster", &s.id]),
@@ -363,7 +359,7 @@ pub fn source_json(entry: &SourceEntry) -> Value {
 }
 
 /// The group's `objectGUID`, derived from its entitlement id.
-fn guid(id: &str) -> uuid::Uuid {
+pub fn guid(id: &str) -> uuid::Uuid {
     uuid::Uuid::from_u128(u128::from_str_radix(id, 16).unwrap_or(0))
 }
 
@@ -376,48 +372,6 @@ pub fn native_value(entry: &SourceEntry, id: &str, group: &Group) -> String {
     } else {
         group_dn(&group.name)
     }
-}
-
-/// An Entitlement object shaped as the source's connector reads it: an AD group
-/// (`memberOf`, a DN), or an Entra ID group, licence or role (`groups`,
-/// `assignedLicenses`, `directoryRoles`, an object id).
-pub fn entitlement_json(entry: &SourceEntry, id: &str, group: &Group) -> Value {
-    let s = &entry.source;
-    let attributes = if is_scim(&s.source_type) {
-        json!({ "displayName": group.name, "id": native_value(entry, id, group) })
-    } else if is_entra(&s.source_type) {
-        json!({ "displayName": group.name, "id": guid(id).to_string() })
-    } else {
-        json!({
-            "cn": group.name,
-            "sAMAccountName": group.name,
-            "GroupType": "Security_Global",
-            "objectguid": format!("{{{}}}", guid(id)),
-        })
-    };
-    json!({
-        "id": id,
-        "name": group.name,
-        "attribute": attribute(entry, group),
-        "value": native_value(entry, id, group),
-        "sourceSchemaObjectType": object_type(group),
-        "description": format!("Members of {}", group.name),
-        "privileged": false,
-        "cloudGoverned": false,
-        "requestable": true,
-        "owner": identity(&s.id, "jane.doe"),
-        "additionalOwners": null,
-        // An object, not null: the beta schema marks it nullable inside `allOf`, which
-        // validating proxies do not honour.
-        "manuallyUpdatedFields": { "DISPLAY_NAME": false, "DESCRIPTION": false },
-        "accessModelMetadata": { "attributes": [] },
-        "created": timestamp(&group.created),
-        "modified": timestamp(&group.modified),
-        "source": { "id": s.id, "type": "SOURCE", "name": s.name },
-        "attributes": attributes,
-        "segments": [],
-        "directPermissions": [],
-    })
 }
 
 #[cfg(test)]

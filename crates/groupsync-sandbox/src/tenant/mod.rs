@@ -21,6 +21,7 @@ mod state;
 mod tasks;
 #[cfg(test)]
 mod tests;
+mod wire;
 
 pub use tasks::{AggregationKind, TaskCompletion, TaskReturn, TaskStatus, TaskTarget};
 

@@ -212,13 +212,18 @@ impl Collection {
         start: usize,
         render: impl Fn(&T) -> J,
     ) -> Response {
-        let total = items.len();
         let page: Vec<J> = items
             .iter()
             .skip(start.saturating_add(self.offset))
             .take(self.limit)
             .map(render)
             .collect();
+        self.answer(items.len(), &page)
+    }
+
+    /// A page already taken, as a JSON array response; `total` is what `X-Total-Count`
+    /// tells when `count=true`.
+    pub fn answer<J: Serialize>(&self, total: usize, page: &[J]) -> Response {
         let mut resp = (StatusCode::OK, Json(page)).into_response();
         if self.count {
             resp.headers_mut()

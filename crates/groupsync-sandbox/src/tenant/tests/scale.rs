@@ -199,6 +199,51 @@ async fn search_after_pages_past_the_window_with_a_user_token() {
     t.stop().await;
 }
 
+/// One source's listing in id order is read straight from the source's groups; the same
+/// listing through the general path (a per-group term that keeps every group) must read
+/// the same, page by page, with offsets and with `searchAfter`.
+#[tokio::test]
+async fn one_source_in_id_order_reads_like_the_general_listing() {
+    let t = Running::start(pat(many(600))).await;
+    let token = t.token().await;
+    let every = format!("{BY_SOURCE} and name sw \"GG-\"");
+    let first: Vec<Value> = t
+        .get(
+            &token,
+            "/v2026/entitlements",
+            &[("filters", BY_SOURCE), ("limit", "250")],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let after = first[249]["id"].as_str().unwrap().to_owned();
+    let pages = [
+        vec![("offset", "0")],
+        vec![("offset", "250"), ("sorters", "id")],
+        vec![("offset", "590"), ("limit", "20")],
+        vec![("offset", "700")],
+        vec![("sorters", "id"), ("searchAfter", after.as_str())],
+        vec![
+            ("sorters", "id"),
+            ("searchAfter", after.as_str()),
+            ("offset", "340"),
+        ],
+    ];
+    for page in pages {
+        let mut answers = Vec::new();
+        for filters in [BY_SOURCE, every.as_str()] {
+            let mut q = vec![("filters", filters), ("count", "true")];
+            q.extend(page.iter().copied());
+            let resp = t.get(&token, "/v2026/entitlements", &q).await;
+            assert_eq!(resp.status(), StatusCode::OK, "{q:?}");
+            answers.push((total(&resp), resp.text().await.unwrap()));
+        }
+        assert_eq!(answers[0], answers[1], "{page:?}");
+        assert_eq!(answers[0].0, 600);
+    }
+}
+
 #[tokio::test]
 async fn created_ranges_split_the_listing_into_parts() {
     let t = Running::start(TenantOptions {
