@@ -247,6 +247,18 @@ impl Faults {
     }
 }
 
+/// Waits `d` as the latency setting says. tokio's timer counts whole milliseconds and
+/// rounds up, which made a 5 ms latency about 6 ms; a blocking thread's sleep keeps to the
+/// setting. (It is not paused with tokio's clock: tests that pause time set no latency.)
+async fn wait_precisely(d: Duration) {
+    if tokio::task::spawn_blocking(move || std::thread::sleep(d))
+        .await
+        .is_err()
+    {
+        tokio::time::sleep(d).await;
+    }
+}
+
 /// Wraps `router` so every request first waits the plan's latency, then may get a fault.
 pub fn wrap(router: Router, faults: Arc<Faults>) -> Router {
     router.layer(middleware::from_fn_with_state(faults, inject))
@@ -254,7 +266,7 @@ pub fn wrap(router: Router, faults: Arc<Faults>) -> Router {
 
 async fn inject(State(faults): State<Arc<Faults>>, req: Request, next: Next) -> Response {
     if !faults.plan.latency.is_zero() {
-        tokio::time::sleep(faults.plan.latency).await;
+        wait_precisely(faults.plan.latency).await;
     }
     match faults.pick(req.method().as_str(), req.uri().path()) {
         None => next.run(req).await,
