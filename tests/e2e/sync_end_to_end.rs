@@ -67,6 +67,7 @@ async fn first_run_creates_the_missing_groups_and_the_second_creates_none() {
         }
     }
 
+    let (writes_before, mails_before) = (scim_writes(&app), app.smtp.messages().len());
     let second = syncer.run(&req(false), &Quiet).await;
     assert_eq!(second.status(), RunStatus::Succeeded);
     assert_eq!(second.counts().created, 0);
@@ -76,6 +77,11 @@ async fn first_run_creates_the_missing_groups_and_the_second_creates_none() {
         expected,
         "the second run wrote nothing"
     );
+    // a steady-state run sends no SCIM write of any kind, and no email
+    assert_eq!(scim_writes(&app), writes_before);
+    assert!(writes_before >= expected as u64);
+    assert_eq!(app.smtp.messages().len(), mails_before);
+    assert!(mails_before > 0, "the first run told what it found");
     app.stop().await;
 }
 
@@ -572,4 +578,19 @@ async fn by_default_a_large_source_reads_the_target_as_one_listing() {
         1 + held.div_ceil(100)
     );
     app.stop().await;
+}
+
+/// Requests that change the target (POST, PUT, PATCH, DELETE) the SCIM server has served.
+fn scim_writes(app: &crate::harness::TestApp) -> u64 {
+    let stats = app.scim.stats().to_json();
+    let routes = stats["by_route"].as_object().cloned().unwrap_or_default();
+    routes
+        .iter()
+        .filter(|(route, _)| {
+            ["POST ", "PUT ", "PATCH ", "DELETE "]
+                .iter()
+                .any(|m| route.starts_with(m))
+        })
+        .map(|(_, n)| n.as_u64().unwrap_or(0))
+        .sum()
 }
