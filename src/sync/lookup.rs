@@ -12,7 +12,6 @@ use crate::retry::{Classify, Disposition};
 use crate::scim::ScimError;
 use crate::telemetry::run_log;
 use futures_util::StreamExt;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 impl Syncer {
@@ -89,8 +88,12 @@ impl Syncer {
         }
         drop(results);
         if !unfilterable.is_empty() {
-            self.look_up_by_listing(unfilterable, &mut by_external_id, by_external_id_index)
-                .await;
+            self.look_up_by_listing(
+                unfilterable,
+                &mut by_external_id,
+                TargetIndex::with_external_id,
+            )
+            .await;
         }
         Ok(by_external_id)
     }
@@ -168,7 +171,7 @@ impl Syncer {
         }
         drop(results);
         if !unfilterable.is_empty() {
-            self.look_up_by_listing(unfilterable, &mut lookups, by_name)
+            self.look_up_by_listing(unfilterable, &mut lookups, TargetIndex::named)
                 .await;
         }
         if lookups.values().all(Result::is_err) {
@@ -183,18 +186,19 @@ impl Syncer {
 
     /// Some servers cannot filter on names with special characters (400 invalidFilter);
     /// for those keys, list every group once and compare locally, as RFC 7644 allows.
-    /// `index` keys the listing as `lookups` is keyed (by name, or by externalId).
+    /// `find` answers a key as `lookups` is keyed (by folded name, or by externalId).
     async fn look_up_by_listing(
         &self,
         keys: Vec<String>,
         lookups: &mut Lookups,
-        index: fn(Vec<TargetGroup>) -> HashMap<String, Vec<TargetGroup>>,
+        find: for<'a> fn(&'a TargetIndex, &str) -> Vec<&'a TargetGroup>,
     ) {
         run_log::filter_refused(keys.len());
-        let mut listing = self.list_target().await.map(index).map_err(Arc::new);
+        let listing = self.list_target().await.map(TargetIndex::new);
+        let listing = listing.map_err(Arc::new);
         for key in keys {
-            let result = match &mut listing {
-                Ok(index) => Ok(index.remove(&key).unwrap_or_default()),
+            let result = match &listing {
+                Ok(index) => Ok(find(index, &key).into_iter().cloned().collect()),
                 Err(e) => Err(LookupError::Listing(e.clone())),
             };
             lookups.insert(key, result);
@@ -228,17 +232,6 @@ pub(crate) fn found_in_listing(
     found
 }
 
-/// The target's groups by `externalId` (those without one are left out).
-fn by_external_id_index(all: Vec<TargetGroup>) -> HashMap<String, Vec<TargetGroup>> {
-    let mut index: HashMap<String, Vec<TargetGroup>> = HashMap::new();
-    for g in all {
-        if let Some(ext) = g.external_id.clone() {
-            index.entry(ext).or_default().push(g);
-        }
-    }
-    index
-}
-
 /// What one filtered lookup's answer means: its result, `None` when the target cannot
 /// filter on it (a listing answers instead), or the run's end when it refuses our
 /// credentials. With `refusal_lists`, any refusal retrying cannot change (a server that
@@ -257,13 +250,4 @@ fn answer(
         Err(e) if refusal_lists && e.disposition() == Disposition::GiveUp => Ok(None),
         Err(e) => Ok(Some(Err(LookupError::Target(e)))),
     }
-}
-
-/// The target's groups by folded name (a name may be held more than once).
-fn by_name(all: Vec<TargetGroup>) -> HashMap<String, Vec<TargetGroup>> {
-    let mut index: HashMap<String, Vec<TargetGroup>> = HashMap::new();
-    for g in all {
-        index.entry(fold_name(&g.display_name)).or_default().push(g);
-    }
-    index
 }

@@ -214,13 +214,7 @@ fn demo_exits_0_and_the_second_pass_creates_nothing() {
         .args(["demo", "--groups", "80", "--existing", "10"])
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = stdout_of_success(&out);
     let second = stdout
         .split("== second pass ==")
         .nth(1)

@@ -208,3 +208,15 @@ pub fn assert_notices_sent(store: &groupsync::store::Store, run_id: &str) {
         recorded.notices
     );
 }
+
+/// The standard output of a command that must have succeeded; both outputs are shown when
+/// it did not.
+pub fn stdout_of_success(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}

@@ -90,12 +90,7 @@ async fn run_all_creates_each_jobs_groups_in_its_own_target_and_the_history_tell
     assert!(String::from_utf8_lossy(&out.stderr).contains("no job is called \"c\""));
 
     let out = run(&["--all"]).await;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = stdout_of_success(&out);
     assert!(
         stdout.contains("job a:") && stdout.contains("job b:"),
         "{stdout}"

@@ -80,12 +80,7 @@ async fn a_dry_run_names_the_ranges_of_created() {
     let mut cmd = sb.command();
     cmd.args(["run", "--dry-run"]);
     let out = output(cmd).await;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = stdout_of_success(&out);
     assert!(
         stdout.contains("10300 group entitlements selected")
             && stdout.contains("read by offset paging in")
