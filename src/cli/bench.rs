@@ -49,7 +49,8 @@ pub struct BenchArgs {
     /// How many of them already exist in the target.
     #[arg(long, default_value_t = 9_000)]
     existing: usize,
-    /// Latency added to every request of both services, in milliseconds.
+    /// The time every request of both services takes, in milliseconds (the sandbox's work
+    /// of answering counts toward it).
     #[arg(long, default_value_t = 5)]
     latency_ms: u64,
     /// Also measure the Workflow's pattern (a lookup per group and a create per missing

@@ -46,7 +46,8 @@ pub struct SandboxArgs {
     /// Names already present in the SCIM server, from a file, one per line.
     #[arg(long)]
     existing_file: Option<PathBuf>,
-    /// Latency added to every HTTP request, in milliseconds.
+    /// The time every HTTP request takes, in milliseconds: an answer leaves no sooner than
+    /// this after its request came in (the work of answering counts toward it).
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
     /// Faults for the tenant, e.g. "503@7,reset@13,401@40".

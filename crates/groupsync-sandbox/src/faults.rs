@@ -32,7 +32,7 @@ use serde_json::{Map, Value};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What an injected fault does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -250,24 +250,46 @@ impl Faults {
 /// Waits `d` as the latency setting says. tokio's timer counts whole milliseconds and
 /// rounds up, which made a 5 ms latency about 6 ms; a blocking thread's sleep keeps to the
 /// setting. (It is not paused with tokio's clock: tests that pause time set no latency.)
-async fn wait_precisely(d: Duration) {
-    if tokio::task::spawn_blocking(move || std::thread::sleep(d))
-        .await
-        .is_err()
-    {
-        tokio::time::sleep(d).await;
+///
+/// The sleep starts when this is called, not when the future it returns is first awaited.
+fn wait_precisely(d: Duration) -> impl Future<Output = ()> {
+    let started = Instant::now();
+    let sleeping = tokio::task::spawn_blocking(move || std::thread::sleep(d));
+    async move {
+        if sleeping.await.is_err() {
+            tokio::time::sleep(d.saturating_sub(started.elapsed())).await;
+        }
     }
 }
 
-/// Wraps `router` so every request first waits the plan's latency, then may get a fault.
+/// Wraps `router` so every request may get a fault, and no answer leaves sooner than the
+/// plan's latency after its request came in.
 pub fn wrap(router: Router, faults: Arc<Faults>) -> Router {
     router.layer(middleware::from_fn_with_state(faults, inject))
 }
 
+/// The latency is the time a request takes at the server, the work of answering it
+/// included: the answer is worked out at once and held until the latency has passed since
+/// the request came in (or sent when ready, if that took longer). A server that slept first
+/// and worked after would make every request take the latency plus the simulator's own
+/// time, and a benchmark would count the simulator's speed against the client. A request's
+/// effect (a group created, say) is there from its arrival, before its answer: a client
+/// killed or timed out while it waits has changed the target all the same, as in the real
+/// world.
 async fn inject(State(faults): State<Arc<Faults>>, req: Request, next: Next) -> Response {
-    if !faults.plan.latency.is_zero() {
-        wait_precisely(faults.plan.latency).await;
+    let latency = faults.plan.latency;
+    if latency.is_zero() {
+        return answer(&faults, req, next).await;
     }
+    // the clock starts before the work: `wait_precisely` sleeps on a thread of its own
+    let waited = wait_precisely(latency);
+    let resp = answer(&faults, req, next).await;
+    waited.await;
+    resp
+}
+
+/// The answer to `req`: the application's, or the fault the plan picks for it.
+async fn answer(faults: &Faults, req: Request, next: Next) -> Response {
     match faults.pick(req.method().as_str(), req.uri().path()) {
         None => next.run(req).await,
         Some(Fault::Slow(d)) => {

@@ -3,6 +3,7 @@
 use super::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use std::time::Duration;
 
 const TOKEN: &str = "sandbox-token";
 
@@ -548,5 +549,43 @@ async fn injected_faults_are_scim_shaped_and_counted() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_error(&body, "503", None);
     assert_eq!(sandbox.server.request_count(), 2);
+    sandbox.stop().await;
+}
+
+#[tokio::test]
+async fn a_create_lands_when_it_arrives_and_its_answer_leaves_after_the_latency() {
+    let latency = Duration::from_millis(1500);
+    let mut opts = ScimOptions::new(ScimServerAuth::Bearer(TOKEN.into()));
+    opts.faults.latency = latency;
+    let sandbox = start(opts).await;
+    let sent = std::time::Instant::now();
+    let (status, body) = {
+        let post = sandbox.post_group(json!({
+            "schemas": [group::GROUP_URN],
+            "displayName": "Landed Early",
+        }));
+        tokio::pin!(post);
+        // the group is there while its answer still waits: a client killed now has created it
+        let landed = async {
+            while sandbox.server.create_count() == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::select! {
+            _ = &mut post => panic!("the answer came before the create was seen"),
+            () = landed => {}
+        }
+        let seen = sent.elapsed();
+        assert!(seen < latency, "the create was seen only after {seen:?}");
+        let (status, _, body) = post.await;
+        (status, body)
+    };
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(body["displayName"], json!("Landed Early"));
+    assert!(
+        sent.elapsed() >= latency,
+        "answered after {:?}, before the latency of {latency:?}",
+        sent.elapsed()
+    );
     sandbox.stop().await;
 }
