@@ -22,7 +22,7 @@ pub const INTERRUPTED: &str = "interrupted";
 impl Store {
     /// Writes the row of a run that starts now (`run.status` should be [`RUNNING`]).
     pub fn begin_run(&self, run: &runs::RunRecord) -> Result<(), StoreError> {
-        runs::insert(&self.conn(), run, &[]).map_err(|e| self.err(e))
+        runs::put_run(&self.conn(), run).map_err(|e| self.err(e))
     }
 
     /// Notes, before posting it, that `run_id` is about to create `name`.
@@ -77,6 +77,31 @@ impl Store {
                     ts(now)
                 ],
             )?;
+            tx.commit()
+        };
+        write(&mut conn).map_err(|e| self.err(e))
+    }
+
+    /// Writes outcomes the plan settled (groups found existing) at their positions, while
+    /// the run's creates are still out: at 100,000 groups they are most of what a run
+    /// records, and they need not wait for the creates. The run's record then skips them
+    /// ([`super::Recording::settled`]). A group found as the last run found it is counted
+    /// in the run's `groups_unchanged` rather than kept, as the record does.
+    pub fn journal_settled(
+        &self,
+        run_id: &str,
+        job: &str,
+        settled: &[(usize, GroupOutcome)],
+    ) -> Result<(), StoreError> {
+        let at = runs::Written {
+            run_id,
+            job,
+            remember: true,
+        };
+        let mut conn = self.conn();
+        let write = |conn: &mut rusqlite::Connection| -> rusqlite::Result<()> {
+            let tx = conn.transaction()?;
+            runs::write_outcomes(&tx, &at, settled.iter().map(|(i, o)| (*i, o)))?;
             tx.commit()
         };
         write(&mut conn).map_err(|e| self.err(e))

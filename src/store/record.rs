@@ -2,9 +2,7 @@
 //! failure-alert state, written in one transaction before any notice is sent; a run that
 //! succeeded also forgets the known groups gone from the source (see [`known`]).
 
-use super::{
-    INTERRUPTED, RUNNING, RunRecord, Store, StoreError, known, outbox, put_state, reported, runs,
-};
+use super::{RunRecord, Store, StoreError, known, outbox, put_state, reported, runs};
 use crate::notify::Notice;
 use crate::report::{GroupOutcome, RunStatus};
 use chrono::Utc;
@@ -33,6 +31,9 @@ pub struct Recording<'a> {
     pub reported: &'a [String],
     /// The new failure-alert state (`None` leaves it as it is, e.g. for a dry run).
     pub failing: Option<bool>,
+    /// The positions of `outcomes` written already while the run went on
+    /// ([`Store::journal_settled`]); empty when none were.
+    pub settled: &'a [bool],
 }
 
 impl Store {
@@ -43,13 +44,15 @@ impl Store {
             let now = Utc::now();
             let tx = conn.transaction()?;
             // the row the run wrote when it started (or that another process marked
-            // interrupted), and its journaled creates, give way to the whole record; a
-            // run recorded already is not recorded again
+            // interrupted) becomes the record, its settled outcomes stay, and its journaled
+            // creates give way to the whole outcomes; a run recorded already is not
+            // recorded again
+            runs::put_run(&tx, r.run)?;
             tx.execute(
-                "DELETE FROM runs WHERE id = ?1 AND status IN (?2, ?3)",
-                [r.run.id.as_str(), RUNNING, INTERRUPTED],
+                "DELETE FROM run_groups WHERE run_id = ?1 AND outcome = 'created'",
+                [r.run.id.as_str()],
             )?;
-            runs::insert(&tx, r.run, r.outcomes)?;
+            runs::insert_outcomes(&tx, r.run, r.outcomes, r.settled)?;
             // only a run that read the whole source knows which groups are gone from it
             if r.run.status == RunStatus::Succeeded.as_str() && !r.run.dry_run {
                 known::forget_unmet(&tx, &r.run.job, r.outcomes)?;

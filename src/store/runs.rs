@@ -2,7 +2,7 @@
 //!
 //! The run's counts are kept beside it so that a list of runs never reads the outcomes.
 
-use super::{Store, StoreError, known, time_at, ts};
+use super::{INTERRUPTED, RUNNING, Store, StoreError, known, time_at, ts};
 use crate::domain::RunId;
 use crate::report::{
     CloseLoop, Counts, ErrorKind, GroupOutcome, NoticeOutcome, Outcome, RunFailure, RunReport,
@@ -350,15 +350,19 @@ impl Store {
     }
 }
 
-/// Writes a run and its outcomes (inside the caller's transaction).
-pub(super) fn insert(
-    conn: &Connection,
-    run: &RunRecord,
-    outcomes: &[GroupOutcome],
-) -> rusqlite::Result<()> {
+/// Writes a run's row (inside the caller's transaction): a new one, or over the row the run
+/// wrote when it started (`running`, or marked `interrupted` by another process), so that
+/// the outcomes it journaled meanwhile stay. A run recorded already is not recorded again:
+/// that is an error.
+pub(super) fn put_run(conn: &Connection, run: &RunRecord) -> rusqlite::Result<()> {
     let c = &run.counts;
-    conn.execute(
-        &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, 0)"),
+    let changed = conn.execute(
+        &format!(
+            "INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
+             ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, 0) \
+             ON CONFLICT (id) DO UPDATE SET {} WHERE runs.status IN ('{RUNNING}', '{INTERRUPTED}')",
+            overwritten_columns()
+        ),
         params![
             run.id,
             run.trigger,
@@ -390,21 +394,75 @@ pub(super) fn insert(
             run.stage.map(Stage::as_str),
         ],
     )?;
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(rusqlite::Error::StatementChangedRows(changed))
+    }
+}
+
+/// `col = excluded.col` for every column a run's record overwrites: all but its id and the
+/// count of unchanged groups, which the outcomes written so far have started.
+fn overwritten_columns() -> String {
+    RUN_COLUMNS
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !matches!(*c, "id" | "groups_unchanged"))
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Writes a run's outcomes (inside the caller's transaction), but those at the positions
+/// `settled` marks, which are written already ([`Store::journal_settled`]).
+pub(super) fn insert_outcomes(
+    conn: &Connection,
+    run: &RunRecord,
+    outcomes: &[GroupOutcome],
+    settled: &[bool],
+) -> rusqlite::Result<()> {
+    let fresh = outcomes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !settled.get(*i).copied().unwrap_or(false));
+    let at = Written {
+        run_id: &run.id,
+        job: &run.job,
+        remember: !run.dry_run,
+    };
+    write_outcomes(conn, &at, fresh)
+}
+
+/// Where outcomes are written: the run, its job, and whether its groups' outcomes are
+/// remembered as their last (not for a dry run).
+pub(super) struct Written<'a> {
+    pub run_id: &'a str,
+    pub job: &'a str,
+    pub remember: bool,
+}
+
+/// Writes outcomes at their positions, each group found as the last run found it counted
+/// rather than kept (see [`known`]); the count is added to the run's.
+pub(super) fn write_outcomes<'a>(
+    conn: &Connection,
+    at: &Written<'_>,
+    outcomes: impl IntoIterator<Item = (usize, &'a GroupOutcome)>,
+) -> rusqlite::Result<()> {
     let mut unchanged = 0_i64;
-    for (i, o) in outcomes.iter().enumerate() {
-        if known::unchanged(conn, &run.job, o)? {
+    for (i, o) in outcomes {
+        if known::unchanged(conn, at.job, o)? {
             unchanged += 1;
             continue;
         }
-        insert_outcome(conn, &run.id, i, o)?;
-        if !run.dry_run {
-            known::remember(conn, &run.job, &run.id, o)?;
+        insert_outcome(conn, at.run_id, i, o)?;
+        if at.remember {
+            known::remember(conn, at.job, at.run_id, o)?;
         }
     }
     if unchanged > 0 {
         conn.execute(
-            "UPDATE runs SET groups_unchanged = ?2 WHERE id = ?1",
-            params![run.id, unchanged],
+            "UPDATE runs SET groups_unchanged = groups_unchanged + ?2 WHERE id = ?1",
+            params![at.run_id, unchanged],
         )?;
     }
     Ok(())

@@ -40,15 +40,20 @@ pub const DEADLINE_PASSED: &str = "not sent: the run passed sync.max_run_secs";
 /// Where a run writes its creates as they happen: the group before its POST, its outcome
 /// once the target confirmed it (see [`crate::store`]'s journal).
 pub struct RunJournal {
-    store: Store,
-    run_id: String,
+    pub(super) store: Store,
+    pub(super) run_id: String,
+    pub(super) job: String,
+    /// The plan positions whose outcomes are written already (see [`super::settle`]).
+    pub(super) settled: std::sync::Mutex<Vec<bool>>,
 }
 
 impl RunJournal {
-    pub fn new(store: &Store, req: &RunRequest) -> RunJournal {
+    pub fn new(store: &Store, req: &RunRequest, job: &str) -> RunJournal {
         RunJournal {
             store: store.clone(),
             run_id: req.run_id.0.clone(),
+            job: job.to_owned(),
+            settled: std::sync::Mutex::default(),
         }
     }
 

@@ -30,6 +30,7 @@ mod own;
 pub mod plan;
 mod record;
 pub mod scope;
+mod settle;
 mod source;
 pub mod target_index;
 
@@ -295,8 +296,10 @@ impl Syncer {
                     None
                 }
             };
+            let journal = held
+                .as_ref()
+                .map(|_| RunJournal::new(&self.store, req, &self.settings.job));
             if report.error.is_none() {
-                let journal = held.as_ref().map(|_| RunJournal::new(&self.store, req));
                 let counted = Counted::new(progress);
                 let mut at = Stage::Source;
                 let ran = self
@@ -317,7 +320,8 @@ impl Syncer {
             }
             self.close_loop(&mut report).await;
             report.finished_at = Utc::now();
-            self.record(req, &mut report).await;
+            let settled = journal.map(|j| j.take_settled()).unwrap_or_default();
+            self.record(req, &mut report, settled).await;
             if held.is_some() {
                 self.count_missing(&report).await;
             }
@@ -394,7 +398,12 @@ impl Syncer {
             patch: changes && !req.dry_run && self.target.patch_supported().await,
         };
         let on_created = |n: usize| progress.created(n, creates);
-        let mut applied = apply_journaled(&plan, &self.target, opts, &on_created, journal).await;
+        let apply = apply_journaled(&plan, &self.target, opts, &on_created, journal);
+        // what the plan settled is recorded while the creates wait for the target
+        let mut applied = match journal {
+            Some(j) => tokio::join!(apply, j.settle(&plan, &scoped)).0,
+            None => apply.await,
+        };
         self.remember_refused(std::mem::take(&mut applied.refused))
             .await;
         if !req.dry_run {

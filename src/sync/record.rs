@@ -36,7 +36,13 @@ pub const TOKEN_WARNED: &str = "scim.token_warned_at";
 
 impl Syncer {
     /// Records `report` and sends its notices; sets `report.notices` and `finished_at`.
-    pub(super) async fn record(&self, req: &RunRequest, report: &mut RunReport) {
+    /// The outcomes at the `settled` positions are written already.
+    pub(super) async fn record(
+        &self,
+        req: &RunRequest,
+        report: &mut RunReport,
+        settled: Vec<bool>,
+    ) {
         let telling = if req.dry_run {
             Telling::default()
         } else {
@@ -56,6 +62,7 @@ impl Syncer {
                     notices: &telling.notices,
                     reported: &telling.reported,
                     failing: telling.failing,
+                    settled: &settled,
                 });
                 Ok((recorded, outcomes))
             })

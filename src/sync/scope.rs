@@ -289,12 +289,18 @@ impl Scoped {
     /// Marks each outcome of a renamed group with its source name.
     pub fn annotate(&self, outcomes: &mut [GroupOutcome]) {
         for o in outcomes {
-            if let Some(from) = self.renamed.get(&o.source_id)
-                && *from != o.name
-            {
-                o.source_name = Some(from.clone());
+            if let Some(from) = self.source_name(&o.source_id, &o.name) {
+                o.source_name = Some(from.to_owned());
             }
         }
+    }
+
+    /// The source name of the group `id`, when the template renamed it to other than `name`.
+    pub fn source_name(&self, id: &str, name: &str) -> Option<&str> {
+        self.renamed
+            .get(id)
+            .filter(|from| *from != name)
+            .map(String::as_str)
     }
 }
 

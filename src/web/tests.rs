@@ -291,6 +291,7 @@ fn record(store: &Store, report: &RunReport) {
         notices: &[],
         reported: &[],
         failing: None,
+        settled: &[],
     };
     store.record(&recording).unwrap();
 }
@@ -390,6 +391,7 @@ async fn the_run_page_shows_adopted_renamed_orphan_and_deleted_groups() {
             notices: &[],
             reported: &[],
             failing: None,
+            settled: &[],
         })
         .unwrap();
     let server = Server::start(WebState::new(store)).await;
@@ -435,6 +437,7 @@ async fn executions_and_the_dashboard_filter_by_job_and_show_the_job_when_there_
                 notices: &[],
                 reported: &[],
                 failing: None,
+                settled: &[],
             })
             .unwrap();
         ids.push(report.run_id.0);
@@ -504,6 +507,7 @@ fn record_scheduled(store: &Store, report: &RunReport) {
             notices: &[],
             reported: &[],
             failing: None,
+            settled: &[],
         })
         .unwrap();
 }

@@ -209,6 +209,7 @@ fn store_with_a_large_run(path: &Path, groups: usize) -> String {
             notices: &[],
             reported: &[],
             failing: None,
+            settled: &[],
         })
         .unwrap();
     report.run_id.0

@@ -84,6 +84,7 @@ pub(super) fn record(store: &Store, report: &RunReport, trigger: &str, notices: 
             notices,
             reported: &[],
             failing: None,
+            settled: &[],
         })
         .unwrap();
 }
@@ -97,6 +98,7 @@ pub(super) fn record_of_job(store: &Store, report: &RunReport, job: &str) {
             notices: &[],
             reported: &[],
             failing: None,
+            settled: &[],
         })
         .unwrap();
 }
@@ -297,6 +299,7 @@ fn reported_groups_and_the_failing_state_are_recorded_with_the_run() {
             notices: &[],
             reported: &["Finance".into(), "Équipe".into()],
             failing: Some(true),
+            settled: &[],
         })
         .unwrap();
     let reported = store.reported_groups("default").unwrap();
@@ -321,6 +324,7 @@ fn recording_is_all_or_nothing() {
         notices: &[notice],
         reported: &["Sales".into()],
         failing: Some(true),
+        settled: &[],
     });
     assert!(again.is_err());
     assert!(store.pending_notices(10).unwrap().is_empty());
@@ -521,6 +525,7 @@ fn each_job_remembers_its_own_told_groups_posted_groups_and_failing_state() {
             notices: &[],
             reported: &["Finance".into()],
             failing: Some(true),
+            settled: &[],
         })
         .unwrap();
     assert!(store.reported_groups("eu").unwrap().contains("finance"));

@@ -4,7 +4,7 @@
 use super::history;
 use crate::report::{GroupOutcome, Outcome};
 use crate::store::lease::{Acquired, Claimant, Holder, STALE_AFTER, may_take};
-use crate::store::{RunRecord, Store};
+use crate::store::{Recording, RunRecord, Store};
 use chrono::{DateTime, TimeDelta, Utc};
 
 fn at(secs: i64) -> DateTime<Utc> {
@@ -161,6 +161,81 @@ fn recording_a_journaled_run_replaces_its_running_row() {
     let detail = store.run(&run.id).unwrap().unwrap();
     assert_eq!(detail.run.status, report.status().as_str());
     assert_eq!(detail.outcomes, report.outcomes);
+}
+
+#[test]
+fn outcomes_settled_while_the_run_went_on_stay_and_are_not_written_twice() {
+    let store = Store::in_memory().unwrap();
+    let mut report = history::report(0);
+    let found = |id: &str, name: &str, scim_id: &str| GroupOutcome {
+        source_id: id.into(),
+        name: name.into(),
+        source_name: None,
+        outcome: Outcome::Existed {
+            scim_id: scim_id.into(),
+        },
+    };
+    // an earlier run found Known as it is now: it is counted, not kept
+    let mut earlier = history::report(-5);
+    earlier.outcomes = vec![found("e-known", "Known", "s-known")];
+    history::record(&store, &earlier, "cli", &[]);
+
+    report.outcomes.push(found("e-new", "New", "s-new"));
+    report.outcomes.push(found("e-known", "Known", "s-known"));
+    let (new_at, known_at) = (report.outcomes.len() - 2, report.outcomes.len() - 1);
+    let mut run = RunRecord::of(&report, "cli");
+    run.status = "running".into();
+    store.begin_run(&run).unwrap();
+    let settled_now = [
+        (new_at, report.outcomes[new_at].clone()),
+        (known_at, report.outcomes[known_at].clone()),
+    ];
+    store
+        .journal_settled(&run.id, "default", &settled_now)
+        .unwrap();
+    // a run killed now shows what it found
+    let so_far = store.run(&run.id).unwrap().unwrap();
+    assert_eq!(so_far.outcomes, [report.outcomes[new_at].clone()]);
+    assert_eq!(so_far.run.unchanged, 1);
+
+    let mut settled = vec![false; report.outcomes.len()];
+    settled[new_at] = true;
+    settled[known_at] = true;
+    store
+        .record(&Recording {
+            run: &RunRecord::of(&report, "cli"),
+            outcomes: &report.outcomes,
+            notices: &[],
+            reported: &[],
+            failing: None,
+            settled: &settled,
+        })
+        .unwrap();
+    let detail = store.run(&run.id).unwrap().unwrap();
+    assert_eq!(detail.run.status, report.status().as_str());
+    let mut kept = report.outcomes.clone();
+    kept.remove(known_at);
+    assert_eq!(detail.outcomes, kept, "each outcome once, in plan order");
+    assert_eq!(detail.run.unchanged, 1, "counted once");
+    assert_eq!(detail.run.counts, RunRecord::of(&report, "cli").counts);
+}
+
+#[test]
+fn a_recorded_run_is_not_recorded_again_even_without_outcomes() {
+    let store = Store::in_memory().unwrap();
+    let mut report = history::report(0);
+    report.outcomes.clear();
+    history::record(&store, &report, "cli", &[]);
+    let again = store.record(&Recording {
+        run: &RunRecord::of(&report, "cli"),
+        outcomes: &[],
+        notices: &[],
+        reported: &["Sales".into()],
+        failing: Some(true),
+        settled: &[],
+    });
+    assert!(again.is_err());
+    assert!(store.reported_groups("default").unwrap().is_empty());
 }
 
 #[test]
