@@ -13,6 +13,7 @@ mod create;
 mod error;
 pub mod expiry;
 pub mod flow;
+mod listing_wire;
 mod own;
 mod read;
 mod wire;

@@ -2,7 +2,8 @@
 //! Every read is safe to repeat, so each HTTP call goes through [`crate::retry::retry`].
 
 use super::error::from_status;
-use super::wire::{self, FilterSupport, ListPage};
+use super::listing_wire::{self, GroupPage};
+use super::wire::{self, FilterSupport};
 use super::{Client, ScimError};
 use crate::domain::{TargetGroup, fold_name};
 use crate::upstream::Reply;
@@ -29,9 +30,11 @@ impl Client {
             .all_pages(
                 |start, _| wire::lookup_query(name, start),
                 None,
-                |r| match wire::display_name(&r) {
-                    Some(d) if fold_name(d) == wanted => wire::target_group(&r).map(Some),
-                    _ => Ok(None),
+                |body, headers| {
+                    value_page(body, headers, |r| match wire::display_name(&r) {
+                        Some(d) if fold_name(d) == wanted => wire::target_group(&r).map(Some),
+                        _ => Ok(None),
+                    })
                 },
             )
             .await?;
@@ -49,14 +52,17 @@ impl Client {
             ));
         }
         let groups = self
-            .all_pages(
-                wire::listing_query,
-                Some(page_size),
-                |r| match wire::display_name(&r) {
-                    Some(_) => wire::target_group(&r).map(Some),
-                    None => Ok(None),
-                },
-            )
+            .all_pages(wire::listing_query, Some(page_size), |body, headers| {
+                // read straight into groups; a page that is anything but plainly well
+                // formed is read as values, to be read leniently or told what is wrong
+                match listing_wire::group_page(body) {
+                    Some(page) => Ok(page),
+                    None => value_page(body, headers, |r| match wire::display_name(&r) {
+                        Some(_) => wire::target_group(&r).map(Some),
+                        None => Ok(None),
+                    }),
+                }
+            })
             .await?;
         Ok(dedup_by_id(groups))
     }
@@ -75,8 +81,8 @@ impl Client {
     }
 
     /// Reads every page, `query(start_index, count)` building each page's query, until
-    /// `totalResults` is reached; `keep` turns each resource of a page into what the caller
-    /// holds on to (or `None`), and the page's JSON is dropped. The listing is complete or an error:
+    /// `totalResults` is reached; `read` turns each page's body into what the caller holds
+    /// on to, and the body is dropped. The listing is complete or an error:
     /// a page that comes back empty (or short of the last one) before `totalResults`, more
     /// resources than `totalResults`, or a `totalResults` that changes between pages is
     /// [`ScimError::IncompleteListing`], never a shorter list.
@@ -84,7 +90,7 @@ impl Client {
         &self,
         query: impl Fn(usize, usize) -> String,
         count: Option<usize>,
-        mut keep: impl FnMut(Value) -> Result<Option<T>, ScimError>,
+        mut read: impl FnMut(&[u8], &http::HeaderMap) -> Result<GroupPage<T>, ScimError>,
     ) -> Result<Vec<T>, ScimError> {
         let mut kept = Vec::new();
         // Resources the server returned so far, kept or not.
@@ -93,7 +99,9 @@ impl Client {
         let mut total = None;
         for _ in 0..MAX_PAGES {
             let url = self.groups_url_with(&query(start, count.unwrap_or(0)));
-            let page = wire::list_page(self.get_json(&url).await?)?;
+            let (body, headers) = self.get_body(&url).await?;
+            let page = read(&body, &headers)?;
+            drop(body);
             if total.is_none() {
                 // made once at its size rather than grown by doubling (a third of it unused)
                 kept.reserve(page.total.min(MAX_RESERVED));
@@ -107,9 +115,9 @@ impl Client {
                     ),
                 });
             }
-            let returned = page.resources.len();
+            let returned = page.returned;
             if returned == 0 && seen == 0 && expected > 0 {
-                return Err(inconsistent(&page));
+                return Err(inconsistent(page.total));
             }
             seen += returned;
             if seen > expected {
@@ -119,11 +127,7 @@ impl Client {
                     ),
                 });
             }
-            for resource in page.resources {
-                if let Some(item) = keep(resource)? {
-                    kept.push(item);
-                }
-            }
+            kept.extend(page.groups);
             if seen == expected {
                 return Ok(kept);
             }
@@ -143,11 +147,17 @@ impl Client {
 
     /// One GET, retried under the client's policy while the error says "retry later".
     pub(super) async fn get_json(&self, url: &Url) -> Result<Value, ScimError> {
-        let operation = crate::retry::Operation::new("SCIM target", format!("GET {}", url.path()));
-        crate::retry::retry(&self.retry, &operation, || self.get_json_once(url.clone())).await
+        let (body, headers) = self.get_body(url).await?;
+        json(&body, &headers)
     }
 
-    async fn get_json_once(&self, url: Url) -> Result<Value, ScimError> {
+    /// One GET's successful body and headers, retried as [`Client::get_json`] is.
+    async fn get_body(&self, url: &Url) -> Result<(Vec<u8>, http::HeaderMap), ScimError> {
+        let operation = crate::retry::Operation::new("SCIM target", format!("GET {}", url.path()));
+        crate::retry::retry(&self.retry, &operation, || self.get_body_once(url.clone())).await
+    }
+
+    async fn get_body_once(&self, url: Url) -> Result<(Vec<u8>, http::HeaderMap), ScimError> {
         let Reply {
             status,
             headers,
@@ -159,18 +169,45 @@ impl Client {
         if !status.is_success() {
             return Err(from_status(status, &headers, &body));
         }
-        serde_json::from_slice(&body).map_err(|e| ScimError::Malformed {
-            what: format!(
-                "the body is not JSON ({e}), content type {}",
-                content_type(&headers)
-            ),
-        })
+        Ok((body, headers))
     }
 }
 
-fn inconsistent(page: &ListPage) -> ScimError {
+/// A successful body as JSON, or what it is instead.
+fn json(body: &[u8], headers: &http::HeaderMap) -> Result<Value, ScimError> {
+    serde_json::from_slice(body).map_err(|e| ScimError::Malformed {
+        what: format!(
+            "the body is not JSON ({e}), content type {}",
+            content_type(headers)
+        ),
+    })
+}
+
+/// A page read leniently as JSON values, `keep` turning each resource into what the
+/// caller holds on to (or `None`).
+fn value_page<T>(
+    body: &[u8],
+    headers: &http::HeaderMap,
+    mut keep: impl FnMut(Value) -> Result<Option<T>, ScimError>,
+) -> Result<GroupPage<T>, ScimError> {
+    let page = wire::list_page(json(body, headers)?)?;
+    let returned = page.resources.len();
+    let mut groups = Vec::new();
+    for resource in page.resources {
+        if let Some(item) = keep(resource)? {
+            groups.push(item);
+        }
+    }
+    Ok(GroupPage {
+        total: page.total,
+        returned,
+        groups,
+    })
+}
+
+fn inconsistent(total: usize) -> ScimError {
     ScimError::Inconsistent {
-        detail: format!("the server reports {} results but returns none", page.total),
+        detail: format!("the server reports {total} results but returns none"),
     }
 }
 
