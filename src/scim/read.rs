@@ -57,10 +57,7 @@ impl Client {
                 // formed is read as values, to be read leniently or told what is wrong
                 match listing_wire::group_page(body) {
                     Some(page) => Ok(page),
-                    None => value_page(body, headers, |r| match wire::display_name(&r) {
-                        Some(_) => wire::target_group(&r).map(Some),
-                        None => Ok(None),
-                    }),
+                    None => listing_page_leniently(body, headers),
                 }
             })
             .await?;
@@ -202,6 +199,18 @@ fn value_page<T>(
         total: page.total,
         returned,
         groups,
+    })
+}
+
+/// A page of the full listing read as JSON values: every resource with a string
+/// `displayName` is a group (and must have an `id`), the others are skipped.
+pub(super) fn listing_page_leniently(
+    body: &[u8],
+    headers: &http::HeaderMap,
+) -> Result<GroupPage, ScimError> {
+    value_page(body, headers, |r| match wire::display_name(&r) {
+        Some(_) => wire::target_group(&r).map(Some),
+        None => Ok(None),
     })
 }
 
