@@ -32,7 +32,7 @@ use serde_json::{Map, Value};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What an injected fault does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -247,21 +247,6 @@ impl Faults {
     }
 }
 
-/// Waits `d` as the latency setting says. tokio's timer counts whole milliseconds and
-/// rounds up, which made a 5 ms latency about 6 ms; a blocking thread's sleep keeps to the
-/// setting. (It is not paused with tokio's clock: tests that pause time set no latency.)
-///
-/// The sleep starts when this is called, not when the future it returns is first awaited.
-fn wait_precisely(d: Duration) -> impl Future<Output = ()> {
-    let started = Instant::now();
-    let sleeping = tokio::task::spawn_blocking(move || std::thread::sleep(d));
-    async move {
-        if sleeping.await.is_err() {
-            tokio::time::sleep(d.saturating_sub(started.elapsed())).await;
-        }
-    }
-}
-
 /// Wraps `router` so every request may get a fault, and no answer leaves sooner than the
 /// plan's latency after its request came in.
 pub fn wrap(router: Router, faults: Arc<Faults>) -> Router {
@@ -281,8 +266,8 @@ async fn inject(State(faults): State<Arc<Faults>>, req: Request, next: Next) -> 
     if latency.is_zero() {
         return answer(&faults, req, next).await;
     }
-    // the clock starts before the work: `wait_precisely` sleeps on a thread of its own
-    let waited = wait_precisely(latency);
+    // the clock starts before the work
+    let waited = crate::latency::wait(latency);
     let resp = answer(&faults, req, next).await;
     waited.await;
     resp

@@ -10,6 +10,7 @@
 //! mistake in groupsync cannot be repeated by the stand-in it is tested against.
 
 pub mod faults;
+mod latency;
 pub mod names;
 pub mod scim;
 pub mod seed;
