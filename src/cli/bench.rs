@@ -225,14 +225,16 @@ impl FloorInput {
     }
 }
 
-/// The time the unavoidable requests take, stage after stage as a run goes:
+/// The time the unavoidable requests take, as a run makes them:
 ///
 /// - IdentityNow: the token, the source and the entitlement pages, one after another, at
 ///   most `requests_per_10s` in any 10 seconds (a slot counts from its answer, as
 ///   groupsync's limiter counts it);
-/// - the target: its listing pages one after another, or the lookups
-///   `lookup_concurrency` at a time;
-/// - the creates, `create_concurrency` at a time.
+/// - the target's listing pages, one after another, beside the entitlement pages from the
+///   moment the first of them has told the source's count (the token, the source and that
+///   page); or the lookups, `lookup_concurrency` at a time, once the source is read (they
+///   need its names);
+/// - then the creates, `create_concurrency` at a time.
 ///
 /// The target's `/ServiceProviderConfig` read and the empty page that may end a listing
 /// are left out: the floor is a lower bound.
@@ -252,11 +254,14 @@ fn floor(f: &FloorInput) -> Duration {
     }
     let identitynow = answers.last().copied().unwrap_or_default();
     let waves = |n: usize, at_once: usize| latency * n.div_ceil(at_once.max(1)) as u32;
-    let target = match f.target {
-        TargetRead::Listing { .. } => waves(f.target_reads(), 1),
-        TargetRead::PerGroup { concurrency } => waves(f.groups, concurrency),
+    let read = match f.target {
+        TargetRead::Listing { .. } => {
+            let counted = answers.get(2).copied().unwrap_or(identitynow);
+            identitynow.max(counted + waves(f.target_reads(), 1))
+        }
+        TargetRead::PerGroup { concurrency } => identitynow + waves(f.groups, concurrency),
     };
-    identitynow + target + waves(f.creates(), f.create_concurrency)
+    read + waves(f.creates(), f.create_concurrency)
 }
 
 /// The text print-out: one block per run, then the comparison.
@@ -289,7 +294,9 @@ fn render(args: &BenchArgs, figures: &Figures, f: &FloorInput) -> String {
         );
     }
     let target = match f.target {
-        TargetRead::Listing { page_size } => format!("listing pages of {page_size}"),
+        TargetRead::Listing { page_size } => {
+            format!("listing pages of {page_size}, beside the entitlement pages")
+        }
         TargetRead::PerGroup { concurrency } => format!("lookups {concurrency} at a time"),
     };
     let _ = write!(
@@ -530,11 +537,22 @@ mod tests {
     #[test]
     fn the_floor_adds_the_sequential_pages_and_the_waves_of_creates() {
         let f = input();
-        // 2 + 40 IdentityNow requests, 18 listing pages, 1,000 creates in 250 waves of 4
+        // 2 + 40 IdentityNow requests, beside them 18 listing pages, then 1,000 creates in
+        // 250 waves of 4
         assert_eq!(f.identitynow_requests(), 42);
         assert_eq!(f.target_reads(), 18);
         assert_eq!(f.request_budget(), 40 + 18 + 1_000 + 3);
-        assert_eq!(floor(&f), Duration::from_millis(5 * (42 + 18 + 250)));
+        assert_eq!(floor(&f), Duration::from_millis(5 * (42 + 250)));
+        // a listing longer than the source's pages: it starts after the third request
+        let long_listing = FloorInput {
+            target: TargetRead::Listing { page_size: 100 },
+            ..input()
+        };
+        assert_eq!(long_listing.target_reads(), 90);
+        assert_eq!(
+            floor(&long_listing),
+            Duration::from_millis(5 * (3 + 90 + 250))
+        );
 
         let per_group = FloorInput {
             target: TargetRead::PerGroup { concurrency: 8 },
@@ -546,7 +564,7 @@ mod tests {
             Duration::from_millis(5 * (42 + 1_250 + 250))
         );
 
-        // nothing to create and a tiny source: token, source, one page, one listing page
+        // nothing to create and a tiny source: token, source, one page, then one listing page
         let small = FloorInput {
             groups: 10,
             existing: 10,
@@ -572,7 +590,8 @@ mod tests {
             ..f
         };
         let identitynow = WINDOW * 4 + Duration::from_millis(5) * (4 + 42);
-        let rest = Duration::from_millis(5) * (180 + 2_500);
-        assert_eq!(floor(&slow), identitynow + rest);
+        // the 180 listing pages are read long before the source's last page
+        let creates = Duration::from_millis(5) * 2_500;
+        assert_eq!(floor(&slow), identitynow + creates);
     }
 }

@@ -3,6 +3,7 @@
 //! Lookups run with bounded concurrency; if the target refuses our credentials, or
 //! cannot be reached for any group, the run stops before its first write.
 
+use super::early_listing::EarlyListing;
 use super::plan::{self, ByExternalId, Found, Lookup, LookupError, Lookups};
 use super::target_index::TargetIndex;
 use super::{Progress, RunError, Syncer};
@@ -17,21 +18,30 @@ use std::sync::Arc;
 impl Syncer {
     /// Looks the candidates up as `sync.target_lookup` says: by name, and by externalId
     /// for those whose name the target does not hold (a listing holds both).
+    /// A listing read while the source was read (`early`) answers in place of one read now.
     pub(super) async fn look_up(
         &self,
         candidates: Vec<&SourceGroup>,
         progress: &dyn Progress,
+        early: EarlyListing,
     ) -> Result<Found, RunError> {
         let sync = &self.settings.sync;
         let mode = sync.external_id;
-        let listed = match sync.target_lookup {
-            TargetLookup::PerGroup => None,
-            TargetLookup::Listing => Some(self.look_up_in_listing(&candidates, progress).await?),
-            TargetLookup::Auto if candidates.len() > sync.listing_threshold => {
-                self.look_up_in_listing_or_each(&candidates, progress)
-                    .await?
+        let listed = match (sync.target_lookup, early) {
+            (TargetLookup::PerGroup, _) => None,
+            (TargetLookup::Listing, Some(all)) => {
+                let all = all.map_err(|e| RunError::target(e, RunError::ListingFailed))?;
+                Some(found_in_listing(&candidates, all, progress))
             }
-            TargetLookup::Auto => None,
+            (TargetLookup::Listing, None) => {
+                Some(self.look_up_in_listing(&candidates, progress).await?)
+            }
+            (TargetLookup::Auto, Some(all)) => listed_or_each(&candidates, all, progress)?,
+            (TargetLookup::Auto, None) if candidates.len() > sync.listing_threshold => {
+                let all = self.list_target_within_its_limit().await;
+                listed_or_each(&candidates, all, progress)?
+            }
+            (TargetLookup::Auto, None) => None,
         };
         if let Some(found) = listed {
             return Ok(found);
@@ -98,27 +108,9 @@ impl Syncer {
         Ok(by_external_id)
     }
 
-    /// `auto` above the threshold: the listing, or a lookup per group when the target
-    /// refuses to list (an answer retrying cannot change). Refused credentials, or a target
-    /// that could not be reached, stop the run as in `listing` mode.
-    async fn look_up_in_listing_or_each(
-        &self,
-        candidates: &[&SourceGroup],
-        progress: &dyn Progress,
-    ) -> Result<Option<Found>, RunError> {
-        match self.list_target_within_its_limit().await {
-            Ok(all) => Ok(Some(found_in_listing(candidates, all, progress))),
-            Err(e) if e.disposition() == Disposition::GiveUp => {
-                run_log::listing_refused(&e, candidates.len());
-                Ok(None)
-            }
-            Err(e) => Err(RunError::target(e, RunError::ListingFailed)),
-        }
-    }
-
     /// Every target group, in pages of `sync.listing_page_size` (a server that caps a page
     /// lower is still read to the end: paging follows what each page returned).
-    async fn list_target(&self) -> Result<Vec<TargetGroup>, ScimError> {
+    pub(super) async fn list_target(&self) -> Result<Vec<TargetGroup>, ScimError> {
         let page_size = self.settings.sync.listing_page_size;
         self.target.list_groups(page_size).await
     }
@@ -126,7 +118,7 @@ impl Syncer {
     /// As [`Syncer::list_target`], in pages of the target's `filter.maxResults` when it is
     /// lower than the setting. A `/ServiceProviderConfig` that cannot be read leaves the
     /// setting alone: the listing itself says whether the target lists.
-    async fn list_target_within_its_limit(&self) -> Result<Vec<TargetGroup>, ScimError> {
+    pub(super) async fn list_target_within_its_limit(&self) -> Result<Vec<TargetGroup>, ScimError> {
         let setting = self.settings.sync.listing_page_size;
         let page_size = match self.target.filter_support().await {
             Ok(support) => support.max_results.map_or(setting, |max| max.min(setting)),
@@ -217,6 +209,24 @@ impl Syncer {
             .await
             .map_err(|e| RunError::target(e, RunError::ListingFailed))?;
         Ok(found_in_listing(candidates, all, progress))
+    }
+}
+
+/// `auto` above the threshold: the listing, or a lookup per group (`None`) when the target
+/// refused to list (an answer retrying cannot change). Refused credentials, or a target
+/// that could not be reached, stop the run as in `listing` mode.
+fn listed_or_each(
+    candidates: &[&SourceGroup],
+    all: Result<Vec<TargetGroup>, ScimError>,
+    progress: &dyn Progress,
+) -> Result<Option<Found>, RunError> {
+    match all {
+        Ok(all) => Ok(Some(found_in_listing(candidates, all, progress))),
+        Err(e) if e.disposition() == Disposition::GiveUp => {
+            run_log::listing_refused(&e, candidates.len());
+            Ok(None)
+        }
+        Err(e) => Err(RunError::target(e, RunError::ListingFailed)),
     }
 }
 

@@ -20,6 +20,7 @@
 
 pub mod apply;
 pub mod close_loop;
+mod early_listing;
 mod error;
 pub mod guards;
 pub mod lease;
@@ -67,18 +68,25 @@ pub struct Quiet;
 impl Progress for Quiet {}
 
 /// Passes progress on and keeps how many groups the source gave so far, so a run that
-/// fails while reading can say how far it got.
+/// fails while reading can say how far it got; tells the source's count (`X-Total-Count`)
+/// once, as soon as a page has it, to the target's listing waiting to start
+/// ([`early_listing`]).
 struct Counted<'a> {
     inner: &'a dyn Progress,
     fetched: std::sync::atomic::AtomicUsize,
+    total: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<u64>>>,
 }
 
 impl<'a> Counted<'a> {
-    fn new(inner: &'a dyn Progress) -> Self {
-        Counted {
+    /// The progress, and where the source's count will be told.
+    fn new(inner: &'a dyn Progress) -> (Self, tokio::sync::oneshot::Receiver<u64>) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let counted = Counted {
             inner,
             fetched: Default::default(),
-        }
+            total: std::sync::Mutex::new(Some(tx)),
+        };
+        (counted, rx)
     }
 
     fn fetched(&self) -> usize {
@@ -90,6 +98,13 @@ impl Progress for Counted<'_> {
     fn fetched(&self, p: &FetchProgress) {
         self.fetched
             .fetch_max(p.groups, std::sync::atomic::Ordering::Relaxed);
+        if let Some(total) = p.total {
+            let mut slot = self.total.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(tx) = slot.take() {
+                // the listing's side may be gone already (a run stopping): nothing to tell
+                let _ = tx.send(total);
+            }
+        }
         self.inner.fetched(p);
     }
     fn selected(&self, s: &Selection) {
@@ -102,6 +117,9 @@ impl Progress for Counted<'_> {
         self.inner.created(done, of);
     }
 }
+
+/// Where [`Counted`] tells the source's count.
+type SourceCount = tokio::sync::oneshot::Receiver<u64>;
 
 /// What asked for a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -300,10 +318,16 @@ impl Syncer {
                 .as_ref()
                 .map(|_| RunJournal::new(&self.store, req, &self.settings.job));
             if report.error.is_none() {
-                let counted = Counted::new(progress);
+                let (counted, total) = Counted::new(progress);
                 let mut at = Stage::Source;
                 let ran = self
-                    .stages(req, &counted, journal.as_ref(), &mut report, &mut at)
+                    .stages(
+                        req,
+                        (&counted, total),
+                        journal.as_ref(),
+                        &mut report,
+                        &mut at,
+                    )
                     .await;
                 if at == Stage::Source {
                     // stopped while reading: what the pages gave so far
@@ -359,11 +383,12 @@ impl Syncer {
     }
 
     /// The stages in order; the first that fails stops the run, `at` the stage it was in.
-    /// Creates are written to `journal` as they land.
+    /// Creates are written to `journal` as they land. `progress` comes with where the
+    /// source's count is told (see [`Counted`]).
     async fn stages(
         &self,
         req: &RunRequest,
-        progress: &dyn Progress,
+        (progress, total): (&dyn Progress, SourceCount),
         journal: Option<&RunJournal>,
         report: &mut RunReport,
         at: &mut Stage,
@@ -375,7 +400,7 @@ impl Syncer {
             at: at.to_owned(),
         };
         // Reading and planning write nothing, so they are simply cut off at the deadline.
-        let read = self.read_and_plan(progress, report, &mut *at);
+        let read = self.read_and_plan((progress, total), report, &mut *at);
         let (plan, selection, scoped) = tokio::time::timeout_at(deadline, read)
             .await
             .map_err(|_| overdue("while reading, before writing anything"))??;
@@ -425,13 +450,16 @@ impl Syncer {
     /// holds and the plan: everything before the guards, none of it a write.
     async fn read_and_plan(
         &self,
-        progress: &dyn Progress,
+        (progress, total): (&dyn Progress, SourceCount),
         report: &mut RunReport,
         at: &mut Stage,
     ) -> Result<(plan::Plan, Selection, scope::Scoped), RunError> {
         let source = self.resolve_source().await?;
         report.source = Some(source.clone());
-        let mut selection = self.read_groups(&source, progress).await?;
+        // the target's listing, when one is needed, is read beside the source's pages
+        let read = self.read_groups(&source, progress);
+        let early = async { Ok(self.list_target_early(total).await) };
+        let (mut selection, early) = futures_util::future::try_join(read, early).await?;
         report.read = selection.groups.len();
         *at = Stage::Plan;
         // one copy of the groups: moved from the source's answer into the scope, then the plan
@@ -449,7 +477,7 @@ impl Syncer {
         };
         let own = self.ownership();
         let found = self
-            .look_up(plan::candidates(&scoped.groups, rules), progress)
+            .look_up(plan::candidates(&scoped.groups, rules), progress, early)
             .await?;
         let refused = self.store.call(|s| s.refused_names()).await?;
         let groups = std::mem::take(&mut scoped.groups);
@@ -560,6 +588,35 @@ mod explain_tests {
         let other = RunError::Internal("x".into());
         let now = at("2026-07-02");
         assert_eq!(explain(&other, Some(&expiry), now), other.failure());
+    }
+}
+
+#[cfg(test)]
+mod counted_tests {
+    use super::*;
+
+    #[test]
+    fn the_source_count_is_told_once_from_the_first_page_that_has_one() {
+        struct Seen(std::sync::Mutex<Vec<usize>>);
+        impl Progress for Seen {
+            fn fetched(&self, p: &FetchProgress) {
+                self.0.lock().unwrap().push(p.pages);
+            }
+        }
+        let seen = Seen(Default::default());
+        let (counted, mut total) = Counted::new(&seen);
+        let page = |pages, total| FetchProgress {
+            pages,
+            groups: pages * 250,
+            total,
+        };
+        Progress::fetched(&counted, &page(1, None));
+        assert!(total.try_recv().is_err(), "no count yet");
+        Progress::fetched(&counted, &page(2, Some(700)));
+        Progress::fetched(&counted, &page(3, Some(900)));
+        assert_eq!(total.try_recv().unwrap(), 700);
+        assert_eq!(*seen.0.lock().unwrap(), [1, 2, 3], "every page passed on");
+        assert_eq!(counted.fetched(), 750);
     }
 }
 

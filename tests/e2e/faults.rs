@@ -131,6 +131,27 @@ async fn identitynow_5xx_past_the_retries_fails_the_run_as_source_unreadable_wit
 }
 
 #[tokio::test]
+async fn the_targets_listing_is_read_beside_the_source_and_a_source_that_fails_later_still_writes_nothing()
+ {
+    // the first page tells the count (600, past the listing threshold), so the target's
+    // listing starts beside pages 2 and 3; the third page then fails past its retry
+    let opts = tenant_with_faults(&format!("500@3:{ENTITLEMENTS},500@4:{ENTITLEMENTS}"));
+    let app = spawn_app(opts).await;
+    let report = run_once(&app, &[("GROUPSYNC_IDENTITYNOW__MAX_RETRIES", "1")]).await;
+    assert_eq!(report.status(), RunStatus::Failed);
+    let error = report.error.as_ref().unwrap();
+    assert_eq!(error.kind, ErrorKind::SourceUnreadable, "{error:?}");
+    assert_eq!(app.tenant.faults_injected(), 2, "one attempt and one retry");
+    assert!(
+        app.scim.request_count() >= 1,
+        "the listing started before the source's last page"
+    );
+    assert_eq!(app.scim.create_count(), 0, "nothing written");
+    assert!(report.outcomes.is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn an_identitynow_timeout_is_retried_and_the_run_completes() {
     let (app, _) = completes_despite(
         tenant_with_faults(&format!("slow=1500@2:{ENTITLEMENTS}")),

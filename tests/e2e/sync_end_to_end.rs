@@ -87,41 +87,46 @@ async fn first_run_creates_the_missing_groups_and_the_second_creates_none() {
 
 #[tokio::test]
 async fn a_failing_page_aborts_the_run_with_zero_writes() {
-    let mut opts = SandboxOptions::seeded(600, 0, 3);
-    // page 1 answers, page 2 fails; without retries the run must stop before any create
-    opts.idn_faults.rules =
-        groupsync_sandbox::faults::FaultPlan::parse("500@2:/v2025/entitlements").unwrap();
-    let app = spawn_app(opts).await;
-    let syncer = Syncer::new(
-        app.settings(&[("GROUPSYNC_IDENTITYNOW__MAX_RETRIES", "0")]),
-        Store::in_memory().unwrap(),
-    )
-    .unwrap();
-    let report = syncer.run(&req(false), &Quiet).await;
-    assert_eq!(report.status(), RunStatus::Failed);
-    assert!(
-        report
-            .error
-            .as_ref()
-            .unwrap()
-            .message
-            .contains("nothing was changed"),
-        "{:?}",
-        report.error
-    );
-    assert_eq!(
-        report.error.as_ref().unwrap().kind,
-        ErrorKind::SourceUnreadable
-    );
-    assert!(report.outcomes.is_empty());
-    assert_eq!(app.scim.create_count(), 0);
-    assert_eq!(
-        app.scim.request_count(),
-        0,
-        "not even a lookup on a partial list"
-    );
-    assert_only_the_failure_alert(&app.smtp.messages());
-    app.stop().await;
+    // `auto` (the default) reads the target's listing beside the source once the first page
+    // has told the count: reads only. `per_group` looks groups up from the source's names,
+    // so it must not send one.
+    for lookup in ["auto", "per_group"] {
+        let mut opts = SandboxOptions::seeded(600, 0, 3);
+        // page 1 answers, page 2 fails; without retries the run must stop before any create
+        opts.idn_faults.rules =
+            groupsync_sandbox::faults::FaultPlan::parse("500@2:/v2025/entitlements").unwrap();
+        let app = spawn_app(opts).await;
+        let syncer = Syncer::new(
+            app.settings(&[
+                ("GROUPSYNC_IDENTITYNOW__MAX_RETRIES", "0"),
+                ("GROUPSYNC_SYNC__TARGET_LOOKUP", lookup),
+            ]),
+            Store::in_memory().unwrap(),
+        )
+        .unwrap();
+        let report = syncer.run(&req(false), &Quiet).await;
+        assert_eq!(report.status(), RunStatus::Failed);
+        let error = report.error.as_ref().unwrap();
+        assert!(error.message.contains("nothing was changed"), "{error:?}");
+        assert_eq!(error.kind, ErrorKind::SourceUnreadable);
+        assert!(report.outcomes.is_empty());
+        assert_eq!(app.scim.create_count(), 0);
+        let routes = app.scim.stats().to_json()["by_route"].clone();
+        let routes = routes.as_object().unwrap();
+        assert!(
+            routes.keys().all(|route| route.starts_with("GET ")),
+            "{lookup}: only reads of the target: {routes:?}"
+        );
+        if lookup == "per_group" {
+            assert_eq!(
+                app.scim.request_count(),
+                0,
+                "not even a lookup on a partial list"
+            );
+        }
+        assert_only_the_failure_alert(&app.smtp.messages());
+        app.stop().await;
+    }
 }
 
 #[tokio::test]
