@@ -11,7 +11,7 @@ use super::{Store, StoreError, lease, runs, ts};
 use crate::domain::fold_name;
 use crate::report::{ErrorKind, GroupOutcome};
 use chrono::{DateTime, Utc};
-use rusqlite::{TransactionBehavior, params};
+use rusqlite::{Transaction, TransactionBehavior, params};
 use std::collections::HashSet;
 
 /// The status of a run whose row is written and whose end is not.
@@ -32,15 +32,10 @@ impl Store {
         name: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.conn()
-            .execute(
-                "INSERT OR IGNORE INTO own_groups (job, folded_name, name, run_id, state, at) \
-                 VALUES (COALESCE((SELECT job FROM runs WHERE id = ?3), 'default'), \
-                 ?1, ?2, ?3, 'posting', ?4)",
-                params![fold_name(name), name, run_id, ts(now)],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        let entry = JournalEntry::Posting {
+            name: name.to_owned(),
+        };
+        self.journal(run_id, std::slice::from_ref(&entry), now)
     }
 
     /// Writes a create the target confirmed: the run's outcome at `position` (its place in
@@ -52,31 +47,32 @@ impl Store {
         outcome: &GroupOutcome,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let entry = JournalEntry::Created {
+            position,
+            outcome: outcome.clone(),
+        };
+        self.journal(run_id, std::slice::from_ref(&entry), now)
+    }
+
+    /// Writes `entries` in order, in one transaction: those of several groups whose
+    /// creates are out at once are committed together (see `sync::apply`'s journal).
+    pub fn journal(
+        &self,
+        run_id: &str,
+        entries: &[JournalEntry],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let write = |conn: &mut rusqlite::Connection| -> rusqlite::Result<()> {
             let tx = conn.transaction()?;
-            runs::insert_outcome(&tx, run_id, position, outcome)?;
-            tx.execute(
-                "UPDATE runs SET groups_created = groups_created + 1 WHERE id = ?1",
-                [run_id],
-            )?;
-            let scim_id = match &outcome.outcome {
-                crate::report::Outcome::Created { scim_id } => Some(scim_id.as_str()),
-                _ => None,
-            };
-            tx.execute(
-                "INSERT INTO own_groups (job, folded_name, name, run_id, state, scim_id, at) \
-                 VALUES (COALESCE((SELECT job FROM runs WHERE id = ?3), 'default'), \
-                 ?1, ?2, ?3, 'created', ?4, ?5) ON CONFLICT(job, folded_name) DO UPDATE \
-                 SET state = 'created', scim_id = excluded.scim_id, at = excluded.at",
-                params![
-                    fold_name(&outcome.name),
-                    outcome.name,
-                    run_id,
-                    scim_id,
-                    ts(now)
-                ],
-            )?;
+            for entry in entries {
+                match entry {
+                    JournalEntry::Posting { name } => posting(&tx, run_id, name, now)?,
+                    JournalEntry::Created { position, outcome } => {
+                        created(&tx, run_id, *position, outcome, now)?;
+                    }
+                }
+            }
             tx.commit()
         };
         write(&mut conn).map_err(|e| self.err(e))
@@ -170,4 +166,63 @@ impl Store {
         };
         write(&mut conn).map_err(|e| self.err(e))
     }
+}
+
+/// One write of a run's journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JournalEntry {
+    /// `name` is about to be posted.
+    Posting { name: String },
+    /// The target confirmed the create of the group at `position` in the plan.
+    Created {
+        position: usize,
+        outcome: GroupOutcome,
+    },
+}
+
+fn posting(
+    tx: &Transaction<'_>,
+    run_id: &str,
+    name: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO own_groups (job, folded_name, name, run_id, state, at) \
+         VALUES (COALESCE((SELECT job FROM runs WHERE id = ?3), 'default'), \
+         ?1, ?2, ?3, 'posting', ?4)",
+        params![fold_name(name), name, run_id, ts(now)],
+    )
+    .map(|_| ())
+}
+
+fn created(
+    tx: &Transaction<'_>,
+    run_id: &str,
+    position: usize,
+    outcome: &GroupOutcome,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    runs::insert_outcome(tx, run_id, position, outcome)?;
+    tx.execute(
+        "UPDATE runs SET groups_created = groups_created + 1 WHERE id = ?1",
+        [run_id],
+    )?;
+    let scim_id = match &outcome.outcome {
+        crate::report::Outcome::Created { scim_id } => Some(scim_id.as_str()),
+        _ => None,
+    };
+    tx.execute(
+        "INSERT INTO own_groups (job, folded_name, name, run_id, state, scim_id, at) \
+         VALUES (COALESCE((SELECT job FROM runs WHERE id = ?3), 'default'), \
+         ?1, ?2, ?3, 'created', ?4, ?5) ON CONFLICT(job, folded_name) DO UPDATE \
+         SET state = 'created', scim_id = excluded.scim_id, at = excluded.at",
+        params![
+            fold_name(&outcome.name),
+            outcome.name,
+            run_id,
+            scim_id,
+            ts(now)
+        ],
+    )
+    .map(|_| ())
 }

@@ -17,7 +17,7 @@ mod refused;
 mod reported;
 mod runs;
 
-pub use journal::{INTERRUPTED, RUNNING};
+pub use journal::{INTERRUPTED, JournalEntry, RUNNING};
 pub use outbox::{QueuedNotice, claimant};
 pub use record::Recording;
 pub use runs::{OUTCOME_KINDS, OutcomeQuery, RunDetail, RunRecord};

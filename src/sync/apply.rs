@@ -9,15 +9,12 @@
 //! the target refuses with 400 is returned among the [`Applied::refused`], so that later
 //! runs do not send it again until it changes.
 
-use super::RunRequest;
 use super::plan::{Action, OrphanAction, Plan, PlannedOrphan};
 use crate::domain::SourceGroup;
 use crate::report::{GroupOutcome, Outcome};
 use crate::retry::{Classify, Disposition, Operation, RetryPolicy, retry};
 use crate::scim::{self, Change, CreateOutcome, ScimError};
-use crate::store::Store;
 use crate::telemetry::run_log;
-use chrono::Utc;
 use futures_util::StreamExt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -37,48 +34,7 @@ pub struct ApplyOptions {
 /// The error of a create not sent because the run's deadline had passed.
 pub const DEADLINE_PASSED: &str = "not sent: the run passed sync.max_run_secs";
 
-/// Where a run writes its creates as they happen: the group before its POST, its outcome
-/// once the target confirmed it (see [`crate::store`]'s journal).
-pub struct RunJournal {
-    pub(super) store: Store,
-    pub(super) run_id: String,
-    pub(super) job: String,
-    /// The plan positions whose outcomes are written already (see [`super::settle`]).
-    pub(super) settled: std::sync::Mutex<Vec<bool>>,
-}
-
-impl RunJournal {
-    pub fn new(store: &Store, req: &RunRequest, job: &str) -> RunJournal {
-        RunJournal {
-            store: store.clone(),
-            run_id: req.run_id.0.clone(),
-            job: job.to_owned(),
-            settled: std::sync::Mutex::default(),
-        }
-    }
-
-    async fn posting(&self, name: &str) {
-        let (id, name) = (self.run_id.clone(), name.to_owned());
-        if let Err(e) = self
-            .store
-            .call(move |s| s.journal_posting(&id, &name, Utc::now()))
-            .await
-        {
-            run_log::store_failed("journal a create", &e.to_string());
-        }
-    }
-
-    async fn created(&self, position: usize, outcome: &GroupOutcome) {
-        let (id, outcome) = (self.run_id.clone(), outcome.clone());
-        if let Err(e) = self
-            .store
-            .call(move |s| s.journal_created(&id, position, &outcome, Utc::now()))
-            .await
-        {
-            run_log::store_failed("journal a create", &e.to_string());
-        }
-    }
-}
+pub use super::journal::RunJournal;
 
 /// A name the target refused (400) in this run, with its detail.
 #[derive(Debug, Clone, PartialEq, Eq)]

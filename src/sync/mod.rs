@@ -23,6 +23,7 @@ pub mod close_loop;
 mod early_listing;
 mod error;
 pub mod guards;
+mod journal;
 pub mod lease;
 mod lookup;
 #[cfg(test)]
@@ -316,7 +317,7 @@ impl Syncer {
             };
             let journal = held
                 .as_ref()
-                .map(|_| RunJournal::new(&self.store, req, &self.settings.job));
+                .map(|_| RunJournal::new(&self.store, &req.run_id.0, &self.settings.job));
             if report.error.is_none() {
                 let (counted, total) = Counted::new(progress);
                 let mut at = Stage::Source;
