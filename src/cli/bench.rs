@@ -6,10 +6,9 @@
 //! from the sandbox's stats; the peak RSS is the child's (`VmHWM`, sampled while it runs),
 //! so the sandbox's memory is not in it.
 //!
-//! `--baseline` measures the Workflow's pattern on a fresh sandbox with the same data:
-//! groupsync itself with `target_lookup = "per_group"`, `lookup_concurrency = 1` and
-//! `create_concurrency = 1`, that is a lookup per group and a create per missing group,
-//! one at a time.
+//! `--baseline` measures the Workflow's pattern on a fresh sandbox with the same data: a
+//! plain loop of its requests, one at a time (`bench_workflow.rs`, run as its own process
+//! as `groupsync run` is), with none of groupsync's code between it and the services.
 //!
 //! The floor is the time the unavoidable requests take at that latency with the
 //! configuration's concurrency and rate limit; see [`floor`].
@@ -33,13 +32,6 @@ const SCIM_PAGE_CAP: usize = 1000;
 const WINDOW: Duration = Duration::from_secs(10);
 /// How often the child's `VmHWM` is read while it runs.
 const RSS_SAMPLE: Duration = Duration::from_millis(10);
-
-/// The settings that make groupsync behave as the Workflow does.
-const WORKFLOW_ENV: [(&str, &str); 3] = [
-    ("GROUPSYNC_SYNC__TARGET_LOOKUP", "per_group"),
-    ("GROUPSYNC_SYNC__LOOKUP_CONCURRENCY", "1"),
-    ("GROUPSYNC_SYNC__CREATE_CONCURRENCY", "1"),
-];
 
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
@@ -119,11 +111,11 @@ pub async fn run(args: BenchArgs, log_format: LogFormat) -> ExitCode {
 
 /// The measurements and their print-out; `Err` carries the exit status of a failure.
 async fn bench(args: &BenchArgs) -> Result<ExitCode, ExitCode> {
-    let (ours, settings) = measure(args, "groupsync", &[]).await?;
+    let (ours, settings) = measure(args, "groupsync", "run").await?;
     let floor_input = FloorInput::of(&settings, args);
     let mut runs = vec![ours];
     if args.baseline {
-        runs.push(measure(args, "workflow", &WORKFLOW_ENV).await?.0);
+        runs.push(measure(args, "workflow", "bench-workflow").await?.0);
     }
     let speedup = match runs.as_slice() {
         [ours, workflow] if ours.wall_s > 0.0 => Some(workflow.wall_s / ours.wall_s),
@@ -272,9 +264,9 @@ fn render(args: &BenchArgs, figures: &Figures, f: &FloorInput) -> String {
     );
     for run in &figures.runs {
         let how = if run.label == "workflow" {
-            "the Workflow's pattern: groupsync run with target_lookup = \"per_group\", \
-             lookup_concurrency = 1, create_concurrency = 1 (a lookup per group, a create per \
-             missing group, one at a time)"
+            "the Workflow's pattern, a plain loop: token, source, the entitlement pages, then \
+             for each group a lookup by displayName and, when missing, a create, one request at \
+             a time (its emails left out)"
         } else {
             "groupsync run with the sandbox's configuration and its defaults"
         };
@@ -401,15 +393,15 @@ async fn fresh_sandbox(args: &BenchArgs, label: &str) -> Result<(Sandbox, PathBu
     Ok((sb, dir))
 }
 
-/// Starts a fresh sandbox, runs `groupsync run` once against it as a child process, and
-/// reads the sandbox's stats. Also returns the settings the child ran with.
+/// Starts a fresh sandbox, runs `groupsync <command>` once against it as a child process,
+/// and reads the sandbox's stats. Also returns the settings the child ran with.
 async fn measure(
     args: &BenchArgs,
     label: &'static str,
-    overrides: &[(&str, &str)],
+    command: &str,
 ) -> Result<(RunFigures, Settings), ExitCode> {
     let (sb, dir) = fresh_sandbox(args, label).await?;
-    let result = run_child(&sb, &dir, overrides).await;
+    let result = run_child(&sb, &dir, command).await;
     let figures = result.map(|(settings, wall, peak_rss_kib)| {
         let idn = sb.tenant.stats();
         let scim = sb.scim.stats().to_json();
@@ -432,12 +424,13 @@ async fn measure(
     figures
 }
 
-/// Writes the sandbox's configuration into `dir` and runs `groupsync run` on it with
-/// a fresh store there: the settings it ran with, its wall time and its peak RSS in KiB.
+/// Writes the sandbox's configuration into `dir` and runs `groupsync <command>` on it
+/// with a fresh store there: the settings it ran with, its wall time and its peak RSS in
+/// KiB.
 async fn run_child(
     sb: &Sandbox,
     dir: &Path,
-    overrides: &[(&str, &str)],
+    command: &str,
 ) -> Result<(Settings, Duration, u64), ExitCode> {
     let failed = |what: String| {
         eprintln!("error: {what}");
@@ -445,8 +438,7 @@ async fn run_child(
     };
     let store = dir.join("groupsync.db");
     let store_path = store.display().to_string();
-    let mut overrides = overrides.to_vec();
-    overrides.push(("GROUPSYNC_STORE__PATH", &store_path));
+    let overrides = [("GROUPSYNC_STORE__PATH", store_path.as_str())];
     let text = sb.config_toml();
     let settings = Settings::from_toml_and_env(&text, &environment(&overrides)).map_err(|e| {
         eprintln!("error: {e}");
@@ -462,7 +454,7 @@ async fn run_child(
     let mut cmd = Command::new(exe);
     cmd.arg("--config")
         .arg(&config)
-        .arg("run")
+        .arg(command)
         .envs(overrides.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -470,7 +462,7 @@ async fn run_child(
     let started = Instant::now();
     let child = cmd
         .spawn()
-        .map_err(|e| failed(format!("cannot start groupsync run: {e}")))?;
+        .map_err(|e| failed(format!("cannot start groupsync {command}: {e}")))?;
     let status_file = PathBuf::from(format!("/proc/{}/status", child.id()));
     let mut waiting = tokio::task::spawn_blocking(move || child.wait_with_output());
     let mut peak_kib = 0;
@@ -481,8 +473,8 @@ async fn run_child(
         tokio::select! {
             done = &mut waiting => match done {
                 Ok(Ok(output)) => break output,
-                Ok(Err(e)) => return Err(failed(format!("groupsync run: {e}"))),
-                Err(e) => return Err(failed(format!("groupsync run: {e}"))),
+                Ok(Err(e)) => return Err(failed(format!("groupsync {command}: {e}"))),
+                Err(e) => return Err(failed(format!("groupsync {command}: {e}"))),
             },
             () = tokio::time::sleep(RSS_SAMPLE) => {}
         }
@@ -490,7 +482,7 @@ async fn run_child(
     let wall = started.elapsed();
     if !output.status.success() {
         return Err(failed(format!(
-            "groupsync run ended with {}:\n{}{}",
+            "groupsync {command} ended with {}:\n{}{}",
             output.status,
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)

@@ -9,6 +9,8 @@
 
 #[cfg(feature = "sandbox")]
 mod bench;
+#[cfg(feature = "sandbox")]
+mod bench_workflow;
 mod check;
 #[cfg(feature = "sandbox")]
 mod demo;
@@ -112,6 +114,10 @@ enum Command {
     /// the Workflow's pattern.
     #[cfg(feature = "sandbox")]
     Bench(bench::BenchArgs),
+    /// The Workflow's pattern as a plain loop: the process `bench --baseline` measures.
+    #[cfg(feature = "sandbox")]
+    #[command(hide = true)]
+    BenchWorkflow,
 }
 
 /// Parses the arguments, runs the command, maps the result to an exit code.
@@ -144,6 +150,11 @@ async fn dispatch(cli: Cli) -> ExitCode {
         }
         #[cfg(feature = "sandbox")]
         Command::Bench(args) => bench::run(args, log_format.unwrap_or(LogFormat::Text)).await,
+        #[cfg(feature = "sandbox")]
+        Command::BenchWorkflow => match load(&cli.config, log_format) {
+            Some(settings) => bench_workflow::run(&settings).await,
+            None => ExitCode::from(2),
+        },
         Command::Run {
             dry_run,
             json,
