@@ -38,10 +38,7 @@ impl Syncer {
         if !lists_early(sync.target_lookup, sync.listing_threshold, total) {
             return None;
         }
-        Some(match sync.target_lookup {
-            TargetLookup::Auto => self.list_target_within_its_limit().await,
-            _ => self.list_target().await,
-        })
+        Some(self.listing().await)
     }
 }
 

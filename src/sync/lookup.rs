@@ -27,21 +27,20 @@ impl Syncer {
     ) -> Result<Found, RunError> {
         let sync = &self.settings.sync;
         let mode = sync.external_id;
-        let listed = match (sync.target_lookup, early) {
-            (TargetLookup::PerGroup, _) => None,
-            (TargetLookup::Listing, Some(all)) => {
-                let all = all.map_err(|e| RunError::target(e, RunError::ListingFailed))?;
-                Some(found_in_listing(&candidates, all, progress))
-            }
-            (TargetLookup::Listing, None) => {
-                Some(self.look_up_in_listing(&candidates, progress).await?)
-            }
-            (TargetLookup::Auto, Some(all)) => listed_or_each(&candidates, all, progress)?,
-            (TargetLookup::Auto, None) if candidates.len() > sync.listing_threshold => {
-                let all = self.list_target_within_its_limit().await;
-                listed_or_each(&candidates, all, progress)?
-            }
-            (TargetLookup::Auto, None) => None,
+        let lists = match sync.target_lookup {
+            TargetLookup::PerGroup => false,
+            TargetLookup::Listing => true,
+            TargetLookup::Auto => early.is_some() || candidates.len() > sync.listing_threshold,
+        };
+        let listed = if lists {
+            let all = match early {
+                Some(all) => all,
+                None => self.listing().await,
+            };
+            let auto = sync.target_lookup == TargetLookup::Auto;
+            listed_or_each(&candidates, all, progress, auto)?
+        } else {
+            None
         };
         if let Some(found) = listed {
             return Ok(found);
@@ -110,15 +109,23 @@ impl Syncer {
 
     /// Every target group, in pages of `sync.listing_page_size` (a server that caps a page
     /// lower is still read to the end: paging follows what each page returned).
-    pub(super) async fn list_target(&self) -> Result<Vec<TargetGroup>, ScimError> {
+    async fn list_target(&self) -> Result<Vec<TargetGroup>, ScimError> {
         let page_size = self.settings.sync.listing_page_size;
         self.target.list_groups(page_size).await
+    }
+
+    /// The listing `sync.target_lookup` reads: in `auto`, within the target's limit.
+    pub(super) async fn listing(&self) -> Result<Vec<TargetGroup>, ScimError> {
+        match self.settings.sync.target_lookup {
+            TargetLookup::Auto => self.list_target_within_its_limit().await,
+            _ => self.list_target().await,
+        }
     }
 
     /// As [`Syncer::list_target`], in pages of the target's `filter.maxResults` when it is
     /// lower than the setting. A `/ServiceProviderConfig` that cannot be read leaves the
     /// setting alone: the listing itself says whether the target lists.
-    pub(super) async fn list_target_within_its_limit(&self) -> Result<Vec<TargetGroup>, ScimError> {
+    async fn list_target_within_its_limit(&self) -> Result<Vec<TargetGroup>, ScimError> {
         let setting = self.settings.sync.listing_page_size;
         let page_size = match self.target.filter_support().await {
             Ok(support) => support.max_results.map_or(setting, |max| max.min(setting)),
@@ -196,33 +203,20 @@ impl Syncer {
             lookups.insert(key, result);
         }
     }
-
-    /// `sync.target_lookup = "listing"`: one paged listing of the target instead of a
-    /// lookup per group. A listing that fails stops the run: without it nothing is known.
-    async fn look_up_in_listing(
-        &self,
-        candidates: &[&SourceGroup],
-        progress: &dyn Progress,
-    ) -> Result<Found, RunError> {
-        let all = self
-            .list_target()
-            .await
-            .map_err(|e| RunError::target(e, RunError::ListingFailed))?;
-        Ok(found_in_listing(candidates, all, progress))
-    }
 }
 
-/// `auto` above the threshold: the listing, or a lookup per group (`None`) when the target
-/// refused to list (an answer retrying cannot change). Refused credentials, or a target
-/// that could not be reached, stop the run as in `listing` mode.
+/// The lookups the listing answers. A listing that fails stops the run: without it
+/// nothing is known. Only in `auto` does a target that refuses to list (an answer retrying
+/// cannot change) get a lookup per group instead (`None`).
 fn listed_or_each(
     candidates: &[&SourceGroup],
     all: Result<Vec<TargetGroup>, ScimError>,
     progress: &dyn Progress,
+    auto: bool,
 ) -> Result<Option<Found>, RunError> {
     match all {
         Ok(all) => Ok(Some(found_in_listing(candidates, all, progress))),
-        Err(e) if e.disposition() == Disposition::GiveUp => {
+        Err(e) if auto && e.disposition() == Disposition::GiveUp => {
             run_log::listing_refused(&e, candidates.len());
             Ok(None)
         }
