@@ -50,7 +50,7 @@ fn minimal_config_gets_the_documented_defaults() {
         ("127.0.0.1", 2525, SmtpTls::StartTls)
     );
     assert_eq!(s.email.mode, EmailMode::Digest);
-    assert_eq!(s.sync.create_concurrency, 4);
+    assert_eq!(s.sync.create_concurrency, 8);
 }
 
 #[test]

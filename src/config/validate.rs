@@ -482,7 +482,7 @@ fn sync(r: RawSync) -> R<SyncSettings> {
             "sync.lookup_concurrency",
         )?,
         create_concurrency: in_range(
-            r.create_concurrency.unwrap_or(4),
+            r.create_concurrency.unwrap_or(8),
             1,
             64,
             "sync.create_concurrency",

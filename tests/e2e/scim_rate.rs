@@ -46,7 +46,7 @@ async fn a_paced_run_through_429s_stays_under_the_rate_and_completes() {
     assert!(stats["rate_limited"].as_u64().unwrap() > 0, "{stats}");
     // The 429s lowered the creates in flight, and the successes after them raised it.
     assert!(
-        stderr.contains("SCIM creates in flight lowered from 4 to 2 (429)"),
+        stderr.contains("SCIM creates in flight lowered from 8 to 4 (429)"),
         "{stderr}"
     );
     assert!(
