@@ -91,7 +91,7 @@ impl Client {
         };
         // Redirects are never followed: the token request carries the secret, and no
         // API call here is expected to move.
-        let http = reqwest::Client::builder()
+        let http = crate::upstream::client_for(&settings.tenant_url)
             .user_agent(USER_AGENT)
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout.min(CONNECT_TIMEOUT))

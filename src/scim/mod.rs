@@ -77,7 +77,7 @@ impl Client {
     /// A client for `settings.base_url` (which ends with `/`), with its timeout and
     /// credentials. Redirects are not followed, so credentials never go elsewhere.
     pub fn new(settings: &ScimSettings) -> Result<Client, ScimError> {
-        let http = reqwest::Client::builder()
+        let http = crate::upstream::client_for(&settings.base_url)
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout.min(MAX_CONNECT_TIMEOUT))
             .user_agent(concat!("groupsync/", env!("CARGO_PKG_VERSION")))

@@ -186,12 +186,12 @@ fn posting(
     name: &str,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR IGNORE INTO own_groups (job, folded_name, name, run_id, state, at) \
          VALUES (COALESCE((SELECT job FROM runs WHERE id = ?3), 'default'), \
          ?1, ?2, ?3, 'posting', ?4)",
-        params![fold_name(name), name, run_id, ts(now)],
-    )
+    )?
+    .execute(params![fold_name(name), name, run_id, ts(now)])
     .map(|_| ())
 }
 
@@ -203,26 +203,24 @@ fn created(
     now: DateTime<Utc>,
 ) -> rusqlite::Result<()> {
     runs::insert_outcome(tx, run_id, position, outcome)?;
-    tx.execute(
-        "UPDATE runs SET groups_created = groups_created + 1 WHERE id = ?1",
-        [run_id],
-    )?;
+    tx.prepare_cached("UPDATE runs SET groups_created = groups_created + 1 WHERE id = ?1")?
+        .execute([run_id])?;
     let scim_id = match &outcome.outcome {
         crate::report::Outcome::Created { scim_id } => Some(scim_id.as_str()),
         _ => None,
     };
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO own_groups (job, folded_name, name, run_id, state, scim_id, at) \
          VALUES (COALESCE((SELECT job FROM runs WHERE id = ?3), 'default'), \
          ?1, ?2, ?3, 'created', ?4, ?5) ON CONFLICT(job, folded_name) DO UPDATE \
          SET state = 'created', scim_id = excluded.scim_id, at = excluded.at",
-        params![
-            fold_name(&outcome.name),
-            outcome.name,
-            run_id,
-            scim_id,
-            ts(now)
-        ],
-    )
+    )?
+    .execute(params![
+        fold_name(&outcome.name),
+        outcome.name,
+        run_id,
+        scim_id,
+        ts(now)
+    ])
     .map(|_| ())
 }
