@@ -12,6 +12,7 @@
 //! `X-Total-Count` (an aggregation changing the listing while we read it).
 
 use super::Client;
+use super::ahead::{Ahead, read_ahead};
 use super::error::Endpoint;
 use super::error::IdnError;
 use super::query;
@@ -348,18 +349,35 @@ impl<'a> Listing<'a> {
 
 /// What reading a listing needs from the tenant; the [`Client`], or a fake in tests.
 pub(super) trait Pages: Sync {
+    /// A page's answer as it came, before it is read.
+    type Answer: Send + 'static;
+
     /// The API version the pages are read with (`searchAfter` only on v2026).
     fn version(&self) -> ApiVersion;
 
     /// How many entitlements to ask for from `cursor`.
     fn page_limit(&self, cursor: &Cursor) -> usize;
 
-    /// One page of the entitlements matching `filter`, sorted by id, with `X-Total-Count`.
+    /// The answer to the request of one page of the entitlements matching `filter`, sorted
+    /// by id, with `X-Total-Count`.
+    fn fetch(
+        &self,
+        filter: &str,
+        cursor: &Cursor,
+    ) -> impl Future<Output = Result<Self::Answer, IdnError>> + Send;
+
+    /// Reads the answer of the page at `cursor`: work for the processor alone, so that it
+    /// can be done on another thread while the next page's request is out.
+    fn read(answer: Self::Answer, cursor: &Cursor) -> Result<Page, IdnError>;
+
+    /// One page, fetched and read.
     fn page(
         &self,
         filter: &str,
         cursor: &Cursor,
-    ) -> impl Future<Output = Result<Page, IdnError>> + Send;
+    ) -> impl Future<Output = Result<Page, IdnError>> + Send {
+        async move { Self::read(self.fetch(filter, cursor).await?, cursor) }
+    }
 
     /// When the oldest entitlement matching `filter` was created (`None`: no entitlement,
     /// or no readable `created`).
@@ -423,6 +441,7 @@ pub(super) async fn read_pages<P: Pages>(
 ) -> Result<(), IdnError> {
     let mut cursor = Cursor::Offset(0);
     let mut page = first;
+    let mut ahead = None;
     loop {
         let limit = tenant.page_limit(&cursor);
         let len = listing.take(page)?;
@@ -442,7 +461,12 @@ pub(super) async fn read_pages<P: Pages>(
             Some(next) => cursor = next,
             None => return Ok(()),
         }
-        page = tenant.page(filter, &cursor).await?;
+        let answer = match ahead.take() {
+            Some(Ahead { at, answer }) if at == cursor => answer?,
+            // asked for in vain: the page before it was not what its count promised
+            _ => tenant.fetch(filter, &cursor).await?,
+        };
+        (page, ahead) = read_ahead(tenant, filter, answer, &cursor, listing.part.total).await?;
     }
 }
 
@@ -468,6 +492,8 @@ fn next_cursor(version: ApiVersion, listing: &Listing<'_>) -> Result<Option<Curs
 }
 
 impl Pages for Client {
+    type Answer = Answer;
+
     fn version(&self) -> ApiVersion {
         self.inner.settings.api_version
     }
@@ -484,10 +510,12 @@ impl Pages for Client {
         }
     }
 
-    async fn page(&self, filter: &str, cursor: &Cursor) -> Result<Page, IdnError> {
-        let answer = self
-            .list(filter, "id", self.page_limit(cursor), cursor)
-            .await?;
+    async fn fetch(&self, filter: &str, cursor: &Cursor) -> Result<Answer, IdnError> {
+        self.list(filter, "id", self.page_limit(cursor), cursor)
+            .await
+    }
+
+    fn read(answer: Answer, cursor: &Cursor) -> Result<Page, IdnError> {
         read_page(&answer, cursor)
     }
 
@@ -745,24 +773,27 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
+/// A group entitlement of the tests' fake tenants: id `id`, name `G{id}`.
+#[cfg(test)]
+pub(super) fn group_entry(id: &str) -> Entry {
+    Entry {
+        group: SourceGroup {
+            id: id.into(),
+            name: format!("G{id}"),
+            value: String::new(),
+        },
+        attribute: Some("memberOf".into()),
+        is_group: true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn page(ids: &[&str], total: Option<u64>) -> Page {
         Page {
-            entries: ids
-                .iter()
-                .map(|id| Entry {
-                    group: SourceGroup {
-                        id: (*id).into(),
-                        name: format!("G{id}"),
-                        value: String::new(),
-                    },
-                    attribute: Some("memberOf".into()),
-                    is_group: true,
-                })
-                .collect(),
+            entries: ids.iter().map(|id| group_entry(id)).collect(),
             total,
         }
     }

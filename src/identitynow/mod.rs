@@ -14,6 +14,7 @@
 //! - `error`, `types`, `query`: what they say; the pace is [`crate::rate`].
 
 pub mod access;
+mod ahead;
 mod entitlements;
 mod error;
 pub mod probe;

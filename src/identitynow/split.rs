@@ -174,7 +174,7 @@ fn same_instant(listing: &Listing<'_>, count: u64, at: &DateTime<Utc>) -> IdnErr
 
 #[cfg(test)]
 mod tests {
-    use super::super::entitlements::{Entry, Paging};
+    use super::super::entitlements::{Paging, group_entry};
     use super::*;
     use crate::config::ApiVersion;
     use crate::domain::SourceGroup;
@@ -256,6 +256,12 @@ mod tests {
     }
 
     impl Pages for Fake {
+        type Answer = Page;
+
+        fn read(page: Page, _: &Cursor) -> Result<Page, IdnError> {
+            Ok(page)
+        }
+
         fn version(&self) -> ApiVersion {
             ApiVersion::V2025
         }
@@ -267,7 +273,7 @@ mod tests {
             }
         }
 
-        async fn page(&self, filter: &str, cursor: &Cursor) -> Result<Page, IdnError> {
+        async fn fetch(&self, filter: &str, cursor: &Cursor) -> Result<Page, IdnError> {
             self.log(filter);
             let Cursor::Offset(offset) = cursor else {
                 unreachable!("no searchAfter on v2025")
@@ -282,15 +288,7 @@ mod tests {
                 .iter()
                 .skip(*offset as usize)
                 .take(limit)
-                .map(|(id, _)| Entry {
-                    group: SourceGroup {
-                        id: id.clone(),
-                        name: format!("G{id}"),
-                        value: String::new(),
-                    },
-                    attribute: Some("memberOf".into()),
-                    is_group: true,
-                })
+                .map(|(id, _)| group_entry(id))
                 .collect();
             Ok(Page {
                 entries,
@@ -393,13 +391,17 @@ mod tests {
     async fn a_listing_that_keeps_changing_fails() {
         struct Moving(Fake);
         impl Pages for Moving {
+            type Answer = Page;
+            fn read(page: Page, _: &Cursor) -> Result<Page, IdnError> {
+                Ok(page)
+            }
             fn version(&self) -> ApiVersion {
                 self.0.version()
             }
             fn page_limit(&self, cursor: &Cursor) -> usize {
                 self.0.page_limit(cursor)
             }
-            async fn page(&self, filter: &str, cursor: &Cursor) -> Result<Page, IdnError> {
+            async fn fetch(&self, filter: &str, cursor: &Cursor) -> Result<Page, IdnError> {
                 let mut page = self.0.page(filter, cursor).await?;
                 // The unfiltered total always says one more than the ranges hold.
                 if !filter.contains("created") {

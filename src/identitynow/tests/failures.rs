@@ -106,7 +106,8 @@ async fn a_repeated_id_fails_the_fetch() {
         total: Some(1000),
         ..Directory::new(300)
     };
-    mount_directory(&server, dir.clone(), 2).await;
+    // the third request is the page after page 2, asked for while page 2 was read
+    mount_directory(&server, dir.clone(), 3).await;
     let e = client(&server)
         .fetch_groups(SOURCE_ID, &quiet)
         .await
