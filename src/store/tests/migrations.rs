@@ -21,7 +21,7 @@ fn tables(path: &std::path::Path) -> Vec<String> {
         .unwrap()
 }
 
-const LATEST: i64 = 13;
+const LATEST: i64 = 14;
 
 #[test]
 fn an_empty_store_gets_every_table() {
@@ -38,7 +38,7 @@ fn an_empty_store_gets_every_table() {
             "notices",
             "own_groups",
             "refused_names",
-            "reported_groups",
+            "reported_batches",
             "run_groups",
             "runs",
             "state"
@@ -112,4 +112,38 @@ fn runs_and_a_lease_from_before_jobs_become_the_default_jobs() {
     super::history::record(&store, &r, "cli", &[]);
     assert_eq!(store.runs(10, None).unwrap()[0].job, "default");
     assert_eq!(store.lease_holder().unwrap().unwrap().run_id, "run-old");
+}
+
+#[test]
+fn names_reported_before_stay_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v13.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        for (i, migration) in crate::store::migrations::MIGRATIONS[..13]
+            .iter()
+            .enumerate()
+        {
+            conn.execute_batch(migration).unwrap();
+            conn.pragma_update(None, "user_version", (i + 1) as i64)
+                .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO reported_groups VALUES \
+             ('default', 'finance', 'Finance', 'run-1', '2025-01-01T00:00:00.000000000Z'), \
+             ('default', 'hr \"eu\"', 'HR \"EU\"', 'run-1', '2025-01-01T00:00:00.000000000Z'), \
+             ('default', 'sales', 'Sales', 'run-2', '2025-01-02T00:00:00.000000000Z'), \
+             ('eu', 'finance', 'FINANCE', 'run-3', '2025-01-03T00:00:00.000000000Z');",
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let default = store.reported_groups("default").unwrap();
+    let expected: std::collections::HashSet<String> =
+        ["finance", "hr \"eu\"", "sales"].map(String::from).into();
+    assert_eq!(default, expected);
+    assert_eq!(
+        store.reported_groups("eu").unwrap(),
+        ["finance".to_owned()].into()
+    );
 }
