@@ -71,14 +71,16 @@ fn keeping(report: &RunReport, keep: impl Fn(usize, &GroupOutcome) -> bool) -> C
 
 /// The names of the groups `report` tells about for the first time (created or found
 /// existing, not in `reported`).
-pub fn newly_reported(report: &RunReport, reported: &HashSet<String>) -> Vec<String> {
+pub fn newly_reported<'a>(
+    report: &'a RunReport,
+    reported: &'a HashSet<String>,
+) -> impl Iterator<Item = &'a str> {
     report
         .outcomes
         .iter()
         .filter(|o| matches!(o.outcome, Outcome::Created { .. } | Outcome::Existed { .. }))
         .filter(|o| !reported.contains(&fold_name(&o.name)))
-        .map(|o| o.name.clone())
-        .collect()
+        .map(|o| o.name.as_str())
 }
 
 /// The alert `report` calls for, given whether the run before it failed (`None`: there was

@@ -20,6 +20,7 @@ mod runs;
 pub use journal::{INTERRUPTED, JournalEntry, RUNNING};
 pub use outbox::{QueuedNotice, claimant};
 pub use record::Recording;
+pub use reported::ReportedNames;
 pub use runs::{OUTCOME_KINDS, OutcomeQuery, RunDetail, RunRecord};
 
 use chrono::{DateTime, SecondsFormat, Utc};

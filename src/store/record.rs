@@ -2,7 +2,9 @@
 //! failure-alert state, written in one transaction before any notice is sent; a run that
 //! succeeded also forgets the known groups gone from the source (see [`known`]).
 
-use super::{RunRecord, Store, StoreError, known, outbox, put_state, reported, runs};
+use super::{
+    ReportedNames, RunRecord, Store, StoreError, known, outbox, put_state, reported, runs,
+};
 use crate::notify::Notice;
 use crate::report::{GroupOutcome, RunStatus};
 use chrono::Utc;
@@ -28,7 +30,7 @@ pub struct Recording<'a> {
     /// Queued for sending, tied to the run.
     pub notices: &'a [Notice],
     /// Names the notices report; they are not reported again.
-    pub reported: &'a [String],
+    pub reported: &'a ReportedNames,
     /// The new failure-alert state (`None` leaves it as it is, e.g. for a dry run).
     pub failing: Option<bool>,
     /// The positions of `outcomes` written already while the run went on

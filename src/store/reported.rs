@@ -46,23 +46,70 @@ impl Store {
     }
 }
 
+/// The names a run's notices report, as the JSON array they are kept as. Built straight
+/// from the run's outcomes: at 100,000 groups, a list of copies of the names and then its
+/// JSON held 8 MB at the record, the moment a large first run needs the most memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportedNames {
+    json: String,
+    len: usize,
+}
+
+impl ReportedNames {
+    pub fn of<'a>(names: impl IntoIterator<Item = &'a str>) -> ReportedNames {
+        let mut json = Vec::from(*b"[");
+        let mut len = 0;
+        for name in names {
+            if len > 0 {
+                json.push(b',');
+            }
+            serde_json::to_writer(&mut json, name).expect("a text writes as JSON");
+            len += 1;
+        }
+        json.push(b']');
+        let json = String::from_utf8(json).expect("JSON is UTF-8");
+        ReportedNames { json, len }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 /// Remembers `names` as reported by `run_id` of `job` (inside the caller's transaction), as
 /// one row: a run's record is written once.
 pub(super) fn mark(
     conn: &Connection,
     job: &str,
     run_id: &str,
-    names: &[String],
+    names: &ReportedNames,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<()> {
     if names.is_empty() {
         return Ok(());
     }
-    let names = serde_json::to_string(names)
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
     conn.execute(
         "INSERT INTO reported_batches (job, run_id, reported_at, names) VALUES (?1, ?2, ?3, ?4)",
-        params![job, run_id, ts(now), names],
+        params![job, run_id, ts(now), names.json],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_written_as_a_json_array_of_texts() {
+        let names = ReportedNames::of(["Finance", "HR \"EU\"", "Équipe\\1"]);
+        assert_eq!(names.len(), 3);
+        let back: Vec<String> = serde_json::from_str(&names.json).unwrap();
+        assert_eq!(back, ["Finance", "HR \"EU\"", "Équipe\\1"]);
+        assert!(ReportedNames::of([]).is_empty());
+        assert_eq!(ReportedNames::of([]).json, "[]");
+    }
 }

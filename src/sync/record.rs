@@ -14,7 +14,7 @@ use super::{RunRequest, Syncer};
 use crate::config::EmailMode;
 use crate::notify::{self, Notice, once};
 use crate::report::RunReport;
-use crate::store::{Recording, RunRecord, StoreError};
+use crate::store::{Recording, ReportedNames, RunRecord, StoreError};
 use crate::telemetry::run_log;
 use chrono::{DateTime, Utc};
 use std::borrow::Cow;
@@ -25,7 +25,7 @@ use std::collections::HashSet;
 struct Telling {
     notices: Vec<Notice>,
     /// Names reported for the first time.
-    reported: Vec<String>,
+    reported: ReportedNames,
     failing: Option<bool>,
     /// When the SCIM token's expiry warning was added to the notices, if it was.
     token_warned: Option<DateTime<Utc>>,
@@ -162,7 +162,7 @@ impl Syncer {
         };
         Telling {
             notices,
-            reported: once::newly_reported(&view, &reported),
+            reported: ReportedNames::of(once::newly_reported(&view, &reported)),
             failing,
             token_warned,
         }

@@ -3,7 +3,7 @@
 use super::{DashboardInputs, Readiness, WebState, routes};
 use crate::domain::RunId;
 use crate::report::{GroupOutcome, Outcome, RunReport, SkipReason, SourceInfo};
-use crate::store::{Recording, RunRecord, Store};
+use crate::store::{Recording, ReportedNames, RunRecord, Store};
 use chrono::{TimeDelta, TimeZone, Utc};
 use secrecy::SecretString;
 use serde_json::Value;
@@ -289,7 +289,7 @@ fn record(store: &Store, report: &RunReport) {
         run: &run,
         outcomes: &[],
         notices: &[],
-        reported: &[],
+        reported: &ReportedNames::default(),
         failing: None,
         settled: &[],
     };
@@ -389,7 +389,7 @@ async fn the_run_page_shows_adopted_renamed_orphan_and_deleted_groups() {
             run: &RunRecord::of(&report, "schedule"),
             outcomes: &report.outcomes,
             notices: &[],
-            reported: &[],
+            reported: &ReportedNames::default(),
             failing: None,
             settled: &[],
         })
@@ -435,7 +435,7 @@ async fn executions_and_the_dashboard_filter_by_job_and_show_the_job_when_there_
                 run: &RunRecord::of(&report, "schedule").of_job(job),
                 outcomes: &[],
                 notices: &[],
-                reported: &[],
+                reported: &ReportedNames::default(),
                 failing: None,
                 settled: &[],
             })
@@ -505,7 +505,7 @@ fn record_scheduled(store: &Store, report: &RunReport) {
             run: &RunRecord::of(report, "schedule"),
             outcomes: &report.outcomes,
             notices: &[],
-            reported: &[],
+            reported: &ReportedNames::default(),
             failing: None,
             settled: &[],
         })

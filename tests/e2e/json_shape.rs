@@ -207,7 +207,7 @@ fn store_with_a_large_run(path: &Path, groups: usize) -> String {
             run: &RunRecord::of(&report, "cli"),
             outcomes: &report.outcomes,
             notices: &[],
-            reported: &[],
+            reported: &groupsync::store::ReportedNames::default(),
             failing: None,
             settled: &[],
         })

@@ -6,7 +6,7 @@ use crate::report::{
     ErrorKind, GroupOutcome, NoticeState, Outcome, RunFailure, RunReport, RunStatus, SkipReason,
     SourceInfo,
 };
-use crate::store::{Recording, RunRecord, Store, StoreError};
+use crate::store::{Recording, ReportedNames, RunRecord, Store, StoreError};
 use chrono::{TimeDelta, TimeZone, Utc};
 
 fn group(name: &str, outcome: Outcome) -> GroupOutcome {
@@ -82,7 +82,7 @@ pub(super) fn record(store: &Store, report: &RunReport, trigger: &str, notices: 
             run: &RunRecord::of(report, trigger),
             outcomes: &report.outcomes,
             notices,
-            reported: &[],
+            reported: &ReportedNames::default(),
             failing: None,
             settled: &[],
         })
@@ -96,7 +96,7 @@ pub(super) fn record_of_job(store: &Store, report: &RunReport, job: &str) {
             run: &RunRecord::of(report, "cli").of_job(job),
             outcomes: &report.outcomes,
             notices: &[],
-            reported: &[],
+            reported: &ReportedNames::default(),
             failing: None,
             settled: &[],
         })
@@ -297,7 +297,7 @@ fn reported_groups_and_the_failing_state_are_recorded_with_the_run() {
             run: &RunRecord::of(&r, "cli"),
             outcomes: &r.outcomes,
             notices: &[],
-            reported: &["Finance".into(), "Équipe".into()],
+            reported: &ReportedNames::of(["Finance", "Équipe"]),
             failing: Some(true),
             settled: &[],
         })
@@ -322,7 +322,7 @@ fn recording_is_all_or_nothing() {
         run: &RunRecord::of(&r, "cli"),
         outcomes: &r.outcomes,
         notices: &[notice],
-        reported: &["Sales".into()],
+        reported: &ReportedNames::of(["Sales"]),
         failing: Some(true),
         settled: &[],
     });
@@ -523,7 +523,7 @@ fn each_job_remembers_its_own_told_groups_posted_groups_and_failing_state() {
             run: &RunRecord::of(&r, "cli").of_job("eu"),
             outcomes: &r.outcomes,
             notices: &[],
-            reported: &["Finance".into()],
+            reported: &ReportedNames::of(["Finance"]),
             failing: Some(true),
             settled: &[],
         })

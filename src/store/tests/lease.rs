@@ -4,7 +4,7 @@
 use super::history;
 use crate::report::{GroupOutcome, Outcome};
 use crate::store::lease::{Acquired, Claimant, Holder, STALE_AFTER, may_take};
-use crate::store::{Recording, RunRecord, Store};
+use crate::store::{Recording, ReportedNames, RunRecord, Store};
 use chrono::{DateTime, TimeDelta, Utc};
 
 fn at(secs: i64) -> DateTime<Utc> {
@@ -206,7 +206,7 @@ fn outcomes_settled_while_the_run_went_on_stay_and_are_not_written_twice() {
             run: &RunRecord::of(&report, "cli"),
             outcomes: &report.outcomes,
             notices: &[],
-            reported: &[],
+            reported: &ReportedNames::default(),
             failing: None,
             settled: &settled,
         })
@@ -230,7 +230,7 @@ fn a_recorded_run_is_not_recorded_again_even_without_outcomes() {
         run: &RunRecord::of(&report, "cli"),
         outcomes: &[],
         notices: &[],
-        reported: &["Sales".into()],
+        reported: &ReportedNames::of(["Sales"]),
         failing: Some(true),
         settled: &[],
     });
