@@ -79,7 +79,11 @@ async fn demo(sb: &Sandbox, args: &DemoArgs) -> Result<ExitCode, ExitCode> {
         let req = RunRequest::new([TriggerKind::Demo], false);
         let report = syncer.run(&req, &Quiet).await;
         out::line(format_args!("\n== {pass} pass =="))?;
-        out::print(summary::render(&report, Some(12)))?;
+        let limit = summary::Limit {
+            groups: 12,
+            where_all: "in a real run, groupsync executions show",
+        };
+        out::print(summary::render(&report, Some(limit)))?;
         ok &= report.status() == RunStatus::Succeeded;
         let mail = sb.smtp.messages();
         out::line(format_args!(

@@ -403,7 +403,12 @@ async fn run_job(
         {
             selection += &group_schema_line(syncer.source(), &source.id).await;
         }
-        if let Err(code) = out::print(selection + &summary::render(&report, None)) {
+        let where_all = format!("groupsync executions show {}", report.run_id);
+        let limit = summary::Limit {
+            groups: summary::RUN_LISTED,
+            where_all: &where_all,
+        };
+        if let Err(code) = out::print(selection + &summary::render(&report, Some(limit))) {
             return (code, None);
         }
     }

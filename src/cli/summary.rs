@@ -113,9 +113,22 @@ pub fn notice_line(n: &NoticeOutcome) -> String {
     }
 }
 
+/// The groups created (or that would be), and those found under a case twin's name, that
+/// `groupsync run` lists: a first run on a large tenant creates thousands, and the groups
+/// that need attention (failed, skipped, renamed, orphans, …) are always listed in full.
+pub const RUN_LISTED: usize = 100;
+
+/// At most this many of the groups created, that would be, or found under a twin's name
+/// are listed, and the line that counts the rest says `where_all` lists them all.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit<'a> {
+    pub groups: usize,
+    pub where_all: &'a str,
+}
+
 /// Names are quoted with Rust's escaping so tabs, newlines and trailing spaces stay visible.
-/// At most `limit` groups are listed (all when `None`), the rest counted.
-pub fn render(r: &RunReport, limit: Option<usize>) -> String {
+/// Every outcome is listed but those past `limit` (all when `None`).
+pub fn render(r: &RunReport, limit: Option<Limit<'_>>) -> String {
     let mut out = String::new();
     let c = r.counts();
     let source = r
@@ -158,11 +171,15 @@ pub fn render(r: &RunReport, limit: Option<usize>) -> String {
         if matches!(o.outcome, Outcome::Existed { .. }) && !r.dry_run && !matched.contains_key(&i) {
             continue;
         }
-        if limit.is_some_and(|l| listed >= l) {
-            unlisted += 1;
-            continue;
+        let routine = matched.contains_key(&i)
+            || matches!(o.outcome, Outcome::Created { .. } | Outcome::WouldCreate);
+        if routine {
+            if limit.is_some_and(|l| listed >= l.groups) {
+                unlisted += 1;
+                continue;
+            }
+            listed += 1;
         }
-        listed += 1;
         match matched.get(&i) {
             Some(first) => {
                 let _ = writeln!(
@@ -176,10 +193,11 @@ pub fn render(r: &RunReport, limit: Option<usize>) -> String {
             }
         }
     }
-    if unlisted > 0 {
+    if let Some(limit) = limit.filter(|_| unlisted > 0) {
         let _ = writeln!(
             out,
-            "  … and {unlisted} more (groupsync run --json lists them all)"
+            "  … and {unlisted} more ({} lists them all)",
+            limit.where_all
         );
     }
     for n in &r.notices {
@@ -298,5 +316,41 @@ mod tests {
         assert!(!render(&ok, None).contains("failed in"));
         r.read = 1;
         assert!(render(&r, None).contains(": 1 group, "));
+    }
+
+    #[test]
+    fn a_long_run_lists_its_first_creates_and_every_group_that_needs_attention() {
+        let mut r = RunReport::started(RunId::new(), Utc::now(), false);
+        r.outcomes = (0..150)
+            .map(|i| {
+                let scim_id = format!("s{i}");
+                group(&format!("G{i}"), Outcome::Created { scim_id })
+            })
+            .collect();
+        let error = "400 Bad Request".to_owned();
+        r.outcomes
+            .insert(120, group("Late", Outcome::Failed { error }));
+        let limit = Limit {
+            groups: 100,
+            where_all: "groupsync executions show X",
+        };
+        let printed = render(&r, Some(limit));
+        let created = printed
+            .lines()
+            .filter(|l| l.starts_with("  created "))
+            .count();
+        assert_eq!(created, 100, "{printed}");
+        assert!(
+            printed.contains("  failed       \"Late\": 400 Bad Request"),
+            "{printed}"
+        );
+        assert!(
+            printed.contains("  … and 50 more (groupsync executions show X lists them all)"),
+            "{printed}"
+        );
+        assert!(
+            !render(&r, None).contains("more ("),
+            "all listed without a limit"
+        );
     }
 }
