@@ -46,29 +46,37 @@ impl Store {
     }
 }
 
-/// The names a run's notices report, as the JSON array they are kept as. Built straight
+/// The names of a row of `reported_batches`, at most: a row is read whole, and SQLite
+/// allocates it at once (outside this program's allocator).
+const NAMES_PER_ROW: usize = 1_000;
+
+/// The names a run's notices report, as the JSON arrays they are kept as. Built straight
 /// from the run's outcomes: at 100,000 groups, a list of copies of the names and then its
 /// JSON held 8 MB at the record, the moment a large first run needs the most memory.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReportedNames {
-    json: String,
+    /// JSON arrays of up to [`NAMES_PER_ROW`] names each.
+    parts: Vec<String>,
     len: usize,
 }
 
 impl ReportedNames {
     pub fn of<'a>(names: impl IntoIterator<Item = &'a str>) -> ReportedNames {
-        let mut json = Vec::from(*b"[");
+        let mut parts = vec![];
+        let mut part = Vec::new();
         let mut len = 0;
         for name in names {
-            if len > 0 {
-                json.push(b',');
-            }
-            serde_json::to_writer(&mut json, name).expect("a text writes as JSON");
+            part.push(if len % NAMES_PER_ROW == 0 { b'[' } else { b',' });
+            serde_json::to_writer(&mut part, name).expect("a text writes as JSON");
             len += 1;
+            if len % NAMES_PER_ROW == 0 {
+                parts.push(closed(std::mem::take(&mut part)));
+            }
         }
-        json.push(b']');
-        let json = String::from_utf8(json).expect("JSON is UTF-8");
-        ReportedNames { json, len }
+        if !part.is_empty() {
+            parts.push(closed(part));
+        }
+        ReportedNames { parts, len }
     }
 
     pub fn len(&self) -> usize {
@@ -80,8 +88,14 @@ impl ReportedNames {
     }
 }
 
-/// Remembers `names` as reported by `run_id` of `job` (inside the caller's transaction), as
-/// one row: a run's record is written once.
+/// A part's JSON, closed.
+fn closed(mut part: Vec<u8>) -> String {
+    part.push(b']');
+    String::from_utf8(part).expect("JSON is UTF-8")
+}
+
+/// Remembers `names` as reported by `run_id` of `job` (inside the caller's transaction): a
+/// run's record is written once.
 pub(super) fn mark(
     conn: &Connection,
     job: &str,
@@ -89,13 +103,13 @@ pub(super) fn mark(
     names: &ReportedNames,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<()> {
-    if names.is_empty() {
-        return Ok(());
-    }
-    conn.execute(
-        "INSERT INTO reported_batches (job, run_id, reported_at, names) VALUES (?1, ?2, ?3, ?4)",
-        params![job, run_id, ts(now), names.json],
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO reported_batches (job, run_id, part, reported_at, names) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
+    for (part, json) in names.parts.iter().enumerate() {
+        insert.execute(params![job, run_id, part as i64, ts(now), json])?;
+    }
     Ok(())
 }
 
@@ -103,13 +117,35 @@ pub(super) fn mark(
 mod tests {
     use super::*;
 
+    fn read(names: &ReportedNames) -> Vec<String> {
+        let parts = names.parts.iter();
+        parts
+            .flat_map(|p| serde_json::from_str::<Vec<String>>(p).unwrap())
+            .collect()
+    }
+
     #[test]
-    fn names_are_written_as_a_json_array_of_texts() {
+    fn names_are_written_as_json_arrays_of_texts() {
         let names = ReportedNames::of(["Finance", "HR \"EU\"", "Équipe\\1"]);
         assert_eq!(names.len(), 3);
-        let back: Vec<String> = serde_json::from_str(&names.json).unwrap();
-        assert_eq!(back, ["Finance", "HR \"EU\"", "Équipe\\1"]);
+        assert_eq!(read(&names), ["Finance", "HR \"EU\"", "Équipe\\1"]);
         assert!(ReportedNames::of([]).is_empty());
-        assert_eq!(ReportedNames::of([]).json, "[]");
+        assert!(ReportedNames::of([]).parts.is_empty());
+    }
+
+    #[test]
+    fn many_names_are_split_into_parts_of_at_most_a_thousand() {
+        let all: Vec<String> = (0..2_500).map(|i| format!("G{i}")).collect();
+        let names = ReportedNames::of(all.iter().map(String::as_str));
+        assert_eq!(names.len(), 2_500);
+        let sizes: Vec<usize> = names
+            .parts
+            .iter()
+            .map(|p| serde_json::from_str::<Vec<String>>(p).unwrap().len())
+            .collect();
+        assert_eq!(sizes, [1_000, 1_000, 500]);
+        assert_eq!(read(&names), all);
+        let exactly = ReportedNames::of(all[..1_000].iter().map(String::as_str));
+        assert_eq!(exactly.parts.len(), 1);
     }
 }

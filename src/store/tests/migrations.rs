@@ -23,6 +23,20 @@ fn tables(path: &std::path::Path) -> Vec<String> {
 
 const LATEST: i64 = 14;
 
+/// A store at `path` with the first `version` migrations applied, as a release of then left it.
+fn migrated_to(path: &std::path::Path, version: usize) -> Connection {
+    let conn = Connection::open(path).unwrap();
+    for (i, migration) in crate::store::migrations::MIGRATIONS[..version]
+        .iter()
+        .enumerate()
+    {
+        conn.execute_batch(migration).unwrap();
+        conn.pragma_update(None, "user_version", (i + 1) as i64)
+            .unwrap();
+    }
+    conn
+}
+
 #[test]
 fn an_empty_store_gets_every_table() {
     let dir = tempfile::tempdir().unwrap();
@@ -95,12 +109,7 @@ fn runs_and_a_lease_from_before_jobs_become_the_default_jobs() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v9.db");
     {
-        let conn = Connection::open(&path).unwrap();
-        for (i, migration) in crate::store::migrations::MIGRATIONS[..9].iter().enumerate() {
-            conn.execute_batch(migration).unwrap();
-            conn.pragma_update(None, "user_version", (i + 1) as i64)
-                .unwrap();
-        }
+        let conn = migrated_to(&path, 9);
         conn.execute_batch(
             "INSERT INTO lease VALUES (1, 'pod-1', 7, 'run-old', '2025-01-01T00:00:00.000000000Z', \
              '2025-01-01T00:00:00.000000000Z');",
@@ -119,15 +128,7 @@ fn names_reported_before_stay_reported() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v13.db");
     {
-        let conn = Connection::open(&path).unwrap();
-        for (i, migration) in crate::store::migrations::MIGRATIONS[..13]
-            .iter()
-            .enumerate()
-        {
-            conn.execute_batch(migration).unwrap();
-            conn.pragma_update(None, "user_version", (i + 1) as i64)
-                .unwrap();
-        }
+        let conn = migrated_to(&path, 13);
         conn.execute_batch(
             "INSERT INTO reported_groups VALUES \
              ('default', 'finance', 'Finance', 'run-1', '2025-01-01T00:00:00.000000000Z'), \
@@ -146,4 +147,31 @@ fn names_reported_before_stay_reported() {
         store.reported_groups("eu").unwrap(),
         ["finance".to_owned()].into()
     );
+}
+
+#[test]
+fn a_run_that_reported_many_names_is_kept_in_parts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v13.db");
+    {
+        let conn = migrated_to(&path, 13);
+        let mut insert = conn
+            .prepare(
+                "INSERT INTO reported_groups VALUES \
+                 ('default', ?1, ?2, 'run-1', '2025-01-01T00:00:00.000000000Z')",
+            )
+            .unwrap();
+        conn.execute_batch("BEGIN").unwrap();
+        for i in 0..2_345 {
+            insert.execute([format!("g{i}"), format!("G{i}")]).unwrap();
+        }
+        conn.execute_batch("COMMIT").unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.reported_groups("default").unwrap().len(), 2_345);
+    let parts: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM reported_batches", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(parts, 3, "1,000 names a row");
 }
