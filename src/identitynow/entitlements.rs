@@ -581,7 +581,7 @@ impl Client {
     fn entitlement_filter(&self, source_id: &str) -> String {
         let filter = query::eq("source.id", source_id);
         match &self.inner.settings.entitlement_filter {
-            Some(extra) => format!("{filter} and {extra}"),
+            Some(extra) => query::and(&filter, extra),
             None => filter,
         }
     }

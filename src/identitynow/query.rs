@@ -39,9 +39,81 @@ pub fn eq(field: &str, value: &str) -> String {
     format!("{field} eq {}", literal(value))
 }
 
+/// `first and extra`, as one conjunction: `extra` is put in parentheses when it has an `or`
+/// outside its string literals, since `and` binds tighter than `or`. Joined bare,
+/// `source.id eq "…" and a or b` would read the entitlements matching `b` from every source.
+pub fn and(first: &str, extra: &str) -> String {
+    if has_or(extra) {
+        format!("{first} and ({extra})")
+    } else {
+        format!("{first} and {extra}")
+    }
+}
+
+/// Whether `filter` has the word `or` outside its string literals (any case: the tenant
+/// refuses a capitalised operator, and parentheses do no harm then).
+fn has_or(filter: &str) -> bool {
+    let mut word = String::new();
+    let mut quoted = false;
+    let mut escaped = false;
+    for c in filter.chars().chain([' ']) {
+        if quoted {
+            match (escaped, c) {
+                (false, '\\') => escaped = true,
+                (false, '"') => quoted = false,
+                _ => escaped = false,
+            }
+            continue;
+        }
+        if c.is_alphanumeric() || matches!(c, '.' | '_') {
+            word.push(c);
+            continue;
+        }
+        if word.eq_ignore_ascii_case("or") {
+            return true;
+        }
+        word.clear();
+        quoted = c == '"';
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_or_in_the_extra_filter_is_kept_inside_parentheses() {
+        let source = eq("source.id", "2c91");
+        assert_eq!(
+            and(&source, r#"attribute eq "memberOf""#),
+            r#"source.id eq "2c91" and attribute eq "memberOf""#
+        );
+        assert_eq!(
+            and(
+                &source,
+                r#"attribute eq "memberOf" or attribute eq "groups""#
+            ),
+            r#"source.id eq "2c91" and (attribute eq "memberOf" or attribute eq "groups")"#
+        );
+        assert_eq!(
+            and(&source, r#"name sw "A" OR name sw "B""#),
+            r#"source.id eq "2c91" and (name sw "A" OR name sw "B")"#
+        );
+        // `or` inside a literal, or inside a longer word, is no operator
+        for bare in [
+            r#"name eq "Sales or Marketing""#,
+            r#"name eq "a \" or b""#,
+            r#"origin eq "x" and attribute eq "memberOf""#,
+            r#"name co "or""#,
+        ] {
+            assert_eq!(and(&source, bare), format!("{source} and {bare}"), "{bare}");
+        }
+        assert!(
+            has_or(r#"name eq "x\\" or name eq "y""#),
+            "an escaped backslash ends"
+        );
+    }
 
     #[test]
     fn spaces_and_quotes_are_percent_encoded() {
