@@ -205,14 +205,9 @@ async fn send(request: RequestBuilder, what: &str) -> Result<Response, String> {
     }
 }
 
+/// The server's `Retry-After` (seconds or an HTTP date), one second when it sent none.
 fn retry_after(response: &Response) -> Duration {
-    let seconds = response
-        .headers()
-        .get(http::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(1);
-    Duration::from_secs(seconds)
+    crate::retry::retry_after(response.headers()).unwrap_or(Duration::from_secs(1))
 }
 
 fn total_count(response: &Response) -> Option<usize> {

@@ -25,7 +25,9 @@ impl Store {
         runs::put_run(&self.conn(), run).map_err(|e| self.err(e))
     }
 
-    /// Notes, before posting it, that `run_id` is about to create `name`.
+    /// Notes, before posting it, that `run_id` is about to create `name` (a run's journal
+    /// writes its entries together, [`Store::journal`]; this one alone is for tests).
+    #[cfg(test)]
     pub fn journal_posting(
         &self,
         run_id: &str,
@@ -39,7 +41,8 @@ impl Store {
     }
 
     /// Writes a create the target confirmed: the run's outcome at `position` (its place in
-    /// the plan) and the group as groupsync's own.
+    /// the plan) and the group as groupsync's own (alone: for tests, as above).
+    #[cfg(test)]
     pub fn journal_created(
         &self,
         run_id: &str,

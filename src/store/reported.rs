@@ -20,14 +20,7 @@ impl Store {
             let mut folded = HashSet::new();
             while let Some(row) = rows.next()? {
                 let names: Vec<String> = serde_json::from_str(row.get_ref(1)?.as_str()?)
-                    .map_err(|e| {
-                        let run_id: String = row.get(0).unwrap_or_default();
-                        rusqlite::Error::FromSqlConversionFailure(
-                            1,
-                            rusqlite::types::Type::Text,
-                            format!("the names reported by run {run_id} are not a JSON array of texts: {e}").into(),
-                        )
-                    })?;
+                    .map_err(|e| not_names(row, &e))?;
                 folded.extend(names.iter().map(|n| fold_name(n)));
             }
             Ok(folded)
@@ -44,6 +37,13 @@ impl Store {
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
+}
+
+/// The error of a row whose `names` are not a JSON array of texts.
+fn not_names(row: &rusqlite::Row<'_>, e: &serde_json::Error) -> rusqlite::Error {
+    let run_id: String = row.get(0).unwrap_or_default();
+    let problem = format!("the names reported by run {run_id} are not a JSON array of texts: {e}");
+    rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, problem.into())
 }
 
 /// The names of a row of `reported_batches`, at most: a row is read whole, and SQLite
